@@ -1,0 +1,118 @@
+// Command calico-lab runs a local Kubernetes cluster with Calico installed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/calicong/calico/internal/lab"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRootCommand() *cobra.Command {
+	cfg := lab.Defaults()
+	if dir := os.Getenv("CALICO_LAB_DIR"); dir != "" {
+		cfg.StateDir = dir
+	}
+	root := &cobra.Command{
+		Use:           "calico-lab",
+		Short:         "Run a local Kubernetes cluster with Calico",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			abs, err := filepath.Abs(cfg.StateDir)
+			if err != nil {
+				return fmt.Errorf("--state-dir: %w", err)
+			}
+			cfg.StateDir = abs
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory holding the lab's state (env CALICO_LAB_DIR)")
+
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab and wait until it is ready",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.Up(cmd.Context(), cfg, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get tiers\n  calicoctl get globalnetworkpolicies\n", cfg.KubeconfigPath())
+			return nil
+		},
+	}
+	f := up.Flags()
+	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of sandbox nodes")
+	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port")
+	f.IntVar(&cfg.EtcdClientPort, "etcd-port", cfg.EtcdClientPort, "etcd client port")
+	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port")
+	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port")
+	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "kube-scheduler port")
+	f.StringVar(&cfg.KubeBinary, "kube-binary", cfg.KubeBinary, "the kube-lab control-plane binary")
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab and remove all of its state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.Down(cmd.Context(), cfg, cmd.OutOrStdout())
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show what the lab runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.PrintStatus(cmd.Context(), cfg, cmd.OutOrStdout())
+		},
+	}
+	env := &cobra.Command{
+		Use:   "env",
+		Short: "Print the shell commands that point kubectl and calicoctl at the lab",
+		Long:  "Print the shell commands that point kubectl and calicoctl at the lab; use as: eval \"$(calico-lab env)\"",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.Env(cfg, cmd.OutOrStdout())
+		},
+	}
+	supervise := &cobra.Command{
+		Use:    "supervise",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			saved, err := lab.LoadConfig(cfg.StateDir)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			err = lab.Supervise(cmd.Context(), saved, log)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	root.AddCommand(up, down, status, env, supervise)
+	return root
+}

@@ -1,0 +1,232 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	v3 "github.com/calicong/calico/api/v3"
+)
+
+// Scheme knows the projectcalico.org/v3 kinds.
+var Scheme = newScheme()
+
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := v3.AddToScheme(s); err != nil {
+		panic(err) // a programming error in the type registry
+	}
+	return s
+}
+
+// Client reads and writes Calico resources (CRDs in projectcalico.org/v3)
+// and the native Kubernetes objects Calico derives resources from.
+type Client struct {
+	Config *rest.Config
+	Kube   kubernetes.Interface
+	calico rest.Interface
+}
+
+// LoadConfig reads a kubeconfig: the given path, else $KUBECONFIG, else
+// ~/.kube/config (kubectl's rules).
+func LoadConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		where := kubeconfig
+		if where == "" {
+			where = os.Getenv("KUBECONFIG")
+		}
+		if where == "" {
+			where = "~/.kube/config"
+		}
+		return nil, fmt.Errorf("load kubeconfig %s: %w", where, err)
+	}
+	return cfg, nil
+}
+
+// New creates a client. It does not contact the API server.
+func New(cfg *rest.Config) (*Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 200, 400
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	ccfg := rest.CopyConfig(cfg)
+	ccfg.GroupVersion = &v3.SchemeGroupVersion
+	ccfg.APIPath = "/apis"
+	ccfg.NegotiatedSerializer = serializer.NewCodecFactory(Scheme).WithoutConversion()
+	ccfg.ContentType = runtime.ContentTypeJSON
+	calico, err := rest.RESTClientFor(ccfg)
+	if err != nil {
+		return nil, fmt.Errorf("calico client: %w", err)
+	}
+	return &Client{Config: cfg, Kube: kube, calico: calico}, nil
+}
+
+func (c *Client) request(verb string, kind v3.KindInfo, ns string) *rest.Request {
+	r := c.calico.Verb(verb).Resource(kind.Plural)
+	if kind.Namespaced && ns != "" {
+		r = r.Namespace(ns)
+	}
+	return r
+}
+
+// Get reads one resource. Synthesised kinds are derived on the fly.
+func (c *Client) Get(ctx context.Context, kind v3.KindInfo, ns, name string) (v3.Object, error) {
+	if !kind.Stored {
+		return c.getSynthesised(ctx, kind, ns, name)
+	}
+	obj := kind.New()
+	if err := c.request("GET", kind, ns).Name(name).Do(ctx).Into(obj); err != nil {
+		return nil, err
+	}
+	return fill(kind, obj), nil
+}
+
+// List reads every resource of a kind, in one namespace or (ns == "") in all.
+func (c *Client) List(ctx context.Context, kind v3.KindInfo, ns string) ([]v3.Object, error) {
+	if !kind.Stored {
+		return c.listSynthesised(ctx, kind, ns)
+	}
+	list := kind.NewList()
+	if err := c.request("GET", kind, ns).Do(ctx).Into(list); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v3.Object, 0, len(items))
+	for _, it := range items {
+		o, ok := it.(v3.Object)
+		if !ok {
+			return nil, fmt.Errorf("list %s: unexpected item %T", kind.Plural, it)
+		}
+		out = append(out, fill(kind, o))
+	}
+	return out, nil
+}
+
+// Create stores a new resource and returns it as stored.
+func (c *Client) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
+	kind, err := storedKind(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := kind.New()
+	if err := c.request("POST", kind, obj.GetNamespace()).Body(obj).Do(ctx).Into(out); err != nil {
+		return nil, err
+	}
+	return fill(kind, out), nil
+}
+
+// Update replaces a resource. obj must carry the resourceVersion it was
+// read at; a concurrent change makes the update fail with a conflict.
+func (c *Client) Update(ctx context.Context, obj v3.Object) (v3.Object, error) {
+	kind, err := storedKind(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := kind.New()
+	if err := c.request("PUT", kind, obj.GetNamespace()).Name(obj.GetName()).Body(obj).Do(ctx).Into(out); err != nil {
+		return nil, err
+	}
+	return fill(kind, out), nil
+}
+
+// UpdateStatus writes the status subresource.
+func (c *Client) UpdateStatus(ctx context.Context, obj v3.Object) (v3.Object, error) {
+	kind, err := storedKind(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := kind.New()
+	if err := c.request("PUT", kind, obj.GetNamespace()).Name(obj.GetName()).SubResource("status").Body(obj).Do(ctx).Into(out); err != nil {
+		return nil, err
+	}
+	return fill(kind, out), nil
+}
+
+// Patch applies a patch of the given type (merge, JSON or, for server-side
+// apply, apply) and returns the result.
+func (c *Client) Patch(ctx context.Context, kind v3.KindInfo, ns, name string, pt types.PatchType, data []byte) (v3.Object, error) {
+	if !kind.Stored {
+		return nil, fmt.Errorf("%s resources are derived from Kubernetes objects and cannot be changed directly", kind.Kind)
+	}
+	out := kind.New()
+	if err := c.request("PATCH", kind, ns).Name(name).Body(data).SetHeader("Content-Type", string(pt)).Do(ctx).Into(out); err != nil {
+		return nil, err
+	}
+	return fill(kind, out), nil
+}
+
+// Delete removes a resource. With a non-empty uid or resourceVersion the
+// deletion only happens if the stored object still matches.
+func (c *Client) Delete(ctx context.Context, kind v3.KindInfo, ns, name string, pre *metav1.Preconditions) error {
+	if !kind.Stored {
+		return fmt.Errorf("%s resources are derived from Kubernetes objects and cannot be deleted directly", kind.Kind)
+	}
+	opts := metav1.DeleteOptions{Preconditions: pre}
+	return c.request("DELETE", kind, ns).Name(name).Body(&opts).Do(ctx).Error()
+}
+
+// ListWatch lists and watches a stored kind, for reflectors and informers.
+func (c *Client) ListWatch(kind v3.KindInfo, ns string) cache.ListerWatcher {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := kind.NewList()
+			err := c.request("GET", kind, ns).VersionedParams(&opts, metav1.ParameterCodec).Do(ctx).Into(list)
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.Watch = true
+			return c.request("GET", kind, ns).VersionedParams(&opts, metav1.ParameterCodec).Watch(ctx)
+		},
+	}
+}
+
+func storedKind(obj v3.Object) (v3.KindInfo, error) {
+	kind, ok := v3.KindOf(obj)
+	if !ok {
+		return kind, fmt.Errorf("%T is not a projectcalico.org/v3 kind", obj)
+	}
+	if !kind.Stored {
+		return kind, fmt.Errorf("%s resources are derived from Kubernetes objects and cannot be written directly", kind.Kind)
+	}
+	return kind, nil
+}
+
+// fill sets apiVersion and kind, which the API server omits from items and
+// the decoder clears.
+func fill(kind v3.KindInfo, obj v3.Object) v3.Object {
+	obj.GetObjectKind().SetGroupVersionKind(kind.GroupVersionKind())
+	return obj
+}
+
+// IsNotFound reports whether err says the resource does not exist.
+func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+// IsAlreadyExists reports whether err says the resource already exists.
+func IsAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
+
+// IsConflict reports whether err is an optimistic-concurrency conflict.
+func IsConflict(err error) bool { return apierrors.IsConflict(err) }

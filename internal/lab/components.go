@@ -1,0 +1,102 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+)
+
+// component is one control-plane process run from the kube-lab binary.
+type component struct {
+	name   string
+	args   []string
+	health string // URL that answers 200 once the component is ready
+}
+
+// components lists the control plane in start order; they are stopped in
+// reverse order.
+func components(cfg Config) []component {
+	hostPort := func(p int) string { return net.JoinHostPort(cfg.Host, fmt.Sprint(p)) }
+	etcdURL := "http://" + hostPort(cfg.EtcdClientPort)
+	pki := cfg.pkiPath
+	return []component{
+		{
+			name: "etcd",
+			args: []string{
+				"--data-dir=" + cfg.path("etcd"),
+				"--listen-client-url=" + etcdURL,
+				"--listen-peer-url=http://" + hostPort(cfg.EtcdPeerPort),
+			},
+			health: etcdURL + "/health",
+		},
+		{
+			name: "kube-apiserver",
+			args: []string{
+				"--etcd-servers=" + etcdURL,
+				"--bind-address=" + cfg.Host,
+				"--advertise-address=" + cfg.Host,
+				fmt.Sprintf("--secure-port=%d", cfg.APIServerPort),
+				"--tls-cert-file=" + pki("apiserver.crt"),
+				"--tls-private-key-file=" + pki("apiserver.key"),
+				"--client-ca-file=" + pki("ca.crt"),
+				"--kubelet-client-certificate=" + pki("apiserver-client.crt"),
+				"--kubelet-client-key=" + pki("apiserver-client.key"),
+				"--service-account-key-file=" + pki("sa.key"),
+				"--service-account-signing-key-file=" + pki("sa.key"),
+				"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+				"--api-audiences=https://kubernetes.default.svc.cluster.local",
+				"--service-cluster-ip-range=" + cfg.ServiceCIDR,
+				"--authorization-mode=Node,RBAC",
+				"--allow-privileged=true",
+				"--audit-policy-file=" + cfg.path("audit-policy.yaml"),
+				"--audit-log-path=" + cfg.auditLogPath(),
+				"--audit-log-maxsize=100",
+				"--audit-log-maxbackup=3",
+				"--audit-log-format=json",
+				"--profiling=false",
+				"--v=1",
+			},
+			health: cfg.APIServerURL() + "/readyz",
+		},
+		{
+			name: "kube-controller-manager",
+			args: []string{
+				"--kubeconfig=" + cfg.componentKubeconfig(controllerManagerIdentity.file),
+				"--authentication-kubeconfig=" + cfg.componentKubeconfig(controllerManagerIdentity.file),
+				"--authorization-kubeconfig=" + cfg.componentKubeconfig(controllerManagerIdentity.file),
+				"--bind-address=" + cfg.Host,
+				fmt.Sprintf("--secure-port=%d", cfg.ControllerManagerPort),
+				"--tls-cert-file=" + pki("controller-manager-serving.crt"),
+				"--tls-private-key-file=" + pki("controller-manager-serving.key"),
+				"--client-ca-file=" + pki("ca.crt"),
+				"--root-ca-file=" + pki("ca.crt"),
+				"--service-account-private-key-file=" + pki("sa.key"),
+				"--cluster-signing-cert-file=" + pki("ca.crt"),
+				"--cluster-signing-key-file=" + pki("ca.key"),
+				"--use-service-account-credentials=true",
+				"--service-cluster-ip-range=" + cfg.ServiceCIDR,
+				// One instance: skip the lease round trips that delay start.
+				"--leader-elect=false",
+				"--profiling=false",
+				"--v=1",
+			},
+			health: "https://" + hostPort(cfg.ControllerManagerPort) + "/healthz",
+		},
+		{
+			name: "kube-scheduler",
+			args: []string{
+				"--kubeconfig=" + cfg.componentKubeconfig(schedulerIdentity.file),
+				"--authentication-kubeconfig=" + cfg.componentKubeconfig(schedulerIdentity.file),
+				"--authorization-kubeconfig=" + cfg.componentKubeconfig(schedulerIdentity.file),
+				"--bind-address=" + cfg.Host,
+				fmt.Sprintf("--secure-port=%d", cfg.SchedulerPort),
+				"--tls-cert-file=" + pki("scheduler-serving.crt"),
+				"--tls-private-key-file=" + pki("scheduler-serving.key"),
+				"--client-ca-file=" + pki("ca.crt"),
+				"--leader-elect=false",
+				"--profiling=false",
+				"--v=1",
+			},
+			health: "https://" + hostPort(cfg.SchedulerPort) + "/healthz",
+		},
+	}
+}

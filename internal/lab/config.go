@@ -1,0 +1,164 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+)
+
+// Config says where a lab keeps its state, which binaries it runs and which
+// loopback ports its control plane listens on.
+type Config struct {
+	// StateDir holds everything the lab creates: certificates, kubeconfigs,
+	// etcd data, logs, the audit log and the supervisor's status.
+	StateDir string `json:"stateDir"`
+	// Executable is the calico-lab binary that is started in the background
+	// as the supervisor (`calico-lab supervise`).
+	Executable string `json:"executable"`
+	// KubeBinary is the multi-call control-plane binary (kube-lab).
+	KubeBinary string `json:"kubeBinary"`
+
+	Host                  string `json:"host"`
+	APIServerPort         int    `json:"apiserverPort"`
+	EtcdClientPort        int    `json:"etcdClientPort"`
+	EtcdPeerPort          int    `json:"etcdPeerPort"`
+	ControllerManagerPort int    `json:"controllerManagerPort"`
+	SchedulerPort         int    `json:"schedulerPort"`
+	// ServiceCIDR is the Service cluster IP range.
+	ServiceCIDR string `json:"serviceCIDR"`
+	// Nodes is the number of sandbox nodes (added by a later issue; must be 0).
+	Nodes int `json:"nodes"`
+}
+
+// DefaultStateDir is where `calico-lab` keeps a lab unless told otherwise.
+const DefaultStateDir = "/var/lib/calico-lab"
+
+// Defaults returns the configuration of the standard lab. The binaries are
+// looked up next to the running executable.
+func Defaults() Config {
+	cfg := Config{
+		StateDir:              DefaultStateDir,
+		Host:                  "127.0.0.1",
+		APIServerPort:         6443,
+		EtcdClientPort:        2379,
+		EtcdPeerPort:          2380,
+		ControllerManagerPort: 10257,
+		SchedulerPort:         10259,
+		ServiceCIDR:           "10.96.0.0/16",
+	}
+	if self, err := os.Executable(); err == nil {
+		cfg.Executable = self
+		cfg.KubeBinary = filepath.Join(filepath.Dir(self), "kube-lab")
+	}
+	return cfg
+}
+
+// Validate reports every problem with the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state directory is empty"))
+	} else if !filepath.IsAbs(c.StateDir) {
+		errs = append(errs, fmt.Errorf("state directory %q is not an absolute path", c.StateDir))
+	}
+	if c.Executable == "" {
+		errs = append(errs, errors.New("calico-lab executable is not set"))
+	}
+	if c.KubeBinary == "" {
+		errs = append(errs, errors.New("kube-lab binary is not set"))
+	} else if _, err := os.Stat(c.KubeBinary); err != nil {
+		errs = append(errs, fmt.Errorf("kube-lab binary: %w (build it with `make build`)", err))
+	}
+	if net.ParseIP(c.Host) == nil {
+		errs = append(errs, fmt.Errorf("host %q is not an IP address", c.Host))
+	}
+	seen := map[int]string{}
+	for _, p := range c.ports() {
+		if p.port <= 0 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("%s port %d is out of range 1-65535", p.owner, p.port))
+			continue
+		}
+		if other, dup := seen[p.port]; dup {
+			errs = append(errs, fmt.Errorf("%s and %s both want port %d", other, p.owner, p.port))
+		}
+		seen[p.port] = p.owner
+	}
+	if _, _, err := net.ParseCIDR(c.ServiceCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("service CIDR: %w", err))
+	}
+	if c.Nodes != 0 {
+		errs = append(errs, fmt.Errorf("--nodes %d: sandbox nodes are not available yet; only --nodes 0 is supported", c.Nodes))
+	}
+	return errors.Join(errs...)
+}
+
+type portUse struct {
+	owner string
+	flag  string
+	port  int
+}
+
+func (c Config) ports() []portUse {
+	return []portUse{
+		{"etcd (clients)", "--etcd-port", c.EtcdClientPort},
+		{"etcd (peers)", "--etcd-peer-port", c.EtcdPeerPort},
+		{"kube-apiserver", "--apiserver-port", c.APIServerPort},
+		{"kube-controller-manager", "--controller-manager-port", c.ControllerManagerPort},
+		{"kube-scheduler", "--scheduler-port", c.SchedulerPort},
+	}
+}
+
+// checkPorts fails, naming the port and its user, if any port the lab
+// needs is already taken.
+func (c Config) checkPorts() error {
+	var errs []error
+	for _, p := range c.ports() {
+		addr := net.JoinHostPort(c.Host, fmt.Sprint(p.port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("port %d on %s, needed by %s, is already in use (stop whatever holds it, or choose another with %s)", p.port, c.Host, p.owner, p.flag))
+			continue
+		}
+		l.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Paths inside the state directory.
+func (c Config) path(elem ...string) string {
+	return filepath.Join(append([]string{c.StateDir}, elem...)...)
+}
+
+// KubeconfigPath is the administrator's kubeconfig.
+func (c Config) KubeconfigPath() string { return c.path("kubeconfig") }
+
+// APIServerURL is where clients reach the API server.
+func (c Config) APIServerURL() string {
+	return "https://" + net.JoinHostPort(c.Host, fmt.Sprint(c.APIServerPort))
+}
+
+func (c Config) pkiPath(name string) string          { return c.path("pki", name) }
+func (c Config) logPath(name string) string          { return c.path("logs", name+".log") }
+func (c Config) configFile() string                  { return c.path("lab.json") }
+func (c Config) supervisorPIDFile() string           { return c.path("supervisor.pid") }
+func (c Config) statusFile() string                  { return c.path("status.json") }
+func (c Config) auditLogPath() string                { return c.path("audit", "audit.log") }
+func (c Config) componentKubeconfig(n string) string { return c.path(n + ".kubeconfig") }
+
+// LoadConfig reads the configuration a lab was started with from its state
+// directory.
+func LoadConfig(stateDir string) (Config, error) {
+	var cfg Config
+	path := filepath.Join(stateDir, "lab.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read lab configuration: %w", err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("read lab configuration %s: %w", path, err)
+	}
+	return cfg, nil
+}

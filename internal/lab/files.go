@@ -1,0 +1,174 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// identity is a client certificate the lab issues and a kubeconfig for it.
+type identity struct {
+	file         string // kubeconfig file name (without extension for components)
+	commonName   string
+	organization []string
+}
+
+var (
+	adminIdentity             = identity{file: "kubeconfig", commonName: "lab-admin", organization: []string{"system:masters"}}
+	controllerManagerIdentity = identity{file: "controller-manager", commonName: "system:kube-controller-manager"}
+	schedulerIdentity         = identity{file: "scheduler", commonName: "system:kube-scheduler"}
+)
+
+// auditPolicy records who changed what. Writes to Calico resources, network
+// policies, namespaces and RBAC are kept with their request and response
+// bodies (compliance reports are built from them); pod writes with metadata
+// only; reads and the control plane's own chatter are not recorded.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: None
+  users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+  resources:
+  - group: "coordination.k8s.io"
+    resources: ["leases"]
+- level: None
+  verbs: ["get", "list", "watch"]
+- level: None
+  resources:
+  - group: ""
+    resources: ["events"]
+  - group: "events.k8s.io"
+    resources: ["events"]
+- level: RequestResponse
+  resources:
+  - group: "projectcalico.org"
+  - group: "networking.k8s.io"
+    resources: ["networkpolicies"]
+  - group: "policy.networking.k8s.io"
+  - group: ""
+    resources: ["namespaces", "serviceaccounts"]
+  - group: "rbac.authorization.k8s.io"
+- level: Metadata
+  resources:
+  - group: ""
+    resources: ["pods", "services"]
+  - group: "discovery.k8s.io"
+    resources: ["endpointslices"]
+- level: None
+`
+
+// generateFiles creates the lab's PKI, kubeconfigs and audit policy.
+func generateFiles(cfg Config) error {
+	ca, caKey, err := newAuthority("calico-lab-ca")
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		cfg.pkiPath("ca.crt"): ca.certPEM,
+		cfg.pkiPath("ca.key"): caKey,
+	}
+	_, svcNet, _ := net.ParseCIDR(cfg.ServiceCIDR)
+	kubernetesSvcIP := nextIP(svcNet.IP)
+	host := net.ParseIP(cfg.Host)
+	serving := []struct {
+		name string
+		req  certRequest
+	}{
+		{"apiserver", certRequest{
+			CommonName: "kube-apiserver",
+			DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+			IPs:        uniqueIPs(host, net.IPv4(127, 0, 0, 1), kubernetesSvcIP),
+			Server:     true,
+		}},
+		{"controller-manager-serving", certRequest{CommonName: "kube-controller-manager", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"scheduler-serving", certRequest{CommonName: "kube-scheduler", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		// The API server's identity towards kubelets and webhooks.
+		{"apiserver-client", certRequest{CommonName: "kube-apiserver-client", Organization: []string{"system:masters"}, Client: true}},
+	}
+	for _, s := range serving {
+		crt, key, err := ca.issue(s.req)
+		if err != nil {
+			return err
+		}
+		files[cfg.pkiPath(s.name+".crt")] = crt
+		files[cfg.pkiPath(s.name+".key")] = key
+	}
+
+	saKey, err := newKey()
+	if err != nil {
+		return fmt.Errorf("generate service-account signing key: %w", err)
+	}
+	saKeyPEM, err := encodeKey(saKey)
+	if err != nil {
+		return err
+	}
+	files[cfg.pkiPath("sa.key")] = saKeyPEM
+
+	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity} {
+		crt, key, err := ca.issue(certRequest{CommonName: id.commonName, Organization: id.organization, Client: true})
+		if err != nil {
+			return err
+		}
+		kc, err := kubeconfig(cfg, ca.certPEM, crt, key, id.commonName)
+		if err != nil {
+			return err
+		}
+		path := cfg.componentKubeconfig(id.file)
+		if id.file == adminIdentity.file {
+			path = cfg.KubeconfigPath()
+		}
+		files[path] = kc
+	}
+	files[cfg.path("audit-policy.yaml")] = []byte(auditPolicy)
+
+	for path, data := range files {
+		if err := writeFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return os.MkdirAll(cfg.path("audit"), 0o700)
+}
+
+// kubeconfig renders a kubeconfig with embedded credentials, so it stays
+// valid wherever it is copied.
+func kubeconfig(cfg Config, caPEM, certPEM, keyPEM []byte, user string) ([]byte, error) {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["calico-lab"] = &clientcmdapi.Cluster{Server: cfg.APIServerURL(), CertificateAuthorityData: caPEM}
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	kc.Contexts["calico-lab"] = &clientcmdapi.Context{Cluster: "calico-lab", AuthInfo: user}
+	kc.CurrentContext = "calico-lab"
+	return clientcmd.Write(*kc)
+}
+
+func nextIP(ip net.IP) net.IP {
+	out := make(net.IP, len(ip.To4()))
+	copy(out, ip.To4())
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]++
+		if out[i] != 0 {
+			break
+		}
+	}
+	return out
+}
+
+func uniqueIPs(ips ...net.IP) []net.IP {
+	var out []net.IP
+	for _, ip := range ips {
+		dup := false
+		for _, o := range out {
+			if o.Equal(ip) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, ip)
+		}
+	}
+	return out
+}

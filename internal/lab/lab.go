@@ -1,0 +1,245 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// ErrNotUp is returned by commands that need a running lab.
+var ErrNotUp = errors.New("the lab is not up (start it with `calico-lab up`)")
+
+// upTimeout bounds the whole bring-up.
+const upTimeout = 3 * time.Minute
+
+// Up creates and starts a lab and returns once the control plane is ready
+// and the Calico resources are installed. If the lab is already up it says
+// so and changes nothing. On failure nothing is left running.
+func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if pid := supervisorPID(cfg); pid != 0 {
+		fmt.Fprintf(out, "The lab is already up (state in %s, supervisor PID %d); nothing changed.\nRun `calico-lab down` first to start a new one.\n", cfg.StateDir, pid)
+		return nil
+	}
+	if exists(cfg.configFile()) {
+		fmt.Fprintf(out, "Cleaning up the remains of a lab that is no longer running in %s.\n", cfg.StateDir)
+		if err := Down(ctx, cfg, io.Discard); err != nil {
+			return fmt.Errorf("clean up old lab: %w", err)
+		}
+	} else if entries, _ := os.ReadDir(cfg.StateDir); len(entries) > 0 {
+		return fmt.Errorf("state directory %s is not empty and does not hold a lab; choose another with --state-dir", cfg.StateDir)
+	}
+	if err := cfg.checkPorts(); err != nil {
+		return err
+	}
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, upTimeout)
+	defer cancel()
+	if err := os.MkdirAll(cfg.path("logs"), 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	// lab.json marks the directory as a lab's: Down only removes
+	// directories that carry it.
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := writeFile(cfg.configFile(), data, 0o600); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			stopSupervisor(cfg)
+			err = fmt.Errorf("%w\nLogs are in %s; `calico-lab down` removes them", err, cfg.path("logs"))
+		}
+	}()
+	if err := generateFiles(cfg); err != nil {
+		return fmt.Errorf("generate certificates and kubeconfigs: %w", err)
+	}
+	if err := startSupervisor(cfg); err != nil {
+		return err
+	}
+	if err := waitRunning(ctx, cfg, out, start); err != nil {
+		return err
+	}
+	if err := install(ctx, cfg, out); err != nil {
+		return fmt.Errorf("install Calico resources: %w", err)
+	}
+	fmt.Fprintf(out, "The lab is up (%.1fs).\n", time.Since(start).Seconds())
+	return nil
+}
+
+// startSupervisor runs `calico-lab supervise` in its own session so that
+// it outlives this command.
+func startSupervisor(cfg Config) error {
+	logFile, err := os.OpenFile(cfg.logPath("supervisor"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(cfg.Executable, "supervise", "--state-dir="+cfg.StateDir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	// Reap it if it exits while we are still here; otherwise init will.
+	go cmd.Wait()
+	return nil
+}
+
+// waitRunning follows the supervisor's status until every component is
+// ready, printing each as it becomes ready.
+func waitRunning(ctx context.Context, cfg Config, out io.Writer, start time.Time) error {
+	reported := map[string]bool{}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, _ := readStatus(cfg)
+		if st != nil {
+			for _, c := range st.Components {
+				if c.State == "running" && !reported[c.Name] {
+					reported[c.Name] = true
+					fmt.Fprintf(out, "  %-24s ready (%.1fs)\n", c.Name, time.Since(start).Seconds())
+				}
+			}
+			switch st.Phase {
+			case PhaseRunning:
+				return nil
+			case PhaseFailed:
+				return fmt.Errorf("control plane failed to start: %s%s", st.Message, logTail(cfg, st))
+			}
+			if processArgs(st.SupervisorPID) == nil {
+				return fmt.Errorf("supervisor exited unexpectedly; see %s", cfg.logPath("supervisor"))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("control plane not ready in time: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// logTail returns the last lines of the failed component's log.
+func logTail(cfg Config, st *Status) string {
+	for _, c := range st.Components {
+		if c.State != "failed" {
+			continue
+		}
+		f, err := os.Open(cfg.logPath(c.Name))
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		var lines []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if len(lines) > 15 {
+				lines = lines[1:]
+			}
+		}
+		return "\nLast lines of " + cfg.logPath(c.Name) + ":\n  " + strings.Join(lines, "\n  ")
+	}
+	return ""
+}
+
+// stopSupervisor stops the supervisor (which stops its components) and
+// then any component it left behind.
+func stopSupervisor(cfg Config) (stopped bool) {
+	st, _ := readStatus(cfg)
+	if pid := supervisorPID(cfg); pid != 0 {
+		stopped = true
+		stopPID(pid, 60*time.Second, func() bool {
+			return isOurs(pid, cfg.Executable, "supervise", "--state-dir="+cfg.StateDir)
+		})
+	}
+	if st == nil {
+		return stopped
+	}
+	for _, c := range st.Components {
+		pid := c.PID
+		if isOurs(pid, cfg.KubeBinary, c.Name) {
+			stopped = true
+			stopPID(pid, 10*time.Second, func() bool { return isOurs(pid, cfg.KubeBinary, c.Name) })
+		}
+	}
+	return stopped
+}
+
+// Down stops everything the lab runs and removes all of its state.
+func Down(ctx context.Context, cfg Config, out io.Writer) error {
+	if !exists(cfg.configFile()) {
+		if entries, _ := os.ReadDir(cfg.StateDir); len(entries) > 0 {
+			return fmt.Errorf("%s does not hold a lab (no lab.json); not touching it", cfg.StateDir)
+		}
+		fmt.Fprintln(out, "The lab is not up; nothing to do.")
+		return nil
+	}
+	// Use the configuration the lab was started with, so the right
+	// processes are found even if flags differ now.
+	if saved, err := LoadConfig(cfg.StateDir); err == nil && saved.StateDir == cfg.StateDir {
+		cfg = saved
+	}
+	stopped := stopSupervisor(cfg)
+	if err := os.RemoveAll(cfg.StateDir); err != nil {
+		return fmt.Errorf("remove %s: %w", cfg.StateDir, err)
+	}
+	if stopped {
+		fmt.Fprintf(out, "The lab is down; removed %s.\n", cfg.StateDir)
+	} else {
+		fmt.Fprintf(out, "Removed the remains of a stopped lab in %s.\n", cfg.StateDir)
+	}
+	return nil
+}
+
+// PrintStatus describes what the lab runs. It returns ErrNotUp if the lab
+// is not running.
+func PrintStatus(ctx context.Context, cfg Config, out io.Writer) error {
+	pid := supervisorPID(cfg)
+	if pid == 0 {
+		return ErrNotUp
+	}
+	st, err := readStatus(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Lab:        %s (state in %s, supervisor PID %d)\n", st.Phase, cfg.StateDir, pid)
+	fmt.Fprintf(out, "API server: %s\n", cfg.APIServerURL())
+	fmt.Fprintf(out, "Kubeconfig: %s\n\n", cfg.KubeconfigPath())
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tRESTARTS\tSINCE")
+	for _, c := range st.Components {
+		pidStr := "-"
+		if c.PID != 0 {
+			pidStr = fmt.Sprint(c.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, pidStr, c.State, c.Restarts, time.Since(c.Since).Round(time.Second))
+	}
+	tw.Flush()
+	if st.Phase != PhaseRunning {
+		return fmt.Errorf("the lab is %s: %s", st.Phase, st.Message)
+	}
+	return nil
+}
+
+// Env prints the shell commands that point kubectl and calicoctl at the lab.
+func Env(cfg Config, out io.Writer) error {
+	if supervisorPID(cfg) == 0 {
+		return ErrNotUp
+	}
+	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.KubeconfigPath())
+	return nil
+}

@@ -1,0 +1,147 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Phase is the supervisor's overall state.
+type Phase string
+
+const (
+	PhaseStarting Phase = "starting"
+	PhaseRunning  Phase = "running"
+	PhaseFailed   Phase = "failed"
+	PhaseStopping Phase = "stopping"
+)
+
+// ComponentStatus is what the supervisor knows about one process.
+type ComponentStatus struct {
+	Name     string    `json:"name"`
+	PID      int       `json:"pid,omitempty"`
+	State    string    `json:"state"` // starting, running, restarting, failed, stopped
+	Restarts int       `json:"restarts"`
+	Since    time.Time `json:"since"`
+	LastExit string    `json:"lastExit,omitempty"`
+}
+
+// Status is the supervisor's report, kept in status.json.
+type Status struct {
+	SupervisorPID int               `json:"supervisorPID"`
+	Phase         Phase             `json:"phase"`
+	Message       string            `json:"message,omitempty"`
+	Components    []ComponentStatus `json:"components"`
+	Updated       time.Time         `json:"updated"`
+}
+
+func readStatus(cfg Config) (*Status, error) {
+	data, err := os.ReadFile(cfg.statusFile())
+	if err != nil {
+		return nil, err
+	}
+	var st Status
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("read %s: %w", cfg.statusFile(), err)
+	}
+	return &st, nil
+}
+
+func writeStatus(cfg Config, st *Status) error {
+	st.Updated = time.Now()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(cfg.statusFile(), data, 0o600)
+}
+
+func readPIDFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return pid, nil
+}
+
+// processArgs returns the command line of a live process, or nil if there
+// is no such process (or it is a zombie).
+func processArgs(pid int) []string {
+	if pid <= 0 {
+		return nil
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+}
+
+// isOurs tells whether pid is alive and still runs binary with all the
+// given arguments: a recorded PID is only signalled after this check, so a
+// PID reused by an unrelated process is never touched.
+func isOurs(pid int, binary string, args ...string) bool {
+	argv := processArgs(pid)
+	if len(argv) == 0 || argv[0] != binary {
+		return false
+	}
+	for _, want := range args {
+		found := false
+		for _, a := range argv[1:] {
+			if a == want {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// supervisorPID returns the PID of this lab's running supervisor, or 0.
+func supervisorPID(cfg Config) int {
+	pid, err := readPIDFile(cfg.supervisorPIDFile())
+	if err != nil {
+		return 0
+	}
+	if !isOurs(pid, cfg.Executable, "supervise", "--state-dir="+cfg.StateDir) {
+		return 0
+	}
+	return pid
+}
+
+// stopPID sends SIGTERM and waits up to grace for the process to exit, then
+// kills it.
+func stopPID(pid int, grace time.Duration, stillOurs func() bool) {
+	if !stillOurs() {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !stillOurs() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process we do not parent
+	}
+	if stillOurs() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}

@@ -1,0 +1,268 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// startTimeout bounds how long one component may take to become healthy.
+const startTimeout = 90 * time.Second
+
+// supervisor runs the control plane's processes, restarts any that die and
+// records what it is doing in status.json.
+type supervisor struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+
+	mu     sync.Mutex
+	status Status
+	procs  map[string]*exec.Cmd
+}
+
+// Supervise runs the lab's control plane in the foreground until ctx is
+// cancelled, then stops every component in reverse start order. It is the
+// body of the hidden `calico-lab supervise` command that `Up` starts in the
+// background.
+func Supervise(ctx context.Context, cfg Config, log *slog.Logger) error {
+	client, err := healthClient(cfg)
+	if err != nil {
+		return err
+	}
+	s := &supervisor{cfg: cfg, log: log, client: client, procs: map[string]*exec.Cmd{}}
+	s.status = Status{SupervisorPID: os.Getpid(), Phase: PhaseStarting}
+	comps := components(cfg)
+	for _, c := range comps {
+		s.status.Components = append(s.status.Components, ComponentStatus{Name: c.name, State: "pending", Since: time.Now()})
+	}
+	if err := writeFile(cfg.supervisorPIDFile(), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	s.save()
+
+	var wg sync.WaitGroup
+	defer func() {
+		s.setPhase(PhaseStopping, "")
+		for i := len(comps) - 1; i >= 0; i-- {
+			s.stop(comps[i].name)
+		}
+		wg.Wait()
+		s.save()
+	}()
+
+	for _, c := range comps {
+		exited, err := s.start(c)
+		if err == nil {
+			err = s.waitHealthy(ctx, c, exited)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.update(c.name, func(cs *ComponentStatus) { cs.State = "failed" })
+			s.setPhase(PhaseFailed, err.Error())
+			return err
+		}
+		s.update(c.name, func(cs *ComponentStatus) { cs.State = "running"; cs.Since = time.Now() })
+		log.Info("component ready", "component", c.name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.keepRunning(ctx, c, exited)
+		}()
+	}
+	s.setPhase(PhaseRunning, "")
+	<-ctx.Done()
+	return nil
+}
+
+// start launches a component. The returned channel yields its exit error.
+func (s *supervisor) start(c component) (<-chan error, error) {
+	logFile, err := os.OpenFile(s.cfg.logPath(c.name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(s.cfg.KubeBinary, append([]string{c.name}, c.args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Components die with the supervisor, even if it is killed outright.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", c.name, err)
+	}
+	s.mu.Lock()
+	s.procs[c.name] = cmd
+	s.mu.Unlock()
+	s.update(c.name, func(cs *ComponentStatus) { cs.PID = cmd.Process.Pid; cs.State = "starting"; cs.Since = time.Now() })
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		logFile.Close()
+		exited <- err
+	}()
+	return exited, nil
+}
+
+func (s *supervisor) waitHealthy(ctx context.Context, c component, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("%s exited during start-up (%v); see %s", c.name, err, s.cfg.logPath(c.name))
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy after %v (last check: %v); see %s", c.name, startTimeout, lastErr, s.cfg.logPath(c.name))
+		case <-tick.C:
+			if lastErr = s.check(ctx, c.health); lastErr == nil {
+				return nil
+			}
+		}
+	}
+}
+
+func (s *supervisor) check(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
+	}
+	return nil
+}
+
+// keepRunning restarts a component whenever it exits, backing off while it
+// keeps failing.
+func (s *supervisor) keepRunning(ctx context.Context, c component, exited <-chan error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-exited:
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("component exited; restarting", "component", c.name, "err", err)
+			s.update(c.name, func(cs *ComponentStatus) {
+				cs.State, cs.PID, cs.LastExit = "restarting", 0, fmt.Sprint(err)
+				cs.Restarts++
+			})
+		}
+		var ok bool
+		if exited, ok = s.restart(ctx, c); !ok {
+			return
+		}
+		s.update(c.name, func(cs *ComponentStatus) { cs.State = "running"; cs.Since = time.Now() })
+	}
+}
+
+// restart starts c again until it is healthy, backing off between tries. It
+// returns false if ctx ends first.
+func (s *supervisor) restart(ctx context.Context, c component) (<-chan error, bool) {
+	backoff := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		exited, err := s.start(c)
+		if err == nil {
+			if err = s.waitHealthy(ctx, c, exited); err == nil {
+				return exited, true
+			}
+			s.stop(c.name)
+		}
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		s.log.Error("restart failed", "component", c.name, "err", err)
+		s.update(c.name, func(cs *ComponentStatus) { cs.State, cs.LastExit = "restarting", err.Error(); cs.Restarts++ })
+	}
+}
+
+// stop terminates a component's process group gracefully.
+func (s *supervisor) stop(name string) {
+	s.mu.Lock()
+	cmd := s.procs[name]
+	delete(s.procs, name)
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	pid := cmd.Process.Pid
+	stopPID(pid, 15*time.Second, func() bool { return processArgs(pid) != nil })
+	s.update(name, func(cs *ComponentStatus) { cs.State, cs.PID = "stopped", 0 })
+}
+
+func (s *supervisor) update(name string, f func(*ComponentStatus)) {
+	s.mu.Lock()
+	for i := range s.status.Components {
+		if s.status.Components[i].Name == name {
+			f(&s.status.Components[i])
+		}
+	}
+	s.mu.Unlock()
+	s.save()
+}
+
+func (s *supervisor) setPhase(p Phase, msg string) {
+	s.mu.Lock()
+	s.status.Phase, s.status.Message = p, msg
+	s.mu.Unlock()
+	s.save()
+}
+
+func (s *supervisor) save() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := writeStatus(s.cfg, &s.status); err != nil {
+		s.log.Error("write status", "err", err)
+	}
+}
+
+// healthClient trusts the lab CA and presents the administrator's
+// certificate, which every health endpoint accepts.
+func healthClient(cfg Config) (*http.Client, error) {
+	caPEM, err := os.ReadFile(cfg.pkiPath("ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("no certificate in lab CA file")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.pkiPath("apiserver-client.crt"), cfg.pkiPath("apiserver-client.key"))
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+			DisableKeepAlives: true,
+		},
+	}, nil
+}
