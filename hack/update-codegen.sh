@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Regenerates api/v3/zz_generated.deepcopy.go and the CRDs in config/crd from the
-# types and kubebuilder markers in api/v3.
+# Regenerates, from the types and kubebuilder markers in api/v3:
+#   - api/v3/zz_generated.deepcopy.go (controller-gen "object" generator);
+#   - config/crd/projectcalico.org_<plural>.yaml, one CRD per stored kind.
 #
 # Usage: hack/update-codegen.sh [OUTPUT_ROOT]
-# With OUTPUT_ROOT the generated files are written under that directory (same
-# relative layout) instead of into the tree; hack/verify-codegen.sh uses this.
+# With OUTPUT_ROOT the files are written under that directory, in the same
+# relative layout, and the tree is left alone; hack/verify-codegen.sh uses this.
+#
+# controller-gen is run with "go run ...@version" (override with CONTROLLER_GEN);
+# that downloads controller-tools into the module cache the first time and never
+# touches go.mod.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,32 +17,30 @@ OUT="${1:-$ROOT}"
 CONTROLLER_GEN="${CONTROLLER_GEN:-go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0}"
 HEADER="$ROOT/hack/boilerplate.go.txt"
 
-cd "$ROOT"
-mkdir -p "$OUT/config/crd" "$OUT/api/v3"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 
-# Deepcopy: controller-gen writes next to the types; when a different output root
-# is asked for, generate into the tree of a scratch copy so the real one is left
-# alone.
-if [[ "$OUT" == "$ROOT" ]]; then
-	$CONTROLLER_GEN object:headerFile="$HEADER" paths=./api/...
-else
-	SCRATCH="$(mktemp -d)"
-	trap 'rm -rf "$SCRATCH"' EXIT
-	cp -r "$ROOT/go.mod" "$ROOT/go.sum" "$SCRATCH/"
-	mkdir -p "$SCRATCH/api" "$SCRATCH/hack"
-	cp -r "$ROOT/api/v3" "$SCRATCH/api/"
-	rm -f "$SCRATCH/api/v3/zz_generated.deepcopy.go"
-	(cd "$SCRATCH" && $CONTROLLER_GEN object:headerFile="$HEADER" paths=./api/v3/)
-	cp "$SCRATCH/api/v3/zz_generated.deepcopy.go" "$OUT/api/v3/"
-fi
+cd "$ROOT"
+
+# Deepcopy. controller-gen writes next to the types, so generate in a scratch
+# copy of the package and copy the result out.
+mkdir -p "$WORK/src/api" "$WORK/crd"
+cp "$ROOT/go.mod" "$ROOT/go.sum" "$WORK/src/"
+cp -r "$ROOT/api/v3" "$WORK/src/api/"
+rm -rf "$WORK/src/api/v3/validation" "$WORK/src/api/v3/zz_generated.deepcopy.go"
+(cd "$WORK/src" && $CONTROLLER_GEN object:headerFile="$HEADER" paths=./api/v3/)
 
 # CRDs. float64 fields (policy and tier order) need allowDangerousTypes.
-rm -f "$OUT"/config/crd/projectcalico.org_*.yaml
 $CONTROLLER_GEN crd:crdVersions=v1,allowDangerousTypes=true paths=./api/v3/ \
-	output:crd:artifacts:config="$OUT/config/crd"
+	output:crd:artifacts:config="$WORK/crd"
+
+# Profile and WorkloadEndpoint are synthesised from Namespaces, ServiceAccounts
+# and Pods; they are Go types only and must have no CRD.
+rm -f "$WORK/crd/projectcalico.org_profiles.yaml" "$WORK/crd/projectcalico.org_workloadendpoints.yaml"
+
 # IPAMBlock allocations hold null for free ordinals; controller-gen has no marker
 # for nullable list items, so add it here.
-BLOCKS="$OUT/config/crd/projectcalico.org_ipamblocks.yaml"
+BLOCKS="$WORK/crd/projectcalico.org_ipamblocks.yaml"
 awk '/^ *allocations:$/ { inalloc = 1 }
 	inalloc && /^ *items:$/ {
 		print; getline; ind = $0; sub(/[^ ].*/, "", ind)
@@ -45,6 +48,10 @@ awk '/^ *allocations:$/ { inalloc = 1 }
 	}
 	{ print }' "$BLOCKS" >"$BLOCKS.tmp"
 mv "$BLOCKS.tmp" "$BLOCKS"
-# Profile and WorkloadEndpoint are synthesised from Namespaces, ServiceAccounts
-# and Pods; they are Go types only and must have no CRD.
-rm -f "$OUT/config/crd/projectcalico.org_profiles.yaml" "$OUT/config/crd/projectcalico.org_workloadendpoints.yaml"
+grep -q "nullable: true" "$BLOCKS" || { echo "update-codegen: could not mark IPAMBlock allocations nullable" >&2; exit 1; }
+
+# Only now that everything was generated, replace the outputs.
+mkdir -p "$OUT/api/v3" "$OUT/config/crd"
+cp "$WORK/src/api/v3/zz_generated.deepcopy.go" "$OUT/api/v3/"
+rm -f "$OUT"/config/crd/projectcalico.org_*.yaml
+cp "$WORK"/crd/projectcalico.org_*.yaml "$OUT/config/crd/"

@@ -291,6 +291,9 @@ type FelixConfigurationSpec struct {
 	EndpointStatusPathPrefix string `json:"endpointStatusPathPrefix,omitempty"`
 
 	// IptablesMarkMask is the set of packet mark bits Felix may use. [Default: 0xffff0000]
+	// +kubebuilder:validation:Format=int64
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
 	// +optional
 	IptablesMarkMask *uint32 `json:"iptablesMarkMask,omitempty"`
 
@@ -529,6 +532,9 @@ type FelixConfigurationSpec struct {
 
 	// NftablesMarkMask is the set of packet mark bits Felix may use with nftables. [Default:
 	// 0xffff0000]
+	// +kubebuilder:validation:Format=int64
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
 	// +optional
 	NftablesMarkMask *uint32 `json:"nftablesMarkMask,omitempty"`
 

@@ -36,7 +36,7 @@ type IPPoolSpec struct {
 	// CIDR is the pool's address range, e.g. 192.168.0.0/16.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be an address range in CIDR notation, e.g. 10.244.0.0/16",reason=FieldValueInvalid
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cidr cannot be changed; create a new pool instead",reason=FieldValueForbidden
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (isCIDR(self) && isCIDR(oldSelf) && cidr(self).masked() == cidr(oldSelf).masked())",message="cidr cannot be changed; create a new pool instead",reason=FieldValueForbidden
 	CIDR string `json:"cidr"`
 
 	// VXLANMode says when traffic to this pool's addresses is VXLAN-encapsulated.

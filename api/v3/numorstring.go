@@ -304,6 +304,10 @@ func (p *Protocol) UnmarshalJSON(b []byte) error {
 
 // ASNumber is a BGP autonomous system number. In JSON it is a number; the
 // "asdot" form "<high>.<low>" is also accepted on input, as Calico does.
+//
+// +kubebuilder:validation:Format=int64
+// +kubebuilder:validation:Minimum=0
+// +kubebuilder:validation:Maximum=4294967295
 type ASNumber uint32
 
 // ParseASNumber parses "64512" or the asdot form "1.10".

@@ -33,7 +33,7 @@ type TierSpec struct {
 
 	// DefaultAction is what happens to traffic that reaches the end of the tier
 	// without a verdict: Deny drops it, Pass moves on to the next tier.
-	// +kubebuilder:validation:Enum=Deny;Pass
+	// +kubebuilder:validation:XValidation:rule="self == 'Deny' || self == 'Pass'",message="defaultAction must be Deny or Pass",reason=FieldValueInvalid
 	// +kubebuilder:default=Deny
 	// +optional
 	DefaultAction Action `json:"defaultAction,omitempty"`

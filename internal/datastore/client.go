@@ -126,14 +126,30 @@ func (c *Client) List(ctx context.Context, kind v3.KindInfo, ns string) ([]v3.Ob
 	return out, nil
 }
 
+// WriteOption modifies a write.
+type WriteOption func(*rest.Request) *rest.Request
+
+// DryRun makes the API server run every check of a write (schema, CEL,
+// admission) without storing anything.
+func DryRun() WriteOption {
+	return func(r *rest.Request) *rest.Request { return r.Param("dryRun", "All") }
+}
+
+func withOptions(r *rest.Request, opts []WriteOption) *rest.Request {
+	for _, o := range opts {
+		r = o(r)
+	}
+	return r
+}
+
 // Create stores a new resource and returns it as stored.
-func (c *Client) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
+func (c *Client) Create(ctx context.Context, obj v3.Object, opts ...WriteOption) (v3.Object, error) {
 	kind, err := storedKind(obj)
 	if err != nil {
 		return nil, err
 	}
 	out := kind.New()
-	if err := c.request("POST", kind, obj.GetNamespace()).Body(obj).Do(ctx).Into(out); err != nil {
+	if err := withOptions(c.request("POST", kind, obj.GetNamespace()), opts).Body(obj).Do(ctx).Into(out); err != nil {
 		return nil, err
 	}
 	return fill(kind, out), nil
@@ -141,13 +157,13 @@ func (c *Client) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
 
 // Update replaces a resource. obj must carry the resourceVersion it was
 // read at; a concurrent change makes the update fail with a conflict.
-func (c *Client) Update(ctx context.Context, obj v3.Object) (v3.Object, error) {
+func (c *Client) Update(ctx context.Context, obj v3.Object, opts ...WriteOption) (v3.Object, error) {
 	kind, err := storedKind(obj)
 	if err != nil {
 		return nil, err
 	}
 	out := kind.New()
-	if err := c.request("PUT", kind, obj.GetNamespace()).Name(obj.GetName()).Body(obj).Do(ctx).Into(out); err != nil {
+	if err := withOptions(c.request("PUT", kind, obj.GetNamespace()).Name(obj.GetName()), opts).Body(obj).Do(ctx).Into(out); err != nil {
 		return nil, err
 	}
 	return fill(kind, out), nil
@@ -181,12 +197,12 @@ func (c *Client) Patch(ctx context.Context, kind v3.KindInfo, ns, name string, p
 
 // Delete removes a resource. With a non-empty uid or resourceVersion the
 // deletion only happens if the stored object still matches.
-func (c *Client) Delete(ctx context.Context, kind v3.KindInfo, ns, name string, pre *metav1.Preconditions) error {
+func (c *Client) Delete(ctx context.Context, kind v3.KindInfo, ns, name string, pre *metav1.Preconditions, opts ...WriteOption) error {
 	if !kind.Stored {
 		return fmt.Errorf("%s resources are derived from Kubernetes objects and cannot be deleted directly", kind.Kind)
 	}
-	opts := metav1.DeleteOptions{Preconditions: pre}
-	return c.request("DELETE", kind, ns).Name(name).Body(&opts).Do(ctx).Error()
+	del := metav1.DeleteOptions{Preconditions: pre}
+	return withOptions(c.request("DELETE", kind, ns).Name(name), opts).Body(&del).Do(ctx).Error()
 }
 
 // ListWatch lists and watches a stored kind, for reflectors and informers.

@@ -31,6 +31,9 @@ type Config struct {
 	ServiceCIDR string `json:"serviceCIDR"`
 	// Nodes is the number of sandbox nodes (added by a later issue; must be 0).
 	Nodes int `json:"nodes"`
+	// ExtraAPIServerArgs are appended to kube-apiserver's flags (tests use
+	// this, e.g. to serve watches from etcd rather than the watch cache).
+	ExtraAPIServerArgs []string `json:"extraAPIServerArgs,omitempty"`
 }
 
 // DefaultStateDir is where `calico-lab` keeps a lab unless told otherwise.
@@ -161,4 +164,9 @@ func LoadConfig(stateDir string) (Config, error) {
 		return cfg, fmt.Errorf("read lab configuration %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// EtcdURL is where etcd serves clients.
+func (c Config) EtcdURL() string {
+	return "http://" + net.JoinHostPort(c.Host, fmt.Sprint(c.EtcdClientPort))
 }

@@ -105,7 +105,7 @@ func waitRunning(ctx context.Context, cfg Config, out io.Writer, start time.Time
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, _ := readStatus(cfg)
+		st, _ := ReadStatus(cfg)
 		if st != nil {
 			for _, c := range st.Components {
 				if c.State == "running" && !reported[c.Name] {
@@ -159,7 +159,7 @@ func logTail(cfg Config, st *Status) string {
 // stopSupervisor stops the supervisor (which stops its components) and
 // then any component it left behind.
 func stopSupervisor(cfg Config) (stopped bool) {
-	st, _ := readStatus(cfg)
+	st, _ := ReadStatus(cfg)
 	if pid := supervisorPID(cfg); pid != 0 {
 		stopped = true
 		stopPID(pid, 60*time.Second, func() bool {
@@ -212,7 +212,7 @@ func PrintStatus(ctx context.Context, cfg Config, out io.Writer) error {
 	if pid == 0 {
 		return ErrNotUp
 	}
-	st, err := readStatus(cfg)
+	st, err := ReadStatus(cfg)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ type Status struct {
 	Updated       time.Time         `json:"updated"`
 }
 
-func readStatus(cfg Config) (*Status, error) {
+// ReadStatus returns the supervisor's latest report.
+func ReadStatus(cfg Config) (*Status, error) {
 	data, err := os.ReadFile(cfg.statusFile())
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 
 	"github.com/calicong/calico/internal/model"
 )
@@ -48,7 +49,9 @@ func (s *Syncer) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Reflectors log through the context's logger: route it to ours.
 	klogger := logr.FromSlogHandler(s.log.Handler())
+	ctx = klog.NewContext(ctx, klogger)
 	for i, src := range s.sources {
 		st := newStore(src, s.log, func(updates []model.Update, synced bool) {
 			select {

@@ -1,0 +1,110 @@
+package v3_test
+
+import (
+	"reflect"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	v3 "github.com/calicong/calico/api/v3"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	in  = v3.PolicyTypeIngress
+	out = v3.PolicyTypeEgress
+	r   = []v3.Rule{{Action: v3.Allow}}
+)
+
+func TestDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		in   runtime.Object
+		want runtime.Object
+	}{
+		{"np no rules", &v3.NetworkPolicy{}, &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "default", Types: []v3.PolicyType{in}}}},
+		{"np ingress only", &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Ingress: r}},
+			&v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "default", Ingress: r, Types: []v3.PolicyType{in}}}},
+		{"np egress only", &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Egress: r}},
+			&v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "default", Egress: r, Types: []v3.PolicyType{out}}}},
+		{"np both", &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Ingress: r, Egress: r}},
+			&v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "default", Ingress: r, Egress: r, Types: []v3.PolicyType{in, out}}}},
+		{"np explicit types and tier kept", &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{out}, Ingress: r}},
+			&v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{out}, Ingress: r}}},
+		{"gnp egress only", &v3.GlobalNetworkPolicy{Spec: v3.GlobalNetworkPolicySpec{Egress: r}},
+			&v3.GlobalNetworkPolicy{Spec: v3.GlobalNetworkPolicySpec{Tier: "default", Egress: r, Types: []v3.PolicyType{out}}}},
+		{"snp", &v3.StagedNetworkPolicy{Spec: v3.StagedNetworkPolicySpec{Ingress: r, Egress: r}},
+			&v3.StagedNetworkPolicy{Spec: v3.StagedNetworkPolicySpec{StagedAction: v3.StagedActionSet, Tier: "default", Ingress: r, Egress: r, Types: []v3.PolicyType{in, out}}}},
+		{"sgnp keeps Delete", &v3.StagedGlobalNetworkPolicy{Spec: v3.StagedGlobalNetworkPolicySpec{StagedAction: v3.StagedActionDelete}},
+			&v3.StagedGlobalNetworkPolicy{Spec: v3.StagedGlobalNetworkPolicySpec{StagedAction: v3.StagedActionDelete, Tier: "default", Types: []v3.PolicyType{in}}}},
+		{"sknp egress only gets both (k8s semantics)", &v3.StagedKubernetesNetworkPolicy{Spec: v3.StagedKubernetesNetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{}}}},
+			&v3.StagedKubernetesNetworkPolicy{Spec: v3.StagedKubernetesNetworkPolicySpec{StagedAction: v3.StagedActionSet, Egress: []networkingv1.NetworkPolicyEgressRule{{}},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}}},
+		{"sknp no rules", &v3.StagedKubernetesNetworkPolicy{},
+			&v3.StagedKubernetesNetworkPolicy{Spec: v3.StagedKubernetesNetworkPolicySpec{StagedAction: v3.StagedActionSet, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}},
+		{"tier", &v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "sec"}},
+			&v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "sec"}, Spec: v3.TierSpec{DefaultAction: v3.Deny}}},
+		{"tier kube-admin", &v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "kube-admin"}},
+			&v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "kube-admin"}, Spec: v3.TierSpec{DefaultAction: v3.Pass, Order: ptr(1000.0)}}},
+		{"tier default", &v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+			&v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v3.TierSpec{DefaultAction: v3.Deny, Order: ptr(1e6)}}},
+		{"tier kube-baseline", &v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "kube-baseline"}},
+			&v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "kube-baseline"}, Spec: v3.TierSpec{DefaultAction: v3.Pass, Order: ptr(1e7)}}},
+		{"ippool v4, cidr masked", &v3.IPPool{Spec: v3.IPPoolSpec{CIDR: "10.1.2.3/16"}}, &v3.IPPool{Spec: v3.IPPoolSpec{
+			CIDR: "10.1.0.0/16", BlockSize: 26, IPIPMode: v3.EncapNever, VXLANMode: v3.EncapNever, NodeSelector: "all()",
+			AllowedUses: []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseWorkload, v3.IPPoolAllowedUseTunnel}, AssignmentMode: ptr(v3.AssignmentModeAutomatic)}}},
+		{"ippool v6 canonical", &v3.IPPool{Spec: v3.IPPoolSpec{CIDR: "FD00:0:0::1/48", BlockSize: 120, VXLANMode: v3.EncapAlways}}, &v3.IPPool{Spec: v3.IPPoolSpec{
+			CIDR: "fd00::/48", BlockSize: 120, IPIPMode: v3.EncapNever, VXLANMode: v3.EncapAlways, NodeSelector: "all()",
+			AllowedUses: []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseWorkload, v3.IPPoolAllowedUseTunnel}, AssignmentMode: ptr(v3.AssignmentModeAutomatic)}}},
+		{"ippool v6 block size", &v3.IPPool{Spec: v3.IPPoolSpec{CIDR: "fd00::/48", AllowedUses: []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseLoadBalancer}}}, &v3.IPPool{Spec: v3.IPPoolSpec{
+			CIDR: "fd00::/48", BlockSize: 122, IPIPMode: v3.EncapNever, VXLANMode: v3.EncapNever, NodeSelector: "all()",
+			AllowedUses: []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseLoadBalancer}, AssignmentMode: ptr(v3.AssignmentModeAutomatic)}}},
+		{"ippool bad cidr left for validation", &v3.IPPool{Spec: v3.IPPoolSpec{CIDR: "bogus"}}, &v3.IPPool{Spec: v3.IPPoolSpec{
+			CIDR: "bogus", IPIPMode: v3.EncapNever, VXLANMode: v3.EncapNever, NodeSelector: "all()",
+			AllowedUses: []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseWorkload, v3.IPPoolAllowedUseTunnel}, AssignmentMode: ptr(v3.AssignmentModeAutomatic)}}},
+		{"bgpconfig", &v3.BGPConfiguration{}, &v3.BGPConfiguration{Spec: v3.BGPConfigurationSpec{LogSeverityScreen: "Info", ServiceLoadBalancerAggregation: ptr("Enabled")}}},
+		{"felixconfig", &v3.FelixConfiguration{}, &v3.FelixConfiguration{Spec: v3.FelixConfigurationSpec{NFTablesMode: ptr(v3.NFTablesModeAuto)}}},
+		{"kcc", &v3.KubeControllersConfiguration{Spec: v3.KubeControllersConfigurationSpec{Controllers: v3.ControllersConfig{
+			LoadBalancer: &v3.LoadBalancerControllerConfig{}, Migration: &v3.MigrationControllerConfig{}}}},
+			&v3.KubeControllersConfiguration{Spec: v3.KubeControllersConfigurationSpec{HealthChecks: "Enabled", Controllers: v3.ControllersConfig{
+				LoadBalancer: &v3.LoadBalancerControllerConfig{AssignIPs: v3.AllServices}, Migration: &v3.MigrationControllerConfig{PolicyNameMigrator: "Enabled"}}}}},
+		{"ipamconfig", &v3.IPAMConfiguration{}, &v3.IPAMConfiguration{Spec: v3.IPAMConfigurationSpec{AutoAllocateBlocks: ptr(true)}}},
+		{"ipamconfig keeps false", &v3.IPAMConfiguration{Spec: v3.IPAMConfigurationSpec{AutoAllocateBlocks: ptr(false)}},
+			&v3.IPAMConfiguration{Spec: v3.IPAMConfigurationSpec{AutoAllocateBlocks: ptr(false)}}},
+		{"list items", &v3.NetworkPolicyList{Items: []v3.NetworkPolicy{{}}},
+			&v3.NetworkPolicyList{Items: []v3.NetworkPolicy{{TypeMeta: metav1.TypeMeta{APIVersion: v3.GroupVersionString, Kind: "NetworkPolicy"},
+				Spec: v3.NetworkPolicySpec{Tier: "default", Types: []v3.PolicyType{in}}}}}},
+		{"untouched kind", &v3.HostEndpoint{Spec: v3.HostEndpointSpec{Node: "n"}}, &v3.HostEndpoint{Spec: v3.HostEndpointSpec{Node: "n"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.DeepCopyObject()
+			v3.Default(got)
+			// TypeMeta is filled in for single objects; compare without it.
+			if k, ok := v3.KindOf(got); ok {
+				if gvk := got.GetObjectKind().GroupVersionKind(); gvk != k.GroupVersionKind() {
+					t.Errorf("TypeMeta not set: %v", gvk)
+				}
+				got.GetObjectKind().SetGroupVersionKind(tt.want.GetObjectKind().GroupVersionKind())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			again := got.DeepCopyObject()
+			v3.Default(again)
+			if _, ok := v3.KindOf(again); ok {
+				again.GetObjectKind().SetGroupVersionKind(got.GetObjectKind().GroupVersionKind())
+			}
+			if !reflect.DeepEqual(again, got) {
+				t.Errorf("not idempotent: %+v", again)
+			}
+		})
+	}
+}
+
+func TestDefaultIgnoresForeignObjects(t *testing.T) {
+	v3.Default(&metav1.Status{}) // must not panic
+}

@@ -1,0 +1,135 @@
+package datastore
+
+import (
+	"fmt"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/cache"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/api/v3/validation"
+	"github.com/calicong/calico/internal/conversion"
+	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/syncer"
+)
+
+// Synthesised sources, named after the native objects they watch.
+const (
+	SourcePods                      = "pods"
+	SourceNamespaces                = "namespaces"
+	SourceServiceAccounts           = "serviceaccounts"
+	SourceKubernetesNetworkPolicies = "networkpolicies.networking.k8s.io"
+)
+
+// FelixKinds are the stored Calico kinds Felix's calculation graph needs.
+var FelixKinds = []string{
+	"Tier", "NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
+	"StagedGlobalNetworkPolicy", "StagedKubernetesNetworkPolicy", "NetworkSet",
+	"GlobalNetworkSet", "HostEndpoint", "IPPool", "FelixConfiguration",
+	"ClusterInformation", "BGPConfiguration",
+}
+
+// AllStoredKinds lists every stored Calico kind.
+func AllStoredKinds() []string {
+	var out []string
+	for _, k := range v3.Kinds() {
+		if k.Stored {
+			out = append(out, k.Kind)
+		}
+	}
+	return out
+}
+
+// Sources returns syncer sources for the given stored Calico kinds plus the
+// resources synthesised from Pods, Namespaces, ServiceAccounts and
+// Kubernetes NetworkPolicies.
+//
+// Stored resources are defaulted and validated on the way in: one that
+// fails validation (written by a client that bypassed it) is sent with a nil
+// value, so consumers treat it as absent rather than enforce half of it.
+func (c *Client) Sources(kinds []string, log *slog.Logger) ([]syncer.Source, error) {
+	var out []syncer.Source
+	for _, name := range kinds {
+		kind, ok := v3.KindFor(name)
+		if !ok || !kind.Stored {
+			return nil, fmt.Errorf("syncer: %q is not a stored Calico kind", name)
+		}
+		out = append(out, syncer.Source{
+			Name:      kind.Plural,
+			ListWatch: c.ListWatch(kind, ""),
+			Example:   kind.New(),
+			Convert:   convertStored(kind),
+		})
+	}
+	core := c.Kube.CoreV1().RESTClient()
+	out = append(out,
+		syncer.Source{
+			Name:      SourcePods,
+			ListWatch: cache.NewListWatchFromClient(core, "pods", "", fields.Everything()),
+			Example:   &corev1.Pod{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				wep, ok := conversion.WorkloadEndpoint(obj.(*corev1.Pod))
+				if !ok {
+					return model.Key{}, nil, false, nil
+				}
+				return model.Key{Kind: model.KindWorkloadEndpoint, Namespace: wep.Namespace, Name: wep.Name}, wep, true, nil
+			},
+		},
+		syncer.Source{
+			Name:      SourceNamespaces,
+			ListWatch: cache.NewListWatchFromClient(core, "namespaces", "", fields.Everything()),
+			Example:   &corev1.Namespace{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				p := conversion.NamespaceProfile(obj.(*corev1.Namespace))
+				return model.Key{Kind: model.KindProfile, Name: p.Name}, p, true, nil
+			},
+		},
+		syncer.Source{
+			Name:      SourceServiceAccounts,
+			ListWatch: cache.NewListWatchFromClient(core, "serviceaccounts", "", fields.Everything()),
+			Example:   &corev1.ServiceAccount{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				p := conversion.ServiceAccountProfile(obj.(*corev1.ServiceAccount))
+				return model.Key{Kind: model.KindProfile, Name: p.Name}, p, true, nil
+			},
+		},
+		syncer.Source{
+			Name:      SourceKubernetesNetworkPolicies,
+			ListWatch: cache.NewListWatchFromClient(c.Kube.NetworkingV1().RESTClient(), "networkpolicies", "", fields.Everything()),
+			Example:   &networkingv1.NetworkPolicy{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				np := obj.(*networkingv1.NetworkPolicy)
+				key := model.Key{Kind: model.KindKubernetesNetworkPolicy, Namespace: np.Namespace, Name: np.Name}
+				pol, err := conversion.NetworkPolicy(np)
+				if err != nil {
+					if pol == nil {
+						return key, nil, true, err
+					}
+					// What converted is enforced; what did not only
+					// ever allowed traffic.
+					log.Warn("kubernetes network policy partly converted", "key", key.String(), "err", err)
+				}
+				return key, pol, true, nil
+			},
+		},
+	)
+	return out, nil
+}
+
+func convertStored(kind v3.KindInfo) syncer.ConvertFunc {
+	return func(obj runtime.Object) (model.Key, any, bool, error) {
+		o := obj.(v3.Object)
+		key := model.Key{Kind: kind.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+		v := o.DeepCopyObject().(v3.Object)
+		v.GetObjectKind().SetGroupVersionKind(kind.GroupVersionKind())
+		v3.Default(v)
+		if errs := validation.Validate(v); len(errs) > 0 {
+			return key, nil, true, errs.ToAggregate()
+		}
+		return key, v, true, nil
+	}
+}
