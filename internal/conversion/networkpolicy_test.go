@@ -15,8 +15,8 @@ import (
 )
 
 func proto(p corev1.Protocol) *corev1.Protocol { return &p }
-func port(i int) *intstr.IntOrString          { v := intstr.FromInt32(int32(i)); return &v }
-func named(s string) *intstr.IntOrString      { v := intstr.FromString(s); return &v }
+func port(i int) *intstr.IntOrString           { v := intstr.FromInt32(int32(i)); return &v }
+func named(s string) *intstr.IntOrString       { v := intstr.FromString(s); return &v }
 func i32(i int32) *int32                       { return &i }
 
 // rulesYAML renders rules compactly so expectations read like manifests.

@@ -175,6 +175,35 @@ func carryOver(existing, obj v3.Object) {
 	if len(obj.GetOwnerReferences()) == 0 {
 		obj.SetOwnerReferences(existing.GetOwnerReferences())
 	}
+	// kubectl's own bookkeeping (last-applied-configuration) stays, so a
+	// later `kubectl apply` still computes its three-way merge correctly.
+	for k, v := range existing.GetAnnotations() {
+		if isToolAnnotation(k) {
+			if _, set := obj.GetAnnotations()[k]; !set {
+				a := obj.GetAnnotations()
+				if a == nil {
+					a = map[string]string{}
+				}
+				a[k] = v
+				obj.SetAnnotations(a)
+			}
+		}
+	}
+}
+
+// isToolAnnotation tells annotations that clients keep for themselves.
+func isToolAnnotation(k string) bool {
+	return strings.HasPrefix(k, "kubectl.kubernetes.io/")
+}
+
+func userAnnotations(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if !isToolAnnotation(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // sameContent tells whether writing obj would change nothing a user wrote:
@@ -182,7 +211,7 @@ func carryOver(existing, obj v3.Object) {
 func sameContent(existing, obj v3.Object) bool {
 	e := existing.DeepCopyObject().(v3.Object)
 	v3.Default(e)
-	if !mapsEqual(e.GetLabels(), obj.GetLabels()) || !mapsEqual(e.GetAnnotations(), obj.GetAnnotations()) {
+	if !mapsEqual(e.GetLabels(), obj.GetLabels()) || !mapsEqual(userAnnotations(e.GetAnnotations()), userAnnotations(obj.GetAnnotations())) {
 		return false
 	}
 	return reflect.DeepEqual(specOf(e), specOf(obj))

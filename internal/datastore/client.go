@@ -126,18 +126,32 @@ func (c *Client) List(ctx context.Context, kind v3.KindInfo, ns string) ([]v3.Ob
 	return out, nil
 }
 
+// writeOptions are the settings WriteOptions adjust.
+type writeOptions struct {
+	dryRun bool
+}
+
 // WriteOption modifies a write.
-type WriteOption func(*rest.Request) *rest.Request
+type WriteOption func(*writeOptions)
 
 // DryRun makes the API server run every check of a write (schema, CEL,
 // admission) without storing anything.
-func DryRun() WriteOption {
-	return func(r *rest.Request) *rest.Request { return r.Param("dryRun", "All") }
+func DryRun() WriteOption { return func(o *writeOptions) { o.dryRun = true } }
+
+func collect(opts []WriteOption) writeOptions {
+	var w writeOptions
+	for _, o := range opts {
+		o(&w)
+	}
+	return w
 }
 
+// withOptions sets options as query parameters (create, update). Deletes
+// carry theirs in the DeleteOptions body instead, because the API server
+// ignores the query when a body is present.
 func withOptions(r *rest.Request, opts []WriteOption) *rest.Request {
-	for _, o := range opts {
-		r = o(r)
+	if collect(opts).dryRun {
+		r = r.Param("dryRun", metav1.DryRunAll)
 	}
 	return r
 }
@@ -202,7 +216,10 @@ func (c *Client) Delete(ctx context.Context, kind v3.KindInfo, ns, name string, 
 		return fmt.Errorf("%s resources are derived from Kubernetes objects and cannot be deleted directly", kind.Kind)
 	}
 	del := metav1.DeleteOptions{Preconditions: pre}
-	return withOptions(c.request("DELETE", kind, ns).Name(name), opts).Body(&del).Do(ctx).Error()
+	if collect(opts).dryRun {
+		del.DryRun = []string{metav1.DryRunAll}
+	}
+	return c.request("DELETE", kind, ns).Name(name).Body(&del).Do(ctx).Error()
 }
 
 // ListWatch lists and watches a stored kind, for reflectors and informers.

@@ -47,4 +47,3 @@ func componentPID(t *testing.T, name string) int {
 	}
 	return 0
 }
-
