@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+
+	v3 "github.com/calicong/calico/api/v3"
 )
 
 // FieldManager names this project in server-side apply.
@@ -110,6 +112,15 @@ func (c *Client) InstallCRDs(ctx context.Context, crds [][]byte) error {
 		if err != nil {
 			return fmt.Errorf("CRD %s not established: %w", crd.Name, err)
 		}
+		// Established is set before every API server handler serves the
+		// resource; wait until it is actually served.
+		err = pollUntil(ctx, 60*time.Second, func() (bool, error) {
+			err := c.calico.Get().Resource(crd.Spec.Names.Plural).Param("limit", "1").Do(ctx).Error()
+			return err == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s not served: %w", crd.Name, err)
+		}
 	}
 	return nil
 }
@@ -132,4 +143,74 @@ func pollUntil(ctx context.Context, timeout time.Duration, f func() (bool, error
 		case <-tick.C:
 		}
 	}
+}
+
+// WaitForAdmissionPolicies waits until the API server enforces the admission
+// policies in config/admission: policy types are defaulted on every policy
+// kind and a built-in tier cannot be deleted. The API server loads new
+// policies (and the schemas of new CRDs they act on) asynchronously, so
+// "created" is not yet "in force"; this probes with dry-run requests.
+func (c *Client) WaitForAdmissionPolicies(ctx context.Context) error {
+	for _, kindName := range []string{"GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy"} {
+		kind, _ := v3.KindFor(kindName)
+		var last error
+		err := pollUntil(ctx, 60*time.Second, func() (bool, error) {
+			probe := kind.New()
+			probe.SetName("admission-probe")
+			if kind.Namespaced {
+				probe.SetNamespace("default")
+			}
+			setProbeRules(probe)
+			out, err := c.Create(ctx, probe, DryRun())
+			if err != nil {
+				last = err
+				return false, nil
+			}
+			if types := policyTypes(out); len(types) == 0 {
+				last = fmt.Errorf("types not defaulted yet")
+				return false, nil
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("policy defaulting for %s not in force: %v", kindName, last)
+		}
+	}
+	tier, _ := v3.KindFor("Tier")
+	err := pollUntil(ctx, 60*time.Second, func() (bool, error) {
+		err := c.Delete(ctx, tier, "", v3.DefaultTierName, nil, DryRun())
+		return apierrors.IsForbidden(err) || apierrors.IsInvalid(err), nil
+	})
+	if err != nil {
+		return fmt.Errorf("built-in tier protection not in force: %w", err)
+	}
+	return nil
+}
+
+func setProbeRules(o v3.Object) {
+	rules := []v3.Rule{{Action: v3.Allow}}
+	switch p := o.(type) {
+	case *v3.GlobalNetworkPolicy:
+		p.Spec.Egress = rules
+	case *v3.NetworkPolicy:
+		p.Spec.Egress = rules
+	case *v3.StagedGlobalNetworkPolicy:
+		p.Spec.Egress = rules
+	case *v3.StagedNetworkPolicy:
+		p.Spec.Egress = rules
+	}
+}
+
+func policyTypes(o v3.Object) []v3.PolicyType {
+	switch p := o.(type) {
+	case *v3.GlobalNetworkPolicy:
+		return p.Spec.Types
+	case *v3.NetworkPolicy:
+		return p.Spec.Types
+	case *v3.StagedGlobalNetworkPolicy:
+		return p.Spec.Types
+	case *v3.StagedNetworkPolicy:
+		return p.Spec.Types
+	}
+	return nil
 }

@@ -38,6 +38,9 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := c.EnsureInitialized(ctx); err != nil {
 		return err
 	}
+	if err := c.WaitForAdmissionPolicies(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "  %-24s installed (%.1fs)\n", "calico resources", time.Since(start).Seconds())
 	return nil
 }

@@ -103,6 +103,10 @@ func TestUpDownCycles(t *testing.T) {
 			t.Errorf("deleting a built-in tier: err=%v output=%q; want refusal", err, got)
 		}
 
+		if cycle == 0 {
+			checkAuditLog(t, cfg)
+		}
+
 		// A second up changes nothing.
 		st := ReadStatus(t, cfg)
 		out.Reset()
@@ -232,4 +236,44 @@ func TestSupervisorRestartsAndCleansUp(t *testing.T) {
 	if _, err := os.Stat(cfg.StateDir); !os.IsNotExist(err) {
 		t.Errorf("state directory still exists after down")
 	}
+}
+
+// checkAuditLog writes a Calico resource and expects the API server's audit
+// log to record the write with its request body.
+func checkAuditLog(t *testing.T, cfg lab.Config) {
+	t.Helper()
+	manifest := filepath.Join(t.TempDir(), "gns.yaml")
+	if err := os.WriteFile(manifest, []byte("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: audited}\nspec: {nets: [192.0.2.0/24]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectl(t, cfg, "create", "-f", manifest); err != nil {
+		t.Fatalf("kubectl create: %v\n%s", err, out)
+	}
+	path := filepath.Join(cfg.StateDir, "audit", "audit.log")
+	waitFor(t, 10*time.Second, "the audit event", func() bool {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			var ev struct {
+				Verb      string `json:"verb"`
+				Level     string `json:"level"`
+				ObjectRef struct {
+					APIGroup string `json:"apiGroup"`
+					Resource string `json:"resource"`
+					Name     string `json:"name"`
+				} `json:"objectRef"`
+				RequestObject map[string]any `json:"requestObject"`
+			}
+			if jsonUnmarshal([]byte(line), &ev) != nil {
+				continue
+			}
+			if ev.Verb == "create" && ev.ObjectRef.APIGroup == "projectcalico.org" && ev.ObjectRef.Resource == "globalnetworksets" &&
+				ev.Level == "RequestResponse" && ev.RequestObject != nil {
+				return true
+			}
+		}
+		return false
+	})
 }
