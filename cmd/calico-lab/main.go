@@ -58,7 +58,17 @@ func newRootCommand() *cobra.Command {
 			if err := lab.Up(cmd.Context(), cfg, cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get tiers\n  calicoctl get globalnetworkpolicies\n", cfg.KubeconfigPath())
+			bin := filepath.Dir(cfg.Executable)
+			fmt.Fprintf(cmd.OutOrStdout(), `
+Use it with:
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH   # kubectl, calicoctl and calico-lab of this build
+  kubectl get tiers
+  calicoctl apply -f my-policies.yaml
+  calicoctl get globalnetworkpolicies -o wide
+  calico-lab status
+  calico-lab down        # stop it and remove all of its state
+`, cfg.KubeconfigPath(), bin)
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -268,3 +269,10 @@ func IsAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
 
 // IsConflict reports whether err is an optimistic-concurrency conflict.
 func IsConflict(err error) bool { return apierrors.IsConflict(err) }
+
+// NewInformer returns a shared informer for a stored kind (ns "" watches
+// every namespace). Its store holds typed objects (*v3.Tier, …).
+func (c *Client) NewInformer(kind v3.KindInfo, ns string, resync time.Duration) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformer(c.ListWatch(kind, ns), kind.New(), resync,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+}
