@@ -54,6 +54,9 @@ var pure = map[string][]string{
 	"github.com/calicong/calico/internal/conversion": ioPackages,
 	"github.com/calicong/calico/api/v3":              ioPackages,
 	"github.com/calicong/calico/api/v3/validation":   ioPackages,
+	"github.com/calicong/calico/internal/calc":       ioPackages,
+	"github.com/calicong/calico/internal/proto":      append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/labelindex": append([]string{"net/http"}, ioPackages...),
 }
 
 var ioPackages = []string{

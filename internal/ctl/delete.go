@@ -116,16 +116,16 @@ func deleteTargets(o *options, files []string, recursive bool, namespace string,
 		}
 		for _, d := range docs {
 			ns := d.Obj.GetNamespace()
-			if d.Kind.Namespaced && ns == "" {
+			if d.Info.Namespaced && ns == "" {
 				ns = namespace
 				if ns == "" {
 					ns = "default"
 				}
 			}
-			if !d.Kind.Namespaced {
+			if !d.Info.Namespaced {
 				ns = ""
 			}
-			targets = append(targets, target{doc: d, kind: d.Kind, namespace: ns, name: d.Obj.GetName()})
+			targets = append(targets, target{doc: d, kind: d.Info, namespace: ns, name: d.Obj.GetName()})
 		}
 	case len(args) >= 2:
 		kind, err := kindArg(args[0])

@@ -13,6 +13,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/manifest"
 )
 
 // maxConflictRetries bounds read-modify-write retries on conflicts.
@@ -35,7 +36,7 @@ func modify(ctx context.Context, c *datastore.Client, kind v3.KindInfo, ns, name
 		if err != nil {
 			return false, err
 		}
-		d := Doc{Source: what, Index: 1, Kind: kind, Obj: next}
+		d := Doc{Doc: manifest.Doc{Source: what, Index: 1}, Info: kind, Obj: next}
 		if err := prepare([]Doc{d}, ns); err != nil {
 			return false, fmt.Errorf("%w\nnothing was written", err)
 		}

@@ -112,7 +112,7 @@ with its file, document number, kind, name and field.`,
 }
 
 func resourceID(d Doc) string {
-	return d.Kind.Kind + "/" + d.Obj.GetNamespace() + "/" + d.Obj.GetName()
+	return d.Info.Kind + "/" + d.Obj.GetNamespace() + "/" + d.Obj.GetName()
 }
 
 func checkDuplicates(docs []Doc) error {
@@ -135,7 +135,7 @@ func plan(ctx context.Context, c *datastore.Client, docs []Doc, v verb, skipExis
 	var steps []step
 	var errs []error
 	for _, d := range docs {
-		existing, err := c.Get(ctx, d.Kind, d.Obj.GetNamespace(), d.Obj.GetName())
+		existing, err := c.Get(ctx, d.Info, d.Obj.GetNamespace(), d.Obj.GetName())
 		exists := err == nil
 		if err != nil && !datastore.IsNotFound(err) {
 			errs = append(errs, &DocError{Doc: d, Errs: []string{"read current state: " + err.Error()}})

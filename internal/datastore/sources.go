@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +24,7 @@ const (
 	SourceNamespaces                = "namespaces"
 	SourceServiceAccounts           = "serviceaccounts"
 	SourceKubernetesNetworkPolicies = "networkpolicies.networking.k8s.io"
+	SourceEndpointSlices            = "endpointslices.discovery.k8s.io"
 )
 
 // FelixKinds are the stored Calico kinds Felix's calculation graph needs.
@@ -116,8 +118,32 @@ func (c *Client) Sources(kinds []string, log *slog.Logger) ([]syncer.Source, err
 				return key, pol, true, nil
 			},
 		},
+		syncer.Source{
+			Name:      SourceEndpointSlices,
+			ListWatch: cache.NewListWatchFromClient(c.Kube.DiscoveryV1().RESTClient(), "endpointslices", "", fields.Everything()),
+			Example:   &discoveryv1.EndpointSlice{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				es := obj.(*discoveryv1.EndpointSlice)
+				if es.Labels[discoveryv1.LabelServiceName] == "" {
+					return model.Key{}, nil, false, nil
+				}
+				return model.Key{Kind: model.KindEndpointSlice, Namespace: es.Namespace, Name: es.Name}, slimEndpointSlice(es), true, nil
+			},
+		},
 	)
 	return out, nil
+}
+
+// slimEndpointSlice keeps what policy needs: the service name, the
+// addresses and the ports.
+func slimEndpointSlice(es *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+	out := &discoveryv1.EndpointSlice{AddressType: es.AddressType, Ports: es.Ports}
+	out.Name, out.Namespace, out.ResourceVersion = es.Name, es.Namespace, es.ResourceVersion
+	out.Labels = map[string]string{discoveryv1.LabelServiceName: es.Labels[discoveryv1.LabelServiceName]}
+	for _, ep := range es.Endpoints {
+		out.Endpoints = append(out.Endpoints, discoveryv1.Endpoint{Addresses: ep.Addresses})
+	}
+	return out
 }
 
 func convertStored(kind v3.KindInfo) syncer.ConvertFunc {

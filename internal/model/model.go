@@ -20,6 +20,9 @@ const (
 	KindWorkloadEndpoint        = "WorkloadEndpoint"
 	KindProfile                 = "Profile"
 	KindKubernetesNetworkPolicy = "KubernetesNetworkPolicy"
+	// KindEndpointSlice carries a *discoveryv1.EndpointSlice, which resolves
+	// the `services` match of policy rules.
+	KindEndpointSlice = "EndpointSlice"
 )
 
 // Key identifies one resource in the stream.

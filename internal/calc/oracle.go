@@ -1,0 +1,391 @@
+package calc
+
+import (
+	"net/netip"
+	"strings"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/proto"
+)
+
+// Packet is the traffic the oracle evaluates: the first packet of a
+// connection.
+type Packet struct {
+	Src, Dst         netip.Addr
+	Protocol         uint8
+	SrcPort, DstPort uint16
+	// ICMPType and ICMPCode are -1 when not ICMP (or unknown).
+	ICMPType, ICMPCode int
+}
+
+// Decision reasons.
+const (
+	ReasonPolicy      = "policy"       // a policy rule decided
+	ReasonTierDefault = "tier-default" // a tier's default action decided
+	ReasonProfile     = "profile"      // a profile rule decided
+	ReasonNoMatch     = "no-match"     // nothing allowed the packet, so it is dropped
+	// ReasonNoEndpoint: the address is not a local Calico endpoint, so no
+	// policy of this direction applies.
+	ReasonNoEndpoint = "no-endpoint"
+)
+
+// Decision is how one direction (the source's egress or the destination's
+// ingress) treated a packet, and what decided it.
+type Decision struct {
+	Verdict  string          `json:"verdict"` // Allow or Deny
+	Reason   string          `json:"reason"`
+	Tier     string          `json:"tier,omitempty"`
+	Policy   *proto.PolicyID `json:"policy,omitempty"`
+	Profile  string          `json:"profile,omitempty"`
+	Rule     *int            `json:"rule,omitempty"`
+	Action   string          `json:"action,omitempty"` // the rule's action or the default applied
+	Logged   []RuleRef       `json:"logged,omitempty"` // Log rules passed on the way
+	Endpoint string          `json:"endpoint,omitempty"`
+	// Staged says what would happen if the staged policies were enforced
+	// (Set replaces the enforced policy of the same name, Delete removes
+	// it); set only when a staged policy applies to the endpoint.
+	Staged *Decision `json:"staged,omitempty"`
+}
+
+// RuleRef points at one rule of a policy.
+type RuleRef struct {
+	Tier   string         `json:"tier"`
+	Policy proto.PolicyID `json:"policy"`
+	Rule   int            `json:"rule"`
+}
+
+// Trace is the oracle's answer for one packet.
+type Trace struct {
+	Verdict string    `json:"verdict"`
+	Egress  *Decision `json:"egress"`
+	Ingress *Decision `json:"ingress"`
+}
+
+// Evaluate answers "would this packet be allowed, and by what": the
+// source's egress policy and the destination's ingress policy, evaluated
+// like the dataplane does. It reflects the state of the last Flush.
+func (g *Graph) Evaluate(pkt Packet) Trace {
+	var t Trace
+	t.Egress = g.decide(g.endpointByAddr(pkt.Src), pkt, false)
+	t.Ingress = g.decide(g.endpointByAddr(pkt.Dst), pkt, true)
+	t.Verdict = string(v3.Allow)
+	if t.Egress.Verdict != string(v3.Allow) || t.Ingress.Verdict != string(v3.Allow) {
+		t.Verdict = string(v3.Deny)
+	}
+	return t
+}
+
+// endpointByAddr finds the local workload endpoint that owns an address.
+func (g *Graph) endpointByAddr(a netip.Addr) *localEndpoint {
+	for _, ep := range g.locals {
+		if ep.kind != kindWorkload {
+			continue
+		}
+		for _, n := range g.item(ep.id).nets() {
+			if n.Contains(a) {
+				return ep
+			}
+		}
+	}
+	return nil
+}
+
+// tierPolicies is one tier's policies for one direction.
+type tierPolicies struct {
+	name, defaultAction string
+	policies            []*policyState
+	ids                 []proto.PolicyID
+}
+
+func (g *Graph) decide(ep *localEndpoint, pkt Packet, ingress bool) *Decision {
+	var upd proto.WorkloadEndpointUpdate
+	ok := ep != nil
+	if ok {
+		upd, ok = ep.sent.(proto.WorkloadEndpointUpdate)
+	}
+	if !ok {
+		return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoEndpoint}
+	}
+	name := ep.wepID.String()
+	var tiers []tierPolicies
+	stagedApplies := false
+	for _, ti := range upd.Endpoint.Tiers {
+		ids := ti.EgressPolicies
+		if ingress {
+			ids = ti.IngressPolicies
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		tp := tierPolicies{name: ti.Name, defaultAction: ti.DefaultAction}
+		for _, id := range ids {
+			if id.Staged() {
+				stagedApplies = true
+			}
+			tp.ids = append(tp.ids, id)
+			tp.policies = append(tp.policies, g.policies[id])
+		}
+		tiers = append(tiers, tp)
+	}
+	enforced := filterTiers(tiers, func(id proto.PolicyID) bool { return !id.Staged() })
+	d := g.walk(enforced, upd.Endpoint.ProfileIDs, pkt, ingress)
+	d.Endpoint = name
+	if stagedApplies || g.stagedReplacesAny(tiers) {
+		s := g.walk(g.stagedView(tiers), upd.Endpoint.ProfileIDs, pkt, ingress)
+		s.Endpoint = name
+		d.Staged = s
+	}
+	return d
+}
+
+func filterTiers(tiers []tierPolicies, keep func(proto.PolicyID) bool) []tierPolicies {
+	var out []tierPolicies
+	for _, t := range tiers {
+		nt := tierPolicies{name: t.name, defaultAction: t.defaultAction}
+		for i, id := range t.ids {
+			if keep(id) {
+				nt.ids = append(nt.ids, id)
+				nt.policies = append(nt.policies, t.policies[i])
+			}
+		}
+		// A tier whose only policies are filtered out (staged ones, say)
+		// takes no part: no end-of-tier drop.
+		if len(nt.ids) > 0 {
+			out = append(out, nt)
+		}
+	}
+	return out
+}
+
+// counterpart names the enforced policy a staged policy would replace.
+func counterpart(id proto.PolicyID) proto.PolicyID {
+	c := id
+	c.Kind = strings.TrimPrefix(id.Kind, "Staged")
+	return c
+}
+
+// stagedOverrides lists enforced policies that staged Set or Delete
+// policies would replace or remove.
+func (g *Graph) stagedOverrides() map[proto.PolicyID]bool {
+	out := map[proto.PolicyID]bool{}
+	for id, st := range g.policies {
+		if !id.Staged() || st.p == nil {
+			continue
+		}
+		if st.p.stagedAction == string(v3.StagedActionSet) || st.p.stagedAction == string(v3.StagedActionDelete) {
+			out[counterpart(id)] = true
+		}
+	}
+	return out
+}
+
+func (g *Graph) stagedReplacesAny(tiers []tierPolicies) bool {
+	over := g.stagedOverrides()
+	for _, t := range tiers {
+		for _, id := range t.ids {
+			if over[id] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stagedView is the endpoint's tiers as they would be with the staged
+// policies enforced.
+func (g *Graph) stagedView(tiers []tierPolicies) []tierPolicies {
+	over := g.stagedOverrides()
+	return filterTiers(tiers, func(id proto.PolicyID) bool {
+		if id.Staged() {
+			st := g.policies[id]
+			return st != nil && st.p != nil && st.p.stagedAction == string(v3.StagedActionSet)
+		}
+		return !over[id]
+	})
+}
+
+// walk evaluates tiers then profiles, as the dataplane does: Allow and
+// Deny end the evaluation, Pass skips to the next tier, Log carries on; a
+// tier that decided nothing applies its default action; after the tiers,
+// the first profile rule that matches decides; nothing matching is a drop.
+func (g *Graph) walk(tiers []tierPolicies, profiles []string, pkt Packet, ingress bool) *Decision {
+	var logged []RuleRef
+tiers:
+	for _, t := range tiers {
+		for i, st := range t.policies {
+			if st == nil || st.sent == nil {
+				continue
+			}
+			rules := st.sent.OutboundRules
+			if ingress {
+				rules = st.sent.InboundRules
+			}
+			for _, r := range rules {
+				if !g.ruleMatches(r, pkt) {
+					continue
+				}
+				id := t.ids[i]
+				switch r.Action {
+				case string(v3.Log):
+					logged = append(logged, RuleRef{Tier: t.name, Policy: id, Rule: int(r.Index)})
+					continue
+				case string(v3.Pass):
+					continue tiers
+				}
+				idx := int(r.Index)
+				verdict := string(v3.Deny)
+				if r.Action == string(v3.Allow) {
+					verdict = string(v3.Allow)
+				}
+				return &Decision{Verdict: verdict, Reason: ReasonPolicy, Tier: t.name, Policy: &id, Rule: &idx, Action: r.Action, Logged: logged}
+			}
+		}
+		if t.defaultAction == string(v3.Pass) {
+			continue
+		}
+		return &Decision{Verdict: string(v3.Deny), Reason: ReasonTierDefault, Tier: t.name, Action: t.defaultAction, Logged: logged}
+	}
+	for _, name := range profiles {
+		prof := denyAllProfile
+		if st := g.profiles[name]; st != nil && st.sent != nil {
+			prof = st.sent
+		}
+		rules := prof.OutboundRules
+		if ingress {
+			rules = prof.InboundRules
+		}
+		for _, r := range rules {
+			if !g.ruleMatches(r, pkt) || r.Action == string(v3.Log) || r.Action == string(v3.Pass) {
+				continue
+			}
+			idx := int(r.Index)
+			verdict := string(v3.Deny)
+			if r.Action == string(v3.Allow) {
+				verdict = string(v3.Allow)
+			}
+			return &Decision{Verdict: verdict, Reason: ReasonProfile, Profile: name, Rule: &idx, Action: r.Action, Logged: logged}
+		}
+	}
+	return &Decision{Verdict: string(v3.Deny), Reason: ReasonNoMatch, Logged: logged}
+}
+
+// ruleMatches tells whether a rendered rule matches a packet, using the
+// graph's IP sets exactly as the dataplane's set lookups would.
+func (g *Graph) ruleMatches(r *proto.Rule, pkt Packet) bool {
+	if r.IPVersion != 0 && (r.IPVersion == 4) != pkt.Src.Is4() {
+		return false
+	}
+	if r.Protocol != 0 && r.Protocol != pkt.Protocol {
+		return false
+	}
+	if r.NotProtocol != 0 && r.NotProtocol == pkt.Protocol {
+		return false
+	}
+	if m := r.ICMP; m != nil && (pkt.ICMPType != m.Type || (m.Code >= 0 && pkt.ICMPCode != m.Code)) {
+		return false
+	}
+	if m := r.NotICMP; m != nil && pkt.ICMPType == m.Type && (m.Code < 0 || pkt.ICMPCode == m.Code) {
+		return false
+	}
+	return g.sideMatches(r.Src, false, pkt.Src, pkt.Protocol, pkt.SrcPort) &&
+		g.sideMatches(r.Dst, true, pkt.Dst, pkt.Protocol, pkt.DstPort)
+}
+
+func (g *Graph) sideMatches(s *proto.RuleSide, dst bool, addr netip.Addr, protocol uint8, port uint16) bool {
+	if s == nil {
+		return true
+	}
+	if len(s.Nets) > 0 && !anyContains(s.Nets, addr) {
+		return false
+	}
+	if anyContains(s.NotNets, addr) {
+		return false
+	}
+	for _, id := range s.IPSetIDs {
+		if !g.setContains(id, addr) {
+			return false
+		}
+	}
+	for _, id := range s.NotIPSetIDs {
+		if g.setContains(id, addr) {
+			return false
+		}
+	}
+	host := netip.PrefixFrom(addr, addr.BitLen())
+	withPort := proto.Member{Net: host, Protocol: protocol, Port: port}
+	if len(s.Ports) > 0 || len(s.NamedPortIPSetIDs) > 0 {
+		ok := inRanges(s.Ports, port)
+		for _, id := range s.NamedPortIPSetIDs {
+			ok = ok || g.setHas(id, withPort)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if inRanges(s.NotPorts, port) {
+		return false
+	}
+	for _, id := range s.NotNamedPortIPSetIDs {
+		if g.setHas(id, withPort) {
+			return false
+		}
+	}
+	if len(s.ServiceIPSetIDs) > 0 {
+		m := proto.Member{Net: host}
+		if dst {
+			m = withPort
+		}
+		ok := false
+		for _, id := range s.ServiceIPSetIDs {
+			ok = ok || g.setHas(id, m)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func anyContains(nets []netip.Prefix, a netip.Addr) bool {
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func inRanges(rs []proto.PortRange, p uint16) bool {
+	for _, r := range rs {
+		if p >= r.Min && p <= r.Max {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Graph) setHas(id string, m proto.Member) bool {
+	s := g.ipsets[id]
+	if s == nil {
+		return false
+	}
+	_, ok := s.members[toMember(m)]
+	return ok
+}
+
+// setContains tells whether an address falls in any member of a net set.
+func (g *Graph) setContains(id string, a netip.Addr) bool {
+	s := g.ipsets[id]
+	if s == nil {
+		return false
+	}
+	if _, ok := s.members[toMember(proto.Member{Net: netip.PrefixFrom(a, a.BitLen())})]; ok {
+		return true
+	}
+	for m := range s.members {
+		if m.prefix().Contains(a) {
+			return true
+		}
+	}
+	return false
+}
