@@ -4,7 +4,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
@@ -226,4 +231,144 @@ func TestEvaluate(t *testing.T) {
 	if tr.Verdict != "Allow" || tr.Ingress.Reason != ReasonProfile || tr.Ingress.Profile != "kns.prod" {
 		t.Errorf("web→api: %+v", tr.Ingress)
 	}
+}
+
+func hep(name, nodeName, iface string, labels map[string]string, ips ...string) model.KVPair {
+	return model.KVPair{Key: model.Key{Kind: "HostEndpoint", Name: name}, Value: &v3.HostEndpoint{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec:       v3.HostEndpointSpec{Node: nodeName, InterfaceName: iface, ExpectedIPs: ips, Profiles: []string{v3.DefaultAllowProfile}},
+	}}
+}
+
+func endpointSlice(ns, name, svc string, port int32, ips ...string) model.KVPair {
+	tcpProto := corev1.ProtocolTCP
+	es := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		Ports:      []discoveryv1.EndpointPort{{Port: &port, Protocol: &tcpProto}},
+	}
+	for _, ip := range ips {
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}})
+	}
+	return model.KVPair{Key: model.Key{Kind: model.KindEndpointSlice, Namespace: ns, Name: name}, Value: es}
+}
+
+// hostScenario covers host endpoints and their policy options, services,
+// a pod that gets its address late, and a policy needed everywhere.
+func hostScenario() []state {
+	gnpWith := func(name string, order float64, sel string, mod func(*v3.GlobalNetworkPolicySpec)) model.KVPair {
+		kv := gnp(name, "default", order, sel, []v3.Rule{{Action: v3.Allow}}, nil)
+		mod(&kv.Value.(*v3.GlobalNetworkPolicy).Spec)
+		return kv
+	}
+	base := state{name: "hosts"}.with(builtinTiers()...).with(
+		nsProfile("prod", nil),
+		hep("node-1-eth0", node, "eth0", map[string]string{"host": "yes"}, "192.168.0.1"),
+		hep("node-1-all", node, "*", map[string]string{"host": "yes", "all": "true"}),
+		hep("node-2-eth0", "node-2", "eth0", map[string]string{"host": "yes"}, "192.168.0.2"),
+		gnpWith("host-normal", 10, "host == 'yes'", func(s *v3.GlobalNetworkPolicySpec) {}),
+		gnpWith("host-forward", 20, "host == 'yes'", func(s *v3.GlobalNetworkPolicySpec) { s.ApplyOnForward = true }),
+		gnpWith("host-prednat", 30, "host == 'yes'", func(s *v3.GlobalNetworkPolicySpec) { s.PreDNAT, s.ApplyOnForward = true, true }),
+		gnpWith("host-untracked", 40, "host == 'yes'", func(s *v3.GlobalNetworkPolicySpec) { s.DoNotTrack, s.ApplyOnForward = true, true }),
+		wep(node, "prod", "late", "10.0.0.5", map[string]string{"app": "late"}),
+	)
+	// The pod first has no address.
+	late := base.kvs[len(base.kvs)-1]
+	noIP := *late.Value.(*v3.WorkloadEndpoint)
+	noIP.Spec.IPNetworks = nil
+	s0 := base.with(model.KVPair{Key: late.Key, Value: &noIP}).named("pod without address")
+	svcPolicy := gnp("to-web-service", "default", 50, "app == 'late'", nil,
+		[]v3.Rule{{Action: v3.Allow, Protocol: tcp(), Destination: v3.EntityRule{Services: &v3.ServiceMatch{Name: "web", Namespace: "prod"}}}})
+	s1 := s0.with(svcPolicy, endpointSlice("prod", "web-1", "web", 8080, "10.0.1.1")).named("service policy")
+	s2 := s1.with(late).named("pod gets its address")
+	s3 := s2.with(endpointSlice("prod", "web-1", "web", 8080, "10.0.1.1", "10.0.1.2")).named("service grows")
+	everywhere := gnp("everywhere", "default", 60, "app == 'remote-only'", []v3.Rule{allowFrom("app == 'late'")}, nil)
+	everywhere.Value.(*v3.GlobalNetworkPolicy).Spec.PerformanceHints = []v3.PolicyPerformanceHint{v3.PerfHintAssumeNeededOnEveryNode}
+	remoteOnly := gnp("remote-only", "default", 70, "app == 'remote-only'", []v3.Rule{allowFrom("app == 'nobody-local'")}, nil)
+	s4 := s3.with(everywhere, remoteOnly).named("policies for remote pods")
+	s5 := s4.without(model.Key{Kind: "HostEndpoint", Name: "node-1-all"}).named("host endpoint removed")
+	return []state{s0, s1, s2, s3, s4, s5}
+}
+
+func TestHostScenarioPathIndependence(t *testing.T) {
+	states := hostScenario()
+	want := map[string]*proto.State{}
+	for _, s := range states {
+		want[s.name] = run(t, node, []state{s}, nil)[0]
+	}
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		seq := slices.Clone(states)
+		if seed > 0 {
+			r.Shuffle(len(seq), func(a, b int) { seq[a], seq[b] = seq[b], seq[a] })
+		}
+		got := run(t, node, seq, r)
+		for i, s := range seq {
+			if d := diffState(got[i], want[s.name]); d != "" {
+				t.Fatalf("seed %d, after %q: %s", seed, s.name, d)
+			}
+		}
+	}
+}
+
+func TestHostEndpointsAndLocality(t *testing.T) {
+	states := hostScenario()
+	got := run(t, node, states, nil)
+	last := got[len(got)-1]
+	if _, ok := last.Hosts["node-2-eth0"]; ok {
+		t.Error("a host endpoint of another node is local")
+	}
+	h := got[4].Hosts["node-1-eth0"]
+	if h == nil {
+		t.Fatal("no local host endpoint node-1-eth0")
+	}
+	names := func(tiers []proto.TierInfo) []string {
+		var out []string
+		for _, ti := range tiers {
+			for _, id := range ti.IngressPolicies {
+				out = append(out, id.Name)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		what  string
+		tiers []proto.TierInfo
+		want  []string
+	}{
+		{"normal", h.Tiers, []string{"host-normal", "host-forward"}},
+		{"forward", h.ForwardTiers, []string{"host-forward"}},
+		{"pre-DNAT", h.PreDNATTiers, []string{"host-prednat"}},
+		{"untracked", h.UntrackedTiers, []string{"host-untracked"}},
+	} {
+		if got := names(c.tiers); !slices.Equal(got, c.want) {
+			t.Errorf("%s tiers %v, want %v", c.what, got, c.want)
+		}
+	}
+	if _, ok := got[4].Hosts["node-1-all"]; !ok {
+		t.Error("the all-interfaces host endpoint is missing")
+	}
+	// Pre-DNAT and untracked policies never apply to workloads.
+	late := got[4].Workloads[proto.WorkloadEndpointID{Namespace: "prod", Name: "node--1-k8s-late-eth0"}]
+	for _, ti := range late.Tiers {
+		for _, id := range ti.IngressPolicies {
+			if strings.HasPrefix(id.Name, "host-") {
+				t.Errorf("host policy %s applies to a workload", id.Name)
+			}
+		}
+	}
+	// Node-local filtering: a policy that selects only remote pods is not
+	// sent, unless it is needed everywhere.
+	if _, ok := got[4].Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "remote-only"}]; ok {
+		t.Error("a policy selecting no local endpoint was sent")
+	}
+	ev := got[4].Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "everywhere"}]
+	if ev == nil {
+		t.Fatal("a policy with AssumeNeededOnEveryNode was not sent")
+	}
+	// The late pod's address joins the set once it has one.
+	set := ev.InboundRules[0].Src.IPSetIDs[0]
+	wantMembers(t, got[4], set, "10.0.0.5/32")
+	svc := got[3].Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "to-web-service"}]
+	wantMembers(t, got[3], svc.OutboundRules[0].Dst.ServiceIPSetIDs[0], "10.0.1.1/32,tcp:8080", "10.0.1.2/32,tcp:8080")
+	wantMembers(t, got[1], svc.OutboundRules[0].Dst.ServiceIPSetIDs[0], "10.0.1.1/32,tcp:8080")
 }

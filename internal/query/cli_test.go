@@ -1,0 +1,142 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func calicoq(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return out.String(), errOut.String(), code
+}
+
+func writeScenario(t *testing.T, policies string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "base.yaml"), []byte(baseManifests()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policies), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const denyXFromZ = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-y, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: "y"}}}]}]
+`
+
+func TestTraceExitCodesAndJSON(t *testing.T) {
+	dir := writeScenario(t, denyXFromZ)
+	out, errOut, code := calicoq(t, "--from-file", dir, "trace", "--from", "y/a", "--to", "x/b", "--port", "80", "-o", "json")
+	if code != 0 {
+		t.Fatalf("allowed trace: exit %d, %s", code, errOut)
+	}
+	var res struct {
+		Verdict string `json:"verdict"`
+		Egress  struct {
+			Verdict string `json:"verdict"`
+		} `json:"egress"`
+		Ingress struct {
+			Verdict string `json:"verdict"`
+			Tier    string `json:"tier"`
+			Policy  struct {
+				Kind, Namespace, Name string
+			} `json:"policy"`
+			Rule *int `json:"rule"`
+		} `json:"ingress"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	in := res.Ingress
+	if res.Verdict != "Allow" || res.Egress.Verdict != "Allow" || in.Verdict != "Allow" || in.Tier != "default" ||
+		in.Policy.Kind != "KubernetesNetworkPolicy" || in.Policy.Namespace != "x" || in.Policy.Name != "from-y" || in.Rule == nil || *in.Rule != 0 {
+		t.Errorf("unexpected trace: %s", out)
+	}
+
+	out, _, code = calicoq(t, "--from-file", dir, "trace", "--from", "z/a", "--to", "x/b", "--port", "80")
+	if code != 1 || !strings.Contains(out, "Verdict: Deny") {
+		t.Errorf("denied trace: exit %d, output %q", code, out)
+	}
+
+	for _, bad := range [][]string{
+		{"trace", "--from", "z/nope", "--to", "x/b", "--port", "80"},
+		{"trace", "--from", "z/a", "--to", "x/b", "--port", "80", "--protocol", "GRE"},
+		{"trace", "--from", "z/a", "--to", "x/b"},
+		{"eval", "app == "},
+		{"policy", "nosuch"},
+		{"endpoint", "nosuch"},
+		{"trace", "--from", "z/a", "--to", "x/b", "--port", "80", "-o", "xml"},
+	} {
+		_, errOut, code := calicoq(t, append([]string{"--from-file", dir}, bad...)...)
+		if code != 2 || !strings.Contains(errOut, "Error: ") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 with an error", bad, code, errOut)
+		}
+	}
+}
+
+func TestEvalRejectsBadSelectorWithPosition(t *testing.T) {
+	_, errOut, code := calicoq(t, "--from-file", "does-not-matter", "eval", `app == "a" && (`)
+	if code != 2 || !strings.Contains(errOut, "position") {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestEvalPolicyEndpointHostOutputs(t *testing.T) {
+	dir := writeScenario(t, denyXFromZ)
+	out, _, code := calicoq(t, "--from-file", dir, "eval", `pod == "a"`, "-o", "yaml")
+	if code != 0 || strings.Count(out, "kind: WorkloadEndpoint") != 3 {
+		t.Errorf("eval: exit %d\n%s", code, out)
+	}
+	out, _, code = calicoq(t, "--from-file", dir, "policy", "from-y", "-n", "x")
+	if code != 0 || !strings.Contains(out, "Applies to 3 endpoint(s)") || !strings.Contains(out, "selects 3:") {
+		t.Errorf("policy: exit %d\n%s", code, out)
+	}
+	out, _, code = calicoq(t, "--from-file", dir, "endpoint", "x/a", "-o", "json")
+	var eps []EndpointResult
+	if err := json.Unmarshal([]byte(out), &eps); err != nil || code != 0 || len(eps) != 1 {
+		t.Fatalf("endpoint: exit %d %v\n%s", code, err, out)
+	}
+	if len(eps[0].Ingress) != 1 || eps[0].Ingress[0].Policies[0].Name != "from-y" || len(eps[0].Egress) != 0 {
+		t.Errorf("endpoint x/a policies: %+v", eps[0])
+	}
+	out, _, code = calicoq(t, "--from-file", dir, "host", OfflineNode)
+	if code != 0 || !strings.Contains(out, "9 endpoint(s)") {
+		t.Errorf("host: exit %d\n%s", code, out)
+	}
+}
+
+func TestOfflineLoadErrorsNameTheDocument(t *testing.T) {
+	dir := t.TempDir()
+	bad := `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: ok}
+spec: {selector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: broken}
+spec: {selector: "app =="}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := calicoq(t, "--from-file", dir, "eval", "all()")
+	for _, want := range []string{"p.yaml", "document 2", `GlobalNetworkPolicy "broken"`, "spec.selector"} {
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d; error %q does not mention %q", code, errOut, want)
+		}
+	}
+}
