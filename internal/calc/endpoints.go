@@ -110,14 +110,14 @@ func (g *Graph) onNetworkSet(key model.Key, value any) {
 	case *v3.GlobalNetworkSet:
 		labels, nets = v.Labels, v.Spec.Nets
 	}
-	g.upsertItem(key, kindNetworkSet, labels, parents, parsePrefixes(nets), nil, nil)
+	g.upsertItem(key, itemKindOf(key.Kind), labels, parents, parsePrefixes(nets), nil, nil)
 }
 
 // upsertItem adds or replaces an endpoint or network set.
 func (g *Graph) upsertItem(key model.Key, kind itemKind, labels map[string]string, parents []string, nets []netip.Prefix, ports []namedPort, local *localEndpoint) {
-	id, existed := g.itemIDs[key]
+	id, existed := g.items.lookup(key)
 	if !existed {
-		id = g.allocItem(key, kind)
+		id = g.items.insert(key)
 	}
 	it := g.item(id)
 	if existed && (!slices.Equal(it.nets(), nets) || !slices.Equal(it.namedPorts(), ports)) {
@@ -158,7 +158,7 @@ func (g *Graph) upsertItem(key model.Key, kind itemKind, labels map[string]strin
 }
 
 func (g *Graph) removeItem(key model.Key) {
-	id, ok := g.itemIDs[key]
+	id, ok := g.items.lookup(key)
 	if !ok {
 		return
 	}
@@ -166,7 +166,7 @@ func (g *Graph) removeItem(key model.Key) {
 	if g.item(id).local != nil {
 		g.removeLocal(id)
 	}
-	g.freeItem(key, id)
+	g.items.remove(id)
 }
 
 // removeLocal forgets a local endpoint (deleted, or moved to another node).

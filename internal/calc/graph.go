@@ -1,10 +1,8 @@
 package calc
 
 import (
+	"hash/maphash"
 	"log/slog"
-	"net/netip"
-	"slices"
-	"unique"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 
@@ -27,72 +25,6 @@ type Config struct {
 	Log            *slog.Logger
 }
 
-// itemID numbers the endpoints and network sets densely, so the indexes can
-// use small keys.
-type itemID uint32
-
-type itemKind uint8
-
-const (
-	kindWorkload itemKind = iota
-	kindHost
-	kindNetworkSet
-)
-
-// item is an endpoint or network set, as far as IP-set membership goes.
-// It is kept small (48 bytes): there is one per endpoint in the cluster,
-// and nearly all have one address and no named ports.
-type item struct {
-	net   netip.Prefix    // the first address; invalid if none
-	more  *[]netip.Prefix // any further addresses
-	ports *[]namedPort
-	local *localEndpoint
-	kind  itemKind
-}
-
-// nets returns the item's addresses.
-func (it *item) nets() []netip.Prefix {
-	if !it.net.IsValid() {
-		return nil
-	}
-	if it.more == nil {
-		return []netip.Prefix{it.net}
-	}
-	return append([]netip.Prefix{it.net}, *it.more...)
-}
-
-func (it *item) setNets(nets []netip.Prefix) {
-	it.net, it.more = netip.Prefix{}, nil
-	if len(nets) > 0 {
-		it.net = nets[0]
-	}
-	if len(nets) > 1 {
-		more := slices.Clone(nets[1:])
-		it.more = &more
-	}
-}
-
-func (it *item) namedPorts() []namedPort {
-	if it.ports == nil {
-		return nil
-	}
-	return *it.ports
-}
-
-func (it *item) setPorts(ports []namedPort) {
-	it.ports = nil
-	if len(ports) > 0 {
-		p := slices.Clone(ports)
-		it.ports = &p
-	}
-}
-
-type namedPort struct {
-	name     string
-	protocol uint8
-	port     uint16
-}
-
 // Graph is the calculation graph: it turns the datastore's key/value stream
 // into what one node must enforce. It is synchronous and single-threaded:
 // OnUpdates and OnStatusUpdated record changes (cheaply, marking things
@@ -104,9 +36,7 @@ type Graph struct {
 	log  *slog.Logger
 	r    renderer
 
-	itemIDs  map[model.Key]itemID
-	items    chunked[item]
-	freeIDs  []itemID
+	items    itemTable
 	setIndex *labelindex.Index[itemID, string]
 
 	locals   map[itemID]*localEndpoint
@@ -139,7 +69,7 @@ func New(cfg Config, sink func([]proto.Message)) *Graph {
 	}
 	g := &Graph{
 		cfg: cfg, sink: sink, log: log, r: renderer{keepSource: cfg.KeepRuleSource},
-		itemIDs:        map[model.Key]itemID{},
+		items:          itemTable{seed: maphash.MakeSeed()},
 		locals:         map[itemID]*localEndpoint{},
 		policies:       map[proto.PolicyID]*policyState{},
 		tiers:          map[string]*v3.Tier{},
@@ -194,48 +124,5 @@ func (g *Graph) onUpdate(key model.Key, value any) {
 	}
 }
 
-func (g *Graph) allocItem(key model.Key, kind itemKind) itemID {
-	if id, ok := g.itemIDs[key]; ok {
-		return id
-	}
-	var id itemID
-	if n := len(g.freeIDs); n > 0 {
-		id = g.freeIDs[n-1]
-		g.freeIDs = g.freeIDs[:n-1]
-	} else {
-		id = itemID(g.items.grow())
-	}
-	*g.items.at(uint32(id)) = item{kind: kind}
-	// Thousands of endpoints share a namespace: keep one copy of its name.
-	key.Namespace = unique.Make(key.Namespace).Value()
-	g.itemIDs[key] = id
-	return id
-}
-
-func (g *Graph) freeItem(key model.Key, id itemID) {
-	delete(g.itemIDs, key)
-	*g.items.at(uint32(id)) = item{}
-	g.freeIDs = append(g.freeIDs, id)
-}
-
 // item returns the record of an item.
-func (g *Graph) item(id itemID) *item { return g.items.at(uint32(id)) }
-
-// chunked is a growable array of records in fixed-size chunks: no copying
-// and no doubling slack as it grows to hundreds of thousands of records.
-type chunked[T any] struct {
-	chunks []*[chunkSize]T
-	n      uint32
-}
-
-const chunkSize = 1024
-
-func (c *chunked[T]) grow() uint32 {
-	if c.n%chunkSize == 0 {
-		c.chunks = append(c.chunks, new([chunkSize]T))
-	}
-	c.n++
-	return c.n - 1
-}
-
-func (c *chunked[T]) at(i uint32) *T { return &c.chunks[i/chunkSize][i%chunkSize] }
+func (g *Graph) item(id itemID) *item { return g.items.at(id) }

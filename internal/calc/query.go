@@ -2,7 +2,6 @@ package calc
 
 import (
 	"cmp"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -56,11 +55,11 @@ func (g *Graph) itemInfo(key model.Key, id itemID) Item {
 
 // Items lists every endpoint and network set, sorted by key.
 func (g *Graph) Items() []Item {
-	keys := slices.SortedFunc(maps.Keys(g.itemIDs), compareKeys)
-	out := make([]Item, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, g.itemInfo(k, g.itemIDs[k]))
+	var out []Item
+	for id, it := range g.items.all {
+		out = append(out, g.itemInfo(it.key(), id))
 	}
+	slices.SortFunc(out, func(a, b Item) int { return compareKeys(a.Key, b.Key) })
 	return out
 }
 
@@ -68,9 +67,9 @@ func (g *Graph) Items() []Item {
 // inherited labels taken into account, sorted by key.
 func (g *Graph) Select(sel *selector.Selector) []model.Key {
 	var out []model.Key
-	for k, id := range g.itemIDs {
+	for id, it := range g.items.all {
 		if l, ok := g.setIndex.Labels(id); ok && sel.EvaluateLabels(l) {
-			out = append(out, k)
+			out = append(out, it.key())
 		}
 	}
 	slices.SortFunc(out, compareKeys)
@@ -80,12 +79,12 @@ func (g *Graph) Select(sel *selector.Selector) []model.Key {
 // Endpoints lists the local endpoints with their policies, sorted by key.
 func (g *Graph) Endpoints() []Endpoint {
 	var out []Endpoint
-	for k, id := range g.itemIDs {
-		ep := g.item(id).local
+	for id, it := range g.items.all {
+		ep := it.local
 		if ep == nil {
 			continue
 		}
-		e := Endpoint{Item: g.itemInfo(k, id), Profiles: slices.Clone(ep.profiles)}
+		e := Endpoint{Item: g.itemInfo(it.key(), id), Profiles: slices.Clone(ep.profiles)}
 		switch m := ep.sent.(type) {
 		case proto.WorkloadEndpointUpdate:
 			e.Pod, e.Node, e.Interface, e.Tiers = m.Endpoint.Pod, m.Endpoint.Node, m.Endpoint.Interface, m.Endpoint.Tiers
@@ -145,10 +144,10 @@ func (g *Graph) PolicyInfo(id proto.PolicyID) (Policy, bool) {
 		o := p.order
 		out.Order = &o
 	}
-	for k, id := range g.itemIDs {
-		if ep := g.item(id).local; ep != nil {
+	for _, it := range g.items.all {
+		if ep := it.local; ep != nil {
 			if _, ok := ep.policies[st.handle]; ok {
-				out.AppliesTo = append(out.AppliesTo, k)
+				out.AppliesTo = append(out.AppliesTo, it.key())
 			}
 		}
 	}
@@ -183,7 +182,7 @@ func (g *Graph) SideMatches(id proto.PolicyID, side *proto.RuleSide) ([]model.Ke
 // PolicyRulesSelecting lists, for an endpoint, the rules of every policy
 // whose source or destination selects it.
 func (g *Graph) PolicyRulesSelecting(key model.Key) []RuleRefSide {
-	id, ok := g.itemIDs[key]
+	id, ok := g.items.lookup(key)
 	if !ok {
 		return nil
 	}

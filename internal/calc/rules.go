@@ -61,6 +61,7 @@ func shortHash(parts ...string) string {
 type renderer struct {
 	selectors interner[selector.Selector]
 	specs     interner[ipSetSpec]
+	sides     interner[proto.RuleSide]
 	// keepSource keeps the rule as written in each rendered rule.
 	keepSource bool
 }
@@ -371,6 +372,14 @@ func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8
 	addPorts(e.NotPorts, &s.NotPorts, &s.NotNamedPortIPSetIDs)
 	if empty {
 		return nil, nil
+	}
+	// The commonest side is "in this one set": share it between rules.
+	if len(s.IPSetIDs) == 1 && len(s.Nets)+len(s.NotNets)+len(s.Ports)+len(s.NotPorts)+len(s.NotIPSetIDs)+
+		len(s.NamedPortIPSetIDs)+len(s.NotNamedPortIPSetIDs)+len(s.ServiceIPSetIDs) == 0 {
+		if shared := r.sides.get(s.IPSetIDs[0]); shared != nil {
+			return shared, nil
+		}
+		return r.sides.put(s.IPSetIDs[0], s), nil
 	}
 	return s, nil
 }

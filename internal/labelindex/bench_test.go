@@ -175,12 +175,13 @@ func BenchmarkBuildStringIDs(b *testing.B) {
 }
 
 // engineShape is the shape the policy engine (internal/calc) builds from
-// Calico's calculation-graph benchmark: 250,200 endpoints with seven labels
+// Calico's calculation-graph benchmark: 250,200 endpoints with eight labels
 // each, the five one-in-N labels, one of 31 markers marker-00..marker-30 in
 // turn, projectcalico.org/namespace = ns-(k mod 100) and
 // projectcalico.org/orchestrator = k8s, and parent kns.ns-(k mod 100).
 // Labels repeat every lcm(10, 11, 20, 30, 40, 31, 100) = 204,600 items, so
-// almost every item has a label set of its own.
+// almost every item has a label set of its own. The selectors are the other
+// benchmarks' two per marker, on these marker names.
 func engineShape() *shape {
 	const period = 204_600
 	sh := &shape{}
@@ -205,7 +206,7 @@ func engineShape() *shape {
 		})
 	}
 	for k := range period {
-		l := make(map[string]string, 7)
+		l := make(map[string]string, 8)
 		for _, n := range []int{10, 11, 20, 30, 40} {
 			l[fmt.Sprint("one-in-", n)] = value(k % n)
 		}

@@ -2,6 +2,7 @@ package labelindex
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -13,6 +14,7 @@ type item[I comparable] struct {
 	id         I
 	group      uint32
 	next, prev uint32 // neighbours in the group's item list
+	hnext      uint32 // next item in the same bucket of Index.itemChains
 }
 
 // group is the set of items with the same own label set and the same parent
@@ -22,12 +24,16 @@ type group struct {
 	own     uint32 // label set; 0 for none
 	plist   uint32 // parent list; 0 for none
 	items   uint32 // first item
-	count   uint32 // number of items
+	hnext   uint32 // next group in the same bucket of Index.groupChains
 	setNext uint32 // neighbours among the groups with the same own label set
 	setPrev uint32
 	plNext  uint32 // neighbours among the groups with the same parent list
 	plPrev  uint32
 }
+
+// groupHash is the hash of the group with own label set own and parent list
+// pl in Index.groupChains.
+func groupHash(own, pl uint32) uint64 { return mix(uint64(own)<<32 | uint64(pl)) }
 
 // plist is an interned, de-duplicated list of parents, in priority order.
 type plist struct {
@@ -51,8 +57,8 @@ type parent struct {
 // How a selector is indexed.
 const (
 	kindScan   uint8 = iota // no usable restriction: evaluated against every group
-	kindKey                 // under term (key): the key must be present
-	kindValues              // under terms (key, v) for each v in vals
+	kindKey                 // under the key term of key: the key must be present
+	kindValues              // under the value terms (key, v) for each v in vals
 	kindNever               // its restrictions contradict each other: matches nothing
 )
 
@@ -79,11 +85,11 @@ type filter struct {
 
 // rejects reports whether own label set id rules out a match.
 func (f *filter) rejects(st *store, id uint32) bool {
-	i := st.findNum(id, f.key)
-	if i < 0 {
+	v := st.valueOf(id, f.key)
+	if v == 0 {
 		return false // a parent may have it
 	}
-	return f.absent || (len(f.values) > 0 && !slices.Contains(f.values, st.sets.at(id).pairs[i].v))
+	return f.absent || (len(f.values) > 0 && !slices.Contains(f.values, v))
 }
 
 // Index tells which selectors match which items, where items inherit labels
@@ -94,17 +100,18 @@ type Index[I comparable, S comparable] struct {
 
 	st store
 
-	itemIDs   map[I]uint32
-	items     table[item[I]]
-	groupIDs  map[uint64]uint32 // own<<32 | plist → group
-	groups    table[group]
-	plistIDs  map[string]uint32 // parent numbers, 4 bytes each → parent list
-	plists    table[plist]
-	parentIDs map[string]uint32
-	parents   table[parent]
-	selIDs    map[S]uint32
-	sels      table[selRec[S]]
-	scan      []uint32 // selectors of kindScan
+	seed        maphash.Seed
+	itemChains  chains // items by maphash.Comparable of their ID
+	items       table[item[I]]
+	groupChains chains // groups by groupHash of their own set and parent list
+	groups      table[group]
+	plistIDs    map[string]uint32 // parent numbers, 4 bytes each → parent list
+	plists      table[plist]
+	parentIDs   map[string]uint32
+	parents     table[parent]
+	selIDs      map[S]uint32
+	sels        table[selRec[S]]
+	scan        []uint32 // selectors of kindScan
 
 	evals uint64 // selector evaluations, for tests of candidate pruning
 
@@ -133,8 +140,7 @@ func New[I comparable, S comparable](onMatchStarted, onMatchStopped func(sel S, 
 		onStart:   onMatchStarted,
 		onStop:    onMatchStopped,
 		st:        newStore(),
-		itemIDs:   map[I]uint32{},
-		groupIDs:  map[uint64]uint32{},
+		seed:      maphash.MakeSeed(),
 		plistIDs:  map[string]uint32{},
 		parentIDs: map[string]uint32{},
 		selIDs:    map[S]uint32{},
@@ -148,7 +154,8 @@ func New[I comparable, S comparable](onMatchStarted, onMatchStopped func(sel S, 
 // contribute none until UpdateParentLabels gives them some. The index does
 // not keep labels or parents.
 func (x *Index[I, S]) UpdateLabels(id I, labels map[string]string, parents []string) {
-	it, exists := x.itemIDs[id]
+	it, h := x.findItem(id)
+	exists := it != 0
 	var old uint32
 	if exists {
 		// Updates that change nothing are common (an endpoint's status
@@ -159,25 +166,28 @@ func (x *Index[I, S]) UpdateLabels(id I, labels map[string]string, parents []str
 			return
 		}
 	}
-	own := x.st.acquireSet(labels)
+	own, created := x.st.internSet(labels)
 	pl := x.acquirePlist(parents)
-	key := uint64(own)<<32 | uint64(pl)
-	g, found := x.groupIDs[key]
-	if found {
-		// The group holds its own references.
-		x.st.releaseSet(own)
+	var g uint32
+	if !created { // a new set has no group yet
+		g = x.findGroup(own, pl)
+	}
+	if g != 0 {
+		// The group holds its own reference to the parent list, and uses
+		// the set (which is therefore not a new one).
 		x.releasePlist(pl)
 		if g == old {
 			return
 		}
 	} else {
-		g = x.newGroup(own, pl, key)
+		g = x.newGroup(own, pl)
 	}
 	if exists {
 		x.unlink(it)
 	} else {
 		it = x.items.add(item[I]{id: id})
-		x.itemIDs[id] = it
+		x.itemChains.link(it, h, &x.items.at(it).hnext)
+		x.rehashItems()
 	}
 	x.link(it, g)
 
@@ -185,7 +195,7 @@ func (x *Index[I, S]) UpdateLabels(id I, labels map[string]string, parents []str
 	if exists {
 		x.groupView(old, &x.va)
 		x.diff(&x.va, &x.vb, 0, it)
-		if x.groups.at(old).count == 0 {
+		if x.groups.at(old).items == 0 {
 			x.freeGroup(old)
 		}
 	} else {
@@ -195,17 +205,18 @@ func (x *Index[I, S]) UpdateLabels(id I, labels map[string]string, parents []str
 
 // DeleteLabels removes item id, reporting the end of each of its matches.
 func (x *Index[I, S]) DeleteLabels(id I) {
-	it, ok := x.itemIDs[id]
-	if !ok {
+	it, h := x.findItem(id)
+	if it == 0 {
 		return
 	}
 	g := x.items.at(it).group
 	x.unlink(it)
 	x.groupView(g, &x.va)
 	x.diff(&x.va, nil, 0, it)
-	delete(x.itemIDs, id)
+	x.itemChains.unlink(it, h, func(i uint32) *uint32 { return &x.items.at(i).hnext })
 	x.items.remove(it)
-	if x.groups.at(g).count == 0 {
+	x.rehashItems()
+	if x.groups.at(g).items == 0 {
 		x.freeGroup(g)
 	}
 }
@@ -213,7 +224,7 @@ func (x *Index[I, S]) DeleteLabels(id I) {
 // UpdateParentLabels adds parent name, or replaces its labels, and
 // re-evaluates the items that list it.
 func (x *Index[I, S]) UpdateParentLabels(name string, labels map[string]string) {
-	set := x.st.acquireSet(labels)
+	set, _ := x.st.internSet(labels)
 	p, ok := x.parentIDs[name]
 	if !ok {
 		if set == 0 {
@@ -233,11 +244,10 @@ func (x *Index[I, S]) DeleteParentLabels(name string) {
 	}
 }
 
-// setParentLabels gives parent p label set set, whose reference it takes.
+// setParentLabels gives parent p label set set.
 func (x *Index[I, S]) setParentLabels(p, set uint32) {
 	old := x.parents.at(p).set
 	if old == set {
-		x.st.releaseSet(set)
 		return
 	}
 	for _, pl := range x.parents.at(p).plists {
@@ -253,7 +263,7 @@ func (x *Index[I, S]) setParentLabels(p, set uint32) {
 	x.unlinkParent(p)
 	x.parents.at(p).set = set
 	x.linkParent(p)
-	x.st.releaseSet(old)
+	x.st.maybeFreeSet(old)
 	x.maybeFreeParent(p)
 }
 
@@ -423,17 +433,33 @@ func (x *Index[I, S]) forEachGroup(r *selRec[S], fn func(g uint32) bool) bool {
 		return true
 	case kindScan:
 		for g := uint32(1); g < x.groups.slots(); g++ {
-			if x.groups.at(g).count > 0 && !fn(g) {
+			if x.groups.at(g).items != 0 && !fn(g) {
+				return false
+			}
+		}
+		return true
+	case kindKey:
+		for _, t := range x.st.terms.at(r.terms[0]).vals {
+			if !x.termGroups(r, t, fn) {
 				return false
 			}
 		}
 		return true
 	}
 	for _, t := range r.terms {
-		for _, s := range x.st.terms.at(t).sets {
-			if !x.ownGroups(r, s, fn) || !x.inheritingGroups(s, r.key, fn) {
-				return false
-			}
+		if !x.termGroups(r, t, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// termGroups calls fn for the groups that have value term t, from their own
+// labels or from a parent, until fn returns false.
+func (x *Index[I, S]) termGroups(r *selRec[S], t uint32, fn func(g uint32) bool) bool {
+	for _, s := range x.st.terms.at(t).sets {
+		if !x.ownGroups(r, s, fn) || !x.inheritingGroups(s, r.key, fn) {
+			return false
 		}
 	}
 	return true
@@ -469,7 +495,7 @@ func (x *Index[I, S]) inheritingGroups(s, key uint32, fn func(g uint32) bool) bo
 				continue
 			}
 			for g := x.plists.at(pl).groups; g != 0; g = x.groups.at(g).plNext {
-				if own := x.groups.at(g).own; own != 0 && x.st.findNum(own, key) >= 0 {
+				if own := x.groups.at(g).own; own != 0 && x.st.valueOf(own, key) != 0 {
 					continue
 				}
 				if !fn(g) {
@@ -488,7 +514,7 @@ func (x *Index[I, S]) earlierParentHas(pl, p, key uint32) bool {
 		if q == p {
 			return false
 		}
-		if set := x.parents.at(q).set; set != 0 && x.st.findNum(set, key) >= 0 {
+		if set := x.parents.at(q).set; set != 0 && x.st.valueOf(set, key) != 0 {
 			return true
 		}
 	}
@@ -530,14 +556,14 @@ func (x *Index[I, S]) plan(id S, sel *selector.Selector) selRec[S] {
 	r.key = x.st.internStr(best)
 	if values := restrictions[best].Values; len(values) == 0 {
 		r.kind = kindKey
-		r.terms = []uint32{x.st.termFor(r.key, 0)}
+		r.terms = []uint32{x.st.keyTerm(r.key)}
 	} else {
 		r.kind = kindValues
 		r.vals = make([]uint32, len(values))
 		r.terms = make([]uint32, len(values))
 		for i, v := range values {
 			r.vals[i] = x.st.internStr(v)
-			r.terms[i] = x.st.termFor(r.key, r.vals[i])
+			r.terms[i] = x.st.valueTerm(best, v)
 		}
 	}
 	for _, k := range keys {
@@ -557,17 +583,18 @@ func (x *Index[I, S]) plan(id S, sel *selector.Selector) selRec[S] {
 // reach estimates how many groups a selector that needs key (with one of
 // values, if any) could match.
 func (x *Index[I, S]) reach(key string, values []string) int {
-	k := x.st.strIDs[key]
-	if k == 0 {
-		return 0
-	}
 	if len(values) == 0 {
-		return x.st.reach(k, 0)
+		if k := x.st.strIDs[key]; k != 0 {
+			if t := x.st.strs.at(k).kterm; t != 0 {
+				return x.st.terms.at(t).reach
+			}
+		}
+		return 0
 	}
 	n := 0
 	for _, v := range values {
-		if vid := x.st.strIDs[v]; vid != 0 {
-			n += x.st.reach(k, vid)
+		if t := x.st.termIDs[kv{key, v}]; t != 0 {
+			n += x.st.terms.at(t).reach
 		}
 	}
 	return n
@@ -741,11 +768,46 @@ func (x *Index[I, S]) unlinkParent(p uint32) {
 	pr.setNext, pr.setPrev = 0, 0
 }
 
+// findItem returns the number of item id, or 0, and the hash of id.
+func (x *Index[I, S]) findItem(id I) (uint32, uint64) {
+	h := maphash.Comparable(x.seed, id)
+	for it := x.itemChains.first(h); it != 0; it = x.items.at(it).hnext {
+		if x.items.at(it).id == id {
+			return it, h
+		}
+	}
+	return 0, h
+}
+
+func (x *Index[I, S]) rehashItems() {
+	rehash(&x.itemChains, &x.items,
+		func(in *item[I]) uint64 { return maphash.Comparable(x.seed, in.id) },
+		func(in *item[I]) *uint32 { return &in.hnext })
+}
+
+// findGroup returns the group with own label set own and parent list pl, or
+// 0.
+func (x *Index[I, S]) findGroup(own, pl uint32) uint32 {
+	for g := x.groupChains.first(groupHash(own, pl)); g != 0; g = x.groups.at(g).hnext {
+		if gr := x.groups.at(g); gr.own == own && gr.plist == pl {
+			return g
+		}
+	}
+	return 0
+}
+
+func (x *Index[I, S]) rehashGroups() {
+	rehash(&x.groupChains, &x.groups,
+		func(gr *group) uint64 { return groupHash(gr.own, gr.plist) },
+		func(gr *group) *uint32 { return &gr.hnext })
+}
+
 // newGroup creates the group of items with own label set own and parent
-// list pl, taking over the caller's references to them.
-func (x *Index[I, S]) newGroup(own, pl uint32, key uint64) uint32 {
+// list pl, taking over the caller's reference to the list.
+func (x *Index[I, S]) newGroup(own, pl uint32) uint32 {
 	g := x.groups.add(group{own: own, plist: pl})
-	x.groupIDs[key] = g
+	x.groupChains.link(g, groupHash(own, pl), &x.groups.at(g).hnext)
+	x.rehashGroups()
 	gr := x.groups.at(g)
 	if own != 0 {
 		s := x.st.sets.at(own)
@@ -799,9 +861,10 @@ func (x *Index[I, S]) freeGroup(g uint32) {
 			x.st.addReach(x.parents.at(p).set, -1)
 		}
 	}
-	delete(x.groupIDs, uint64(gr.own)<<32|uint64(gr.plist))
+	x.groupChains.unlink(g, groupHash(gr.own, gr.plist), func(i uint32) *uint32 { return &x.groups.at(i).hnext })
 	x.groups.remove(g)
-	x.st.releaseSet(gr.own)
+	x.rehashGroups()
+	x.st.maybeFreeSet(gr.own)
 	x.releasePlist(gr.plist)
 }
 
@@ -814,7 +877,6 @@ func (x *Index[I, S]) link(it, g uint32) {
 		x.items.at(gr.items).prev = it
 	}
 	gr.items = it
-	gr.count++
 }
 
 // unlink removes item it from its group, leaving in.group set so that the
@@ -831,5 +893,4 @@ func (x *Index[I, S]) unlink(it uint32) {
 		x.items.at(in.next).prev = in.prev
 	}
 	in.next, in.prev = 0, 0
-	gr.count--
 }

@@ -329,3 +329,155 @@ func TestSteadyStateUpdatesDoNotAllocate(t *testing.T) {
 		t.Errorf("moving an item between existing label sets allocates %.1f times", allocs)
 	}
 }
+
+// TestPairArena grows the pair arena over many chunks, with sets longer than
+// the free lists handle and longer than a chunk, then deletes most of it so
+// that the arena is compacted and the hash chains shrink, and churns it:
+// matches stay right and the derived data consistent throughout.
+func TestPairArena(t *testing.T) {
+	rec := newRecorder[int, int](t)
+	x := rec.index()
+	sels := []*selector.Selector{
+		selector.MustParse(`has(k3)`),
+		selector.MustParse(`k1 == "v1-1" || k70 == "v70-2"`),
+		selector.MustParse(`k5 in {"v5-0", "v5-3"} && !has(k80)`),
+		selector.MustParse(`k9000 == "v9000-0"`),
+	}
+	for i, s := range sels {
+		x.UpdateSelector(i, s)
+	}
+	labels := map[int]map[string]string{}
+	labelsFor := func(i, round int) map[string]string {
+		n := 1 + (i*7+round)%90 // 1 to 90 labels: some runs too long for the free lists
+		if i%1000 == 999 {
+			n = arenaChunk + 100 // longer than a chunk
+		}
+		l := make(map[string]string, n)
+		l["id"] = fmt.Sprint(i % 1500) // so that most items have sets of their own
+		for k := range n - 1 {
+			l[fmt.Sprint("k", k)] = fmt.Sprintf("v%d-%d", k, (i+k+round)%4)
+		}
+		return l
+	}
+	set := func(i int, l map[string]string) {
+		x.UpdateLabels(i, l, nil)
+		rec.reset()
+		if l == nil {
+			x.DeleteLabels(i)
+			rec.reset()
+			delete(labels, i)
+			return
+		}
+		labels[i] = l
+	}
+	check := func(what string) {
+		t.Helper()
+		checkInvariants(t, x)
+		want := 0
+		for i, l := range labels {
+			for s, sel := range sels {
+				m := sel.Evaluate(l)
+				if m {
+					want++
+				}
+				if rec.current[match[int, int]{s, i}] != m {
+					t.Fatalf("%s: selector %s on item %d: reported %v", what, sel, i, !m)
+				}
+			}
+		}
+		if len(rec.current) != want {
+			t.Fatalf("%s: %d matches reported, want %d", what, len(rec.current), want)
+		}
+	}
+
+	const items = 3000
+	for i := range items {
+		set(i, labelsFor(i, 0))
+	}
+	check("built")
+	chunks, buckets := len(x.st.pairs.chunks), len(x.st.setChains.heads)
+	if chunks < 10 {
+		t.Fatalf("only %d arena chunks: the test does not exercise chunking", chunks)
+	}
+
+	for i := range items {
+		if i%10 != 0 {
+			set(i, nil)
+		}
+	}
+	check("after deleting 90%")
+	if n := len(x.st.pairs.chunks); n >= chunks/2 {
+		t.Errorf("the arena still has %d of %d chunks after 90%% of the sets went", n, chunks)
+	}
+	if x.st.pairs.idle > x.st.pairs.live+2*arenaChunk {
+		t.Errorf("the arena keeps %d idle pairs for %d in use", x.st.pairs.idle, x.st.pairs.live)
+	}
+	if n := len(x.st.setChains.heads); n >= buckets/4 {
+		t.Errorf("the set hash chains still have %d of %d buckets", n, buckets)
+	}
+
+	for round := 1; round <= 3; round++ {
+		for i := range items {
+			if (i+round)%3 == 0 {
+				set(i, labelsFor(i, round))
+			} else if i%(round+4) == 0 {
+				set(i, nil)
+			}
+		}
+		check(fmt.Sprint("churn round ", round))
+	}
+
+	for i := range items {
+		set(i, nil)
+	}
+	for i := range sels {
+		x.DeleteSelector(i)
+	}
+	checkEmpty(t, x)
+}
+
+// TestArena checks the pair arena's bookkeeping directly: reuse of freed
+// runs, runs that do not fit the rest of a chunk, and runs with a chunk of
+// their own, including one freed while it is the last chunk.
+func TestArena(t *testing.T) {
+	var a arena
+	x := a.alloc(7)
+	y := a.alloc(7)
+	if x == y || a.live != 14 || a.idle != 0 {
+		t.Fatalf("two runs: offsets %d, %d, live %d, idle %d", x, y, a.live, a.idle)
+	}
+	a.get(x, 7)[6] = pair{t: 1, pos: 2}
+	a.release(x, 7)
+	if z := a.alloc(7); z != x || a.get(z, 7)[6] != (pair{}) {
+		t.Fatalf("a freed run of the same length is not reused, zeroed: got %d, want %d", z, x)
+	}
+	if a.live != 14 || a.idle != 0 {
+		t.Fatalf("after reuse: live %d, idle %d", a.live, a.idle)
+	}
+
+	big := a.alloc(arenaChunk + 1)
+	if big>>arenaBits != 1 || len(a.chunks[1]) != arenaChunk+1 {
+		t.Fatalf("a run longer than a chunk is at %d, in a chunk of %d", big, len(a.chunks[big>>arenaBits]))
+	}
+	a.release(big, arenaChunk+1)
+	if a.chunks[1] != nil || a.live != 14 || a.idle != 0 {
+		t.Fatalf("a freed long run keeps its chunk, or counts: live %d, idle %d", a.live, a.idle)
+	}
+	small := a.alloc(3)
+	if small>>arenaBits != 2 || cap(a.chunks[2]) != arenaChunk {
+		t.Fatalf("after a freed long run, a short one is at %d in a chunk of capacity %d", small, cap(a.chunks[small>>arenaBits]))
+	}
+
+	// Fill the chunk: a run that does not fit in the rest opens the next
+	// chunk and leaves the rest idle.
+	for range (arenaChunk - 3) / 100 {
+		a.alloc(100)
+	}
+	rest := arenaChunk - len(a.chunks[2])
+	if next := a.alloc(uint32(rest + 1)); next>>arenaBits != 3 || a.idle != rest {
+		t.Fatalf("a run too long for the rest of chunk 2 is at %d; %d pairs idle, want %d", next, a.idle, rest)
+	}
+	if a.wasteful() {
+		t.Fatalf("wasteful with %d idle and %d live pairs", a.idle, a.live)
+	}
+}

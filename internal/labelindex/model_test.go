@@ -1,6 +1,7 @@
 package labelindex
 
 import (
+	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -281,14 +282,21 @@ func checkQueries(t *testing.T, x *Index[int, int], m *model, want map[match[int
 	}
 }
 
+var (
+	modelSeeds = flag.Int("model.seeds", 8, "TestAgainstModel: number of seeds")
+	modelFirst = flag.Uint64("model.first", 0, "TestAgainstModel: first seed")
+	modelSteps = flag.Int("model.steps", 4000, "TestAgainstModel: operations per seed (500 with -short)")
+)
+
 // TestAgainstModel runs random operations and checks after each one that
 // the reported matches are exactly those a brute-force evaluation finds.
+// Run it longer with, say, -model.seeds=50 -model.first=100 -model.steps=20000.
 func TestAgainstModel(t *testing.T) {
-	steps := 4000
+	steps := *modelSteps
 	if testing.Short() {
-		steps = 500
+		steps = min(steps, 500)
 	}
-	for seed := range uint64(8) {
+	for seed := *modelFirst; seed < *modelFirst+uint64(*modelSeeds); seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			rec := newRecorder[int, int](t)
@@ -374,9 +382,11 @@ func checkEmpty[I, S comparable](t *testing.T, x *Index[I, S]) {
 		"items": x.items.live(), "groups": x.groups.live(), "parent lists": x.plists.live(),
 		"parents": x.parents.live(), "selectors": x.sels.live(), "label sets": x.st.sets.live(),
 		"terms": x.st.terms.live(), "strings": x.st.strs.live(),
-		"item map": len(x.itemIDs), "group map": len(x.groupIDs), "parent list map": len(x.plistIDs),
-		"parent map": len(x.parentIDs), "selector map": len(x.selIDs), "set map": len(x.st.setIDs),
+		"item chains": x.itemChains.n, "item buckets": len(x.itemChains.heads), "group chains": x.groupChains.n, "group buckets": len(x.groupChains.heads),
+		"parent list map": len(x.plistIDs), "parent map": len(x.parentIDs), "selector map": len(x.selIDs),
+		"set chains": x.st.setChains.n, "set buckets": len(x.st.setChains.heads),
 		"term map": len(x.st.termIDs), "string map": len(x.st.strIDs), "scanned selectors": len(x.scan),
+		"pairs": x.st.pairs.live, "idle pairs": x.st.pairs.idle, "pair chunks": len(x.st.pairs.chunks),
 	} {
 		if n != 0 {
 			t.Errorf("empty index still has %d %s", n, name)
@@ -384,76 +394,275 @@ func checkEmpty[I, S comparable](t *testing.T, x *Index[I, S]) {
 	}
 }
 
-// checkInvariants recomputes the index's derived data from scratch.
+// checkInvariants recomputes the index's derived data from scratch: term
+// postings and positions, reaches, string references, the lists of groups
+// and parents of each set, the hash chains, and the use of the pair arena.
 func checkInvariants[I, S comparable](t *testing.T, x *Index[I, S]) {
 	t.Helper()
 	st := &x.st
-	reach := map[uint32]int{}
-	sets := map[uint32]int{}
+	reach := map[uint32]int{}    // term → groups that get it (ignoring shadowing)
+	inSets := map[uint32]int{}   // value term → sets containing it
+	ownOf := map[uint32]int{}    // set → groups whose own set it is
+	parentOf := map[uint32]int{} // set → parents with it
+	strRefs := map[uint32]uint32{}
+
+	// Label sets and their pairs.
+	type run struct{ off, n uint32 }
+	var runs []run
+	sets, pairs := 0, 0
 	for s := uint32(1); s < st.sets.slots(); s++ {
-		ls := st.sets.at(s)
-		if ls.refs == 0 {
+		if !st.sets.inUse(s) {
 			continue
 		}
-		sets[s] = 0
-		for i, p := range ls.pairs {
-			if i > 0 && st.text(ls.pairs[i-1].k) >= st.text(p.k) {
+		sets++
+		ls := st.sets.at(s)
+		if ls.n == 0 {
+			t.Fatalf("label set %d is empty", s)
+		}
+		if ls.groups == 0 && ls.parents == 0 {
+			t.Fatalf("label set %d is used by nothing", s)
+		}
+		runs = append(runs, run{ls.off, ls.n})
+		pairs += int(ls.n)
+		ps := st.pairsOf(s)
+		for i, p := range ps {
+			if !st.terms.inUse(p.t) || st.terms.at(p.t).v == 0 {
+				t.Fatalf("label set %d has a pair with term %d, which is not a value term", s, p.t)
+			}
+			tm := st.terms.at(p.t)
+			if i > 0 && st.terms.at(ps[i-1].t).key >= tm.key {
 				t.Fatalf("label set %d is not sorted", s)
 			}
-			if st.terms.at(p.kt).sets[p.kpos] != s || st.terms.at(p.kvt).sets[p.kvpos] != s {
+			if int(p.pos) >= len(tm.sets) || tm.sets[p.pos] != s {
 				t.Fatalf("label set %d has a wrong term position", s)
 			}
+			inSets[p.t]++
+		}
+		ts := make([]uint32, len(ps))
+		for i, p := range ps {
+			ts[i] = p.t
+		}
+		if ls.hash != hashTerms(ts) {
+			t.Fatalf("label set %d has the wrong hash", s)
+		}
+		found := false
+		for id := st.setChains.first(uint64(ls.hash)); id != 0; id = st.sets.at(id).hnext {
+			found = found || id == s
+		}
+		if !found {
+			t.Fatalf("label set %d is not in its hash chain", s)
+		}
+		prev := uint32(0)
+		for g := ls.groups; g != 0; g = x.groups.at(g).setNext {
+			if gr := x.groups.at(g); gr.own != s || gr.setPrev != prev {
+				t.Fatalf("group %d is in the list of label set %d, has own set %d and previous %d", g, s, gr.own, gr.setPrev)
+			}
+			ownOf[s]--
+			prev = g
+		}
+		prev = 0
+		for p := ls.parents; p != 0; p = x.parents.at(p).setNext {
+			if pr := x.parents.at(p); pr.set != s || pr.setPrev != prev {
+				t.Fatalf("parent %d is in the list of label set %d, has set %d and previous %d", p, s, pr.set, pr.setPrev)
+			}
+			parentOf[s]--
+			prev = p
 		}
 	}
+	if st.setChains.n != sets {
+		t.Fatalf("%d label sets, %d in the hash chains", sets, st.setChains.n)
+	}
+	if st.pairs.live != pairs {
+		t.Fatalf("the arena counts %d pairs in use, the sets have %d", st.pairs.live, pairs)
+	}
+	for n, offs := range st.pairs.free {
+		for _, off := range offs {
+			runs = append(runs, run{off, uint32(n)})
+		}
+	}
+	slices.SortFunc(runs, func(a, b run) int { return int(a.off) - int(b.off) })
+	for i, r := range runs {
+		if c := r.off >> arenaBits; int(c) >= len(st.pairs.chunks) || int(r.off&(arenaChunk-1)+r.n) > len(st.pairs.chunks[c]) {
+			t.Fatalf("pair run %d+%d is outside the arena", r.off, r.n)
+		}
+		if p := runs[max(i-1, 0)]; i > 0 && p.off>>arenaBits == r.off>>arenaBits && p.off+p.n > r.off {
+			t.Fatalf("pair runs %d+%d and %d+%d overlap", runs[i-1].off, runs[i-1].n, r.off, r.n)
+		}
+	}
+
+	// Groups and their items.
+	groups := 0
 	for g := uint32(1); g < x.groups.slots(); g++ {
-		gr := x.groups.at(g)
-		if gr.count == 0 {
+		if !x.groups.inUse(g) {
 			continue
 		}
-		n := uint32(0)
-		for it := gr.items; it != 0; it = x.items.at(it).next {
-			if x.items.at(it).group != g {
-				t.Fatalf("item %d of group %d thinks it is in group %d", it, g, x.items.at(it).group)
-			}
-			n++
+		groups++
+		gr := x.groups.at(g)
+		if gr.items == 0 {
+			t.Fatalf("group %d has no items", g)
 		}
-		if n != gr.count {
-			t.Fatalf("group %d has %d items, counts %d", g, n, gr.count)
+		prev := uint32(0)
+		for it := gr.items; it != 0; it = x.items.at(it).next {
+			if in := x.items.at(it); in.group != g || in.prev != prev {
+				t.Fatalf("item %d of group %d thinks it is in group %d after item %d", it, g, in.group, in.prev)
+			}
+			prev = it
+		}
+		if x.findGroup(gr.own, gr.plist) != g {
+			t.Fatalf("group %d is not found by its own set and parent list", g)
 		}
 		if gr.own != 0 {
-			sets[gr.own]++
-			for _, p := range st.sets.at(gr.own).pairs {
-				reach[p.kt]++
-				reach[p.kvt]++
+			ownOf[gr.own]++
+			for _, p := range st.pairsOf(gr.own) {
+				reach[p.t]++
+				reach[st.terms.at(p.t).kt]++
 			}
 		}
 		if gr.plist != 0 {
 			for _, p := range x.plists.at(gr.plist).parents {
 				if s := x.parents.at(p).set; s != 0 {
-					for _, pr := range st.sets.at(s).pairs {
-						reach[pr.kt]++
-						reach[pr.kvt]++
+					for _, pr := range st.pairsOf(s) {
+						reach[pr.t]++
+						reach[st.terms.at(pr.t).kt]++
 					}
 				}
 			}
 		}
 	}
+	items := 0
+	for it := uint32(1); it < x.items.slots(); it++ {
+		if x.items.inUse(it) {
+			items++
+			if in := x.items.at(it); !x.groups.inUse(in.group) {
+				t.Fatalf("item %d is in group %d, which does not exist", it, in.group)
+			} else if found, _ := x.findItem(in.id); found != it {
+				t.Fatalf("item %d is not found by its ID", it)
+			}
+		}
+	}
+	for name, c := range map[string]*chains{"item": &x.itemChains, "group": &x.groupChains, "set": &st.setChains} {
+		if b := len(c.heads); c.n > b || (b > 8 && c.n < b/8) || (c.n == 0 && b != 0) {
+			t.Fatalf("%s hash chains have %d entries in %d buckets", name, c.n, b)
+		}
+	}
+	if x.itemChains.n != items {
+		t.Fatalf("%d items, %d in the hash chains", items, x.itemChains.n)
+	}
+	if x.groupChains.n != groups {
+		t.Fatalf("%d groups, %d in the hash chains", groups, x.groupChains.n)
+	}
 	for p := uint32(1); p < x.parents.slots(); p++ {
-		if s := x.parents.at(p).set; s != 0 {
-			sets[s]++
+		if x.parents.inUse(p) && x.parents.at(p).set != 0 {
+			parentOf[x.parents.at(p).set]++
 		}
 	}
-	for s, n := range sets {
-		if st.sets.at(s).refs != uint32(n) {
-			t.Fatalf("label set %d has %d references, counts %d", s, n, st.sets.at(s).refs)
+	for s, n := range ownOf {
+		if n != 0 {
+			t.Fatalf("label set %d lists %d groups fewer than have it", s, n)
 		}
 	}
+	for s, n := range parentOf {
+		if n != 0 {
+			t.Fatalf("label set %d lists %d parents fewer than have it", s, n)
+		}
+	}
+
+	// Terms.
+	valueTerms := 0
 	for tm := uint32(1); tm < st.terms.slots(); tm++ {
-		if st.terms.at(tm).id == 0 && len(st.terms.at(tm).sets) == 0 {
+		if !st.terms.inUse(tm) {
 			continue
 		}
-		if st.terms.at(tm).reach != reach[tm] {
-			t.Fatalf("term %d has reach %d, want %d", tm, st.terms.at(tm).reach, reach[tm])
+		r := st.terms.at(tm)
+		if r.reach != reach[tm] {
+			t.Fatalf("term %d has reach %d, want %d", tm, r.reach, reach[tm])
 		}
+		if st.termStrs[tm] != (termStrs{r.k, r.v}) {
+			t.Fatalf("term %d has strings %v in termStrs, %d and %d in its record", tm, st.termStrs[tm], r.k, r.v)
+		}
+		if r.key != st.text(r.k) {
+			t.Fatalf("term %d has key %q, string %d is %q", tm, r.key, r.k, st.text(r.k))
+		}
+		strRefs[r.k]++
+		if r.v == 0 {
+			if st.strs.at(r.k).kterm != tm {
+				t.Fatalf("key term %d is not the key term of string %d", tm, r.k)
+			}
+			if len(r.vals) == 0 && len(r.sels) == 0 {
+				t.Fatalf("key term %d lists nothing", tm)
+			}
+			sum := 0
+			for i, vt := range r.vals {
+				v := st.terms.at(vt)
+				if !st.terms.inUse(vt) || v.kt != tm || v.kpos != uint32(i) || v.k != r.k {
+					t.Fatalf("key term %d lists value term %d, which has key term %d at %d", tm, vt, v.kt, v.kpos)
+				}
+				sum += v.reach
+			}
+			if sum != r.reach {
+				t.Fatalf("key term %d has reach %d, its values %d", tm, r.reach, sum)
+			}
+			continue
+		}
+		valueTerms++
+		strRefs[r.v]++
+		if r.val != st.text(r.v) || st.termIDs[kv{r.key, r.val}] != tm {
+			t.Fatalf("value term %d is not found by its key and value", tm)
+		}
+		if len(r.sets) != inSets[tm] {
+			t.Fatalf("value term %d lists %d sets, %d have it", tm, len(r.sets), inSets[tm])
+		}
+		if len(r.sets) == 0 && len(r.sels) == 0 {
+			t.Fatalf("value term %d lists nothing", tm)
+		}
+		if kt := st.terms.at(r.kt); !st.terms.inUse(r.kt) || kt.v != 0 || kt.vals[r.kpos] != tm {
+			t.Fatalf("value term %d is not listed by its key term %d", tm, r.kt)
+		}
+	}
+	if len(st.termIDs) != valueTerms {
+		t.Fatalf("%d value terms, %d in the map", valueTerms, len(st.termIDs))
+	}
+
+	// Selectors, and the references to strings.
+	for s := uint32(1); s < x.sels.slots(); s++ {
+		if !x.sels.inUse(s) {
+			continue
+		}
+		r := x.sels.at(s)
+		switch r.kind {
+		case kindScan:
+			if !slices.Contains(x.scan, s) {
+				t.Fatalf("selector %d is not on the scan list", s)
+			}
+		case kindKey, kindValues:
+			strRefs[r.key]++
+			for _, v := range r.vals {
+				strRefs[v]++
+			}
+			for _, f := range r.filters {
+				strRefs[f.key]++
+				for _, v := range f.values {
+					strRefs[v]++
+				}
+			}
+			for _, tm := range r.terms {
+				if !slices.Contains(st.terms.at(tm).sels, s) || st.terms.at(tm).k != r.key {
+					t.Fatalf("selector %d is not listed by its term %d", s, tm)
+				}
+			}
+		}
+	}
+	strs := 0
+	for i := uint32(1); i < st.strs.slots(); i++ {
+		if !st.strs.inUse(i) {
+			continue
+		}
+		strs++
+		if sr := st.strs.at(i); sr.refs != strRefs[i] || st.strIDs[sr.s] != i {
+			t.Fatalf("string %d (%q) has %d references, counts %d", i, sr.s, sr.refs, strRefs[i])
+		}
+	}
+	if strs != len(st.strIDs) {
+		t.Fatalf("%d strings, %d in the map", strs, len(st.strIDs))
 	}
 }

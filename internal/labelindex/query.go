@@ -40,8 +40,8 @@ func (x *Index[I, S]) Matches(sel S) iter.Seq[I] {
 // no particular order.
 func (x *Index[I, S]) SelectorsMatching(id I) iter.Seq[S] {
 	return func(yield func(S) bool) {
-		it, ok := x.itemIDs[id]
-		if !ok {
+		it, _ := x.findItem(id)
+		if it == 0 {
 			return
 		}
 		v := &view{st: &x.st}
@@ -60,20 +60,21 @@ func (x *Index[I, S]) SelectorsMatching(id I) iter.Seq[S] {
 // parents that it does not have itself, earlier parents first. The result is
 // a copy.
 func (x *Index[I, S]) Labels(id I) (selector.Labels, bool) {
-	it, ok := x.itemIDs[id]
-	if !ok {
+	it, _ := x.findItem(id)
+	if it == 0 {
 		return nil, false
 	}
 	v := &view{st: &x.st}
 	x.groupView(x.items.at(it).group, v)
 	m := selector.Map{}
-	v.effective(func(p *pair) {
-		m[x.st.text(p.k)] = x.st.text(p.v)
+	v.effective(func(t uint32) {
+		tm := x.st.terms.at(t)
+		m[tm.key] = tm.val
 	})
 	return m, true
 }
 
 // Len returns the number of items and of selectors in the index.
 func (x *Index[I, S]) Len() (items, selectors int) {
-	return len(x.itemIDs), len(x.selIDs)
+	return x.itemChains.n, len(x.selIDs)
 }

@@ -7,56 +7,71 @@ import (
 
 // str is an interned string: a label key or value.
 type str struct {
-	s    string
-	refs uint32 // label-set pairs and selector index entries using it
+	s     string
+	refs  uint32 // terms and selector index entries using it
+	kterm uint32 // the key term of s as a label key; 0 if none
 }
 
-// pair is one label of a label set, with its place in the two terms it
-// belongs to.
+// pair is one label of a label set: its value term, which says the key and
+// the value, and the place of the set in that term's postings.
 type pair struct {
-	k, v        uint32 // string numbers of the key and the value
-	kt, kvt     uint32 // term numbers of (k) and (k, v)
-	kpos, kvpos uint32 // index of the set in terms[kt].sets and terms[kvt].sets
+	t   uint32 // value term (k, v)
+	pos uint32 // index of the set in terms[t].sets
 }
 
 // labelSet is an interned set of labels, shared by every item and parent that
-// has exactly those labels.
+// has exactly those labels. It exists while a group or a parent uses it.
 type labelSet struct {
-	pairs   []pair // sorted by key string
-	next    uint32 // next set in the same hash chain of store.setIDs
-	refs    uint32 // groups whose own labels these are, plus parents with these labels
+	off     uint32 // its pairs, sorted by key string: run off, n of the arena
+	n       uint32
+	hash    uint32 // hashTerms of its terms
+	hnext   uint32 // next set in the same bucket of store.setChains
 	groups  uint32 // first group whose own labels these are (linked by group.setNext)
 	parents uint32 // first parent with these labels (linked by parent.setNext)
 }
 
-// term is a posting: a label key on its own, or a (key, value) pair. It lists
-// the label sets that contain it and the selectors indexed under it.
+// term is a posting. A value term is a (key, value) pair and lists the label
+// sets that contain it; a key term is a key on its own and lists the value
+// terms of that key, so the sets with the key are those of its value terms.
+// Both list the selectors indexed under them.
 type term struct {
-	id    uint64   // key<<32 | value; value 0 for a key-only term
-	sets  []uint32 // label sets containing the term, in no particular order
-	sels  []uint32 // selectors indexed under the term
-	reach int      // how many groups can get the term (see the package doc)
+	key, val string   // the key and, for a value term, the value
+	k, v     uint32   // their string numbers; v is 0 for a key term
+	kt       uint32   // value term: the key term of its key
+	kpos     uint32   // value term: its index in terms[kt].vals
+	sets     []uint32 // value term: label sets containing it, in no particular order
+	vals     []uint32 // key term: its value terms, in no particular order
+	sels     []uint32 // selectors indexed under the term
+	reach    int      // how many groups can get the term (see the package doc)
 }
+
+// kv is the key of a value term in store.termIDs.
+type kv struct{ k, v string }
+
+// termStrs is the string numbers of a term's key and value, kept in a dense
+// slice beside the terms so that finding a key in a label set compares
+// numbers in a few cache lines rather than in the terms' records.
+type termStrs struct{ k, v uint32 }
 
 // store interns strings and label sets and keeps the term postings. It knows
 // nothing of items or selectors beyond the selector numbers held in terms.
 type store struct {
-	strIDs  map[string]uint32
-	strs    table[str]
-	setIDs  map[uint64]uint32 // hash of a set's pairs → first set in the chain
-	sets    table[labelSet]
-	termIDs map[uint64]uint32
-	terms   table[term]
+	strIDs    map[string]uint32
+	strs      table[str]
+	termIDs   map[kv]uint32 // value terms; key terms are found from their string
+	terms     table[term]
+	termStrs  []termStrs // indexed by term number
+	sets      table[labelSet]
+	setChains chains // sets by hashTerms of their terms
+	pairs     arena
 
-	keyBuf  []string // scratch for newSet
-	pairBuf []pair   // scratch for acquireSet
+	termBuf []uint32 // scratch for internSet
 }
 
 func newStore() store {
 	return store{
 		strIDs:  map[string]uint32{},
-		setIDs:  map[uint64]uint32{},
-		termIDs: map[uint64]uint32{},
+		termIDs: map[kv]uint32{},
 	}
 }
 
@@ -84,128 +99,183 @@ func (st *store) releaseStr(id uint32) {
 
 func (st *store) text(id uint32) string { return st.strs.at(id).s }
 
-// termFor returns the number of term (k, v), creating it if needed. Terms
-// hold no references: a term lives while a set or selector is in it, and
-// those hold references to its strings.
-func (st *store) termFor(k, v uint32) uint32 {
-	id := uint64(k)<<32 | uint64(v)
-	if t, ok := st.termIDs[id]; ok {
+// keyTerm returns the key term of string k, creating it if needed. A term
+// holds references to its strings, and lives while it lists anything.
+func (st *store) keyTerm(k uint32) uint32 {
+	if t := st.strs.at(k).kterm; t != 0 {
 		return t
 	}
-	t := st.terms.add(term{id: id})
-	st.termIDs[id] = t
+	st.strs.at(k).refs++
+	t := st.terms.add(term{key: st.text(k), k: k})
+	st.strs.at(k).kterm = t
+	st.setTermStrs(t, k, 0)
 	return t
 }
 
-// reach returns the reach of term (k, v), 0 if it does not exist.
-func (st *store) reach(k, v uint32) int {
-	if t := st.termIDs[uint64(k)<<32|uint64(v)]; t != 0 {
-		return st.terms.at(t).reach
+func (st *store) setTermStrs(t, k, v uint32) {
+	if int(t) >= len(st.termStrs) {
+		st.termStrs = append(st.termStrs, make([]termStrs, int(t)+1-len(st.termStrs))...)
 	}
-	return 0
+	st.termStrs[t] = termStrs{k, v}
 }
 
+// valueTerm returns the number of value term (key, value), creating it and
+// its key term if needed.
+func (st *store) valueTerm(key, value string) uint32 {
+	if t, ok := st.termIDs[kv{key, value}]; ok {
+		return t
+	}
+	k, v := st.internStr(key), st.internStr(value)
+	kt := st.keyTerm(k)
+	key, value = st.text(k), st.text(v) // the index's copies
+	t := st.terms.add(term{key: key, val: value, k: k, v: v, kt: kt})
+	ktm := st.terms.at(kt)
+	st.terms.at(t).kpos = uint32(len(ktm.vals))
+	ktm.vals = append(ktm.vals, t)
+	st.termIDs[kv{key, value}] = t
+	st.setTermStrs(t, k, v)
+	return t
+}
+
+// maybeFreeTerm frees term t if it lists nothing, and then its key term if
+// that lists nothing either.
 func (st *store) maybeFreeTerm(t uint32) {
 	tm := st.terms.at(t)
-	if len(tm.sets) == 0 && len(tm.sels) == 0 {
-		delete(st.termIDs, tm.id)
+	if len(tm.sets) != 0 || len(tm.vals) != 0 || len(tm.sels) != 0 {
+		return
+	}
+	st.termStrs[t] = termStrs{}
+	if tm.v == 0 {
+		st.strs.at(tm.k).kterm = 0
+		st.releaseStr(tm.k)
 		st.terms.remove(t)
+		return
 	}
+	kt, kpos, k, v := tm.kt, tm.kpos, tm.k, tm.v
+	delete(st.termIDs, kv{tm.key, tm.val})
+	st.terms.remove(t)
+	ktm := st.terms.at(kt)
+	last := ktm.vals[len(ktm.vals)-1]
+	ktm.vals[kpos] = last
+	ktm.vals = ktm.vals[:len(ktm.vals)-1]
+	if last != t {
+		st.terms.at(last).kpos = kpos
+	}
+	st.releaseStr(k)
+	st.releaseStr(v)
+	st.maybeFreeTerm(kt)
 }
 
-// hashPairs hashes a set's labels without regard to their order, so that a
-// set can be looked up from a map's labels without sorting the strings.
-// Collisions only cost a longer chain, and string numbers are chosen by the
-// index, so a label author cannot aim for them.
-func hashPairs(ps []pair) uint64 {
+// mix is the splitmix64 finaliser.
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// hashTerms hashes a set's value terms without regard to their order, so
+// that a set can be looked up from a map's labels without sorting. Collisions
+// only cost a longer chain, and term numbers are chosen by the index, so a
+// label author cannot aim for them.
+func hashTerms(ts []uint32) uint32 {
 	var h uint64
-	for _, p := range ps {
-		// The splitmix64 finaliser, so that the sum of the pairs' hashes
-		// is well spread.
-		z := uint64(p.k)<<32 | uint64(p.v)
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		h += z ^ z>>31
+	for _, t := range ts {
+		h += mix(uint64(t))
 	}
-	return h
+	return uint32(h)
 }
 
-func byKeyNumber(a, b pair) int { return int(a.k) - int(b.k) }
+// pairsOf returns the pairs of set id, sorted by key string. The slice is
+// good until the next set is created or freed.
+func (st *store) pairsOf(id uint32) []pair {
+	s := st.sets.at(id)
+	return st.pairs.get(s.off, s.n)
+}
 
-// sameLabels reports whether a stored set's pairs (in key string order) are
-// exactly byNumber (in key number order).
-func sameLabels(stored, byNumber []pair) bool {
-	if len(stored) != len(byNumber) {
+// sameTerms reports whether set id holds exactly the distinct value terms
+// ts, whose hash is h; it may sort ts.
+func (st *store) sameTerms(id uint32, ts []uint32, h uint32) bool {
+	s := st.sets.at(id)
+	if s.hash != h || int(s.n) != len(ts) {
 		return false
 	}
-	for _, p := range stored {
-		i, ok := slices.BinarySearchFunc(byNumber, p, byKeyNumber)
-		if !ok || byNumber[i].v != p.v {
+	ps := st.pairs.get(s.off, s.n)
+	if len(ts) <= 16 {
+		for _, p := range ps {
+			if !slices.Contains(ts, p.t) {
+				return false
+			}
+		}
+		return true
+	}
+	slices.Sort(ts)
+	for _, p := range ps {
+		if _, ok := slices.BinarySearch(ts, p.t); !ok {
 			return false
 		}
 	}
 	return true
 }
 
-// acquireSet returns the number of the interned set with exactly labels,
-// creating it if needed, and takes a reference to it. Empty labels are set 0,
-// which is not reference counted.
-func (st *store) acquireSet(labels map[string]string) uint32 {
+// internSet returns the number of the interned set with exactly labels,
+// creating it if needed (and then reporting created); empty labels are set
+// 0. A new set is unused: the caller must give it to a group or a parent.
+func (st *store) internSet(labels map[string]string) (id uint32, created bool) {
 	if len(labels) == 0 {
-		return 0
+		return 0, false
 	}
-	// Look the set up without interning anything: if a string is unknown,
-	// so is the set.
-	buf, known := st.pairBuf[:0], true
+	// Look the set up without interning anything: if a label has no term,
+	// the set does not exist.
+	buf, known := st.termBuf[:0], true
 	for k, v := range labels {
-		kid, vid := st.strIDs[k], st.strIDs[v]
-		if kid == 0 || vid == 0 {
+		t := st.termIDs[kv{k, v}]
+		if t == 0 {
 			known = false
 			break
 		}
-		buf = append(buf, pair{k: kid, v: vid})
+		buf = append(buf, t)
 	}
-	st.pairBuf = buf
 	if known {
-		slices.SortFunc(buf, byKeyNumber)
-		for id := st.setIDs[hashPairs(buf)]; id != 0; id = st.sets.at(id).next {
-			if sameLabels(st.sets.at(id).pairs, buf) {
-				st.sets.at(id).refs++
-				return id
+		h := hashTerms(buf)
+		for id := st.setChains.first(uint64(h)); id != 0; id = st.sets.at(id).hnext {
+			if st.sameTerms(id, buf, h) {
+				st.termBuf = buf
+				return id, false
 			}
 		}
+	} else {
+		buf = buf[:0]
+		for k, v := range labels {
+			buf = append(buf, st.valueTerm(k, v))
+		}
 	}
-	return st.newSet(labels)
+	st.termBuf = buf
+	return st.newSet(buf), true
 }
 
-// newSet interns a set that does not exist yet, with one reference.
-func (st *store) newSet(labels map[string]string) uint32 {
-	keys := st.keyBuf[:0]
-	for k := range labels {
-		keys = append(keys, k)
+// newSet creates the set of value terms ts.
+func (st *store) newSet(ts []uint32) uint32 {
+	slices.SortFunc(ts, func(a, b uint32) int {
+		return strings.Compare(st.terms.at(a).key, st.terms.at(b).key)
+	})
+	n, h := uint32(len(ts)), hashTerms(ts)
+	off := st.pairs.alloc(n)
+	id := st.sets.add(labelSet{off: off, n: n, hash: h})
+	ps := st.pairs.get(off, n)
+	for i, t := range ts {
+		tm := st.terms.at(t)
+		ps[i] = pair{t: t, pos: uint32(len(tm.sets))}
+		tm.sets = append(tm.sets, id)
 	}
-	slices.Sort(keys)
-	pairs := make([]pair, len(keys))
-	for i, k := range keys {
-		pairs[i].k = st.internStr(k)
-		pairs[i].v = st.internStr(labels[k])
-	}
-	clear(keys) // do not keep the caller's strings
-	st.keyBuf = keys[:0]
-
-	h := hashPairs(pairs)
-	id := st.sets.add(labelSet{pairs: pairs, next: st.setIDs[h], refs: 1})
-	st.setIDs[h] = id
-	for i := range pairs {
-		p := &pairs[i]
-		p.kt = st.termFor(p.k, 0)
-		p.kvt = st.termFor(p.k, p.v)
-		kt, kvt := st.terms.at(p.kt), st.terms.at(p.kvt)
-		p.kpos, p.kvpos = uint32(len(kt.sets)), uint32(len(kvt.sets))
-		kt.sets = append(kt.sets, id)
-		kvt.sets = append(kvt.sets, id)
-	}
+	st.setChains.link(id, uint64(h), &st.sets.at(id).hnext)
+	st.rehashSets()
 	return id
+}
+
+func (st *store) rehashSets() {
+	rehash(&st.setChains, &st.sets,
+		func(s *labelSet) uint64 { return uint64(s.hash) },
+		func(s *labelSet) *uint32 { return &s.hnext })
 }
 
 // equal reports whether set id (0 for none) holds exactly labels.
@@ -213,54 +283,44 @@ func (st *store) equal(id uint32, labels map[string]string) bool {
 	if id == 0 {
 		return len(labels) == 0
 	}
-	pairs := st.sets.at(id).pairs
-	if len(pairs) != len(labels) {
+	ps := st.pairsOf(id)
+	if len(ps) != len(labels) {
 		return false
 	}
-	for _, p := range pairs {
-		if v, ok := labels[st.text(p.k)]; !ok || v != st.text(p.v) {
+	for _, p := range ps {
+		tm := st.terms.at(p.t)
+		if v, ok := labels[tm.key]; !ok || v != tm.val {
 			return false
 		}
 	}
 	return true
 }
 
-// releaseSet drops a reference to set id (0 is ignored), freeing the set,
-// its strings and any terms left empty when it was the last one.
-func (st *store) releaseSet(id uint32) {
+// maybeFreeSet frees set id if no group or parent uses it (0 is ignored),
+// with any terms left empty when it was their last set.
+func (st *store) maybeFreeSet(id uint32) {
 	if id == 0 {
 		return
 	}
-	s := st.sets.at(id)
-	if s.refs--; s.refs > 0 {
+	s := *st.sets.at(id)
+	if s.groups != 0 || s.parents != 0 {
 		return
 	}
-	pairs := s.pairs
-	h := hashPairs(pairs)
-	if first := st.setIDs[h]; first == id {
-		if s.next == 0 {
-			delete(st.setIDs, h)
-		} else {
-			st.setIDs[h] = s.next
-		}
-	} else {
-		prev := first
-		for st.sets.at(prev).next != id {
-			prev = st.sets.at(prev).next
-		}
-		st.sets.at(prev).next = s.next
-	}
-	for _, p := range pairs {
-		st.leaveTerm(p.kt, p.kpos, id)
-		st.leaveTerm(p.kvt, p.kvpos, id)
-		st.releaseStr(p.k)
-		st.releaseStr(p.v)
-	}
+	ps := st.pairs.get(s.off, s.n)
+	st.setChains.unlink(id, uint64(s.hash), func(i uint32) *uint32 { return &st.sets.at(i).hnext })
 	st.sets.remove(id)
+	for _, p := range ps {
+		st.leaveTerm(p.t, p.pos, id)
+	}
+	st.pairs.release(s.off, s.n)
+	st.rehashSets()
+	if st.pairs.wasteful() {
+		st.compact()
+	}
 }
 
-// leaveTerm removes set id, at position pos, from term t by moving the last
-// set of the term into its place.
+// leaveTerm removes set id, at position pos, from value term t by moving the
+// last set of the term into its place.
 func (st *store) leaveTerm(t, pos, id uint32) {
 	tm := st.terms.at(t)
 	last := tm.sets[len(tm.sets)-1]
@@ -270,64 +330,81 @@ func (st *store) leaveTerm(t, pos, id uint32) {
 		tm.sets = slices.Clip(slices.Clone(tm.sets)) // give memory back after mass deletions
 	}
 	if last != id {
-		moved := st.sets.at(last).pairs
+		moved := st.pairsOf(last)
 		for i := range moved {
-			switch t {
-			case moved[i].kt:
-				moved[i].kpos = pos
-			case moved[i].kvt:
-				moved[i].kvpos = pos
-			default:
-				continue
+			if moved[i].t == t {
+				moved[i].pos = pos
+				break
 			}
-			break
 		}
 	}
 	st.maybeFreeTerm(t)
 }
 
-// find returns the index of the pair with key in set id, or -1.
-func (st *store) find(id uint32, key string) int {
-	pairs := st.sets.at(id).pairs
-	lo, hi := 0, len(pairs)
+// compact copies the pairs of every set into a fresh arena, in set number
+// order, leaving no idle space but the end of the last chunk.
+func (st *store) compact() {
+	old := st.pairs
+	st.pairs = arena{}
+	for id := uint32(1); id < st.sets.slots(); id++ {
+		if !st.sets.inUse(id) {
+			continue
+		}
+		s := st.sets.at(id)
+		s.off = st.pairs.place(s.n, old.get(s.off, s.n))
+	}
+}
+
+// lookup returns the value term of the label with key in set id, or 0.
+func (st *store) lookup(id uint32, key string) uint32 {
+	ps := st.pairsOf(id)
+	lo, hi := 0, len(ps)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if st.strs.at(pairs[m].k).s < key {
+		if st.terms.at(ps[m].t).key < key {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < len(pairs) && st.strs.at(pairs[lo].k).s == key {
-		return lo
-	}
-	return -1
-}
-
-// findNum returns the index of the pair with key number k in set id, or -1.
-// It compares numbers, not strings, which for short sets is cheaper than a
-// binary search by string.
-func (st *store) findNum(id, k uint32) int {
-	pairs := st.sets.at(id).pairs
-	if len(pairs) > 16 {
-		return st.find(id, st.text(k))
-	}
-	for i := range pairs {
-		if pairs[i].k == k {
-			return i
+	if lo < len(ps) {
+		if t := ps[lo].t; st.terms.at(t).key == key {
+			return t
 		}
 	}
-	return -1
+	return 0
 }
 
-// addReach adds n to the reach of every term of set id (0 is ignored).
+// valueOf returns the string number of the value of key k in set id, or 0
+// if the set has no such label. It compares numbers, not strings, which for
+// short sets is cheaper than a binary search by string.
+func (st *store) valueOf(id, k uint32) uint32 {
+	ps := st.pairsOf(id)
+	if len(ps) > 16 {
+		if t := st.lookup(id, st.text(k)); t != 0 {
+			return st.termStrs[t].v
+		}
+		return 0
+	}
+	ts := st.termStrs
+	for _, p := range ps {
+		if s := ts[p.t]; s.k == k {
+			return s.v
+		}
+	}
+	return 0
+}
+
+// addReach adds n to the reach of every term of set id (0 is ignored): its
+// value terms and their key terms.
 func (st *store) addReach(id uint32, n int) {
 	if id == 0 || n == 0 {
 		return
 	}
-	for _, p := range st.sets.at(id).pairs {
-		st.terms.at(p.kt).reach += n
-		st.terms.at(p.kvt).reach += n
+	for _, p := range st.pairsOf(id) {
+		tm := st.terms.at(p.t)
+		tm.reach += n
+		st.terms.at(tm.kt).reach += n
 	}
 }
 
@@ -344,13 +421,13 @@ type view struct {
 // first parent that has the key.
 func (v *view) Get(key string) (string, bool) {
 	if v.own != 0 {
-		if i := v.st.find(v.own, key); i >= 0 {
-			return v.st.text(v.st.sets.at(v.own).pairs[i].v), true
+		if t := v.st.lookup(v.own, key); t != 0 {
+			return v.st.terms.at(t).val, true
 		}
 	}
 	for _, p := range v.parents {
-		if i := v.st.find(p, key); i >= 0 {
-			return v.st.text(v.st.sets.at(p).pairs[i].v), true
+		if t := v.st.lookup(p, key); t != 0 {
+			return v.st.terms.at(t).val, true
 		}
 	}
 	return "", false
@@ -359,13 +436,13 @@ func (v *view) Get(key string) (string, bool) {
 // value returns the string number of the effective value of key k, or 0.
 func (v *view) value(k uint32) uint32 {
 	if v.own != 0 {
-		if i := v.st.findNum(v.own, k); i >= 0 {
-			return v.st.sets.at(v.own).pairs[i].v
+		if val := v.st.valueOf(v.own, k); val != 0 {
+			return val
 		}
 	}
 	for _, p := range v.parents {
-		if i := v.st.findNum(p, k); i >= 0 {
-			return v.st.sets.at(p).pairs[i].v
+		if val := v.st.valueOf(p, k); val != 0 {
+			return val
 		}
 	}
 	return 0
@@ -374,46 +451,45 @@ func (v *view) value(k uint32) uint32 {
 // shadowed reports whether the label with key k of parent set number i of
 // the view is hidden by the item's own labels or an earlier parent's.
 func (v *view) shadowed(i int, k uint32) bool {
-	if v.own != 0 && v.st.findNum(v.own, k) >= 0 {
+	if v.own != 0 && v.st.valueOf(v.own, k) != 0 {
 		return true
 	}
 	for _, p := range v.parents[:i] {
-		if v.st.findNum(p, k) >= 0 {
+		if v.st.valueOf(p, k) != 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// effective calls fn for each effective label of the view, once per key.
-func (v *view) effective(fn func(p *pair)) {
+// effective calls fn with the value term of each effective label of the
+// view, once per key.
+func (v *view) effective(fn func(t uint32)) {
 	st := v.st
 	if v.own != 0 {
-		pairs := st.sets.at(v.own).pairs
-		for i := range pairs {
-			fn(&pairs[i])
+		for _, p := range st.pairsOf(v.own) {
+			fn(p.t)
 		}
 	}
 	for i, ps := range v.parents {
-		pairs := st.sets.at(ps).pairs
-		for j := range pairs {
-			if !v.shadowed(i, pairs[j].k) {
-				fn(&pairs[j])
+		for _, p := range st.pairsOf(ps) {
+			if !v.shadowed(i, st.termStrs[p.t].k) {
+				fn(p.t)
 			}
 		}
 	}
 }
 
 // appendSels appends the selectors indexed under the view's effective
-// labels (not those on the scan list). Each selector is indexed under terms
-// of a single key, and the view has one value per key, so none is appended
-// twice.
+// labels (not those on the scan list): under their value terms and under
+// their key terms. Each selector is indexed under terms of a single key, and
+// the view has one value per key, so none is appended twice.
 func (v *view) appendSels(out []uint32) []uint32 {
 	st := v.st
-	add := func(p *pair) {
-		out = append(out, st.terms.at(p.kt).sels...)
-		out = append(out, st.terms.at(p.kvt).sels...)
-	}
-	v.effective(add)
+	v.effective(func(t uint32) {
+		tm := st.terms.at(t)
+		out = append(out, tm.sels...)
+		out = append(out, st.terms.at(tm.kt).sels...)
+	})
 	return out
 }
