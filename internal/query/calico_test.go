@@ -234,6 +234,13 @@ spec:
   - action: Deny
 ---
 apiVersion: projectcalico.org/v3
+kind: StagedKubernetesNetworkPolicy
+metadata: {name: staged-k8s, namespace: z}
+spec:
+  podSelector: {matchLabels: {pod: c}}
+  policyTypes: [Ingress]
+---
+apiVersion: projectcalico.org/v3
 kind: StagedNetworkPolicy
 metadata: {name: only-staged, namespace: "y"}
 spec:
@@ -251,6 +258,9 @@ spec:
 		{"z/a", "y/a", 80, "Allow", "profile kns.y"},
 		{"z/a", "y/a", 80, "Allow", "staged Deny"},
 		{"y/b", "y/a", 80, "Allow", "staged Allow"},
+		// A staged Kubernetes policy: default deny for z/c, staged only.
+		{"x/a", "z/c", 80, "Allow", "profile kns.z"},
+		{"x/a", "z/c", 80, "Allow", "staged Deny"},
 	})
 }
 
