@@ -1,0 +1,221 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/calicong/calico/internal/calc"
+	"github.com/calicong/calico/internal/conversion"
+	"github.com/calicong/calico/internal/dataplane/nft"
+	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/proto"
+)
+
+const nodeName = "node-1"
+
+// testNode is a node in a network namespace with pods in namespaces of
+// their own, wired as the CNI plugin would (veth caliXXXX ↔ eth0, /32
+// routes, 169.254.1.1 as the pods' gateway answered by proxy ARP), an
+// external peer on an uplink, and a dataplane programming the node's
+// nftables through the policy engine.
+type testNode struct {
+	t      *testing.T
+	node   string // node namespace
+	ext    string // external peer namespace (192.168.100.2)
+	pods   map[string]*testPod
+	graph  *calc.Graph
+	dp     *Dataplane
+	runner nft.Runner
+	kvs    map[model.Key]any
+}
+
+type testPod struct {
+	ns, name, ip, netns, iface string
+	server                     *probe.Server
+}
+
+var probePorts = []probe.Port{{Protocol: "TCP", Port: 80}, {Protocol: "TCP", Port: 81}, {Protocol: "UDP", Port: 80}, {Protocol: "UDP", Port: 81}}
+
+func sysctl(t *testing.T, ns, key, value string) {
+	t.Helper()
+	err := probe.InNamespace(ns, func() error {
+		return os.WriteFile(filepath.Join("/proc/sys", filepath.FromSlash(key)), []byte(value), 0o644)
+	})
+	if err != nil {
+		t.Fatalf("sysctl %s=%s in %s: %v", key, value, ns, err)
+	}
+}
+
+func newTestNode(t *testing.T, dpcfg Config) *testNode {
+	t.Helper()
+	netnstest.Require(t)
+	n := &testNode{t: t, node: netnstest.New(t, "node"), ext: netnstest.New(t, "ext"), pods: map[string]*testPod{}, kvs: map[model.Key]any{}}
+	run := netnstest.Run
+	run(t, "ip", "-n", n.node, "link", "add", "uplink", "type", "veth", "peer", "name", "eth0", "netns", n.ext)
+	run(t, "ip", "-n", n.node, "addr", "add", "192.168.100.1/24", "dev", "uplink")
+	run(t, "ip", "-n", n.node, "link", "set", "uplink", "up")
+	run(t, "ip", "-n", n.ext, "addr", "add", "192.168.100.2/24", "dev", "eth0")
+	run(t, "ip", "-n", n.ext, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", n.ext, "route", "add", "10.65.0.0/16", "via", "192.168.100.1")
+	// Proxy ARP for 169.254.1.1 needs a route towards it: a default route.
+	run(t, "ip", "-n", n.node, "route", "add", "default", "via", "192.168.100.2")
+	sysctl(t, n.node, "net/ipv4/ip_forward", "1")
+
+	n.runner = nft.Runner{Prefix: netnstest.Exec(n.node)}
+	dp, err := New(dpcfg, n.runner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.dp = dp
+	n.graph = calc.New(calc.Config{Hostname: nodeName}, func(msgs []proto.Message) {
+		if err := dp.OnMessages(msgs); err != nil {
+			t.Errorf("dataplane: %v", err)
+		}
+	})
+	t.Cleanup(func() {
+		for _, p := range n.pods {
+			if p.server != nil {
+				p.server.Close()
+			}
+		}
+	})
+	return n
+}
+
+// addPod creates a pod's namespace and veth and starts its servers.
+func (n *testNode) addPod(ns, name, ip string, labels map[string]string) *testPod {
+	t := n.t
+	t.Helper()
+	p := &testPod{ns: ns, name: name, ip: ip, netns: netnstest.New(t, "pod"), iface: conversion.VethName(ns, name)}
+	run := netnstest.Run
+	run(t, "ip", "-n", n.node, "link", "add", p.iface, "type", "veth", "peer", "name", "eth0", "netns", p.netns)
+	run(t, "ip", "-n", p.netns, "addr", "add", ip+"/32", "dev", "eth0")
+	run(t, "ip", "-n", p.netns, "link", "set", "eth0", "up")
+	run(t, "ip", "-n", p.netns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
+	run(t, "ip", "-n", p.netns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
+	run(t, "ip", "-n", n.node, "link", "set", p.iface, "up")
+	sysctl(t, n.node, "net/ipv4/conf/"+p.iface+"/proxy_arp", "1")
+	sysctl(t, n.node, "net/ipv4/neigh/"+p.iface+"/proxy_delay", "0")
+	run(t, "ip", "-n", n.node, "route", "add", ip+"/32", "dev", p.iface)
+	srv, err := probe.Serve(p.netns, ns+"/"+name, probePorts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.server = srv
+	n.pods[ns+"/"+name] = p
+	wep := wepFor(ns, name, ip, labels)
+	n.set(model.Key{Kind: model.KindWorkloadEndpoint, Namespace: ns, Name: wep.Name}, wep)
+	return p
+}
+
+// set changes the datastore state seen by the graph.
+func (n *testNode) set(key model.Key, value any) {
+	if value == nil {
+		delete(n.kvs, key)
+	} else {
+		n.kvs[key] = value
+	}
+	n.graph.OnUpdates([]model.Update{{KVPair: model.KVPair{Key: key, Value: value}}})
+}
+
+// sync flushes the graph and programs the kernel.
+func (n *testNode) sync() {
+	n.t.Helper()
+	n.graph.OnStatusUpdated(model.InSync)
+	n.graph.Flush()
+	if err := n.dp.Apply(context.Background()); err != nil {
+		n.t.Fatalf("apply: %v", err)
+	}
+}
+
+// probeResult is what a packet did in the kernel and what the oracle says.
+type probeResult struct {
+	from, to  string
+	proto     string
+	port      int
+	connected bool
+	oracle    calc.Trace
+}
+
+// probeAll probes every pair (and the external peer as a source) on the
+// given protocol/port combinations, in parallel.
+func (n *testNode) probeAll(probes []probe.Port) []probeResult {
+	t := n.t
+	t.Helper()
+	type src struct{ name, netns, ip string }
+	var srcs []src
+	for k, p := range n.pods {
+		srcs = append(srcs, src{k, p.netns, p.ip})
+	}
+	srcs = append(srcs, src{"external", n.ext, "192.168.100.2"})
+	var mu sync.Mutex
+	var out []probeResult
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, s := range srcs {
+		for k, dst := range n.pods {
+			if k == s.name {
+				continue
+			}
+			for _, pr := range probes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					res, err := probe.Connect(s.netns, pr.Protocol, dst.ip, pr.Port, 1500*time.Millisecond)
+					if err != nil {
+						t.Errorf("probe %s → %s: %v", s.name, k, err)
+						return
+					}
+					proto := uint8(6)
+					if pr.Protocol == "UDP" {
+						proto = 17
+					}
+					tr := n.graph.Evaluate(calc.Packet{Src: netip.MustParseAddr(s.ip), Dst: netip.MustParseAddr(dst.ip),
+						Protocol: proto, SrcPort: 40000, DstPort: uint16(pr.Port), ICMPType: -1, ICMPCode: -1})
+					if res.Connected && res.Reply != k {
+						t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
+					}
+					mu.Lock()
+					out = append(out, probeResult{s.name, k, pr.Protocol, pr.Port, res.Connected, tr})
+					mu.Unlock()
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+// agree fails the test for every probe where the kernel and the oracle
+// disagree, and returns how many probes connected.
+func agree(t *testing.T, results []probeResult) (allowed int) {
+	t.Helper()
+	for _, r := range results {
+		if r.connected {
+			allowed++
+		}
+		if r.connected != (r.oracle.Verdict == "Allow") {
+			t.Errorf("%s → %s %s/%d: kernel connected=%v, oracle says %s (egress %+v, ingress %+v)",
+				r.from, r.to, r.proto, r.port, r.connected, r.oracle.Verdict, r.oracle.Egress, r.oracle.Ingress)
+		}
+	}
+	return allowed
+}
+
+func describe(results []probeResult) string {
+	s := ""
+	for _, r := range results {
+		s += fmt.Sprintf("%s → %s %s/%d %v\n", r.from, r.to, r.proto, r.port, r.connected)
+	}
+	return s
+}
