@@ -118,9 +118,9 @@ func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
 	m := marks{accept: cfg.MarkAccept, pass: cfg.MarkPass}
 	d := &Dataplane{
 		cfg: cfg, nft: n, routes: routes, marks: m,
-		rr:      ruleRenderer{marks: m, nflog: cfg.NFLOGGroup},
-		state:   proto.NewState(),
-		table:   nft.NewTable("inet", cfg.Table),
+		rr:          ruleRenderer{marks: m, nflog: cfg.NFLOGGroup},
+		state:       proto.NewState(),
+		table:       nft.NewTable("inet", cfg.Table),
 		ruleIDs:     map[string]string{},
 		ifaceOwners: map[proto.WorkloadEndpointID]string{},
 	}

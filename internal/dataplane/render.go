@@ -55,8 +55,10 @@ func (m marks) setPass() string   { return fmt.Sprintf("meta mark set meta mark 
 func (m marks) clear(bits uint32) string {
 	return fmt.Sprintf("meta mark set meta mark & 0x%08x", ^bits)
 }
-func (m marks) isSet(bit uint32) string   { return fmt.Sprintf("meta mark & 0x%08x == 0x%08x", bit, bit) }
-func (m marks) isClear(bit uint32) string { return fmt.Sprintf("meta mark & 0x%08x == 0x00000000", bit) }
+func (m marks) isSet(bit uint32) string { return fmt.Sprintf("meta mark & 0x%08x == 0x%08x", bit, bit) }
+func (m marks) isClear(bit uint32) string {
+	return fmt.Sprintf("meta mark & 0x%08x == 0x00000000", bit)
+}
 
 // family is the IP family a rendered rule applies to.
 type family struct {
