@@ -209,7 +209,7 @@ func (d *Dataplane) onMessage(m proto.Message) {
 			if in {
 				rules = m.Policy.InboundRules
 			}
-			t.SetChain(chain, &nft.Chain{Rules: d.rr.policyRules(chain, rules, in)})
+			t.SetChain(chain, &nft.Chain{Comment: direction(in) + " rules of " + m.ID.String(), Rules: d.rr.policyRules(chain, rules, in)})
 			d.ruleIDs[chain] = "policy " + m.ID.String()
 		}
 	case proto.ActivePolicyRemove:
@@ -224,7 +224,7 @@ func (d *Dataplane) onMessage(m proto.Message) {
 			if in {
 				rules = m.Profile.InboundRules
 			}
-			t.SetChain(chain, &nft.Chain{Rules: d.rr.policyRules(chain, rules, in)})
+			t.SetChain(chain, &nft.Chain{Comment: direction(in) + " rules of profile " + m.ID, Rules: d.rr.policyRules(chain, rules, in)})
 			d.ruleIDs[chain] = "profile " + m.ID
 		}
 	case proto.ActiveProfileRemove:
@@ -248,8 +248,8 @@ func (d *Dataplane) workloadUpdate(m proto.WorkloadEndpointUpdate) {
 	d.ifaceOwners[m.ID] = iface
 	t := d.table
 	fw, tw := fromWorkloadChain(iface), toWorkloadChain(iface)
-	t.SetChain(fw, &nft.Chain{Rules: d.endpointRules(ep, fw, false)})
-	t.SetChain(tw, &nft.Chain{Rules: d.endpointRules(ep, tw, true)})
+	t.SetChain(fw, &nft.Chain{Comment: "egress of workload " + m.ID.Namespace + "/" + ep.Pod, Rules: d.endpointRules(ep, fw, false)})
+	t.SetChain(tw, &nft.Chain{Comment: "ingress of workload " + m.ID.Namespace + "/" + ep.Pod, Rules: d.endpointRules(ep, tw, true)})
 	t.SetMapElement(mapFromWorkload, fmt.Sprintf("%q", iface), "goto "+fw)
 	t.SetMapElement(mapToWorkload, fmt.Sprintf("%q", iface), "goto "+tw)
 	if d.routes != nil {
@@ -344,6 +344,13 @@ func (d *Dataplane) endpointRules(ep *proto.WorkloadEndpoint, chain string, ingr
 	}
 	rules = append(rules, fmt.Sprintf("%s drop comment %q", d.verdictLog(fmt.Sprintf("D%s|no profile", dirLetter(ingress))), "no policy or profile allowed it"))
 	return rules
+}
+
+func direction(inbound bool) string {
+	if inbound {
+		return "ingress"
+	}
+	return "egress"
 }
 
 func dirLetter(ingress bool) string {

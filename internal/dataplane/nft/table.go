@@ -35,14 +35,17 @@ type BaseChain struct {
 	Policy   string // accept or drop; "" for accept
 }
 
-// Chain is a chain and its rules, in nft syntax.
+// Chain is a chain and its rules, in nft syntax. The comment tells users
+// what a chain with a hashed name is for; it must not change for a given
+// chain name (nft keeps the first one).
 type Chain struct {
-	Base  *BaseChain
-	Rules []string
+	Base    *BaseChain
+	Comment string
+	Rules   []string
 }
 
 func (c *Chain) equal(o *Chain) bool {
-	if (c.Base == nil) != (o.Base == nil) || (c.Base != nil && *c.Base != *o.Base) {
+	if (c.Base == nil) != (o.Base == nil) || (c.Base != nil && *c.Base != *o.Base) || c.Comment != o.Comment {
 		return false
 	}
 	return slices.Equal(c.Rules, o.Rules)
@@ -500,6 +503,10 @@ func writeSetDecl(b *strings.Builder, tbl, name string, s *Set) {
 
 func writeChainDecl(b *strings.Builder, tbl, name string, c *Chain) {
 	if c.Base == nil {
+		if c.Comment != "" {
+			fmt.Fprintf(b, "add chain %s %s { comment %q; }\n", tbl, name, c.Comment)
+			return
+		}
 		fmt.Fprintf(b, "add chain %s %s\n", tbl, name)
 		return
 	}
