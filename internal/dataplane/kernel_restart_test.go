@@ -116,7 +116,7 @@ func TestRestartKeepsConnectionsAndEnforcement(t *testing.T) {
 	// The restart: a new graph and dataplane that know nothing, fed the
 	// same datastore state. Until it is in sync it must not touch the
 	// kernel; then its first transaction replaces the table atomically.
-	dp, err := New(Config{}, n.runner, nil)
+	dp, err := New(Config{}, n.runner, newRoutes(t, n.node))
 	if err != nil {
 		t.Fatal(err)
 	}

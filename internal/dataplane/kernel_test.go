@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/dataplane/nft"
+	"github.com/calicong/calico/internal/dataplane/routes"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
@@ -34,7 +38,30 @@ type testNode struct {
 	graph  *calc.Graph
 	dp     *Dataplane
 	runner nft.Runner
+	routes *routes.Manager
 	kvs    map[model.Key]any
+}
+
+// newRoutes makes a route manager working in a namespace.
+func newRoutes(t *testing.T, ns string) *routes.Manager {
+	t.Helper()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nl.Close)
+	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
+		return probe.InNamespace(ns, func() error { return routes.WriteSysctl(key, value) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 type testPod struct {
@@ -70,7 +97,8 @@ func newTestNode(t *testing.T, dpcfg Config) *testNode {
 	sysctl(t, n.node, "net/ipv4/ip_forward", "1")
 
 	n.runner = nft.Runner{Prefix: netnstest.Exec(n.node)}
-	dp, err := New(dpcfg, n.runner, nil)
+	n.routes = newRoutes(t, n.node)
+	dp, err := New(dpcfg, n.runner, n.routes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +129,7 @@ func (n *testNode) addPod(ns, name, ip string, labels map[string]string) *testPo
 	run(t, "ip", "-n", p.netns, "link", "set", "eth0", "up")
 	run(t, "ip", "-n", p.netns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
 	run(t, "ip", "-n", p.netns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
-	run(t, "ip", "-n", n.node, "link", "set", p.iface, "up")
-	sysctl(t, n.node, "net/ipv4/conf/"+p.iface+"/proxy_arp", "1")
-	sysctl(t, n.node, "net/ipv4/neigh/"+p.iface+"/proxy_delay", "0")
-	run(t, "ip", "-n", n.node, "route", "add", ip+"/32", "dev", p.iface)
+	// The host side's routes and settings are the dataplane's job.
 	srv, err := probe.Serve(p.netns, ns+"/"+name, probePorts)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,258 @@
+// Package routes programs what the kernel needs to reach local workloads:
+// a /32 (or /128) route per workload address through its host-side veth,
+// and the interface settings that make the veth answer for the pods'
+// gateway 169.254.1.1 (proxy ARP) and forward. It owns only routes with
+// its route protocol on interfaces with its prefix; stale ones from an
+// earlier run are removed, nothing else is touched.
+package routes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Config says which routes are ours.
+type Config struct {
+	// InterfacePrefix starts every workload interface; default "cali".
+	InterfacePrefix string
+	// Protocol marks our routes; default 3 ("boot", Calico's
+	// DeviceRouteProtocol default).
+	Protocol int
+}
+
+// Manager reconciles workload routes and interface settings.
+type Manager struct {
+	cfg    Config
+	nl     *netlink.Handle
+	sysctl func(key, value string) error
+
+	mu      sync.Mutex
+	desired map[string][]string // iface → CIDRs
+	dirty   bool
+	swept   bool
+	// configured remembers interfaces whose sysctls are set (by ifindex,
+	// so a recreated interface is configured again).
+	configured map[string]int
+}
+
+// New creates a manager using the netlink handle (nil: the current
+// namespace) and sysctl writer (nil: write /proc/sys directly).
+func New(cfg Config, nl *netlink.Handle, sysctl func(key, value string) error) (*Manager, error) {
+	if cfg.InterfacePrefix == "" {
+		cfg.InterfacePrefix = "cali"
+	}
+	if cfg.Protocol == 0 {
+		cfg.Protocol = unix.RTPROT_BOOT
+	}
+	if nl == nil {
+		var err error
+		if nl, err = netlink.NewHandle(); err != nil {
+			return nil, fmt.Errorf("netlink: %w", err)
+		}
+	}
+	if sysctl == nil {
+		sysctl = WriteSysctl
+	}
+	return &Manager{cfg: cfg, nl: nl, sysctl: sysctl, desired: map[string][]string{}, configured: map[string]int{}, dirty: true}, nil
+}
+
+// WriteSysctl writes /proc/sys/<key> ("net/ipv4/conf/eth0/proxy_arp").
+func WriteSysctl(key, value string) error {
+	return os.WriteFile(filepath.Join("/proc/sys", filepath.FromSlash(key)), []byte(value), 0o644)
+}
+
+// SetWorkload sets the addresses routed through an interface.
+func (m *Manager) SetWorkload(iface string, nets []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.desired[iface]; ok && slices.Equal(old, nets) {
+		return
+	}
+	m.desired[iface] = slices.Clone(nets)
+	m.dirty = true
+}
+
+// RemoveWorkload forgets an interface; its routes go at the next Apply.
+func (m *Manager) RemoveWorkload(iface string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.desired[iface]; ok {
+		delete(m.desired, iface)
+		delete(m.configured, iface)
+		m.dirty = true
+	}
+}
+
+// Kick makes the next Apply reconcile again (after an interface event).
+func (m *Manager) Kick() {
+	m.mu.Lock()
+	m.dirty = true
+	m.mu.Unlock()
+}
+
+// Apply reconciles routes and settings. An interface that does not exist
+// yet (the CNI plugin has not created it) is skipped without error and
+// tried again next time.
+func (m *Manager) Apply(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.dirty {
+		return nil
+	}
+	var errs []error
+	missing := false
+	for _, iface := range slices.Sorted(maps.Keys(m.desired)) {
+		link, err := m.nl.LinkByName(iface)
+		if err != nil {
+			var nf netlink.LinkNotFoundError
+			if errors.As(err, &nf) {
+				missing = true
+				continue
+			}
+			errs = append(errs, fmt.Errorf("interface %s: %w", iface, err))
+			continue
+		}
+		if err := m.configure(iface, link); err != nil {
+			errs = append(errs, err)
+		}
+		if err := m.syncRoutes(link, m.desired[iface]); err != nil {
+			errs = append(errs, fmt.Errorf("routes of %s: %w", iface, err))
+		}
+	}
+	if err := m.sweep(); err != nil {
+		errs = append(errs, err)
+	}
+	m.dirty = missing || len(errs) > 0
+	return errors.Join(errs...)
+}
+
+// configure sets the interface up with the settings a pod behind it needs.
+func (m *Manager) configure(iface string, link netlink.Link) error {
+	if m.configured[iface] == link.Attrs().Index {
+		return nil
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		if err := m.nl.LinkSetUp(link); err != nil {
+			return fmt.Errorf("set %s up: %w", iface, err)
+		}
+	}
+	settings := [][2]string{
+		// Answer ARP for the pods' gateway 169.254.1.1 (and anything else)
+		// at once: the default proxy delay loses the first packets.
+		{"net/ipv4/conf/" + iface + "/proxy_arp", "1"},
+		{"net/ipv4/neigh/" + iface + "/proxy_delay", "0"},
+		{"net/ipv4/conf/" + iface + "/forwarding", "1"},
+		// Lets pods reach node-local services bound to 127.0.0.1 via DNAT.
+		{"net/ipv4/conf/" + iface + "/route_localnet", "1"},
+	}
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err == nil {
+		settings = append(settings,
+			[2]string{"net/ipv6/conf/" + iface + "/proxy_ndp", "1"},
+			[2]string{"net/ipv6/conf/" + iface + "/forwarding", "1"},
+			[2]string{"net/ipv6/conf/" + iface + "/accept_ra", "0"})
+	}
+	for _, s := range settings {
+		if err := m.sysctl(s[0], s[1]); err != nil && !strings.Contains(s[0], "ipv6") {
+			return fmt.Errorf("sysctl %s=%s: %w", s[0], s[1], err)
+		}
+	}
+	m.configured[iface] = link.Attrs().Index
+	return nil
+}
+
+func (m *Manager) syncRoutes(link netlink.Link, nets []string) error {
+	want := map[string]*net.IPNet{}
+	for _, n := range nets {
+		_, ipn, err := net.ParseCIDR(n)
+		if err != nil {
+			return err
+		}
+		want[ipn.String()] = ipn
+	}
+	have, err := m.ourRoutes(link)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range have {
+		if _, ok := want[r.Dst.String()]; !ok {
+			if err := m.nl.RouteDel(&r); err != nil {
+				errs = append(errs, fmt.Errorf("delete route %s: %w", r.Dst, err))
+			}
+		}
+	}
+	for dst, ipn := range want {
+		found := false
+		for _, r := range have {
+			if r.Dst.String() == dst {
+				found = true
+			}
+		}
+		if found {
+			continue
+		}
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipn, Scope: netlink.SCOPE_LINK, Protocol: netlink.RouteProtocol(m.cfg.Protocol)}
+		if err := m.nl.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("add route %s: %w", dst, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) ourRoutes(link netlink.Link) ([]netlink.Route, error) {
+	var out []netlink.Route
+	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := m.nl.RouteListFiltered(family, &netlink.Route{LinkIndex: link.Attrs().Index, Protocol: netlink.RouteProtocol(m.cfg.Protocol)},
+			netlink.RT_FILTER_OIF|netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if r.Dst != nil {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// sweep removes our routes on interfaces with our prefix that no endpoint
+// wants (left by an earlier run, or by a workload that is gone).
+func (m *Manager) sweep() error {
+	links, err := m.nl.LinkList()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range links {
+		name := l.Attrs().Name
+		if !strings.HasPrefix(name, m.cfg.InterfacePrefix) {
+			continue
+		}
+		if _, ok := m.desired[name]; ok {
+			continue
+		}
+		rs, err := m.ourRoutes(l)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range rs {
+			if err := m.nl.RouteDel(&r); err != nil {
+				errs = append(errs, fmt.Errorf("delete stale route %s on %s: %w", r.Dst, name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

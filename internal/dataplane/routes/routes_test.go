@@ -1,0 +1,85 @@
+package routes_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/calicong/calico/internal/dataplane/routes"
+	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/probe"
+)
+
+func TestRoutesAndSweep(t *testing.T) {
+	netnstest.Require(t)
+	node := netnstest.New(t, "rt")
+	pod := netnstest.New(t, "rtp")
+	run := netnstest.Run
+	run(t, "ip", "-n", node, "link", "add", "cali0000000001", "type", "veth", "peer", "name", "eth0", "netns", pod)
+	run(t, "ip", "-n", node, "link", "add", "cali0000000002", "type", "veth", "peer", "name", "eth1", "netns", pod)
+	run(t, "ip", "-n", node, "link", "add", "other0", "type", "veth", "peer", "name", "eth2", "netns", pod)
+	run(t, "ip", "-n", node, "link", "set", "other0", "up")
+	run(t, "ip", "-n", node, "link", "set", "cali0000000002", "up")
+	// Left by an earlier run: one of ours, on a workload interface nobody
+	// wants any more; and routes that are not ours.
+	run(t, "ip", "-n", node, "route", "add", "10.66.0.9/32", "dev", "cali0000000002", "proto", "boot")
+	run(t, "ip", "-n", node, "route", "add", "10.66.0.8/32", "dev", "cali0000000002", "proto", "static")
+	run(t, "ip", "-n", node, "route", "add", "10.66.0.7/32", "dev", "other0", "proto", "boot")
+
+	h, err := netns.GetFromName(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
+		return probe.InNamespace(node, func() error { return routes.WriteSysctl(key, value) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetWorkload("cali0000000001", []string{"10.66.0.1/32"})
+	m.SetWorkload("cali-not-yet", []string{"10.66.0.3/32"})
+	if err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, "ip", "-n", node, "route")
+	for _, want := range []string{"10.66.0.1 dev cali0000000001 scope link", "10.66.0.8 dev cali0000000002 proto static", "10.66.0.7 dev other0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("routes lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "10.66.0.9") {
+		t.Errorf("a stale route of ours survived:\n%s", out)
+	}
+	if got := strings.TrimSpace(run(t, "ip", "netns", "exec", node, "cat", "/proc/sys/net/ipv4/conf/cali0000000001/proxy_arp")); got != "1" {
+		t.Errorf("proxy_arp = %s", got)
+	}
+	if !strings.Contains(run(t, "ip", "-n", node, "link", "show", "cali0000000001"), "UP") {
+		t.Error("the interface was not set up")
+	}
+	// The interface appears later: the next Apply routes it.
+	run(t, "ip", "-n", node, "link", "add", "cali-not-yet", "type", "veth", "peer", "name", "eth3", "netns", pod)
+	m.Kick()
+	if err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "ip", "-n", node, "route"); !strings.Contains(out, "10.66.0.3 dev cali-not-yet") {
+		t.Errorf("route of a late interface missing:\n%s", out)
+	}
+	// Removing a workload removes its routes.
+	m.RemoveWorkload("cali0000000001")
+	if err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "ip", "-n", node, "route"); strings.Contains(out, "10.66.0.1") {
+		t.Errorf("route of a removed workload remains:\n%s", out)
+	}
+}
