@@ -396,6 +396,9 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 	return nil
 }
 
+// State is what the dataplane was told to program.
+func (d *Dataplane) State() *proto.State { return d.state }
+
 // Table exposes the desired nftables table (for tests and diagnostics).
 func (d *Dataplane) Table() *nft.Table { return d.table }
 

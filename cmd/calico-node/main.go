@@ -1,0 +1,191 @@
+// Command calico-node is the per-node agent: start-up (node address,
+// annotations, default IP pool), then Felix (policy engine and nftables
+// dataplane, workload routes), with health and Prometheus endpoints.
+//
+// Configuration is Calico's: NODENAME, IP, IP_AUTODETECTION_METHOD,
+// CALICO_IPV4POOL_*, NO_DEFAULT_POOLS, KUBECONFIG, and FELIX_* variables,
+// which override FelixConfiguration. Exit code 129 means "the
+// configuration changed: start me again".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vishvananda/netlink"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/dataplane"
+	"github.com/calicong/calico/internal/dataplane/nft"
+	"github.com/calicong/calico/internal/dataplane/routes"
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/felix"
+	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/startup"
+	"github.com/calicong/calico/internal/syncer"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
+	startupOnly := flag.Bool("startup", false, "run start-up only, then exit")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("FELIX_LOGSEVERITYSCREEN"))}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runNode(ctx, *kubeconfig, *startupOnly, log); err != nil {
+		if errors.Is(err, felix.ErrConfigChanged) {
+			log.Info(err.Error())
+			return 129
+		}
+		log.Error("calico-node failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func logLevel(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug
+	case "warning", "warn":
+		return slog.LevelWarn
+	case "error", "fatal", "panic":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog.Logger) error {
+	scfg, err := startup.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	rc, err := datastore.LoadConfig(kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := datastore.New(rc)
+	if err != nil {
+		return err
+	}
+	res, err := startup.Run(ctx, scfg, client, log)
+	if err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+	if startupOnly {
+		return nil
+	}
+	fcKind, _ := v3.KindFor("FelixConfiguration")
+	fc, err := felix.FirstConfig(func(name string) (*v3.FelixConfiguration, error) {
+		obj, err := client.Get(ctx, fcKind, "", name)
+		if datastore.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*v3.FelixConfiguration), nil
+	}, res.NodeName, os.Environ())
+	if err != nil {
+		return err
+	}
+	proto := 3
+	if fc.Spec.DeviceRouteProtocol != nil {
+		proto = *fc.Spec.DeviceRouteProtocol
+	}
+	rm, err := routes.New(routes.Config{InterfacePrefix: fc.Spec.InterfacePrefix, Protocol: proto}, nil, nil)
+	if err != nil {
+		return err
+	}
+	dp, err := dataplane.New(felix.DataplaneConfig(fc, log), nft.Runner{}, rm)
+	if err != nil {
+		return err
+	}
+	agg := health.New(nil)
+	if b := fc.Spec.HealthEnabled; b != nil && *b {
+		addr := net.JoinHostPort(*fc.Spec.HealthHost, strconv.Itoa(*fc.Spec.HealthPort))
+		go serve(ctx, addr, agg.Handler(), log)
+	}
+	var reg prometheus.Registerer
+	if b := fc.Spec.PrometheusMetricsEnabled; b != nil && *b {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = r
+		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
+		go serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
+	}
+	kicks := make(chan struct{}, 1)
+	go watchLinks(ctx, fc.Spec.InterfacePrefix, rm, kicks, log)
+	f, err := felix.New(felix.Config{
+		NodeName: res.NodeName, Felix: fc, Dataplane: dp, Kicks: kicks, Health: agg, Metrics: reg,
+		Env: os.Environ(), Log: log,
+		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
+			srcs, err := client.Sources(datastore.FelixKinds, log)
+			if err != nil {
+				return nil, err
+			}
+			return syncer.New(srcs, cb, log), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return f.Run(ctx)
+}
+
+// serve runs an HTTP server until ctx ends.
+func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("HTTP endpoint failed", "addr", addr, "err", err)
+	}
+}
+
+// watchLinks kicks the dataplane when a workload interface appears or
+// comes up, so its routes are programmed without waiting for a resync.
+func watchLinks(ctx context.Context, prefix string, rm *routes.Manager, kicks chan<- struct{}, log *slog.Logger) {
+	updates := make(chan netlink.LinkUpdate, 64)
+	if err := netlink.LinkSubscribe(updates, ctx.Done()); err != nil {
+		log.Warn("cannot watch interfaces; relying on periodic resyncs", "err", err)
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-updates:
+			if !ok {
+				return
+			}
+			if !strings.HasPrefix(u.Attrs().Name, strings.Split(prefix, ",")[0]) {
+				continue
+			}
+			rm.Kick()
+			select {
+			case kicks <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
