@@ -31,7 +31,7 @@ const nodeName = "node-1"
 // external peer on an uplink, and a dataplane programming the node's
 // nftables through the policy engine.
 type testNode struct {
-	t      *testing.T
+	t      testing.TB
 	node   string // node namespace
 	ext    string // external peer namespace (192.168.100.2)
 	pods   map[string]*testPod
@@ -43,7 +43,7 @@ type testNode struct {
 }
 
 // newRoutes makes a route manager working in a namespace.
-func newRoutes(t *testing.T, ns string) *routes.Manager {
+func newRoutes(t testing.TB, ns string) *routes.Manager {
 	t.Helper()
 	h, err := netns.GetFromName(ns)
 	if err != nil {
@@ -71,7 +71,7 @@ type testPod struct {
 
 var probePorts = []probe.Port{{Protocol: "TCP", Port: 80}, {Protocol: "TCP", Port: 81}, {Protocol: "UDP", Port: 80}, {Protocol: "UDP", Port: 81}}
 
-func sysctl(t *testing.T, ns, key, value string) {
+func sysctl(t testing.TB, ns, key, value string) {
 	t.Helper()
 	err := probe.InNamespace(ns, func() error {
 		return os.WriteFile(filepath.Join("/proc/sys", filepath.FromSlash(key)), []byte(value), 0o644)
@@ -81,7 +81,7 @@ func sysctl(t *testing.T, ns, key, value string) {
 	}
 }
 
-func newTestNode(t *testing.T, dpcfg Config) *testNode {
+func newTestNode(t testing.TB, dpcfg Config) *testNode {
 	t.Helper()
 	netnstest.Require(t)
 	n := &testNode{t: t, node: netnstest.New(t, "node"), ext: netnstest.New(t, "ext"), pods: map[string]*testPod{}, kvs: map[model.Key]any{}}
