@@ -184,6 +184,12 @@ func sortedSpecs(m map[string]*ipSetSpec) []*ipSetSpec {
 	return out
 }
 
+// allowAllProfile is the built-in projectcalico-default-allow.
+var allowAllProfile = &proto.Profile{
+	InboundRules:  []*proto.Rule{{Action: string(v3.Allow)}},
+	OutboundRules: []*proto.Rule{{Action: string(v3.Allow)}},
+}
+
 // denyAllProfile stands in for a profile that does not exist.
 var denyAllProfile = &proto.Profile{
 	InboundRules:  []*proto.Rule{{Action: string(v3.Deny)}},

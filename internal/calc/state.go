@@ -115,6 +115,11 @@ func (g *Graph) onProfile(name string, value any) {
 	if value == nil {
 		g.setIndex.DeleteParentLabels(name)
 		g.polIndex.DeleteParentLabels(name)
+		if st != nil && name == v3.DefaultAllowProfile {
+			st.rendered, st.sets = allowAllProfile, nil
+			g.dirtyProfiles[name] = struct{}{}
+			return
+		}
 		if st != nil {
 			st.exists, st.rendered, st.sets = false, denyAllProfile, nil
 			g.dirtyProfiles[name] = struct{}{}
@@ -149,8 +154,12 @@ func (g *Graph) onProfile(name string, value any) {
 func (g *Graph) refProfile(name string) {
 	st := g.profiles[name]
 	if st == nil {
-		// Not (yet) in the datastore: fail closed.
+		// Not (yet) in the datastore: fail closed, except for the built-in
+		// allow-all profile, which always exists.
 		st = &profileState{rendered: denyAllProfile}
+		if name == v3.DefaultAllowProfile {
+			st.rendered, st.exists = allowAllProfile, true
+		}
 		g.profiles[name] = st
 	}
 	st.refs++

@@ -38,7 +38,10 @@ type Config struct {
 	// NFLOGGroup, if positive, reports every verdict to this NFLOG group
 	// with its rule ID (for flow logs).
 	NFLOGGroup int
-	Log        *slog.Logger
+	// FailsafeInbound and FailsafeOutbound stay open to and from host
+	// endpoints whatever the policy.
+	FailsafeInbound, FailsafeOutbound []FailsafePort
+	Log                               *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -107,6 +110,10 @@ type Dataplane struct {
 	// ifaceOwners remembers each endpoint's interface, so a removal or an
 	// interface change can clean up.
 	ifaceOwners map[proto.WorkloadEndpointID]string
+	// hostIfaces remembers each host endpoint's interface; starHost is the
+	// host endpoint for all interfaces, if any.
+	hostIfaces map[string]string
+	starHost   string
 }
 
 // New creates a dataplane. It does not touch the kernel.
@@ -123,6 +130,7 @@ func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
 		table:       nft.NewTable("inet", cfg.Table),
 		ruleIDs:     map[string]string{},
 		ifaceOwners: map[proto.WorkloadEndpointID]string{},
+		hostIfaces:  map[string]string{},
 	}
 	d.staticChains()
 	return d, nil
@@ -137,18 +145,10 @@ func (d *Dataplane) staticChains() {
 	t := d.table
 	t.EnsureMap(mapFromWorkload, "ifname : verdict")
 	t.EnsureMap(mapToWorkload, "ifname : verdict")
-	wl := fmt.Sprintf("%q", d.cfg.InterfacePrefix+"*")
-	t.SetChain("filter-forward", &nft.Chain{
-		Base: &nft.BaseChain{Type: "filter", Hook: "forward", Priority: "filter"},
-		Rules: []string{
-			"iifname " + wl + " jump from-wl-dispatch",
-			"oifname " + wl + " jump to-wl-dispatch",
-		},
-	})
-	t.SetChain("filter-input", &nft.Chain{
-		Base:  &nft.BaseChain{Type: "filter", Hook: "input", Priority: "filter"},
-		Rules: []string{"iifname " + wl + " jump wl-to-host"},
-	})
+	for _, m := range hostMaps {
+		t.EnsureMap(m, "ifname : verdict")
+	}
+	d.baseChains()
 	toHost := []string{"jump from-wl-dispatch"}
 	switch d.cfg.DefaultEndpointToHostAction {
 	case "Accept":
@@ -236,6 +236,10 @@ func (d *Dataplane) onMessage(m proto.Message) {
 		d.workloadUpdate(m)
 	case proto.WorkloadEndpointRemove:
 		d.workloadRemove(m.ID)
+	case proto.HostEndpointUpdate:
+		d.hostUpdate(m)
+	case proto.HostEndpointRemove:
+		d.removeHost(m.ID)
 	}
 }
 
@@ -280,10 +284,9 @@ func (d *Dataplane) removeIface(iface string) {
 }
 
 // endpointRules renders a workload's ingress (tw) or egress (fw) chain:
-// the conntrack fast path, anti-spoofing (egress), then each tier's
-// policies in order, then the profiles, then a drop.
+// the conntrack fast path, anti-spoofing (egress), then the tiers and
+// profiles.
 func (d *Dataplane) endpointRules(ep *proto.WorkloadEndpoint, chain string, ingress bool) []string {
-	m := d.marks
 	rules := []string{
 		"ct state established,related accept",
 		"ct state invalid drop",
@@ -309,8 +312,37 @@ func (d *Dataplane) endpointRules(ep *proto.WorkloadEndpoint, chain string, ingr
 			rules = append(rules, fmt.Sprintf(`meta nfproto %s %s != %s counter drop comment "spoofed source"`, f.nfproto, f.saddr, anonSet(own)))
 		}
 	}
-	rules = append(rules, m.clear(m.accept|m.pass))
-	for _, ti := range ep.Tiers {
+	return append(rules, d.walk(ep.Tiers, ep.ProfileIDs, ingress, walkNormal)...)
+}
+
+// walkKind says how a chain treats the end of a tier and the end of the
+// chain.
+type walkKind int
+
+const (
+	// walkNormal: end-of-tier drops apply, then profiles, then a drop.
+	walkNormal walkKind = iota
+	// walkForward (host endpoint, forwarded traffic): tiers only; what no
+	// tier dropped is allowed.
+	walkForward
+	// walkPreDNAT and walkUntracked: policies decide what they match;
+	// anything else carries on to normal processing.
+	walkPreDNAT
+	walkUntracked
+)
+
+// walk renders the tier-and-profile part of an endpoint chain: per tier,
+// each enforced policy's chain in order (stopping at an accept, skipping
+// the rest of the tier at a pass), the tier's default action, then the
+// profiles, then a drop.
+func (d *Dataplane) walk(tiers []proto.TierInfo, profiles []string, ingress bool, kind walkKind) []string {
+	m := d.marks
+	rules := []string{m.clear(m.accept | m.pass)}
+	accepted := fmt.Sprintf("%s return", m.isSet(m.accept))
+	if kind == walkUntracked {
+		accepted = fmt.Sprintf("%s notrack return", m.isSet(m.accept))
+	}
+	for _, ti := range tiers {
 		ids := ti.EgressPolicies
 		if ingress {
 			ids = ti.IngressPolicies
@@ -330,20 +362,25 @@ func (d *Dataplane) endpointRules(ep *proto.WorkloadEndpoint, chain string, ingr
 		for _, id := range enforced {
 			rules = append(rules,
 				fmt.Sprintf("%s jump %s", m.isClear(m.pass), policyChain(id, ingress)),
-				fmt.Sprintf("%s return", m.isSet(m.accept)))
+				accepted)
 		}
-		if ti.DefaultAction != "Pass" {
+		if ti.DefaultAction != "Pass" && (kind == walkNormal || kind == walkForward) {
 			id := fmt.Sprintf("D%s|tier %s", dirLetter(ingress), ti.Name)
 			rules = append(rules, fmt.Sprintf("%s %s drop comment %q", m.isClear(m.pass), d.verdictLog(id), "end of tier "+ti.Name))
 		}
 	}
-	for _, p := range ep.ProfileIDs {
+	switch kind {
+	case walkForward:
+		return append(rules, m.setAccept()+" return")
+	case walkPreDNAT, walkUntracked:
+		return append(rules, "return")
+	}
+	for _, p := range profiles {
 		rules = append(rules,
 			"jump "+profileChain(p, ingress),
 			fmt.Sprintf("%s return", m.isSet(m.accept)))
 	}
-	rules = append(rules, fmt.Sprintf("%s drop comment %q", d.verdictLog(fmt.Sprintf("D%s|no profile", dirLetter(ingress))), "no policy or profile allowed it"))
-	return rules
+	return append(rules, fmt.Sprintf("%s drop comment %q", d.verdictLog(fmt.Sprintf("D%s|no profile", dirLetter(ingress))), "no policy or profile allowed it"))
 }
 
 func direction(inbound bool) string {

@@ -295,6 +295,17 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 		DefaultEndpointToHostAction: normaliseAction(s.DefaultEndpointToHostAction),
 		Log:                         log,
 	}
+	ports := func(in *[]v3.ProtoPort) []dataplane.FailsafePort {
+		if in == nil {
+			return nil
+		}
+		var out []dataplane.FailsafePort
+		for _, p := range *in {
+			out = append(out, dataplane.FailsafePort{Protocol: p.Protocol, Port: p.Port})
+		}
+		return out
+	}
+	cfg.FailsafeInbound, cfg.FailsafeOutbound = ports(s.FailsafeInboundHostPorts), ports(s.FailsafeOutboundHostPorts)
 	if s.IptablesMarkMask != nil && *s.IptablesMarkMask != 0 {
 		// Take the two lowest bits of the mask for accept and pass.
 		var bits []uint32
