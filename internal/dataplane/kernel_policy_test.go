@@ -127,3 +127,37 @@ func (n *testNode) gnpDenyAllX() {
 		Selector: "projectcalico.org/namespace == 'x'", Types: []v3.PolicyType{v3.PolicyTypeIngress},
 	}})
 }
+
+// TestSCTPAndICMP checks the other two protocols against the oracle:
+// SCTP (INIT/INIT-ACK through raw sockets) and ICMP echo.
+func TestSCTPAndICMP(t *testing.T) {
+	n := newTestNode(t, Config{})
+	n.tiers()
+	n.namespace("x", nil)
+	a := n.addPod("x", "a", "10.65.0.1", map[string]string{"pod": "a"})
+	b := n.addPod("x", "b", "10.65.0.2", map[string]string{"pod": "b"})
+	for _, p := range []*testPod{a, b} {
+		srv, err := probe.Serve(p.netns, p.ns+"/"+p.name, []probe.Port{{Protocol: "SCTP", Port: 80}, {Protocol: "SCTP", Port: 81}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+	}
+	n.sync()
+	probes := []probe.Port{{Protocol: "SCTP", Port: 80}, {Protocol: "SCTP", Port: 81}, {Protocol: "ICMP"}}
+	res := n.probeAll(probes)
+	if allowed := agree(t, res); allowed != len(res) {
+		t.Fatalf("without policy (%d of %d):\n%s", allowed, len(res), describe(res))
+	}
+	sctp := v3.ProtocolFromString("SCTP")
+	n.gnp(&v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "b-sctp-80"}, Spec: v3.GlobalNetworkPolicySpec{
+		Selector: "pod == 'b'",
+		Ingress:  []v3.Rule{{Action: v3.Allow, Protocol: &sctp, Destination: v3.EntityRule{Ports: []v3.Port{v3.SinglePort(80)}}}},
+	}})
+	n.sync()
+	res = n.probeAll(probes)
+	allowed := agree(t, res)
+	if allowed == len(res) || allowed == 0 {
+		t.Errorf("with a policy admitting only SCTP 80 to b: %d of %d connected:\n%s", allowed, len(res), describe(res))
+	}
+}

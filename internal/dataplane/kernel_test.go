@@ -201,13 +201,18 @@ func (n *testNode) probeAll(probes []probe.Port) []probeResult {
 						t.Errorf("probe %s → %s: %v", s.name, k, err)
 						return
 					}
-					proto := uint8(6)
-					if pr.Protocol == "UDP" {
-						proto = 17
+					pkt := calc.Packet{Src: netip.MustParseAddr(s.ip), Dst: netip.MustParseAddr(dst.ip),
+						Protocol: 6, SrcPort: 40000, DstPort: uint16(pr.Port), ICMPType: -1, ICMPCode: -1}
+					switch pr.Protocol {
+					case "UDP":
+						pkt.Protocol = 17
+					case "SCTP":
+						pkt.Protocol = 132
+					case "ICMP":
+						pkt.Protocol, pkt.DstPort, pkt.SrcPort, pkt.ICMPType, pkt.ICMPCode = 1, 0, 0, 8, 0
 					}
-					tr := n.graph.Evaluate(calc.Packet{Src: netip.MustParseAddr(s.ip), Dst: netip.MustParseAddr(dst.ip),
-						Protocol: proto, SrcPort: 40000, DstPort: uint16(pr.Port), ICMPType: -1, ICMPCode: -1})
-					if res.Connected && res.Reply != k {
+					tr := n.graph.Evaluate(pkt)
+					if res.Connected && res.Reply != "" && res.Reply != k {
 						t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
 					}
 					mu.Lock()

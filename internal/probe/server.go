@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -22,16 +23,19 @@ type Port struct {
 // naming the server (so `curl` shows which pod answered), UDP datagrams
 // are echoed back prefixed with the name.
 type Server struct {
-	Name string
-	mu   sync.Mutex
-	ls   []net.Listener
-	pcs  []net.PacketConn
-	wg   sync.WaitGroup
+	Name   string
+	mu     sync.Mutex
+	ls     []net.Listener
+	pcs    []net.PacketConn
+	sctpFD int // raw socket answering SCTP INITs; 0 if none
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // Serve starts listening, in namespace ns, on every port.
 func Serve(ns, name string, ports []Port) (*Server, error) {
-	s := &Server{Name: name}
+	s := &Server{Name: name, stop: make(chan struct{})}
+	sctpPorts := map[uint16]bool{}
 	err := InNamespace(ns, func() error {
 		for _, p := range ports {
 			addr := fmt.Sprintf(":%d", p.Port)
@@ -48,9 +52,18 @@ func Serve(ns, name string, ports []Port) (*Server, error) {
 					return err
 				}
 				s.pcs = append(s.pcs, pc)
+			case "SCTP":
+				sctpPorts[uint16(p.Port)] = true
 			default:
-				return fmt.Errorf("protocol %q is not served (TCP or UDP)", p.Protocol)
+				return fmt.Errorf("protocol %q is not served (TCP, UDP or SCTP)", p.Protocol)
 			}
+		}
+		if len(sctpPorts) > 0 {
+			fd, err := rawSCTPSocket()
+			if err != nil {
+				return fmt.Errorf("raw SCTP socket: %w", err)
+			}
+			s.sctpFD = fd
 		}
 		return nil
 	})
@@ -66,6 +79,13 @@ func Serve(ns, name string, ports []Port) (*Server, error) {
 				fmt.Fprintln(w, s.Name)
 			}), ReadHeaderTimeout: 5 * time.Second}
 			_ = srv.Serve(l)
+		}()
+	}
+	if s.sctpFD != 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			serveSCTP(s.sctpFD, sctpPorts, s.stop)
 		}()
 	}
 	for _, pc := range s.pcs {
@@ -93,7 +113,11 @@ func (s *Server) Close() {
 	for _, pc := range s.pcs {
 		pc.Close()
 	}
+	close(s.stop)
 	s.wg.Wait()
+	if s.sctpFD != 0 {
+		_ = syscall.Close(s.sctpFD)
+	}
 }
 
 // Result is the outcome of one probe.
@@ -169,6 +193,9 @@ func connect(protocol, addr string, port int, timeout time.Duration) (Result, er
 	case "ICMP":
 		ok, err := ping(addr, timeout)
 		return Result{Connected: ok}, err
+	case "SCTP":
+		ok, err := connectSCTP(addr, port, timeout)
+		return Result{Connected: ok}, err
 	}
-	return Result{}, fmt.Errorf("protocol %q cannot be probed (TCP, UDP or ICMP)", protocol)
+	return Result{}, fmt.Errorf("protocol %q cannot be probed (TCP, UDP, SCTP or ICMP)", protocol)
 }
