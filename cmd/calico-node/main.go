@@ -1,6 +1,7 @@
 // Command calico-node is the per-node agent: start-up (node address,
 // annotations, default IP pool), then Felix (policy engine and nftables
-// dataplane, workload routes), with health and Prometheus endpoints.
+// dataplane, workload routes), with health and Prometheus endpoints, and
+// CalicoNodeStatus reporting.
 //
 // Configuration is Calico's: NODENAME, IP, IP_AUTODETECTION_METHOD,
 // CALICO_IPV4POOL_*, NO_DEFAULT_POOLS, KUBECONFIG, and FELIX_* variables,
@@ -36,6 +37,7 @@ import (
 	"github.com/calicong/calico/internal/felix"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/nodestatus"
 	"github.com/calicong/calico/internal/startup"
 	"github.com/calicong/calico/internal/syncer"
 )
@@ -131,6 +133,23 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
 		go serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
 	}
+	nsKind, _ := v3.KindFor("CalicoNodeStatus")
+	go func() {
+		err := nodestatus.Run(ctx, nodestatus.Config{
+			Node: res.NodeName, Informer: client.NewInformer(nsKind, "", 0), Writer: client, Log: log,
+			Source: nodestatus.WithoutBGP{KernelRoutes: func() ([]v3.CalicoNodeRoute, error) {
+				rs, err := rm.Programmed()
+				out := make([]v3.CalicoNodeRoute, 0, len(rs))
+				for _, r := range rs {
+					out = append(out, v3.CalicoNodeRoute{Destination: r.Destination, Interface: r.Interface})
+				}
+				return out, err
+			}},
+		})
+		if err != nil {
+			log.Error("CalicoNodeStatus reporting stopped", "err", err)
+		}
+	}()
 	kicks := make(chan struct{}, 1)
 	go watchLinks(ctx, fc.Spec.InterfacePrefix, rm, kicks, log)
 	f, err := felix.New(felix.Config{

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/calicong/calico/internal/felix"
 	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/netnstest"
@@ -212,6 +214,51 @@ func TestFromAPIServerToPackets(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+
+	// The API server goes away: what was programmed stays enforced the
+	// whole time it is gone, and Felix keeps running.
+	pid := apiServerPID(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	checks := 0
+	waitFor(t, 90*time.Second, "the API server to come back", func() bool {
+		if connects("a", "b") {
+			t.Fatal("a → b passed while the API server was down")
+		}
+		if !connects("b", "a") {
+			t.Fatal("b → a was blocked while the API server was down")
+		}
+		checks++
+		_, err := c.Kube.Discovery().ServerVersion()
+		return err == nil && apiServerPID(t) != pid
+	})
+	t.Logf("enforcement checked %d times during the outage", checks)
+	select {
+	case err := <-done:
+		t.Fatalf("Felix stopped during the outage: %v", err)
+	default:
+	}
+	// Back: Felix resyncs and sees a change made after the outage.
+	if err := c.Kube.NetworkingV1().NetworkPolicies(ns).Delete(ctx, "deny", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "a → b to be allowed again", func() bool { return connects("a", "b") })
+}
+
+func apiServerPID(t *testing.T) int {
+	t.Helper()
+	st, err := lab.ReadStatus(testLab.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range st.Components {
+		if c.Name == "kube-apiserver" {
+			return c.PID
+		}
+	}
+	t.Fatal("the lab has no kube-apiserver")
+	return 0
 }
 
 func mustKind(n string) v3.KindInfo { k, _ := v3.KindFor(n); return k }

@@ -256,3 +256,35 @@ func (m *Manager) sweep() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Route is one programmed workload route.
+type Route struct {
+	Destination string // CIDR
+	Interface   string
+}
+
+// Programmed lists the routes the kernel holds that are ours (our
+// protocol, on an interface with our prefix), sorted by destination. It
+// only reads, so it is safe beside a running Apply.
+func (m *Manager) Programmed() ([]Route, error) {
+	links, err := m.nl.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	var out []Route
+	for _, l := range links {
+		name := l.Attrs().Name
+		if !strings.HasPrefix(name, m.cfg.InterfacePrefix) {
+			continue
+		}
+		rs, err := m.ourRoutes(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			out = append(out, Route{Destination: r.Dst.String(), Interface: name})
+		}
+	}
+	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Destination, b.Destination) })
+	return out, nil
+}

@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,6 +74,14 @@ func TestRoutesAndSweep(t *testing.T) {
 	}
 	if out := run(t, "ip", "-n", node, "route"); !strings.Contains(out, "10.66.0.3 dev cali-not-yet") {
 		t.Errorf("route of a late interface missing:\n%s", out)
+	}
+	got, err := m.Programmed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []routes.Route{{Destination: "10.66.0.1/32", Interface: "cali0000000001"}, {Destination: "10.66.0.3/32", Interface: "cali-not-yet"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("Programmed() = %v, want %v", got, want)
 	}
 	// Removing a workload removes its routes.
 	m.RemoveWorkload("cali0000000001")
