@@ -19,6 +19,7 @@ import (
 //	→ policy and profile updates
 //	→ endpoint updates
 //	→ endpoint removals → profile removals → policy removals → IP set removals
+//	→ route changes (this node's IPAM blocks)
 //	→ InSync (once, after the datastore reported in-sync)
 //
 // so the dataplane never sees a reference to something it does not have.
@@ -142,6 +143,7 @@ func (g *Graph) Flush() {
 	out = append(out, profRem...)
 	out = append(out, polRem...)
 	out = append(out, setRem...)
+	out = append(out, g.flushRoutes()...)
 	if g.inSync && !g.sentInSync {
 		out = append(out, proto.InSync{})
 		g.sentInSync = true

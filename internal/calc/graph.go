@@ -57,6 +57,8 @@ type Graph struct {
 	removedWEPs    map[proto.WorkloadEndpointID]struct{}
 	removedHEPs    map[string]struct{}
 
+	blocks blockRoutes
+
 	inSync     bool
 	sentInSync bool
 }
@@ -121,6 +123,8 @@ func (g *Graph) onUpdate(key model.Key, value any) {
 		g.onPolicy(key, value)
 	case key.Kind == model.KindEndpointSlice:
 		g.onEndpointSlice(key, value)
+	case key.Kind == "IPAMBlock":
+		g.onIPAMBlock(key, value)
 	}
 }
 

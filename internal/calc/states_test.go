@@ -190,6 +190,7 @@ func cloneState(s *proto.State) *proto.State {
 	maps.Copy(c.Profiles, s.Profiles)
 	maps.Copy(c.Workloads, s.Workloads)
 	maps.Copy(c.Hosts, s.Hosts)
+	maps.Copy(c.Routes, s.Routes)
 	c.InSync = s.InSync
 	return c
 }
@@ -207,6 +208,8 @@ func diffState(a, b *proto.State) string {
 		return fmt.Sprintf("workload endpoints differ:\n%s\nvs\n%s", describeWorkloads(a), describeWorkloads(b))
 	case !reflect.DeepEqual(a.Hosts, b.Hosts):
 		return "host endpoints differ"
+	case !reflect.DeepEqual(a.Routes, b.Routes):
+		return fmt.Sprintf("routes differ: %v vs %v", a.Routes, b.Routes)
 	}
 	return ""
 }

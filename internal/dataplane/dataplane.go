@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
 
@@ -89,6 +90,8 @@ type NFT interface {
 type Routes interface {
 	SetWorkload(iface string, nets []string)
 	RemoveWorkload(iface string)
+	SetBlackhole(cidr netip.Prefix)
+	RemoveBlackhole(cidr netip.Prefix)
 	Apply(ctx context.Context) error
 }
 
@@ -240,6 +243,14 @@ func (d *Dataplane) onMessage(m proto.Message) {
 		d.hostUpdate(m)
 	case proto.HostEndpointRemove:
 		d.removeHost(m.ID)
+	case proto.RouteUpdate:
+		if m.Type == proto.RouteLocalBlock && d.routes != nil {
+			d.routes.SetBlackhole(m.Dst)
+		}
+	case proto.RouteRemove:
+		if d.routes != nil {
+			d.routes.RemoveBlackhole(m.Dst)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ var FelixKinds = []string{
 	"Tier", "NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
 	"StagedGlobalNetworkPolicy", "StagedKubernetesNetworkPolicy", "NetworkSet",
 	"GlobalNetworkSet", "HostEndpoint", "IPPool", "FelixConfiguration",
-	"ClusterInformation", "BGPConfiguration",
+	"ClusterInformation", "BGPConfiguration", "IPAMBlock",
 }
 
 // AllStoredKinds lists every stored Calico kind.

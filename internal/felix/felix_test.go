@@ -192,6 +192,26 @@ func TestFromAPIServerToPackets(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "a → b with no policy", func() bool { return connects("a", "b") })
 
+	// The node's IPAM block is blackholed, another node's is not.
+	for name, affinity := range map[string]string{"10-65-0-0-26": "host:" + nodeName, "10-65-0-64-26": "host:elsewhere"} {
+		cidr := strings.Replace(strings.Replace(name, "-", ".", 3), "-", "/", 1)
+		b := &v3.IPAMBlock{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPAMBlockSpec{
+			CIDR: cidr, Affinity: &affinity, Allocations: make([]*int, 64), Unallocated: []int{}, Attributes: []v3.AllocationAttribute{}}}
+		if _, err := c.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the node's block to be blackholed", func() bool {
+		out := netnstest.Run(t, "ip", "-n", nodeNS, "route", "show", "type", "blackhole")
+		return strings.Contains(out, "10.65.0.0/26")
+	})
+	if out := netnstest.Run(t, "ip", "-n", nodeNS, "route", "show", "type", "blackhole"); strings.Contains(out, "10.65.0.64") {
+		t.Errorf("another node's block is blackholed here:\n%s", out)
+	}
+	if !connects("a", "b") {
+		t.Error("the block's blackhole broke pod-to-pod traffic")
+	}
+
 	// A default-deny policy through the API: traffic stops.
 	if _, err := c.Kube.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "deny"},

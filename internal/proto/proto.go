@@ -227,7 +227,36 @@ type HostEndpointUpdate struct {
 // HostEndpointRemove removes a local host endpoint.
 type HostEndpointRemove struct{ ID string }
 
+// RouteType says what a route is for.
+type RouteType uint8
+
+const (
+	// RouteLocalBlock is an IPAM block affine to this node: the node
+	// blackholes the block so addresses in it that no local workload
+	// holds go nowhere (instead of out of the default route), and BGP
+	// advertises it.
+	RouteLocalBlock RouteType = iota + 1
+)
+
+func (t RouteType) String() string {
+	if t == RouteLocalBlock {
+		return "local-block"
+	}
+	return "unknown"
+}
+
+// RouteUpdate adds or replaces a route the node programs.
+type RouteUpdate struct {
+	Dst  netip.Prefix
+	Type RouteType
+}
+
+// RouteRemove removes a route sent earlier.
+type RouteRemove struct{ Dst netip.Prefix }
+
 func (InSync) isMessage()                 {}
+func (RouteUpdate) isMessage()            {}
+func (RouteRemove) isMessage()            {}
 func (IPSetUpdate) isMessage()            {}
 func (IPSetDeltaUpdate) isMessage()       {}
 func (IPSetRemove) isMessage()            {}

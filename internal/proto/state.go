@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 )
 
@@ -17,6 +18,7 @@ type State struct {
 	Profiles  map[string]*Profile
 	Workloads map[WorkloadEndpointID]*WorkloadEndpoint
 	Hosts     map[string]*HostEndpoint
+	Routes    map[netip.Prefix]RouteType
 	InSync    bool
 }
 
@@ -29,6 +31,7 @@ func NewState() *State {
 		Profiles:  map[string]*Profile{},
 		Workloads: map[WorkloadEndpointID]*WorkloadEndpoint{},
 		Hosts:     map[string]*HostEndpoint{},
+		Routes:    map[netip.Prefix]RouteType{},
 	}
 }
 
@@ -148,6 +151,16 @@ func (s *State) apply(m Message) error {
 			return fmt.Errorf("removing unknown host endpoint %s", m.ID)
 		}
 		delete(s.Hosts, m.ID)
+	case RouteUpdate:
+		if !m.Dst.IsValid() || m.Dst != m.Dst.Masked() {
+			return fmt.Errorf("route to %v: not a network address", m.Dst)
+		}
+		s.Routes[m.Dst] = m.Type
+	case RouteRemove:
+		if _, ok := s.Routes[m.Dst]; !ok {
+			return fmt.Errorf("removing unknown route %v", m.Dst)
+		}
+		delete(s.Routes, m.Dst)
 	default:
 		return fmt.Errorf("unknown message")
 	}

@@ -1,9 +1,11 @@
 // Package routes programs what the kernel needs to reach local workloads:
 // a /32 (or /128) route per workload address through its host-side veth,
 // and the interface settings that make the veth answer for the pods'
-// gateway 169.254.1.1 (proxy ARP) and forward. It owns only routes with
-// its route protocol on interfaces with its prefix; stale ones from an
-// earlier run are removed, nothing else is touched.
+// gateway 169.254.1.1 (proxy ARP) and forward; and a blackhole route for
+// each IPAM block affine to this node. It owns only routes with its route
+// protocol on interfaces with its prefix, and blackhole routes with its
+// blackhole protocol; stale ones from an earlier run are removed, nothing
+// else is touched.
 package routes
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +32,11 @@ type Config struct {
 	// Protocol marks our routes; default 3 ("boot", Calico's
 	// DeviceRouteProtocol default).
 	Protocol int
+	// BlackholeProtocol marks our blackhole routes for this node's IPAM
+	// blocks; default 80, the protocol Felix uses for routes that are not
+	// on a workload interface. It must differ from the protocol of any
+	// blackhole route someone else manages: ours are swept by it.
+	BlackholeProtocol int
 }
 
 // Manager reconciles workload routes and interface settings.
@@ -39,6 +47,8 @@ type Manager struct {
 
 	mu      sync.Mutex
 	desired map[string][]string // iface → CIDRs
+	// blackholes are the CIDRs to blackhole (this node's IPAM blocks).
+	blackholes map[netip.Prefix]struct{}
 	dirty   bool
 	swept   bool
 	// configured remembers interfaces whose sysctls are set (by ifindex,
@@ -55,6 +65,9 @@ func New(cfg Config, nl *netlink.Handle, sysctl func(key, value string) error) (
 	if cfg.Protocol == 0 {
 		cfg.Protocol = unix.RTPROT_BOOT
 	}
+	if cfg.BlackholeProtocol == 0 {
+		cfg.BlackholeProtocol = DefaultBlackholeProtocol
+	}
 	if nl == nil {
 		var err error
 		if nl, err = netlink.NewHandle(); err != nil {
@@ -64,7 +77,7 @@ func New(cfg Config, nl *netlink.Handle, sysctl func(key, value string) error) (
 	if sysctl == nil {
 		sysctl = WriteSysctl
 	}
-	return &Manager{cfg: cfg, nl: nl, sysctl: sysctl, desired: map[string][]string{}, configured: map[string]int{}, dirty: true}, nil
+	return &Manager{cfg: cfg, nl: nl, sysctl: sysctl, desired: map[string][]string{}, blackholes: map[netip.Prefix]struct{}{}, configured: map[string]int{}, dirty: true}, nil
 }
 
 // WriteSysctl writes /proc/sys/<key> ("net/ipv4/conf/eth0/proxy_arp").
@@ -90,6 +103,30 @@ func (m *Manager) RemoveWorkload(iface string) {
 	if _, ok := m.desired[iface]; ok {
 		delete(m.desired, iface)
 		delete(m.configured, iface)
+		m.dirty = true
+	}
+}
+
+// DefaultBlackholeProtocol is the route protocol of our blackhole routes.
+const DefaultBlackholeProtocol = 80
+
+// SetBlackhole asks for a blackhole route to a CIDR (one of this node's
+// IPAM blocks: addresses in it that no local workload holds go nowhere).
+func (m *Manager) SetBlackhole(cidr netip.Prefix) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.blackholes[cidr]; !ok {
+		m.blackholes[cidr] = struct{}{}
+		m.dirty = true
+	}
+}
+
+// RemoveBlackhole drops a blackhole route at the next Apply.
+func (m *Manager) RemoveBlackhole(cidr netip.Prefix) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.blackholes[cidr]; ok {
+		delete(m.blackholes, cidr)
 		m.dirty = true
 	}
 }
@@ -131,6 +168,9 @@ func (m *Manager) Apply(ctx context.Context) error {
 		}
 	}
 	if err := m.sweep(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.syncBlackholes(); err != nil {
 		errs = append(errs, err)
 	}
 	m.dirty = missing || len(errs) > 0
@@ -255,6 +295,56 @@ func (m *Manager) sweep() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// syncBlackholes makes the blackhole routes with our protocol exactly the
+// wanted ones.
+func (m *Manager) syncBlackholes() error {
+	have := map[netip.Prefix]bool{}
+	var errs []error
+	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := m.nl.RouteListFiltered(family, &netlink.Route{Type: unix.RTN_BLACKHOLE, Protocol: netlink.RouteProtocol(m.cfg.BlackholeProtocol)},
+			netlink.RT_FILTER_TYPE|netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			return fmt.Errorf("list blackhole routes: %w", err)
+		}
+		for _, r := range rs {
+			p, ok := prefixOf(r.Dst)
+			if !ok {
+				continue
+			}
+			if _, want := m.blackholes[p]; want {
+				have[p] = true
+				continue
+			}
+			if err := m.nl.RouteDel(&r); err != nil {
+				errs = append(errs, fmt.Errorf("delete blackhole %s: %w", p, err))
+			}
+		}
+	}
+	for p := range m.blackholes {
+		if have[p] {
+			continue
+		}
+		r := &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+			Type: unix.RTN_BLACKHOLE, Protocol: netlink.RouteProtocol(m.cfg.BlackholeProtocol)}
+		if err := m.nl.RouteReplace(r); err != nil {
+			errs = append(errs, fmt.Errorf("add blackhole %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
 // Route is one programmed workload route.

@@ -2,6 +2,8 @@ package routes_test
 
 import (
 	"context"
+	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -90,5 +92,65 @@ func TestRoutesAndSweep(t *testing.T) {
 	}
 	if out := run(t, "ip", "-n", node, "route"); strings.Contains(out, "10.66.0.1") {
 		t.Errorf("route of a removed workload remains:\n%s", out)
+	}
+}
+
+// TestBlackholes: this node's blocks are blackholed; a stale blackhole of
+// ours goes, someone else's stays; a workload's /32 inside a block still
+// wins over the block's blackhole.
+func TestBlackholes(t *testing.T) {
+	netnstest.Require(t)
+	node := netnstest.New(t, "bh")
+	pod := netnstest.New(t, "bhp")
+	run := netnstest.Run
+	run(t, "ip", "-n", node, "link", "add", "cali0000000001", "type", "veth", "peer", "name", "eth0", "netns", pod)
+	run(t, "ip", "-n", node, "route", "add", "blackhole", "10.67.0.0/26", "proto", "80")
+	run(t, "ip", "-n", node, "route", "add", "blackhole", "10.68.0.0/26")
+	h, err := netns.GetFromName(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
+		return probe.InNamespace(node, func() error { return routes.WriteSysctl(key, value) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetBlackhole(netip.MustParsePrefix("10.66.1.0/26"))
+	m.SetBlackhole(netip.MustParsePrefix("fd00:66::/122"))
+	m.SetWorkload("cali0000000001", []string{"10.66.1.1/32"})
+	if err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bh := run(t, "ip", "-n", node, "route", "show", "type", "blackhole")
+	for _, want := range []string{"blackhole 10.66.1.0/26 proto 80", "blackhole 10.68.0.0/26"} {
+		if !strings.Contains(bh, want) {
+			t.Errorf("blackholes lack %q:\n%s", want, bh)
+		}
+	}
+	if strings.Contains(bh, "10.67.0.0") {
+		t.Errorf("a stale blackhole of ours survived:\n%s", bh)
+	}
+	if out := run(t, "ip", "-n", node, "-6", "route", "show", "type", "blackhole"); !strings.Contains(out, "fd00:66::/122") {
+		t.Errorf("no IPv6 blackhole:\n%s", out)
+	}
+	if out := run(t, "ip", "-n", node, "route", "get", "10.66.1.1"); !strings.Contains(out, "dev cali0000000001") {
+		t.Errorf("the workload route does not win over the block's blackhole: %s", out)
+	}
+	if out, err := exec.Command("ip", "-n", node, "route", "get", "10.66.1.2").CombinedOutput(); err == nil && !strings.Contains(string(out), "blackhole") {
+		t.Errorf("a free address of the block is routed: %s", out)
+	}
+	m.RemoveBlackhole(netip.MustParsePrefix("10.66.1.0/26"))
+	if err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if bh := run(t, "ip", "-n", node, "route", "show", "type", "blackhole"); strings.Contains(bh, "10.66.1.0") || !strings.Contains(bh, "10.68.0.0") {
+		t.Errorf("after removal:\n%s", bh)
 	}
 }
