@@ -49,8 +49,8 @@ type Manager struct {
 	desired map[string][]string // iface → CIDRs
 	// blackholes are the CIDRs to blackhole (this node's IPAM blocks).
 	blackholes map[netip.Prefix]struct{}
-	dirty   bool
-	swept   bool
+	dirty      bool
+	swept      bool
 	// configured remembers interfaces whose sysctls are set (by ifindex,
 	// so a recreated interface is configured again).
 	configured map[string]int
