@@ -22,7 +22,22 @@ type Config struct {
 	// KeepRuleSource keeps each rule as the user wrote it in the rendered
 	// rules (proto.Rule.Source), for tools that explain policy.
 	KeepRuleSource bool
-	Log            *slog.Logger
+	// Host holds the node settings that decide host-endpoint traffic
+	// beside policy. Only the oracle (Evaluate) reads them; the dataplane
+	// enforces the same settings from its own configuration.
+	Host HostSettings
+	Log  *slog.Logger
+}
+
+// HostSettings are FelixConfiguration's host-side settings.
+type HostSettings struct {
+	// FailsafeInbound and FailsafeOutbound stay open to and from host
+	// endpoints whatever the policy.
+	FailsafeInbound, FailsafeOutbound []proto.HostPort
+	// DefaultEndpointToHostAction is what happens to a workload's traffic
+	// to its own host once its egress policy allowed it: Drop (the
+	// default), Accept or Return.
+	DefaultEndpointToHostAction string
 }
 
 // Graph is the calculation graph: it turns the datastore's key/value stream

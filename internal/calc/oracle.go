@@ -16,6 +16,21 @@ type Packet struct {
 	SrcPort, DstPort uint16
 	// ICMPType and ICMPCode are -1 when not ICMP (or unknown).
 	ICMPType, ICMPCode int
+
+	// InInterface is the host interface a packet from outside the node
+	// arrives on, OutInterface the one a packet leaves the node by. ""
+	// stands for an interface without a host endpoint of its own (a host
+	// endpoint for all interfaces, "*", still applies to it). When the
+	// destination (source) is a host endpoint's expected IP, that
+	// endpoint's interface is the default InInterface (OutInterface).
+	InInterface, OutInterface string
+	// FromHost and ToHost say that the source or destination is the node
+	// itself, for addresses that are not a host endpoint's expected IPs.
+	FromHost, ToHost bool
+	// Node is the node whose host endpoints apply when neither end says
+	// (traffic forwarded between two outside addresses, or the node behind
+	// FromHost/ToHost); default the graph's Hostname.
+	Node string
 }
 
 // Decision reasons.
@@ -27,6 +42,27 @@ const (
 	// ReasonNoEndpoint: the address is not a local Calico endpoint, so no
 	// policy of this direction applies.
 	ReasonNoEndpoint = "no-endpoint"
+	// ReasonFailsafe: a failsafe port of a host endpoint, open whatever
+	// the policy.
+	ReasonFailsafe = "failsafe"
+	// ReasonHostToLocal: the host reaching one of its own workloads (or
+	// itself) is always allowed; workload ingress policy does not apply.
+	ReasonHostToLocal = "host-to-local"
+	// ReasonEndpointToHost: a workload's traffic to its own host, after its
+	// egress policy allowed it, gets DefaultEndpointToHostAction.
+	ReasonEndpointToHost = "endpoint-to-host"
+	// ReasonNoForwardPolicy: forwarded through a host endpoint with no
+	// applyOnForward policy that decided, which allows it.
+	ReasonNoForwardPolicy = "no-forward-policy"
+)
+
+// Host endpoint stages: where in the packet path a host endpoint's
+// decision was made.
+const (
+	StageUntracked = "untracked" // doNotTrack policy, before connection tracking
+	StagePreDNAT   = "pre-dnat"  // preDNAT policy, before DNAT
+	StageForward   = "forward"   // applyOnForward policy, forwarded traffic
+	StageHost      = "host"      // normal policy, traffic to or from the host
 )
 
 // Decision is how one direction (the source's egress or the destination's
@@ -34,6 +70,7 @@ const (
 type Decision struct {
 	Verdict  string          `json:"verdict"` // Allow or Deny
 	Reason   string          `json:"reason"`
+	Stage    string          `json:"stage,omitempty"` // host endpoints only
 	Tier     string          `json:"tier,omitempty"`
 	Policy   *proto.PolicyID `json:"policy,omitempty"`
 	Profile  string          `json:"profile,omitempty"`
@@ -54,25 +91,122 @@ type RuleRef struct {
 	Rule   int            `json:"rule"`
 }
 
-// Trace is the oracle's answer for one packet.
+// Trace is the oracle's answer for one packet: the source's egress, the
+// host endpoints it was forwarded through, and the destination's ingress.
+// The packet is allowed only if every decision allowed it.
 type Trace struct {
-	Verdict string    `json:"verdict"`
-	Egress  *Decision `json:"egress"`
-	Ingress *Decision `json:"ingress"`
+	Verdict string      `json:"verdict"`
+	Egress  *Decision   `json:"egress"`
+	Via     []*Decision `json:"via,omitempty"`
+	Ingress *Decision   `json:"ingress"`
 }
 
-// Evaluate answers "would this packet be allowed, and by what": the
-// source's egress policy and the destination's ingress policy, evaluated
-// like the dataplane does. It reflects the state of the last Flush.
+// party is one end of a packet.
+type party struct {
+	wl   *localEndpoint // a local workload
+	host bool           // the node itself
+	hep  *localEndpoint // the host endpoint whose expected IP it is
+	node string         // the node of a workload or host; "" outside
+}
+
+func (g *Graph) partyOf(a netip.Addr, isHost bool, node string) party {
+	if ep := g.endpointByAddr(a); ep != nil {
+		// A workload without a node (from a manifest) is taken to be on
+		// the node the packet names.
+		n := ep.wep.Node
+		if n == "" {
+			n = g.nodeOr(node)
+		}
+		return party{wl: ep, node: n}
+	}
+	if h := g.hostByAddr(a); h != nil {
+		return party{host: true, hep: h, node: h.hep.Node}
+	}
+	if isHost {
+		return party{host: true, node: g.nodeOr(node)}
+	}
+	return party{}
+}
+
+func (g *Graph) nodeOr(node string) string {
+	if node != "" {
+		return node
+	}
+	return g.cfg.Hostname
+}
+
+// Evaluate answers "would this packet be allowed, and by what", following
+// the packet as the dataplane does: the source's egress (a workload's
+// policy, or host endpoint policy for the host's own traffic), the host
+// endpoints it is forwarded through (untracked, pre-DNAT and
+// applyOnForward policy, failsafe ports), and the destination's ingress.
+// It reflects the state of the last Flush.
 func (g *Graph) Evaluate(pkt Packet) Trace {
+	src := g.partyOf(pkt.Src, pkt.FromHost, pkt.Node)
+	dst := g.partyOf(pkt.Dst, pkt.ToHost, pkt.Node)
+	in, out := pkt.InInterface, pkt.OutInterface
+	if in == "" && dst.hep != nil && dst.hep.hep.Interface != "*" {
+		in = dst.hep.hep.Interface
+	}
+	if out == "" && src.hep != nil && src.hep.hep.Interface != "*" {
+		out = src.hep.hep.Interface
+	}
+	local := (src.wl != nil || src.host) && (dst.wl != nil || dst.host) && src.node == dst.node
+
 	var t Trace
-	t.Egress = g.decide(g.endpointByAddr(pkt.Src), pkt, false)
-	t.Ingress = g.decide(g.endpointByAddr(pkt.Dst), pkt, true)
+	switch {
+	case src.host && local:
+		// The host's own traffic to its workloads or to itself is not
+		// policed (Kubernetes needs it for probes).
+		t.Egress = &Decision{Verdict: string(v3.Allow), Reason: ReasonHostToLocal}
+		t.Ingress = &Decision{Verdict: string(v3.Allow), Reason: ReasonHostToLocal}
+		t.Verdict = string(v3.Allow)
+		return t
+	case src.host:
+		t.Egress = g.fromHost(src.node, out, pkt)
+	case src.wl != nil:
+		t.Egress = g.decideWorkload(src.wl, pkt, false)
+		if !local {
+			if h := g.hepFor(src.node, out); h != nil {
+				t.Via = append(t.Via, g.forwarded(h, pkt, false))
+			}
+		}
+	default:
+		t.Egress = noEndpoint()
+	}
+
+	switch {
+	case dst.host && local:
+		t.Ingress = g.endpointToHost()
+	case dst.host:
+		t.Ingress = g.toHost(dst.node, in, pkt)
+	case dst.wl != nil:
+		if !local {
+			t.Via = append(t.Via, g.arriving(dst.node, in, pkt)...)
+		}
+		t.Ingress = g.decideWorkload(dst.wl, pkt, true)
+	default:
+		if src.wl == nil && !src.host {
+			// Forwarded between two outside addresses.
+			node := g.nodeOr(pkt.Node)
+			t.Via = append(t.Via, g.arriving(node, in, pkt)...)
+			if h := g.hepFor(node, out); h != nil {
+				t.Via = append(t.Via, g.forwarded(h, pkt, false))
+			}
+		}
+		t.Ingress = noEndpoint()
+	}
 	t.Verdict = string(v3.Allow)
-	if t.Egress.Verdict != string(v3.Allow) || t.Ingress.Verdict != string(v3.Allow) {
-		t.Verdict = string(v3.Deny)
+	for _, d := range append([]*Decision{t.Egress, t.Ingress}, t.Via...) {
+		if d.Verdict != string(v3.Allow) {
+			t.Verdict = string(v3.Deny)
+		}
 	}
 	return t
+}
+
+func noEndpoint() *Decision {
+	return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoEndpoint}
 }
 
 // endpointByAddr finds the local workload endpoint that owns an address.
@@ -97,19 +231,21 @@ type tierPolicies struct {
 	ids                 []proto.PolicyID
 }
 
-func (g *Graph) decide(ep *localEndpoint, pkt Packet, ingress bool) *Decision {
-	var upd proto.WorkloadEndpointUpdate
-	ok := ep != nil
-	if ok {
-		upd, ok = ep.sent.(proto.WorkloadEndpointUpdate)
-	}
+func (g *Graph) decideWorkload(ep *localEndpoint, pkt Packet, ingress bool) *Decision {
+	upd, ok := ep.sent.(proto.WorkloadEndpointUpdate)
 	if !ok {
-		return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoEndpoint}
+		return noEndpoint()
 	}
-	name := ep.wepID.String()
+	return g.decide(ep.wepID.String(), upd.Endpoint.Tiers, upd.Endpoint.ProfileIDs, pkt, ingress, walkAll)
+}
+
+// decide evaluates one endpoint's tiers (and profiles) for one direction,
+// and what the staged policies would make of the packet. With walkOptional
+// it returns nil when no policy decided.
+func (g *Graph) decide(name string, infos []proto.TierInfo, profiles []string, pkt Packet, ingress bool, mode walkMode) *Decision {
 	var tiers []tierPolicies
 	stagedApplies := false
-	for _, ti := range upd.Endpoint.Tiers {
+	for _, ti := range infos {
 		ids := ti.EgressPolicies
 		if ingress {
 			ids = ti.IngressPolicies
@@ -128,10 +264,13 @@ func (g *Graph) decide(ep *localEndpoint, pkt Packet, ingress bool) *Decision {
 		tiers = append(tiers, tp)
 	}
 	enforced := filterTiers(tiers, func(id proto.PolicyID) bool { return !id.Staged() })
-	d := g.walk(enforced, upd.Endpoint.ProfileIDs, pkt, ingress)
+	d := g.walk(enforced, profiles, pkt, ingress, mode)
+	if d == nil {
+		return nil
+	}
 	d.Endpoint = name
-	if stagedApplies || g.stagedReplacesAny(tiers) {
-		s := g.walk(g.stagedView(tiers), upd.Endpoint.ProfileIDs, pkt, ingress)
+	if mode != walkOptional && (stagedApplies || g.stagedReplacesAny(tiers)) {
+		s := g.walk(g.stagedView(tiers), profiles, pkt, ingress, mode)
 		s.Endpoint = name
 		d.Staged = s
 	}
@@ -204,11 +343,27 @@ func (g *Graph) stagedView(tiers []tierPolicies) []tierPolicies {
 	})
 }
 
+// walkMode says what ends an evaluation, mirroring the dataplane's
+// chains.
+type walkMode int
+
+const (
+	// walkAll: tiers with their default actions, then profiles, then drop.
+	walkAll walkMode = iota
+	// walkForward: tiers with their default actions; what no tier decided
+	// is allowed (forwarded traffic through a host endpoint).
+	walkForward
+	// walkOptional: policies decide what they match, tier defaults do not
+	// apply, and anything else is left to the next stage (untracked and
+	// pre-DNAT policy).
+	walkOptional
+)
+
 // walk evaluates tiers then profiles, as the dataplane does: Allow and
 // Deny end the evaluation, Pass skips to the next tier, Log carries on; a
 // tier that decided nothing applies its default action; after the tiers,
 // the first profile rule that matches decides; nothing matching is a drop.
-func (g *Graph) walk(tiers []tierPolicies, profiles []string, pkt Packet, ingress bool) *Decision {
+func (g *Graph) walk(tiers []tierPolicies, profiles []string, pkt Packet, ingress bool, mode walkMode) *Decision {
 	var logged []RuleRef
 tiers:
 	for _, t := range tiers {
@@ -240,10 +395,16 @@ tiers:
 				return &Decision{Verdict: verdict, Reason: ReasonPolicy, Tier: t.name, Policy: &id, Rule: &idx, Action: r.Action, Logged: logged}
 			}
 		}
-		if t.defaultAction == string(v3.Pass) {
+		if t.defaultAction == string(v3.Pass) || mode == walkOptional {
 			continue
 		}
 		return &Decision{Verdict: string(v3.Deny), Reason: ReasonTierDefault, Tier: t.name, Action: t.defaultAction, Logged: logged}
+	}
+	switch mode {
+	case walkOptional:
+		return nil
+	case walkForward:
+		return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoForwardPolicy, Logged: logged}
 	}
 	for _, name := range profiles {
 		prof := denyAllProfile

@@ -11,10 +11,7 @@ import (
 
 // FailsafePort is a port that stays open to and from host endpoints
 // whatever the policy, so an operator cannot lock themselves out.
-type FailsafePort struct {
-	Protocol string // TCP, UDP or SCTP
-	Port     uint16
-}
+type FailsafePort = proto.HostPort
 
 // Host endpoint dispatch maps: interface → the endpoint's chain, one per
 // place in the packet path.
@@ -127,26 +124,49 @@ func (d *Dataplane) baseChains() {
 }
 
 // failsafe renders the rules that accept failsafe ports: inbound checks
-// destination ports of arriving packets, outbound those of leaving ones.
-func (d *Dataplane) failsafe(ports []FailsafePort, verdict string) []string {
-	byProto := map[string][]string{}
+// destination ports of arriving packets (and their source net, when the
+// port has one), outbound those of leaving ones (and their destination
+// net).
+func (d *Dataplane) failsafe(ports []FailsafePort, inbound bool, verdict string) []string {
+	type key struct{ proto, net string }
+	byKey := map[key][]string{}
 	for _, p := range ports {
-		proto := strings.ToLower(p.Protocol)
-		if proto == "" {
-			proto = "tcp"
+		k := key{proto: strings.ToLower(p.Protocol)}
+		if k.proto == "" {
+			k.proto = "tcp"
 		}
-		byProto[proto] = append(byProto[proto], fmt.Sprint(p.Port))
+		if p.Net.IsValid() {
+			k.net = p.Net.String()
+		}
+		byKey[k] = append(byKey[k], fmt.Sprint(p.Port))
 	}
-	var protos []string
-	for p := range byProto {
-		protos = append(protos, p)
+	keys := make([]key, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
 	}
-	sort.Strings(protos)
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].proto != keys[j].proto {
+			return keys[i].proto < keys[j].proto
+		}
+		return keys[i].net < keys[j].net
+	})
 	var out []string
-	for _, p := range protos {
-		ps := byProto[p]
+	for _, k := range keys {
+		ps := byKey[k]
 		sort.Strings(ps)
-		out = append(out, fmt.Sprintf("meta l4proto %s th dport %s %s comment %q", p, anonSet(ps), verdict, "failsafe"))
+		match := ""
+		if k.net != "" {
+			f := ipv4
+			if strings.Contains(k.net, ":") {
+				f = ipv6
+			}
+			addr := f.saddr
+			if !inbound {
+				addr = f.daddr
+			}
+			match = fmt.Sprintf("%s %s ", addr, k.net)
+		}
+		out = append(out, fmt.Sprintf("meta l4proto %s %sth dport %s %s comment %q", k.proto, match, anonSet(ps), verdict, "failsafe"))
 	}
 	return out
 }
@@ -170,24 +190,30 @@ func (d *Dataplane) hostUpdate(m proto.HostEndpointUpdate) {
 	chains := hostChains(ep.Interface)
 	conntrack := []string{"ct state established,related accept", "ct state invalid drop"}
 	comment := "host endpoint " + m.ID
-	in := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeInbound, "accept")...)
+	in := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeInbound, true, "accept")...)
 	in = append(in, d.walk(ep.Tiers, ep.ProfileIDs, true, walkNormal)...)
-	out := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeOutbound, "accept")...)
+	out := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeOutbound, false, "accept")...)
 	out = append(out, d.walk(ep.Tiers, ep.ProfileIDs, false, walkNormal)...)
 	set := func(mapName string, rules []string) {
 		chain := chains[mapName]
 		t.SetChain(chain, &nft.Chain{Comment: comment, Rules: rules})
 		if ep.Interface != "*" {
-			t.SetMapElement(mapName, fmt.Sprintf("%q", ep.Interface), "goto "+chain)
+			verdict := "goto "
+			if mapName == mapHostFwdIn {
+				verdict = "jump "
+			}
+			t.SetMapElement(mapName, fmt.Sprintf("%q", ep.Interface), verdict+chain)
 		}
 	}
 	set(mapHostIn, in)
 	set(mapHostOut, out)
+	// Forwarded traffic goes on to the workload dispatch (and the leaving
+	// interface's chain) after this one, so it is jumped to, not gone to.
 	set(mapHostFwdIn, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, true, walkForward)...))
 	set(mapHostFwdOut, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, false, walkForward)...))
-	set(mapHostPreDNAT, append(d.failsafe(d.cfg.FailsafeInbound, "return"), d.walk(ep.PreDNATTiers, nil, true, walkPreDNAT)...))
-	set(mapHostRawIn, append(d.failsafe(d.cfg.FailsafeInbound, "return"), d.walk(ep.UntrackedTiers, nil, true, walkUntracked)...))
-	set(mapHostRawOut, append(d.failsafe(d.cfg.FailsafeOutbound, "return"), d.walk(ep.UntrackedTiers, nil, false, walkUntracked)...))
+	set(mapHostPreDNAT, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.PreDNATTiers, nil, true, walkPreDNAT)...))
+	set(mapHostRawIn, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.UntrackedTiers, nil, true, walkUntracked)...))
+	set(mapHostRawOut, append(d.failsafe(d.cfg.FailsafeOutbound, false, "return"), d.walk(ep.UntrackedTiers, nil, false, walkUntracked)...))
 }
 
 func (d *Dataplane) removeHost(id string) {

@@ -103,7 +103,9 @@ func newTestNode(t testing.TB, dpcfg Config) *testNode {
 		t.Fatal(err)
 	}
 	n.dp = dp
-	n.graph = calc.New(calc.Config{Hostname: nodeName}, func(msgs []proto.Message) {
+	host := calc.HostSettings{FailsafeInbound: dpcfg.FailsafeInbound, FailsafeOutbound: dpcfg.FailsafeOutbound,
+		DefaultEndpointToHostAction: dpcfg.DefaultEndpointToHostAction}
+	n.graph = calc.New(calc.Config{Hostname: nodeName, Host: host}, func(msgs []proto.Message) {
 		if err := dp.OnMessages(msgs); err != nil {
 			t.Errorf("dataplane: %v", err)
 		}
@@ -201,16 +203,7 @@ func (n *testNode) probeAll(probes []probe.Port) []probeResult {
 						t.Errorf("probe %s → %s: %v", s.name, k, err)
 						return
 					}
-					pkt := calc.Packet{Src: netip.MustParseAddr(s.ip), Dst: netip.MustParseAddr(dst.ip),
-						Protocol: 6, SrcPort: 40000, DstPort: uint16(pr.Port), ICMPType: -1, ICMPCode: -1}
-					switch pr.Protocol {
-					case "UDP":
-						pkt.Protocol = 17
-					case "SCTP":
-						pkt.Protocol = 132
-					case "ICMP":
-						pkt.Protocol, pkt.DstPort, pkt.SrcPort, pkt.ICMPType, pkt.ICMPCode = 1, 0, 0, 8, 0
-					}
+					pkt := packetFor(s.ip, dst.ip, pr)
 					tr := n.graph.Evaluate(pkt)
 					if res.Connected && res.Reply != "" && res.Reply != k {
 						t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
@@ -226,6 +219,24 @@ func (n *testNode) probeAll(probes []probe.Port) []probeResult {
 	return out
 }
 
+// packetFor is the oracle's view of a probe's first packet.
+func packetFor(src, dst string, pr probe.Port) calc.Packet {
+	pkt := calc.Packet{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+		Protocol: 6, SrcPort: 40000, DstPort: uint16(pr.Port), ICMPType: -1, ICMPCode: -1}
+	switch pr.Protocol {
+	case "UDP":
+		pkt.Protocol = 17
+	case "SCTP":
+		pkt.Protocol = 132
+	case "ICMP":
+		pkt.Protocol, pkt.DstPort, pkt.SrcPort, pkt.ICMPType, pkt.ICMPCode = 1, 0, 0, 8, 0
+		if pkt.Src.Is6() {
+			pkt.Protocol, pkt.ICMPType = 58, 128
+		}
+	}
+	return pkt
+}
+
 // agree fails the test for every probe where the kernel and the oracle
 // disagree, and returns how many probes connected.
 func agree(t *testing.T, results []probeResult) (allowed int) {
@@ -235,8 +246,12 @@ func agree(t *testing.T, results []probeResult) (allowed int) {
 			allowed++
 		}
 		if r.connected != (r.oracle.Verdict == "Allow") {
-			t.Errorf("%s → %s %s/%d: kernel connected=%v, oracle says %s (egress %+v, ingress %+v)",
-				r.from, r.to, r.proto, r.port, r.connected, r.oracle.Verdict, r.oracle.Egress, r.oracle.Ingress)
+			via := ""
+			for _, d := range r.oracle.Via {
+				via += fmt.Sprintf(", via %+v", *d)
+			}
+			t.Errorf("%s → %s %s/%d: kernel connected=%v, oracle says %s (egress %+v%s, ingress %+v)",
+				r.from, r.to, r.proto, r.port, r.connected, r.oracle.Verdict, *r.oracle.Egress, via, *r.oracle.Ingress)
 		}
 	}
 	return allowed

@@ -104,7 +104,7 @@ func New(cfg Config) (*Felix, error) {
 		cfg.Health = health.New(nil)
 	}
 	f := &Felix{cfg: cfg, events: make(chan event, 128)}
-	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Log: cfg.Log}, func(msgs []proto.Message) {
+	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Host: calc.HostSettingsFor(cfg.Felix.Spec), Log: cfg.Log}, func(msgs []proto.Message) {
 		f.pending = append(f.pending, msgs...)
 	})
 	m, err := newMetrics(cfg.Metrics)
@@ -295,17 +295,8 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 		DefaultEndpointToHostAction: normaliseAction(s.DefaultEndpointToHostAction),
 		Log:                         log,
 	}
-	ports := func(in *[]v3.ProtoPort) []dataplane.FailsafePort {
-		if in == nil {
-			return nil
-		}
-		var out []dataplane.FailsafePort
-		for _, p := range *in {
-			out = append(out, dataplane.FailsafePort{Protocol: p.Protocol, Port: p.Port})
-		}
-		return out
-	}
-	cfg.FailsafeInbound, cfg.FailsafeOutbound = ports(s.FailsafeInboundHostPorts), ports(s.FailsafeOutboundHostPorts)
+	host := calc.HostSettingsFor(s)
+	cfg.FailsafeInbound, cfg.FailsafeOutbound = host.FailsafeInbound, host.FailsafeOutbound
 	if s.IptablesMarkMask != nil && *s.IptablesMarkMask != 0 {
 		// Take the two lowest bits of the mask for accept and pass.
 		var bits []uint32

@@ -13,6 +13,7 @@ package proto
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // Message is one update to the dataplane.
@@ -268,3 +269,33 @@ func (WorkloadEndpointUpdate) isMessage() {}
 func (WorkloadEndpointRemove) isMessage() {}
 func (HostEndpointUpdate) isMessage()     {}
 func (HostEndpointRemove) isMessage()     {}
+
+// HostPort is a protocol and port on the host, such as a failsafe port
+// that stays open to and from host endpoints whatever the policy.
+type HostPort struct {
+	Protocol string // TCP, UDP or SCTP (case-insensitive; "" is TCP)
+	Port     uint16
+	// Net, if valid, limits the port to one remote network: the source of
+	// inbound packets, the destination of outbound ones.
+	Net netip.Prefix
+}
+
+// Matches tells whether a packet to port (dst) with the remote address
+// remote uses the port.
+func (p HostPort) Matches(protocol uint8, dst uint16, remote netip.Addr) bool {
+	return p.ProtocolNumber() == protocol && p.Port == dst && (!p.Net.IsValid() || p.Net.Contains(remote))
+}
+
+// ProtocolNumber is the IP protocol number of the port's protocol, 0 if
+// it is not one of TCP, UDP or SCTP.
+func (p HostPort) ProtocolNumber() uint8 {
+	switch strings.ToUpper(p.Protocol) {
+	case "", "TCP":
+		return 6
+	case "UDP":
+		return 17
+	case "SCTP":
+		return 132
+	}
+	return 0
+}

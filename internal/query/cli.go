@@ -350,28 +350,37 @@ func printEndpoints(w io.Writer, res []EndpointResult) {
 }
 
 func traceCommand(o *cliOptions) *cobra.Command {
-	var from, to, protocol string
-	var port int
+	var q TraceQuery
 	cmd := &cobra.Command{
-		Use:   "trace --from NS/POD|IP --to NS/POD|IP --port N [--protocol TCP|UDP|SCTP|ICMP]",
+		Use:   "trace --from NS/POD|hep:NAME|IP --to NS/POD|hep:NAME|IP --port N [--protocol TCP|UDP|SCTP|ICMP]",
 		Short: "Say whether a connection would be allowed, and which policy decided",
 		Long: `Say whether a connection would be allowed, and which policy decided, on
-the source's egress and the destination's ingress.
+the source's egress, the host endpoints it is forwarded through, and the
+destination's ingress.
+
+A host endpoint's expected IP (or hep:NAME) stands for its host. Traffic
+from or to outside a node meets the host endpoint of the interface it
+arrives on (--in-interface) or leaves by (--out-interface); without the
+flag, only a host endpoint for all interfaces ("*") applies, or the named
+host endpoint's own interface. Failsafe ports and
+DefaultEndpointToHostAction come from the FelixConfiguration "default".
 
 Exit code 0 if the packet would be allowed, 1 if denied, 2 on error.`,
 		Example: `  calicoq trace --from prod/api-1 --to prod/web-1 --port 8080
   calicoq trace --from 192.0.2.7 --to prod/web-1 --port 443 -o json
+  calicoq trace --from 192.0.2.7 --to hep:node-1-eth0 --port 22
+  calicoq trace --from 192.0.2.7 --to prod/web-1 --port 80 --in-interface eth0
   calicoq trace --from-file ./manifests --from x/a --to y/b --port 80`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if from == "" || to == "" {
+			if q.From == "" || q.To == "" {
 				return errors.New("give both --from and --to")
 			}
 			st, err := o.load(cmd.Context())
 			if err != nil {
 				return err
 			}
-			res, err := Trace(st, from, to, protocol, port)
+			res, err := TracePacket(st, q)
 			if err != nil {
 				return err
 			}
@@ -385,10 +394,13 @@ Exit code 0 if the packet would be allowed, 1 if denied, 2 on error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "source: NAMESPACE/POD or an IP address")
-	f.StringVar(&to, "to", "", "destination: NAMESPACE/POD or an IP address")
-	f.IntVar(&port, "port", 0, "destination port (not for ICMP)")
-	f.StringVar(&protocol, "protocol", "TCP", "TCP, UDP, SCTP or ICMP")
+	f.StringVar(&q.From, "from", "", "source: NAMESPACE/POD, hep:NAME (a host endpoint's host) or an IP address")
+	f.StringVar(&q.To, "to", "", "destination: NAMESPACE/POD, hep:NAME or an IP address")
+	f.IntVar(&q.Port, "port", 0, "destination port (not for ICMP)")
+	f.StringVar(&q.Protocol, "protocol", "TCP", "TCP, UDP, SCTP or ICMP")
+	f.StringVar(&q.InInterface, "in-interface", "", "host interface the packet arrives on from outside the node")
+	f.StringVar(&q.OutInterface, "out-interface", "", "host interface the packet leaves the node by")
+	f.StringVar(&q.Node, "node", "", "node whose host endpoints apply when neither end is on a node")
 	return cmd
 }
 
@@ -399,15 +411,30 @@ func printTrace(w io.Writer, r *TraceResult) {
 	}
 	fmt.Fprintf(w, "%s from %s to %s%s\n", r.Protocol, r.From, r.To, port)
 	fmt.Fprintf(w, "  Egress:  %s\n", describeDecision(r.Egress))
+	for _, d := range r.Via {
+		fmt.Fprintf(w, "  Via:     %s\n", describeDecision(d))
+	}
 	fmt.Fprintf(w, "  Ingress: %s\n", describeDecision(r.Ingress))
 	fmt.Fprintf(w, "Verdict: %s\n", r.Verdict)
 }
 
 func describeDecision(d *calc.Decision) string {
 	var s string
+	where := ""
+	if d.Stage != "" {
+		where = fmt.Sprintf(" [%s, %s policy]", d.Endpoint, d.Stage)
+	}
 	switch d.Reason {
 	case calc.ReasonNoEndpoint:
 		return "Allow (not a Calico endpoint: no policy applies)"
+	case calc.ReasonFailsafe:
+		return fmt.Sprintf("Allow (failsafe port of %s: open whatever the policy)", d.Endpoint)
+	case calc.ReasonHostToLocal:
+		return "Allow (the host reaching its own workloads is not policed)"
+	case calc.ReasonEndpointToHost:
+		return fmt.Sprintf("%s (a workload to its own host: DefaultEndpointToHostAction %s)", d.Verdict, d.Action)
+	case calc.ReasonNoForwardPolicy:
+		return fmt.Sprintf("Allow (forwarded through %s: no applyOnForward policy decided)", d.Endpoint)
 	case calc.ReasonPolicy:
 		s = fmt.Sprintf("%s by %s rule %d (tier %s)", d.Verdict, policyName(*d.Policy), *d.Rule, d.Tier)
 	case calc.ReasonTierDefault:
@@ -417,6 +444,7 @@ func describeDecision(d *calc.Decision) string {
 	default:
 		s = fmt.Sprintf("%s (no policy or profile allowed it)", d.Verdict)
 	}
+	s += where
 	for _, l := range d.Logged {
 		s += fmt.Sprintf("; logged by %s rule %d", policyName(l.Policy), l.Rule)
 	}

@@ -19,6 +19,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/proto"
 	"github.com/calicong/calico/internal/selector"
@@ -43,7 +44,11 @@ type State struct {
 
 // Load builds the state from files or from the cluster.
 func Load(ctx context.Context, src Source, stdin io.Reader) (*State, error) {
-	g := calc.New(calc.Config{AllLocal: true, KeepRuleSource: true, Log: src.Log}, func([]proto.Message) {})
+	defaults, err := felixconfig.Resolve(nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	g := calc.New(calc.Config{AllLocal: true, KeepRuleSource: true, Host: calc.HostSettingsFor(defaults.Spec), Log: src.Log}, func([]proto.Message) {})
 	st := &State{Graph: g}
 	if len(src.Files) > 0 {
 		snap, err := LoadFiles(src.Files, src.Recursive, stdin)
@@ -55,6 +60,7 @@ func Load(ctx context.Context, src Source, stdin io.Reader) (*State, error) {
 			ups[i] = model.Update{KVPair: kv}
 		}
 		g.OnUpdates(ups)
+		useHostSettings(g, ups)
 		g.OnStatusUpdated(model.InSync)
 		g.Flush()
 		if n := describeIgnored(snap.Ignored); n != "" {
@@ -112,7 +118,28 @@ type waiter struct {
 	done chan struct{}
 }
 
-func (w *waiter) OnUpdates(us []model.Update) { w.g.OnUpdates(us) }
+func (w *waiter) OnUpdates(us []model.Update) {
+	w.g.OnUpdates(us)
+	useHostSettings(w.g, us)
+}
+
+// useHostSettings gives the oracle the cluster's failsafe ports and
+// DefaultEndpointToHostAction from the FelixConfiguration "default"
+// (built-in defaults for what it leaves unset). Per-node configurations
+// are not consulted: calicoq answers for the cluster.
+func useHostSettings(g *calc.Graph, us []model.Update) {
+	for _, u := range us {
+		if u.Key.Kind != "FelixConfiguration" || u.Key.Name != v3.DefaultConfigName {
+			continue
+		}
+		global, _ := u.Value.(*v3.FelixConfiguration)
+		fc, err := felixconfig.Resolve(global, nil, nil)
+		if err != nil {
+			continue
+		}
+		g.SetHost(calc.HostSettingsFor(fc.Spec))
+	}
+}
 func (w *waiter) OnStatusUpdated(s model.SyncStatus) {
 	w.g.OnStatusUpdated(s)
 	if s == model.InSync {
@@ -417,11 +444,30 @@ type TraceResult struct {
 	Protocol string         `json:"protocol"`
 	Port     int            `json:"port,omitempty"`
 	Egress   *calc.Decision `json:"egress"`
-	Ingress  *calc.Decision `json:"ingress"`
+	// Via lists the host endpoints the packet is forwarded through.
+	Via     []*calc.Decision `json:"via,omitempty"`
+	Ingress *calc.Decision   `json:"ingress"`
+}
+
+// TraceQuery is a packet to trace.
+type TraceQuery struct {
+	From, To string // NAMESPACE/POD, hep:NAME or an IP address
+	Protocol string // TCP, UDP, SCTP or ICMP
+	Port     int
+	// InInterface and OutInterface are the host interfaces the packet
+	// arrives on and leaves by (for host endpoints); Node is the node whose
+	// host endpoints apply when neither end says.
+	InInterface, OutInterface, Node string
 }
 
 // Trace evaluates a packet from one endpoint or address to another.
 func Trace(st *State, from, to, protocol string, port int) (*TraceResult, error) {
+	return TracePacket(st, TraceQuery{From: from, To: to, Protocol: protocol, Port: port})
+}
+
+// TracePacket evaluates a packet.
+func TracePacket(st *State, q TraceQuery) (*TraceResult, error) {
+	from, to, protocol, port := q.From, q.To, q.Protocol, q.Port
 	src, err := resolveAddr(st, from)
 	if err != nil {
 		return nil, fmt.Errorf("--from: %w", err)
@@ -433,7 +479,8 @@ func Trace(st *State, from, to, protocol string, port int) (*TraceResult, error)
 	if src.Is4() != dst.Is4() {
 		return nil, fmt.Errorf("--from %s and --to %s are of different IP versions", src, dst)
 	}
-	pkt := calc.Packet{Src: src, Dst: dst, ICMPType: -1, ICMPCode: -1}
+	pkt := calc.Packet{Src: src, Dst: dst, ICMPType: -1, ICMPCode: -1,
+		InInterface: q.InInterface, OutInterface: q.OutInterface, Node: q.Node}
 	switch strings.ToUpper(protocol) {
 	case "TCP":
 		pkt.Protocol = 6
@@ -457,17 +504,43 @@ func Trace(st *State, from, to, protocol string, port int) (*TraceResult, error)
 	}
 	t := st.Graph.Evaluate(pkt)
 	res := &TraceResult{Verdict: t.Verdict, From: describeAddr(st, src, from), To: describeAddr(st, dst, to),
-		Protocol: strings.ToUpper(protocol), Egress: t.Egress, Ingress: t.Ingress}
+		Protocol: strings.ToUpper(protocol), Egress: t.Egress, Via: t.Via, Ingress: t.Ingress}
 	if pkt.DstPort != 0 {
 		res.Port = port
 	}
 	return res, nil
 }
 
-// resolveAddr turns NAMESPACE/POD or an address into an address.
+// hostEndpointAddr is the first expected IP of a host endpoint.
+func hostEndpointAddr(st *State, name string) (netip.Addr, error) {
+	var names []string
+	for _, e := range st.Graph.Endpoints() {
+		if e.Key.Kind != "HostEndpoint" {
+			continue
+		}
+		if e.Key.Name == name {
+			for _, n := range e.Nets {
+				return n.Addr(), nil
+			}
+			return netip.Addr{}, fmt.Errorf("host endpoint %q has no expectedIPs: give one of the host's addresses instead", name)
+		}
+		names = append(names, e.Key.Name)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return netip.Addr{}, fmt.Errorf("no host endpoint %q (there are no host endpoints)", name)
+	}
+	return netip.Addr{}, fmt.Errorf("no host endpoint %q (host endpoints: %s)", name, strings.Join(names, ", "))
+}
+
+// resolveAddr turns NAMESPACE/POD, hep:NAME or an address into an
+// address.
 func resolveAddr(st *State, s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a, nil
+	}
+	if name, ok := strings.CutPrefix(s, "hep:"); ok {
+		return hostEndpointAddr(st, name)
 	}
 	ns, pod, ok := strings.Cut(s, "/")
 	if !ok || ns == "" || pod == "" {
