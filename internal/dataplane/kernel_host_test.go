@@ -34,7 +34,7 @@ const (
 var (
 	hostPorts = []probe.Port{{Protocol: "TCP", Port: 22}, {Protocol: "TCP", Port: 2222}, {Protocol: "TCP", Port: 2223},
 		{Protocol: "TCP", Port: 8080}, {Protocol: "TCP", Port: 9000}}
-	extPorts  = []probe.Port{{Protocol: "TCP", Port: 80}, {Protocol: "UDP", Port: 53}}
+	extPorts = []probe.Port{{Protocol: "TCP", Port: 80}, {Protocol: "UDP", Port: 53}}
 )
 
 // hostNode is a test node with a host endpoint on its uplink (or on all
@@ -345,4 +345,3 @@ func randomHostPolicies(r *rand.Rand, n *testNode) []model.Key {
 	}
 	return keys
 }
-
