@@ -70,7 +70,7 @@ func BenchmarkPolicyProgramming(b *testing.B) {
 		ups = append(ups, model.Update{KVPair: model.KVPair{Key: model.Key{Kind: model.KindProfile, Name: p.Name}, Value: p}})
 	}
 	for i := range 1000 {
-		w := wepFor(fmt.Sprintf("ns-%d", i%10), fmt.Sprintf("pod-%04d", i), fmt.Sprintf("10.70.%d.%d", i/250, i%250+1), map[string]string{"app": fmt.Sprintf("app-%d", i%100)})
+		w := wepFor(fmt.Sprintf("ns-%d", i%10), fmt.Sprintf("pod-%04d", i), fmt.Sprintf("10.70.%d.%d", i/250, i%250+1), "", map[string]string{"app": fmt.Sprintf("app-%d", i%100)})
 		ups = append(ups, model.Update{KVPair: model.KVPair{Key: model.Key{Kind: model.KindWorkloadEndpoint, Namespace: w.Namespace, Name: w.Name}, Value: w}})
 	}
 	for i := range 1000 {

@@ -152,7 +152,12 @@ func (d *Dataplane) staticChains() {
 		t.EnsureMap(m, "ifname : verdict")
 	}
 	d.baseChains()
-	toHost := []string{"jump from-wl-dispatch"}
+	// A pod must always be able to find its IPv6 gateway (neighbour and
+	// router discovery, MLD), whatever its policy and the action below.
+	toHost := []string{
+		`icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept`,
+		"jump from-wl-dispatch",
+	}
 	switch d.cfg.DefaultEndpointToHostAction {
 	case "Accept":
 		toHost = append(toHost, `counter accept comment "default endpoint to host action"`)

@@ -65,9 +65,16 @@ func newRoutes(t testing.TB, ns string) *routes.Manager {
 }
 
 type testPod struct {
-	ns, name, ip, netns, iface string
-	server                     *probe.Server
+	ns, name, ip, ip6, netns, iface string
+	server                          *probe.Server
 }
+
+// hostVethMAC is the MAC of a workload interface's host side; the pod's
+// IPv6 gateway is the link-local address derived from it.
+const (
+	hostVethMAC = "ee:ee:ee:ee:ee:ee"
+	podGateway6 = "fe80::ecee:eeff:feee:eeee"
+)
 
 var probePorts = []probe.Port{{Protocol: "TCP", Port: 80}, {Protocol: "TCP", Port: 81}, {Protocol: "UDP", Port: 80}, {Protocol: "UDP", Port: 81}}
 
@@ -86,6 +93,9 @@ func newTestNode(t testing.TB, dpcfg Config) *testNode {
 	netnstest.Require(t)
 	n := &testNode{t: t, node: netnstest.New(t, "node"), ext: netnstest.New(t, "ext"), pods: map[string]*testPod{}, kvs: map[model.Key]any{}}
 	run := netnstest.Run
+	// No duplicate address detection: addresses are usable at once.
+	sysctl(t, n.node, "net/ipv6/conf/default/accept_dad", "0")
+	sysctl(t, n.ext, "net/ipv6/conf/default/accept_dad", "0")
 	run(t, "ip", "-n", n.node, "link", "add", "uplink", "type", "veth", "peer", "name", "eth0", "netns", n.ext)
 	run(t, "ip", "-n", n.node, "addr", "add", "192.168.100.1/24", "dev", "uplink")
 	run(t, "ip", "-n", n.node, "link", "set", "uplink", "up")
@@ -95,6 +105,13 @@ func newTestNode(t testing.TB, dpcfg Config) *testNode {
 	// Proxy ARP for 169.254.1.1 needs a route towards it: a default route.
 	run(t, "ip", "-n", n.node, "route", "add", "default", "via", "192.168.100.2")
 	sysctl(t, n.node, "net/ipv4/ip_forward", "1")
+	// IPv6: the same, with fd00:100::/64 on the uplink and pods in
+	// fd00:65::/64.
+	run(t, "ip", "-n", n.node, "addr", "add", "fd00:100::1/64", "dev", "uplink", "nodad")
+	run(t, "ip", "-n", n.ext, "addr", "add", "fd00:100::2/64", "dev", "eth0", "nodad")
+	run(t, "ip", "-n", n.ext, "route", "add", "fd00:65::/64", "via", "fd00:100::1")
+	run(t, "ip", "-n", n.node, "-6", "route", "add", "default", "via", "fd00:100::2")
+	sysctl(t, n.node, "net/ipv6/conf/all/forwarding", "1")
 
 	n.runner = nft.Runner{Prefix: netnstest.Exec(n.node)}
 	n.routes = newRoutes(t, n.node)
@@ -122,15 +139,26 @@ func newTestNode(t testing.TB, dpcfg Config) *testNode {
 
 // addPod creates a pod's namespace and veth and starts its servers.
 func (n *testNode) addPod(ns, name, ip string, labels map[string]string) *testPod {
+	n.t.Helper()
+	return n.addDualPod(ns, name, ip, "", labels)
+}
+
+// addDualPod is addPod with an IPv6 address too (if ip6 is not "").
+func (n *testNode) addDualPod(ns, name, ip, ip6 string, labels map[string]string) *testPod {
 	t := n.t
 	t.Helper()
-	p := &testPod{ns: ns, name: name, ip: ip, netns: netnstest.New(t, "pod"), iface: conversion.VethName(ns, name)}
+	p := &testPod{ns: ns, name: name, ip: ip, ip6: ip6, netns: netnstest.New(t, "pod"), iface: conversion.VethName(ns, name)}
 	run := netnstest.Run
-	run(t, "ip", "-n", n.node, "link", "add", p.iface, "type", "veth", "peer", "name", "eth0", "netns", p.netns)
+	sysctl(t, p.netns, "net/ipv6/conf/default/accept_dad", "0")
+	run(t, "ip", "-n", n.node, "link", "add", p.iface, "address", hostVethMAC, "type", "veth", "peer", "name", "eth0", "netns", p.netns)
 	run(t, "ip", "-n", p.netns, "addr", "add", ip+"/32", "dev", "eth0")
 	run(t, "ip", "-n", p.netns, "link", "set", "eth0", "up")
 	run(t, "ip", "-n", p.netns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
 	run(t, "ip", "-n", p.netns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
+	if ip6 != "" {
+		run(t, "ip", "-n", p.netns, "addr", "add", ip6+"/128", "dev", "eth0", "nodad")
+		run(t, "ip", "-n", p.netns, "-6", "route", "add", "default", "via", podGateway6, "dev", "eth0")
+	}
 	// The host side's routes and settings are the dataplane's job.
 	srv, err := probe.Serve(p.netns, ns+"/"+name, probePorts)
 	if err != nil {
@@ -138,7 +166,7 @@ func (n *testNode) addPod(ns, name, ip string, labels map[string]string) *testPo
 	}
 	p.server = srv
 	n.pods[ns+"/"+name] = p
-	wep := wepFor(ns, name, ip, labels)
+	wep := wepFor(ns, name, ip, ip6, labels)
 	n.set(model.Key{Kind: model.KindWorkloadEndpoint, Namespace: ns, Name: wep.Name}, wep)
 	return p
 }
@@ -175,14 +203,30 @@ type probeResult struct {
 // probeAll probes every pair (and the external peer as a source) on the
 // given protocol/port combinations, in parallel.
 func (n *testNode) probeAll(probes []probe.Port) []probeResult {
+	n.t.Helper()
+	return n.probeAllFamily(probes, false)
+}
+
+// probeAllFamily is probeAll over IPv4 or IPv6 (pods with both).
+func (n *testNode) probeAllFamily(probes []probe.Port, v6 bool) []probeResult {
 	t := n.t
 	t.Helper()
+	addr := func(p *testPod) string {
+		if v6 {
+			return p.ip6
+		}
+		return p.ip
+	}
 	type src struct{ name, netns, ip string }
 	var srcs []src
 	for k, p := range n.pods {
-		srcs = append(srcs, src{k, p.netns, p.ip})
+		srcs = append(srcs, src{k, p.netns, addr(p)})
 	}
-	srcs = append(srcs, src{"external", n.ext, "192.168.100.2"})
+	if v6 {
+		srcs = append(srcs, src{"external", n.ext, "fd00:100::2"})
+	} else {
+		srcs = append(srcs, src{"external", n.ext, "192.168.100.2"})
+	}
 	var mu sync.Mutex
 	var out []probeResult
 	var wg sync.WaitGroup
@@ -198,12 +242,12 @@ func (n *testNode) probeAll(probes []probe.Port) []probeResult {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					res, err := probe.Connect(s.netns, pr.Protocol, dst.ip, pr.Port, 1500*time.Millisecond)
+					res, err := probe.Connect(s.netns, pr.Protocol, addr(dst), pr.Port, 1500*time.Millisecond)
 					if err != nil {
 						t.Errorf("probe %s → %s: %v", s.name, k, err)
 						return
 					}
-					pkt := packetFor(s.ip, dst.ip, pr)
+					pkt := packetFor(s.ip, addr(dst), pr)
 					tr := n.graph.Evaluate(pkt)
 					if res.Connected && res.Reply != "" && res.Reply != k {
 						t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
