@@ -1,0 +1,172 @@
+package ipam
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	v3 "github.com/calicong/calico/api/v3"
+)
+
+// Problem is one inconsistency Check found.
+type Problem struct {
+	// Kind: "leaked" (an allocation whose owner is gone), "no-handle" (an
+	// allocation whose handle object is missing), "handle-count" (a
+	// handle's counts do not match the blocks), "affinity-no-block",
+	// "block-no-affinity", "pending-affinity", "not-in-pool", "pod-ip-not-allocated".
+	Kind   string `json:"kind"`
+	IP     string `json:"ip,omitempty"`
+	Object string `json:"object,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// Report is what Check found.
+type Report struct {
+	Pools       int       `json:"pools"`
+	Blocks      int       `json:"blocks"`
+	Allocations int       `json:"allocations"`
+	Handles     int       `json:"handles"`
+	Problems    []Problem `json:"problems"`
+}
+
+// Owners judges whether allocations are still wanted. Nil fields skip
+// that check.
+type Owners struct {
+	// Valid says whether an allocation's owner exists (its pod is there,
+	// on that node, with that address), and if not why.
+	Valid func(Allocation) (bool, string)
+	// PodIPs are the addresses pods say they have, by "namespace/pod", to
+	// find addresses in use that IPAM does not know.
+	PodIPs map[string][]netip.Addr
+}
+
+// Check reads every IPAM object and reports inconsistencies and leaks.
+func (m *IPAM) Check(ctx context.Context, owners Owners) (Report, error) {
+	var r Report
+	pools, err := m.loadPools(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Pools = len(pools)
+	blockObjs, err := m.store.List(ctx, KindBlock)
+	if err != nil {
+		return r, err
+	}
+	affObjs, err := m.store.List(ctx, KindAffinity)
+	if err != nil {
+		return r, err
+	}
+	handleObjs, err := m.store.List(ctx, KindHandle)
+	if err != nil {
+		return r, err
+	}
+	r.Blocks, r.Handles = len(blockObjs), len(handleObjs)
+	add := func(kind, ip, obj, format string, args ...any) {
+		r.Problems = append(r.Problems, Problem{Kind: kind, IP: ip, Object: obj, Detail: fmt.Sprintf(format, args...)})
+	}
+
+	// Affinities and blocks agree.
+	blocks := map[string]*block{}
+	for _, o := range blockObjs {
+		b, err := newBlock(o.(*v3.IPAMBlock))
+		if err != nil {
+			add("bad-block", "", o.GetName(), "%v", err)
+			continue
+		}
+		blocks[b.cidr.String()] = b
+	}
+	confirmed := map[string]string{} // block CIDR → affinity "host:<node>"
+	for _, o := range affObjs {
+		a := o.(*v3.BlockAffinity)
+		switch a.Spec.State {
+		case v3.StateConfirmed, v3.StatePending, "":
+			// A pending claim's block is reported once, as the pending
+			// affinity below.
+			confirmed[a.Spec.CIDR] = "host:" + a.Spec.Node
+		}
+		switch a.Spec.State {
+		case v3.StateConfirmed:
+			if _, ok := blocks[a.Spec.CIDR]; !ok {
+				add("affinity-no-block", "", "BlockAffinity/"+a.Name, "node %s is affine to block %s, which does not exist", a.Spec.Node, a.Spec.CIDR)
+			}
+		default:
+			add("pending-affinity", "", "BlockAffinity/"+a.Name, "node %s's claim on block %s is %q (an interrupted claim or release)", a.Spec.Node, a.Spec.CIDR, a.Spec.State)
+		}
+	}
+	for c, b := range blocks {
+		if aff := b.affinity(); strings.HasPrefix(aff, "host:") && confirmed[c] != aff {
+			add("block-no-affinity", "", "IPAMBlock/"+b.obj.Name, "block %s says %s but there is no confirmed BlockAffinity for it", c, aff)
+		}
+		if !slices.ContainsFunc(pools, func(p pool) bool { return p.cidr.Contains(b.cidr.Addr()) }) {
+			add("not-in-pool", "", "IPAMBlock/"+b.obj.Name, "block %s is in no IP pool (was the pool deleted?)", c)
+		}
+	}
+
+	// Handles and allocations agree.
+	counts := map[string]map[string]int{} // handle → block → allocations
+	allocated := map[netip.Addr]Allocation{}
+	for _, b := range blocks {
+		for _, al := range b.allocations() {
+			r.Allocations++
+			allocated[al.Addr] = al
+			if al.Released {
+				continue
+			}
+			if counts[al.Handle] == nil {
+				counts[al.Handle] = map[string]int{}
+			}
+			counts[al.Handle][b.cidr.String()]++
+			if owners.Valid != nil {
+				if ok, why := owners.Valid(al); !ok {
+					add("leaked", al.Addr.String(), "handle "+al.Handle, "%s", why)
+				}
+			}
+		}
+	}
+	handles := map[string]map[string]int{}
+	for _, o := range handleObjs {
+		h := o.(*v3.IPAMHandle)
+		handles[h.Spec.HandleID] = h.Spec.Block
+	}
+	for h, byBlock := range counts {
+		hb, ok := handles[h]
+		if !ok {
+			for c, n := range byBlock {
+				add("no-handle", "", "handle "+h, "%d allocation(s) in block %s belong to handle %q, which has no IPAMHandle", n, c, h)
+			}
+			continue
+		}
+		for c, n := range byBlock {
+			if hb[c] != n {
+				add("handle-count", "", "handle "+h, "handle counts %d in block %s, the block holds %d", hb[c], c, n)
+			}
+		}
+	}
+	for h, hb := range handles {
+		for c, n := range hb {
+			if counts[h][c] == 0 && n != 0 {
+				add("handle-count", "", "handle "+h, "handle counts %d in block %s, the block holds none", n, c)
+			}
+		}
+	}
+
+	// Pods' addresses are allocated.
+	var pods []string
+	for p := range owners.PodIPs {
+		pods = append(pods, p)
+	}
+	slices.Sort(pods)
+	for _, p := range pods {
+		for _, a := range owners.PodIPs[p] {
+			if _, ok := allocated[a]; !ok {
+				add("pod-ip-not-allocated", a.String(), "pod "+p, "pod %s uses %s, which IPAM has not allocated (it could be handed out again)", p, a)
+			}
+		}
+	}
+	slices.SortStableFunc(r.Problems, func(a, b Problem) int {
+		return strings.Compare(a.Kind+a.IP+a.Object, b.Kind+b.IP+b.Object)
+	})
+	return r, nil
+}

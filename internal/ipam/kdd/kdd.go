@@ -1,0 +1,86 @@
+// Package kdd stores IPAM objects in the Kubernetes API (the CRDs of
+// projectcalico.org/v3), with compare-and-swap on resourceVersion.
+package kdd
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/ipam"
+)
+
+// Store is ipam.Store over the API server.
+type Store struct{ c *datastore.Client }
+
+// New wraps a datastore client.
+func New(c *datastore.Client) *Store { return &Store{c: c} }
+
+// wrap maps API errors to ipam's.
+func wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%w: %w", ipam.ErrNotFound, err)
+	case apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("%w: %w", ipam.ErrExists, err)
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%w: %w", ipam.ErrConflict, err)
+	}
+	return err
+}
+
+func (s *Store) Get(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error) {
+	o, err := s.c.Get(ctx, kind, "", name)
+	return o, wrap(err)
+}
+
+func (s *Store) List(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error) {
+	os, err := s.c.List(ctx, kind, "")
+	return os, wrap(err)
+}
+
+// ListCached lists from the API server's watch cache (ipam.CachedLister).
+func (s *Store) ListCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error) {
+	os, err := s.c.ListCached(ctx, kind, "")
+	return os, wrap(err)
+}
+
+func (s *Store) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
+	o, err := s.c.Create(ctx, obj)
+	return o, wrap(err)
+}
+
+func (s *Store) Update(ctx context.Context, obj v3.Object) (v3.Object, error) {
+	o, err := s.c.Update(ctx, obj)
+	return o, wrap(err)
+}
+
+func (s *Store) Delete(ctx context.Context, kind v3.KindInfo, name, resourceVersion string) error {
+	var pre *metav1.Preconditions
+	if resourceVersion != "" {
+		pre = &metav1.Preconditions{ResourceVersion: &resourceVersion}
+	}
+	return wrap(s.c.Delete(ctx, kind, "", name, pre))
+}
+
+// NodeLabels reads a Kubernetes Node's labels, for pools' nodeSelector.
+func NodeLabels(c *datastore.Client) func(ctx context.Context, node string) (map[string]string, error) {
+	return func(ctx context.Context, node string) (map[string]string, error) {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return n.Labels, nil
+	}
+}
+
+// NewIPAM is an allocator over the API server.
+func NewIPAM(c *datastore.Client) *ipam.IPAM {
+	return ipam.New(ipam.Options{Store: New(c), NodeLabels: NodeLabels(c)})
+}

@@ -1,0 +1,47 @@
+package kdd
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/calicong/calico/internal/ipam"
+)
+
+// BenchmarkAutoAssign measures allocations per second against the lab's
+// API server with 1, 10 and 50 concurrent callers, each on its own node
+// (callers on one node are serialised by the CNI plugin's host lock, so
+// concurrency comes from nodes).
+func BenchmarkAutoAssign(b *testing.B) {
+	for _, callers := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			name := fmt.Sprintf("bench-%d", callers)
+			poolB(b, name, fmt.Sprintf("10.%d.0.0/16", 90+callers%100), 26)
+			m := NewIPAM(testLab.Client)
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for c := range callers {
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						_, err := m.AutoAssign(ctx, ipam.AssignArgs{Num4: 1, HandleID: fmt.Sprintf("%s-%d", name, i), Node: fmt.Sprintf("%s-node-%d", name, c)})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "allocs/s")
+		})
+	}
+}
