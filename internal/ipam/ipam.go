@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -152,16 +153,19 @@ func (m *IPAM) AutoAssign(ctx context.Context, a AssignArgs) (Assigned, error) {
 	if a.Use == "" {
 		a.Use = v3.IPPoolAllowedUseWorkload
 	}
-	settings, err := m.Settings(ctx)
-	if err != nil {
-		return out, err
-	}
-	pools, err := m.loadPools(ctx)
-	if err != nil {
-		return out, err
-	}
-	res, err := m.loadReservations(ctx)
-	if err != nil {
+	// The settings, pools and reservations are read at once.
+	var (
+		settings         Settings
+		pools            []pool
+		res              reservations
+		serr, perr, rerr error
+		wg               sync.WaitGroup
+	)
+	wg.Go(func() { settings, serr = m.Settings(ctx) })
+	wg.Go(func() { pools, perr = m.loadPools(ctx) })
+	wg.Go(func() { res, rerr = m.loadReservations(ctx) })
+	wg.Wait()
+	if err := errors.Join(serr, perr, rerr); err != nil {
 		return out, err
 	}
 	for _, fam := range []struct {

@@ -1,0 +1,40 @@
+package cni
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkAdd measures CNI ADD latency (calico and calico-ipam processes,
+// veth, routes, IPAM and annotations against the lab's API server), one
+// ADD at a time on one node, and reports p50 and p99. Each ADD's pod is
+// then deleted.
+func BenchmarkAdd(b *testing.B) {
+	makePool(b, "cni-bench", "10.77.0.0/20", 26)
+	n := newNode(b, "cni-bench")
+	conf := n.conf(nil, map[string]any{"ipv4_pools": []string{"cni-bench"}})
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("b-%d", i)
+		makePod(b, "cni-bench", name, n.name, nil)
+		sb := n.sandbox("cni-bench", name)
+		b.StartTimer()
+		start := time.Now()
+		if _, err := n.cni.AddNetworkList(ctx(), conf, sb.rt()); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		b.StopTimer()
+		if err := n.cni.DelNetworkList(ctx(), conf, sb.rt()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}

@@ -1,0 +1,246 @@
+package cni
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/conversion"
+)
+
+// Main is the calico binary.
+func Main() {
+	skel.PluginMainFuncs(skel.CNIFuncs{
+		Add:    wrap(cmdAdd, "calico ADD"),
+		Del:    wrap(cmdDel, "calico DEL"),
+		Check:  wrap(cmdCheck, "calico CHECK"),
+		GC:     wrap(cmdGC, "calico GC"),
+		Status: wrap(cmdStatus, "calico STATUS"),
+	}, version.All, "calico "+buildinfo.Version)
+}
+
+func cmdAdd(args *skel.CmdArgs) error {
+	s, err := newSession(args.StdinData, true)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	k, err := ParseK8sArgs(args.Args)
+	if err != nil {
+		return argsError{err}
+	}
+	if args.Netns == "" {
+		return &NetnsError{Path: "(none)", Err: errors.New("CNI_NETNS is empty")}
+	}
+	// Addresses first, from the IPAM plugin (calico-ipam runs in this
+	// process: it saves a process and a connection to the API server).
+	ips, err := s.ipamAdd(args)
+	if err != nil {
+		return err
+	}
+	undoIPAM := func() {
+		if err := s.ipamDel(context.WithoutCancel(s.ctx), args); err != nil {
+			fmt.Fprintf(stderr(), "calico: releasing the addresses of a failed ADD: %v\n", err)
+		}
+	}
+	if len(ips) == 0 {
+		undoIPAM()
+		return fmt.Errorf("the IPAM plugin %s returned no addresses", s.conf.IPAM.Type)
+	}
+
+	hostIface := conversion.VethName(k.Namespace, k.Pod)
+	w := Wiring{HostIface: hostIface, Netns: args.Netns, IfName: args.IfName, MTU: s.conf.MTU, IPs: ips,
+		AllowIPFwd: s.conf.ContainerSettings.AllowIPForwarding}
+	wired, err := Setup(w)
+	if err != nil {
+		undoIPAM()
+		return err
+	}
+	if err := s.annotate(k, args.ContainerID, ips); err != nil {
+		_ = Teardown(args.Netns, args.IfName)
+		undoIPAM()
+		return err
+	}
+
+	result := &types100.Result{CNIVersion: types100.ImplementedSpecVersion, DNS: s.conf.DNS}
+	result.Interfaces = []*types100.Interface{
+		{Name: hostIface, Mac: wired.HostMAC},
+		{Name: args.IfName, Mac: wired.PodMAC, Sandbox: args.Netns},
+	}
+	podIdx := 1
+	for _, ip := range ips {
+		result.IPs = append(result.IPs, &types100.IPConfig{Address: *prefixNet(netip.PrefixFrom(ip, ip.BitLen())), Interface: &podIdx})
+	}
+	if hasV4(ips) {
+		result.Routes = append(result.Routes, &types.Route{Dst: *prefixNet(netip.MustParsePrefix("0.0.0.0/0"))})
+	}
+	if hasV6(ips) {
+		result.Routes = append(result.Routes, &types.Route{Dst: *prefixNet(netip.MustParsePrefix("::/0"))})
+	}
+	return types.PrintResult(result, s.conf.CNIVersion)
+}
+
+// annotate records the pod's addresses and container, where the
+// Kubernetes datastore makes the WorkloadEndpoint of them.
+func (s *session) annotate(k K8sArgs, containerID string, ips []netip.Addr) error {
+	var nets []string
+	for _, ip := range ips {
+		nets = append(nets, netip.PrefixFrom(ip, ip.BitLen()).String())
+	}
+	ann := map[string]any{
+		v3.AnnotationPodIP:       nets[0],
+		v3.AnnotationPodIPs:      strings.Join(nets, ","),
+		v3.AnnotationContainerID: containerID,
+	}
+	return s.patchAnnotations(k, ann)
+}
+
+func (s *session) patchAnnotations(k K8sArgs, ann map[string]any) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
+	_, err := s.client.Kube.CoreV1().Pods(k.Namespace).Patch(s.ctx, k.Pod, k8stypes.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("recording the addresses on pod %s/%s: %w", k.Namespace, k.Pod, err)
+	}
+	return nil
+}
+
+func cmdDel(args *skel.CmdArgs) error {
+	s, err := newSession(args.StdinData, true)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	if err := s.ipamDel(s.ctx, args); err != nil {
+		return err
+	}
+	if err := Teardown(args.Netns, args.IfName); err != nil {
+		return err
+	}
+	k, err := ParseK8sArgs(args.Args)
+	if err != nil {
+		return nil // not a Kubernetes pod: nothing to clear
+	}
+	pod, err := s.client.Kube.CoreV1().Pods(k.Namespace).Get(s.ctx, k.Pod, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, err)
+	}
+	// Only this container's record is cleared: a newer sandbox of the
+	// same pod may have written its own.
+	if pod.Annotations[v3.AnnotationContainerID] != args.ContainerID {
+		return nil
+	}
+	err = s.patchAnnotations(k, map[string]any{v3.AnnotationPodIP: nil, v3.AnnotationPodIPs: nil, v3.AnnotationContainerID: nil})
+	if apierrors.IsNotFound(errors.Unwrap(err)) {
+		return nil
+	}
+	return err
+}
+
+func cmdCheck(args *skel.CmdArgs) error {
+	s, err := newSession(args.StdinData, false)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	if s.conf.RawPrevResult == nil {
+		return &ConfError{Field: "prevResult", Problem: "CHECK needs the result of the ADD"}
+	}
+	k, err := ParseK8sArgs(args.Args)
+	if err != nil {
+		return argsError{err}
+	}
+	ips, err := prevIPs(s.conf)
+	if err != nil {
+		return err
+	}
+	if err := Check(Wiring{HostIface: conversion.VethName(k.Namespace, k.Pod), Netns: args.Netns, IfName: args.IfName, IPs: ips}); err != nil {
+		return err
+	}
+	if s.conf.IPAM.Type == calicoIPAM {
+		if err := s.connect(); err != nil {
+			return err
+		}
+		return s.check(args)
+	}
+	return invoke.DelegateCheck(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+}
+
+func cmdGC(args *skel.CmdArgs) error {
+	s, err := newSession(args.StdinData, false)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	if s.conf.IPAM.Type == calicoIPAM {
+		if err := s.connect(); err != nil {
+			return err
+		}
+		return s.gc()
+	}
+	return invoke.DelegateGC(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+}
+
+func cmdStatus(args *skel.CmdArgs) error {
+	s, err := newSession(args.StdinData, false)
+	defer s.close()
+	if err != nil {
+		return err
+	}
+	if s.conf.IPAM.Type == calicoIPAM {
+		if err := s.connect(); err != nil {
+			return err
+		}
+		return s.status()
+	}
+	return invoke.DelegateStatus(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+}
+
+// calicoIPAM is the IPAM plugin the calico plugin runs in-process.
+const calicoIPAM = "calico-ipam"
+
+// ipamAdd gets the addresses: in-process for calico-ipam, else from the
+// IPAM plugin named in the configuration.
+func (s *session) ipamAdd(args *skel.CmdArgs) ([]netip.Addr, error) {
+	if s.conf.IPAM.Type == calicoIPAM {
+		return s.assign(args)
+	}
+	res, err := invoke.DelegateAdd(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := types100.GetResult(res)
+	if err != nil {
+		return nil, fmt.Errorf("the IPAM plugin's result: %w", err)
+	}
+	var ips []netip.Addr
+	for _, ipc := range r.IPs {
+		if a, ok := netip.AddrFromSlice(ipc.Address.IP); ok {
+			ips = append(ips, a.Unmap())
+		}
+	}
+	return ips, nil
+}
+
+func (s *session) ipamDel(ctx context.Context, args *skel.CmdArgs) error {
+	if s.conf.IPAM.Type == calicoIPAM {
+		return s.release(args)
+	}
+	return invoke.DelegateDel(ctx, s.conf.IPAM.Type, args.StdinData, nil)
+}
