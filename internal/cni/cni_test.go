@@ -68,15 +68,16 @@ func newNode(t testing.TB, name string) *node {
 	if err := os.MkdirAll(wrappers, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"calico", "calico-ipam"} {
-		script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/var/run/netns/%s %s \"$@\"\n", n.ns, filepath.Join(bin, p))
-		if err := os.WriteFile(filepath.Join(wrappers, p), []byte(script), 0o755); err != nil {
+	// Debian's standard plugins (for chaining) run on the node too.
+	std, _ := filepath.Glob("/usr/lib/cni/*")
+	for _, p := range append([]string{filepath.Join(bin, "calico"), filepath.Join(bin, "calico-ipam")}, std...) {
+		script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/var/run/netns/%s %s \"$@\"\n", n.ns, p)
+		if err := os.WriteFile(filepath.Join(wrappers, filepath.Base(p)), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Debian's standard plugins, for chaining, when installed.
 	n.confDir = filepath.Join(dir, "cache")
-	n.cni = libcni.NewCNIConfigWithCacheDir([]string{wrappers, "/usr/lib/cni"}, n.confDir, nil)
+	n.cni = libcni.NewCNIConfigWithCacheDir([]string{wrappers}, n.confDir, nil)
 	// The node's own address (on lo: this kernel has no dummy links), and
 	// an uplink with the default route, without which the kernel does not
 	// answer ARP for the pods' gateway.
@@ -132,7 +133,7 @@ func (n *node) sandbox(ns, pod string) sandbox {
 
 func (s sandbox) rt() *libcni.RuntimeConf {
 	return &libcni.RuntimeConf{ContainerID: s.containerID, NetNS: s.netns, IfName: "eth0",
-		Args: [][2]string{{"K8S_POD_NAMESPACE", s.ns}, {"K8S_POD_NAME", s.pod}, {"K8S_POD_INFRA_CONTAINER_ID", s.containerID}}}
+		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", s.ns}, {"K8S_POD_NAME", s.pod}, {"K8S_POD_INFRA_CONTAINER_ID", s.containerID}}}
 }
 
 func ctx() context.Context { return context.Background() }

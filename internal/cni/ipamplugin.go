@@ -129,9 +129,15 @@ func ipamAdd(args *skel.CmdArgs) error {
 	return printIPs(&types100.Result{CNIVersion: types100.ImplementedSpecVersion}, ips, s.conf)
 }
 
+// single is an address as a one-address prefix.
+func single(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen()) }
+
 // assign is calico-ipam's ADD: the addresses for a container, by the
 // pod's and namespace's annotations, the configuration's pools, or all.
-func (s *session) assign(args *skel.CmdArgs) ([]netip.Addr, error) {
+// Each comes with its block's prefix length (as Calico's IPAM plugin
+// reports them: plugins like ptp route the block); the calico plugin
+// narrows them to single addresses.
+func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	k, err := ParseK8sArgs(args.Args)
 	if err != nil {
 		return nil, argsError{err}
@@ -167,7 +173,11 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Addr, error) {
 	}
 	// A repeated ADD (a retry after a crash, say) gets the same addresses.
 	if len(existing) > 0 {
-		return existing, nil
+		var out []netip.Prefix
+		for _, ip := range existing {
+			out = append(out, single(ip))
+		}
+		return out, nil
 	}
 	attrs := map[string]string{
 		ipam.AttrNamespace: k.Namespace, ipam.AttrPod: k.Pod, ipam.AttrNode: s.node,
@@ -178,7 +188,7 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Addr, error) {
 		if err := json.Unmarshal([]byte(v), &want); err != nil {
 			return nil, &ConfError{Field: "annotation " + AnnotationIPAddrs, Problem: fmt.Sprintf("%q is not a JSON list of addresses", v)}
 		}
-		var got []netip.Addr
+		var got []netip.Prefix
 		for _, w := range want {
 			ip, err := netip.ParseAddr(strings.TrimSpace(w))
 			if err != nil {
@@ -188,7 +198,7 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Addr, error) {
 				_ = s.ipam.ReleaseByHandle(context.WithoutCancel(s.ctx), handle)
 				return nil, fmt.Errorf("assigning %s from %s: %w", ip, AnnotationIPAddrs, err)
 			}
-			got = append(got, ip)
+			got = append(got, single(ip))
 		}
 		return got, nil
 	}
@@ -228,17 +238,13 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", k.Namespace, k.Pod, err)
 	}
-	var ips []netip.Addr
-	for _, p := range append(got.IPv4, got.IPv6...) {
-		ips = append(ips, p.Addr())
-	}
-	return ips, nil
+	return append(got.IPv4, got.IPv6...), nil
 }
 
-// printIPs writes the IPAM result: each address on its own (/32, /128).
-func printIPs(r *types100.Result, ips []netip.Addr, conf *NetConf) error {
+// printIPs writes the IPAM result.
+func printIPs(r *types100.Result, ips []netip.Prefix, conf *NetConf) error {
 	for _, ip := range ips {
-		r.IPs = append(r.IPs, &types100.IPConfig{Address: *prefixNet(netip.PrefixFrom(ip, ip.BitLen()))})
+		r.IPs = append(r.IPs, &types100.IPConfig{Address: *prefixNet(ip)})
 	}
 	r.DNS = conf.DNS
 	return types.PrintResult(r, conf.CNIVersion)

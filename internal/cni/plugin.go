@@ -219,7 +219,12 @@ const calicoIPAM = "calico-ipam"
 // IPAM plugin named in the configuration.
 func (s *session) ipamAdd(args *skel.CmdArgs) ([]netip.Addr, error) {
 	if s.conf.IPAM.Type == calicoIPAM {
-		return s.assign(args)
+		got, err := s.assign(args)
+		var ips []netip.Addr
+		for _, p := range got {
+			ips = append(ips, p.Addr())
+		}
+		return ips, err
 	}
 	res, err := invoke.DelegateAdd(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
 	if err != nil {
