@@ -68,6 +68,7 @@ func NewCommand(s Streams) *cobra.Command {
 		newLabelCommand(o),
 		newValidateCommand(o),
 		newVersionCommand(o),
+		newIPAMCommand(o),
 	)
 	return root
 }
@@ -78,7 +79,9 @@ func Run(ctx context.Context, args []string, s Streams) int {
 	cmd := NewCommand(s)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(s.ErrOut, "Error:", err)
+		if !errors.Is(err, errProblems) { // already reported
+			fmt.Fprintln(s.ErrOut, "Error:", err)
+		}
 		return 1
 	}
 	return 0
