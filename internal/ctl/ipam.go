@@ -195,7 +195,9 @@ func newIPAMShowCommand(o *options) *cobra.Command {
 					n := inUse(bc)
 					bs = append(bs, usage{Name: "Block", CIDR: bc.String(), Affinity: aff, Total: countString(bc, 0), InUse: n, Free: countString(bc, n)})
 				}
-				slices.SortFunc(bs, func(a, b usage) int { return netip.MustParsePrefix(a.CIDR).Addr().Compare(netip.MustParsePrefix(b.CIDR).Addr()) })
+				slices.SortFunc(bs, func(a, b usage) int {
+					return netip.MustParsePrefix(a.CIDR).Addr().Compare(netip.MustParsePrefix(b.CIDR).Addr())
+				})
 				rows = append(rows, bs...)
 			}
 			if output != "" {
@@ -424,7 +426,7 @@ func newIPAMReleaseCommand(o *options) *cobra.Command {
 
 func newIPAMConfigureCommand(o *options) *cobra.Command {
 	var (
-		strict             string
+		strict              string
 		maxBlocks, cooldown int
 	)
 	cmd := &cobra.Command{
