@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/ipam/kdd"
 )
@@ -221,50 +222,11 @@ func newIPAMShowCommand(o *options) *cobra.Command {
 
 // owners judges allocations against the cluster's pods and nodes.
 func owners(pods []corev1.Pod, nodes []corev1.Node) ipam.Owners {
-	byName := map[string]*corev1.Pod{}
-	podIPs := map[string][]netip.Addr{}
-	for i := range pods {
-		p := &pods[i]
-		key := p.Namespace + "/" + p.Name
-		byName[key] = p
-		for _, s := range strings.Split(p.Annotations[v3.AnnotationPodIPs], ",") {
-			if pr, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && !p.Spec.HostNetwork {
-				podIPs[key] = append(podIPs[key], pr.Addr())
-			}
-		}
-	}
 	nodeSet := map[string]bool{}
 	for _, n := range nodes {
 		nodeSet[n.Name] = true
 	}
-	return ipam.Owners{
-		PodIPs: podIPs,
-		Valid: func(al ipam.Allocation) (bool, string) {
-			node := al.Attrs[ipam.AttrNode]
-			if al.Attrs[ipam.AttrType] != "" {
-				if node != "" && !nodeSet[node] {
-					return false, fmt.Sprintf("%s address of node %s, which no longer exists", al.Attrs[ipam.AttrType], node)
-				}
-				return true, ""
-			}
-			ns, name := al.Attrs[ipam.AttrNamespace], al.Attrs[ipam.AttrPod]
-			if ns == "" || name == "" {
-				return true, "" // not a pod's: nothing to judge by
-			}
-			p, ok := byName[ns+"/"+name]
-			switch {
-			case !ok && node != "" && !nodeSet[node]:
-				return false, fmt.Sprintf("pod %s/%s and its node %s no longer exist", ns, name, node)
-			case !ok:
-				return false, fmt.Sprintf("pod %s/%s no longer exists", ns, name)
-			case node != "" && p.Spec.NodeName != "" && p.Spec.NodeName != node:
-				return false, fmt.Sprintf("pod %s/%s is on node %s, not %s", ns, name, p.Spec.NodeName, node)
-			case !slices.Contains(podIPs[ns+"/"+name], al.Addr) && len(podIPs[ns+"/"+name]) > 0:
-				return false, fmt.Sprintf("pod %s/%s uses %v, not this address", ns, name, podIPs[ns+"/"+name])
-			}
-			return true, ""
-		},
-	}
+	return ipam.OwnersFromPods(conversion.IPAMPods(pods), nodeSet)
 }
 
 func newIPAMCheckCommand(o *options) *cobra.Command {

@@ -170,3 +170,88 @@ func (m *IPAM) Check(ctx context.Context, owners Owners) (Report, error) {
 	})
 	return r, nil
 }
+
+// Pod is what the leak check needs to know about a pod.
+type Pod struct {
+	Namespace, Name, Node string
+	// IPs are the addresses the pod's annotations record.
+	IPs []netip.Addr
+}
+
+// OwnersFromPods judges allocations against the cluster's pods and nodes:
+// a pod's allocation is valid while the pod exists, on the allocation's
+// node, and (if it records addresses) records this one; a tunnel
+// address is valid while its node exists; an allocation without owner
+// attributes is assumed valid.
+func OwnersFromPods(pods []Pod, nodes map[string]bool) Owners {
+	byName := map[string]Pod{}
+	podIPs := map[string][]netip.Addr{}
+	for _, p := range pods {
+		key := p.Namespace + "/" + p.Name
+		byName[key] = p
+		if len(p.IPs) > 0 {
+			podIPs[key] = p.IPs
+		}
+	}
+	return Owners{
+		PodIPs: podIPs,
+		Valid: func(al Allocation) (bool, string) {
+			node := al.Attrs[AttrNode]
+			if t := al.Attrs[AttrType]; t != "" {
+				if node != "" && !nodes[node] {
+					return false, fmt.Sprintf("%s address of node %s, which no longer exists", t, node)
+				}
+				return true, ""
+			}
+			ns, name := al.Attrs[AttrNamespace], al.Attrs[AttrPod]
+			if ns == "" || name == "" {
+				return true, "" // not a pod's: nothing to judge by
+			}
+			key := ns + "/" + name
+			p, ok := byName[key]
+			switch {
+			case !ok && node != "" && !nodes[node]:
+				return false, fmt.Sprintf("pod %s and its node %s no longer exist", key, node)
+			case !ok:
+				return false, fmt.Sprintf("pod %s no longer exists", key)
+			case node != "" && p.Node != "" && p.Node != node:
+				return false, fmt.Sprintf("pod %s is on node %s, not %s", key, p.Node, node)
+			case len(p.IPs) > 0 && !slices.Contains(p.IPs, al.Addr):
+				return false, fmt.Sprintf("pod %s uses %v, not this address", key, p.IPs)
+			}
+			return true, ""
+		},
+	}
+}
+
+// NodeGone tells whether an allocation belongs to a node that no longer
+// exists (its leak is certain: no grace period is needed).
+func NodeGone(al Allocation, nodes map[string]bool) bool {
+	n := al.Attrs[AttrNode]
+	return n != "" && !nodes[n]
+}
+
+// AffineNodes lists the nodes that hold block affinities.
+func (m *IPAM) AffineNodes(ctx context.Context) ([]string, error) {
+	objs, err := m.store.List(ctx, KindAffinity)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, o := range objs {
+		a := o.(*v3.BlockAffinity)
+		if (a.Spec.Type == "" || a.Spec.Type == "host") && !seen[a.Spec.Node] {
+			seen[a.Spec.Node] = true
+			out = append(out, a.Spec.Node)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// BlockCount is the number of blocks.
+func (m *IPAM) BlockCount(ctx context.Context) (int, error) {
+	objs, err := m.listCached(ctx, KindBlock)
+	return len(objs), err
+}

@@ -1,0 +1,218 @@
+// Package ipamgc is calico-kube-controllers' IPAM garbage collector: it
+// releases addresses whose owners are gone and cleans up after deleted
+// nodes, so nothing a crash or a lost DEL leaves behind leaks for good.
+//
+// Each pass lists every allocation, pod and node. An allocation whose pod
+// is gone becomes a candidate; it is released once it has stayed a
+// candidate for the grace period (a pod being created may not have its
+// annotations yet). An allocation of a deleted node is released at once.
+// Releases are all-or-nothing per handle and carry the handle and the
+// block's sequence number at allocation, so an address handed to someone
+// else meanwhile is never freed. Then the blocks of deleted nodes lose
+// their affinity (and are deleted when empty).
+package ipamgc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/calicong/calico/internal/ipam"
+)
+
+// Cluster is what the collector reads besides IPAM.
+type Cluster interface {
+	Pods(ctx context.Context) ([]ipam.Pod, error)
+	Nodes(ctx context.Context) (map[string]bool, error)
+}
+
+// Config assembles a collector.
+type Config struct {
+	IPAM    *ipam.IPAM
+	Cluster Cluster
+	// GracePeriod is how long an allocation must look leaked before it is
+	// released (default 15m).
+	GracePeriod time.Duration
+	// Interval between passes (default GracePeriod / 2).
+	Interval time.Duration
+	Now      func() time.Time
+	Metrics  prometheus.Registerer
+	Log      *slog.Logger
+}
+
+// Collector is the garbage collector.
+type Collector struct {
+	cfg        Config
+	candidates map[key]time.Time // first seen leaked
+	m          metrics
+}
+
+// key identifies one allocation (not just one address: a reused address
+// is a new allocation).
+type key struct {
+	addr   netip.Addr
+	handle string
+	seq    uint64
+}
+
+type metrics struct {
+	inUse, candidates, blocks prometheus.Gauge
+	reclaimed                 prometheus.Counter
+}
+
+// New makes a collector.
+func New(cfg Config) (*Collector, error) {
+	if cfg.GracePeriod == 0 {
+		cfg.GracePeriod = 15 * time.Minute
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = cfg.GracePeriod / 2
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Collector{cfg: cfg, candidates: map[key]time.Time{}}
+	c.m = metrics{
+		inUse:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_in_use", Help: "Addresses allocated."}),
+		candidates: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_gc_candidates", Help: "Allocations that look leaked and wait out the grace period."}),
+		blocks:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_blocks", Help: "IPAM blocks."}),
+		reclaimed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ipam_allocations_gc_reclamations", Help: "Leaked allocations released."}),
+	}
+	if cfg.Metrics != nil {
+		for _, col := range []prometheus.Collector{c.m.inUse, c.m.candidates, c.m.blocks, c.m.reclaimed} {
+			if err := cfg.Metrics.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// Result is what one pass did.
+type Result struct {
+	Released   []netip.Addr
+	Candidates int
+	// NodesCleaned are deleted nodes whose affinities were released.
+	NodesCleaned []string
+}
+
+// Sync makes one pass.
+func (c *Collector) Sync(ctx context.Context) (Result, error) {
+	var r Result
+	all, err := c.cfg.IPAM.Allocations(ctx)
+	if err != nil {
+		return r, fmt.Errorf("reading allocations: %w", err)
+	}
+	pods, err := c.cfg.Cluster.Pods(ctx)
+	if err != nil {
+		return r, fmt.Errorf("listing pods: %w", err)
+	}
+	nodes, err := c.cfg.Cluster.Nodes(ctx)
+	if err != nil {
+		return r, fmt.Errorf("listing nodes: %w", err)
+	}
+	owners := ipam.OwnersFromPods(pods, nodes)
+	now := c.cfg.Now()
+	seen := map[key]bool{}
+	// A handle's allocations are released together or not at all.
+	byHandle := map[string][]ipam.Allocation{}
+	ready := map[string]bool{}
+	notReady := map[string]bool{}
+	for _, al := range all {
+		if al.Released {
+			continue
+		}
+		k := key{al.Addr, al.Handle, al.SequenceNumber}
+		byHandle[al.Handle] = append(byHandle[al.Handle], al)
+		ok, why := owners.Valid(al)
+		if ok {
+			delete(c.candidates, k)
+			notReady[al.Handle] = true
+			continue
+		}
+		seen[k] = true
+		first, was := c.candidates[k]
+		if !was {
+			first = now
+			c.candidates[k] = now
+			c.cfg.Log.Info("allocation looks leaked", "ip", al.Addr, "handle", al.Handle, "why", why)
+		}
+		if ipam.NodeGone(al, nodes) || now.Sub(first) >= c.cfg.GracePeriod {
+			ready[al.Handle] = true
+		} else {
+			notReady[al.Handle] = true
+		}
+	}
+	for k := range c.candidates {
+		if !seen[k] {
+			delete(c.candidates, k) // released by someone else, or valid again
+		}
+	}
+	for h := range ready {
+		if notReady[h] {
+			continue
+		}
+		for _, al := range byHandle[h] {
+			seq := al.SequenceNumber
+			not, err := c.cfg.IPAM.ReleaseIPs(ctx, ipam.ReleaseOptions{Address: al.Addr, Handle: al.Handle, SequenceNumber: &seq})
+			if err != nil {
+				return r, fmt.Errorf("releasing %s: %w", al.Addr, err)
+			}
+			delete(c.candidates, key{al.Addr, al.Handle, al.SequenceNumber})
+			if len(not) == 0 {
+				r.Released = append(r.Released, al.Addr)
+				c.m.reclaimed.Inc()
+				c.cfg.Log.Info("released a leaked address", "ip", al.Addr, "handle", al.Handle)
+			}
+		}
+	}
+	affine, err := c.cfg.IPAM.AffineNodes(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, n := range affine {
+		if nodes[n] {
+			continue
+		}
+		if err := c.cfg.IPAM.ReleaseNodeAffinities(ctx, n); err != nil {
+			return r, fmt.Errorf("releasing deleted node %s's blocks: %w", n, err)
+		}
+		r.NodesCleaned = append(r.NodesCleaned, n)
+		c.cfg.Log.Info("released a deleted node's blocks", "node", n)
+	}
+	r.Candidates = len(c.candidates)
+	c.m.candidates.Set(float64(r.Candidates))
+	c.m.inUse.Set(float64(len(all) - len(r.Released)))
+	if n, err := c.cfg.IPAM.BlockCount(ctx); err == nil {
+		c.m.blocks.Set(float64(n))
+	}
+	return r, nil
+}
+
+// Run makes a pass every Interval until ctx ends. ok reports each pass's
+// outcome (for health).
+func (c *Collector) Run(ctx context.Context, ok func(error)) {
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	for {
+		_, err := c.Sync(ctx)
+		if err != nil {
+			c.cfg.Log.Warn("IPAM garbage collection", "err", err)
+		}
+		if ok != nil {
+			ok(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
