@@ -19,6 +19,10 @@ go test -run '^$' -bench 'BenchmarkPolicyProgramming|BenchmarkTCPRR' -benchtime 
 echo "== syncer initial sync (10,000 pods, 100 namespaces, 1,000 policies; real API server)"
 go test -run '^$' -bench BenchmarkSyncerInitialSync -benchtime 3x -timeout 30m ./internal/syncer/ | tee "$out/syncer.txt"
 
+echo "== CNI ADD latency and IPAM allocation rate (real API server, throwaway namespaces)"
+go test -run '^$' -bench BenchmarkAdd -benchtime 200x -count 3 -timeout 30m ./internal/cni/ | tee "$out/cni.txt"
+go test -run '^$' -bench BenchmarkAutoAssign -benchtime 300x -count 3 -timeout 30m ./internal/ipam/kdd/ | tee "$out/ipam.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -93,6 +97,20 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| no policy (rr/s) | with policy (rr/s) | ratio (target ≥ 0.9) |"
   echo "|---|---|---|"
   echo "| $(median "$out/dataplane.txt" BenchmarkTCPRR rr-no-policy/s) | $(median "$out/dataplane.txt" BenchmarkTCPRR rr-with-policy/s) | $(median "$out/dataplane.txt" BenchmarkTCPRR ratio) |"
+  echo
+  echo "## CNI and IPAM"
+  echo
+  echo "CNI ADD through libcni (calico with calico-ipam in-process: process start, IPAM against the lab's API server, veth, routes, annotations), one at a time on one node (median of 3 runs of 200):"
+  echo
+  echo "| p50 (ms) | p99 (ms) | target p99 |"
+  echo "|---|---|---|"
+  echo "| $(median "$out/cni.txt" BenchmarkAdd p50-ms) | $(median "$out/cni.txt" BenchmarkAdd p99-ms) | < 100 ms |"
+  echo
+  echo "IPAM allocations per second against the lab's API server, each caller on its own node:"
+  echo
+  echo "| 1 caller | 10 callers | 50 callers |"
+  echo "|---|---|---|"
+  echo "| $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=1 allocs/s) | $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=10 allocs/s) | $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=50 allocs/s) |"
 } > "$out/report.md"
 echo
 cat "$out/report.md"
