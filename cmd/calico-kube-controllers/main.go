@@ -29,7 +29,6 @@ import (
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 	"github.com/calicong/calico/internal/ipamgc"
 )
 
@@ -115,7 +114,7 @@ func run() int {
 		<-ctx.Done()
 		return 0
 	}
-	gc, err := ipamgc.New(ipamgc.Config{IPAM: kdd.NewIPAM(c), Cluster: cluster{c}, GracePeriod: grace,
+	gc, err := ipamgc.New(ipamgc.Config{IPAM: c.IPAM(), Cluster: cluster{c}, GracePeriod: grace,
 		Interval: min(period, grace/2), Metrics: reg, Log: log})
 	if err != nil {
 		log.Error("IPAM garbage collector", "err", err)

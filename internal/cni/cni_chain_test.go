@@ -12,7 +12,6 @@ import (
 	"github.com/containernetworking/cni/libcni"
 
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
 )
@@ -115,7 +114,7 @@ func TestStandaloneIPAMWithMacvlan(t *testing.T) {
 	if len(ips) != 1 || !strings.HasPrefix(ips[0].String(), "10.79.0.") {
 		t.Fatalf("macvlan + calico-ipam gave %v", ips)
 	}
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	if got, err := m.IPsByHandle(context.Background(), HandleID("macvlan-net", sb.containerID)); err != nil || len(got) != 1 || got[0] != ips[0] {
 		t.Errorf("handle: %v %v", got, err)
 	}

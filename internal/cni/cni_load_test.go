@@ -16,7 +16,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 )
 
 // TestConcurrentAdds: 200 concurrent ADDs over three nodes give 200
@@ -160,7 +159,7 @@ func TestKilledAdds(t *testing.T) {
 // tests' pools come and go meanwhile).
 func checkPool(t *testing.T, cidr string) (allocations int, problems []ipam.Problem) {
 	t.Helper()
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	pool := netip.MustParsePrefix(cidr)
 	all, err := m.Allocations(context.Background())
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
 )
@@ -95,7 +94,7 @@ func TestDualStackAndAnnotations(t *testing.T) {
 			t.Errorf("DEL %s: %v", s.pod, err)
 		}
 	}
-	if r, err := kdd.NewIPAM(testLab.Client).Check(context.Background(), ipam.Owners{}); err != nil || r.Allocations != 0 {
+	if r, err := testLab.Client.IPAM().Check(context.Background(), ipam.Owners{}); err != nil || r.Allocations != 0 {
 		t.Errorf("after DEL: %+v %v", r, err)
 	}
 }
@@ -174,7 +173,7 @@ func TestErrors(t *testing.T) {
 	if err := n.cni.GetStatusNetworkList(ctx(), raw(down)); cniCode(err) != CodeNotAvailable {
 		t.Errorf("STATUS with the API server down: %v (code %d)", err, cniCode(err))
 	}
-	if r, _ := kdd.NewIPAM(testLab.Client).Check(context.Background(), ipam.Owners{}); r.Allocations != 0 || len(r.Problems) != 0 {
+	if r, _ := testLab.Client.IPAM().Check(context.Background(), ipam.Owners{}); r.Allocations != 0 || len(r.Problems) != 0 {
 		t.Errorf("after the failures: %+v", r)
 	}
 }
@@ -202,7 +201,7 @@ func TestStatusAndGC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GC: %v", err)
 	}
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	for i, sb := range sbs {
 		_, err := m.IPsByHandle(context.Background(), HandleID("k8s-pod-network", sb.containerID))
 		if (err == nil) != (i == 0) {

@@ -21,7 +21,6 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
@@ -58,7 +57,7 @@ func newNode(t testing.TB, name string) *node {
 	n := &node{t: t, name: name, ns: netnstest.New(t, "cninode")}
 	// When the test ends the node goes, as a deleted Node's blocks do.
 	t.Cleanup(func() {
-		if err := kdd.NewIPAM(testLab.Client).ReleaseNodeAffinities(context.Background(), name); err != nil {
+		if err := testLab.Client.IPAM().ReleaseNodeAffinities(context.Background(), name); err != nil {
 			t.Errorf("releasing %s's blocks: %v", name, err)
 		}
 	})
@@ -152,7 +151,11 @@ func makePod(t testing.TB, ns, name, nodeName string, ann map[string]string) {
 	if _, err := k.Pods(ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k.Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	// No kubelet confirms deletions here: delete at once.
+	now := int64(0)
+	t.Cleanup(func() {
+		_ = k.Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &now})
+	})
 }
 
 func makePool(t testing.TB, name, cidr string, blockSize int, mutate ...func(*v3.IPPoolSpec)) {
@@ -261,7 +264,7 @@ func TestAddCheckDel(t *testing.T) {
 	if err := n.cni.DelNetworkList(ctx(), conf, sb.rt()); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	if _, err := m.IPsByHandle(context.Background(), HandleID("k8s-pod-network", sb.containerID)); !errors.Is(err, ipam.ErrNotFound) {
 		t.Errorf("handle after DEL: %v", err)
 	}

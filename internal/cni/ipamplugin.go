@@ -16,11 +16,10 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
-	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/crdclient"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/ipam/kdd"
 )
@@ -61,7 +60,8 @@ func wrap(f func(*skel.CmdArgs) error, what string) func(*skel.CmdArgs) error {
 type session struct {
 	conf   *NetConf
 	node   string
-	client *datastore.Client
+	client *crdclient.Client
+	core   *core
 	ipam   *ipam.IPAM
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -85,15 +85,18 @@ func newSession(stdin []byte, needClient bool) (*session, error) {
 
 // connect makes the session's API client.
 func (s *session) connect() error {
-	cfg, err := datastore.LoadConfig(s.conf.Kubernetes.Kubeconfig)
+	cfg, err := crdclient.LoadConfig(s.conf.Kubernetes.Kubeconfig)
 	if err != nil {
 		return &ConfError{Field: "kubernetes.kubeconfig", Problem: err.Error()}
 	}
 	cfg.Timeout = 30 * time.Second
-	if s.client, err = datastore.New(cfg); err != nil {
+	if s.client, err = crdclient.New(cfg); err != nil {
 		return err
 	}
-	s.ipam = kdd.NewIPAM(s.client)
+	if s.core, err = newCore(s.client.Config); err != nil {
+		return err
+	}
+	s.ipam = kdd.NewIPAMWith(s.client, s.core.nodeLabels)
 	return nil
 }
 
@@ -161,8 +164,8 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 		wg       sync.WaitGroup
 	)
 	handle := HandleID(s.conf.Name, args.ContainerID)
-	wg.Go(func() { pod, podErr = s.client.Kube.CoreV1().Pods(k.Namespace).Get(s.ctx, k.Pod, metav1.GetOptions{}) })
-	wg.Go(func() { ns, nsErr = s.client.Kube.CoreV1().Namespaces().Get(s.ctx, k.Namespace, metav1.GetOptions{}) })
+	wg.Go(func() { pod, podErr = s.core.pod(s.ctx, k.Namespace, k.Pod) })
+	wg.Go(func() { ns, nsErr = s.core.namespace(s.ctx, k.Namespace) })
 	wg.Go(func() { existing, _ = s.ipam.IPsByHandle(s.ctx, handle) })
 	wg.Wait()
 	if podErr != nil {

@@ -14,8 +14,6 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
@@ -111,8 +109,7 @@ func (s *session) annotate(k K8sArgs, containerID string, ips []netip.Addr) erro
 
 func (s *session) patchAnnotations(k K8sArgs, ann map[string]any) error {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
-	_, err := s.client.Kube.CoreV1().Pods(k.Namespace).Patch(s.ctx, k.Pod, k8stypes.MergePatchType, patch, metav1.PatchOptions{})
-	if err != nil {
+	if err := s.core.patchPod(s.ctx, k.Namespace, k.Pod, patch); err != nil {
 		return fmt.Errorf("recording the addresses on pod %s/%s: %w", k.Namespace, k.Pod, err)
 	}
 	return nil
@@ -134,7 +131,7 @@ func cmdDel(args *skel.CmdArgs) error {
 	if err != nil {
 		return nil // not a Kubernetes pod: nothing to clear
 	}
-	pod, err := s.client.Kube.CoreV1().Pods(k.Namespace).Get(s.ctx, k.Pod, metav1.GetOptions{})
+	pod, err := s.core.pod(s.ctx, k.Namespace, k.Pod)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

@@ -18,7 +18,6 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 )
 
 // errProblems: `ipam check` found something (exit code 1, already
@@ -98,7 +97,7 @@ func newIPAMShowCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m := kdd.NewIPAM(c)
+			m := c.IPAM()
 			ctx := cmd.Context()
 			if showConfig {
 				s, err := m.Settings(ctx)
@@ -259,7 +258,7 @@ Exit code 0 if nothing was found, 1 if anything was (or on error).`,
 			if err != nil {
 				return fmt.Errorf("listing nodes: %w", err)
 			}
-			r, err := kdd.NewIPAM(c).Check(ctx, owners(pods.Items, nodes.Items))
+			r, err := c.IPAM().Check(ctx, owners(pods.Items, nodes.Items))
 			if err != nil {
 				return err
 			}
@@ -330,7 +329,7 @@ func newIPAMReleaseCommand(o *options) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			m := kdd.NewIPAM(c)
+			m := c.IPAM()
 			all, err := m.Allocations(ctx)
 			if err != nil {
 				return err
@@ -420,7 +419,7 @@ func newIPAMConfigureCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = kdd.NewIPAM(c).Configure(cmd.Context(), func(s *v3.IPAMConfigurationSpec) {
+			err = c.IPAM().Configure(cmd.Context(), func(s *v3.IPAMConfigurationSpec) {
 				if sa != nil {
 					s.StrictAffinity = *sa
 				}

@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 )
 
 // TestIPAMCommands: show, check (finding a leak and a pod using an
@@ -33,7 +32,7 @@ spec: {cidr: 10.90.0.0/24, blockSize: 28}
 	if _, err := k.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ctl-ipam"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	assign := func(pod, handle string) string {
 		t.Helper()
 		a, err := m.AutoAssign(ctx, ipam.AssignArgs{Num4: 1, HandleID: handle, Node: "ctl-node",

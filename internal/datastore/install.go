@@ -115,7 +115,7 @@ func (c *Client) InstallCRDs(ctx context.Context, crds [][]byte) error {
 		// Established is set before every API server handler serves the
 		// resource; wait until it is actually served.
 		err = pollUntil(ctx, 60*time.Second, func() (bool, error) {
-			err := c.calico.Get().Resource(crd.Spec.Names.Plural).Param("limit", "1").Do(ctx).Error()
+			err := c.REST.Get().Resource(crd.Spec.Names.Plural).Param("limit", "1").Do(ctx).Error()
 			return err == nil, nil
 		})
 		if err != nil {

@@ -61,7 +61,7 @@ type Settings struct {
 // Settings reads IPAMConfiguration "default" (defaults if absent).
 func (m *IPAM) Settings(ctx context.Context) (Settings, error) {
 	s := Settings{MaxBlocksPerHost: DefaultMaxBlocksPerHost, AutoAllocateBlocks: true}
-	o, err := m.store.Get(ctx, KindConfig, v3.DefaultConfigName)
+	o, err := m.getCached(ctx, KindConfig, v3.DefaultConfigName)
 	if errors.Is(err, ErrNotFound) {
 		return s, nil
 	}
@@ -327,8 +327,14 @@ var errNotOurs = errors.New("block not affine to this node")
 // compare-and-swap. The handle is counted up before the block is written,
 // so an allocation never exists without its handle.
 func (m *IPAM) allocFromBlock(ctx context.Context, cidr netip.Prefix, n int, handle string, attrs map[string]string, res reservations, cooldown time.Duration, wantAffinity string) ([]netip.Addr, error) {
-	for range maxRetries {
-		o, err := m.store.Get(ctx, KindBlock, BlockName(cidr))
+	for attempt := range maxRetries {
+		// The first read may come from the cache: the write below is a
+		// compare-and-swap, and a conflict is retried from a fresh read.
+		get := m.store.Get
+		if attempt == 0 {
+			get = m.getCached
+		}
+		o, err := get(ctx, KindBlock, BlockName(cidr))
 		if err != nil {
 			return nil, err
 		}

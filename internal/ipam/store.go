@@ -40,6 +40,18 @@ type Store interface {
 // compare-and-swap on a fresh read.
 type CachedLister interface {
 	ListCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error)
+	GetCached(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error)
+}
+
+// getCached reads from the cache when there is one; a miss (an object
+// created a moment ago) is read again consistently.
+func (m *IPAM) getCached(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error) {
+	if c, ok := m.store.(CachedLister); ok {
+		if o, err := c.GetCached(ctx, kind, name); !errors.Is(err, ErrNotFound) {
+			return o, err
+		}
+	}
+	return m.store.Get(ctx, kind, name)
 }
 
 func (m *IPAM) listCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error) {

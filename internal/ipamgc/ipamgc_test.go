@@ -13,7 +13,6 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipam/kdd"
 	"github.com/calicong/calico/internal/labtest"
 )
 
@@ -59,7 +58,7 @@ func TestCollector(t *testing.T) {
 	if _, err := testLab.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	m := kdd.NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	assign := func(node, pod string) netip.Addr {
 		t.Helper()
 		a, err := m.AutoAssign(ctx, ipam.AssignArgs{Num4: 1, HandleID: "gc." + pod, Node: node,

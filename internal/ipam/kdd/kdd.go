@@ -10,18 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/crdclient"
 	"github.com/calicong/calico/internal/ipam"
 )
 
 // Store is ipam.Store over the API server.
-type Store struct{ c *datastore.Client }
+type Store struct{ c *crdclient.Client }
 
-// New wraps a datastore client.
-func New(c *datastore.Client) *Store { return &Store{c: c} }
+// New wraps a client.
+func New(c *crdclient.Client) *Store { return &Store{c: c} }
 
-// wrap maps API errors to ipam's.
-func wrap(err error) error {
+// Wrap maps API errors to ipam's.
+func Wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -37,28 +37,34 @@ func wrap(err error) error {
 
 func (s *Store) Get(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error) {
 	o, err := s.c.Get(ctx, kind, "", name)
-	return o, wrap(err)
+	return o, Wrap(err)
 }
 
 func (s *Store) List(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error) {
 	os, err := s.c.List(ctx, kind, "")
-	return os, wrap(err)
+	return os, Wrap(err)
+}
+
+// GetCached reads from the API server's watch cache (ipam.CachedLister).
+func (s *Store) GetCached(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error) {
+	o, err := s.c.GetCached(ctx, kind, "", name)
+	return o, Wrap(err)
 }
 
 // ListCached lists from the API server's watch cache (ipam.CachedLister).
 func (s *Store) ListCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, error) {
 	os, err := s.c.ListCached(ctx, kind, "")
-	return os, wrap(err)
+	return os, Wrap(err)
 }
 
 func (s *Store) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
 	o, err := s.c.Create(ctx, obj)
-	return o, wrap(err)
+	return o, Wrap(err)
 }
 
 func (s *Store) Update(ctx context.Context, obj v3.Object) (v3.Object, error) {
 	o, err := s.c.Update(ctx, obj)
-	return o, wrap(err)
+	return o, Wrap(err)
 }
 
 func (s *Store) Delete(ctx context.Context, kind v3.KindInfo, name, resourceVersion string) error {
@@ -66,21 +72,11 @@ func (s *Store) Delete(ctx context.Context, kind v3.KindInfo, name, resourceVers
 	if resourceVersion != "" {
 		pre = &metav1.Preconditions{ResourceVersion: &resourceVersion}
 	}
-	return wrap(s.c.Delete(ctx, kind, "", name, pre))
+	return Wrap(s.c.Delete(ctx, kind, "", name, pre))
 }
 
-// NodeLabels reads a Kubernetes Node's labels, for pools' nodeSelector.
-func NodeLabels(c *datastore.Client) func(ctx context.Context, node string) (map[string]string, error) {
-	return func(ctx context.Context, node string) (map[string]string, error) {
-		n, err := c.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if err != nil {
-			return nil, wrap(err)
-		}
-		return n.Labels, nil
-	}
-}
-
-// NewIPAM is an allocator over the API server.
-func NewIPAM(c *datastore.Client) *ipam.IPAM {
-	return ipam.New(ipam.Options{Store: New(c), NodeLabels: NodeLabels(c)})
+// NewIPAMWith is an allocator over a light client, with the given source
+// of node labels.
+func NewIPAMWith(c *crdclient.Client, nodeLabels func(ctx context.Context, node string) (map[string]string, error)) *ipam.IPAM {
+	return ipam.New(ipam.Options{Store: New(c), NodeLabels: nodeLabels})
 }

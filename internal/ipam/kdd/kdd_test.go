@@ -1,4 +1,4 @@
-package kdd
+package kdd_test
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func TestConcurrentAssignsAgainstTheAPIServer(t *testing.T) {
 	ctx := context.Background()
 	pool(t, "kdd-v4", "10.80.0.0/22", 26)
 	pool(t, "kdd-v6", "fd00:80::/112", 122)
-	m := NewIPAM(testLab.Client)
+	m := testLab.Client.IPAM()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[netip.Addr]string{}

@@ -1,4 +1,4 @@
-package kdd
+package kdd_test
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func BenchmarkAutoAssign(b *testing.B) {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			name := fmt.Sprintf("bench-%d", callers)
 			poolB(b, name, fmt.Sprintf("10.%d.0.0/16", 90+callers%100), 26)
-			m := NewIPAM(testLab.Client)
+			m := testLab.Client.IPAM()
 			ctx := context.Background()
 			var next atomic.Int64
 			var wg sync.WaitGroup
