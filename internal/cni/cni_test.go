@@ -202,7 +202,8 @@ func TestAddCheckDel(t *testing.T) {
 	n := newNode(t, "cni-node-a")
 	makePod(t, "cni-a", "web", n.name, nil)
 	sb := n.sandbox("cni-a", "web")
-	conf := n.conf(nil, nil)
+	logFile := filepath.Join(t.TempDir(), "log", "cni.log")
+	conf := n.conf(map[string]any{"log_file_path": logFile}, nil)
 	res, err := n.cni.AddNetworkList(ctx(), conf, sb.rt())
 	if err != nil {
 		t.Fatalf("ADD: %v", err)
@@ -277,5 +278,8 @@ func TestAddCheckDel(t *testing.T) {
 	}
 	if err := n.cni.DelNetworkList(ctx(), conf, sb.rt()); err != nil {
 		t.Errorf("second DEL: %v", err)
+	}
+	if b, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(b), "wired pod") || !strings.Contains(string(b), "container="+sb.containerID) {
+		t.Errorf("log_file_path %s: %v\n%s", logFile, err, b)
 	}
 }

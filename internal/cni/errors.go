@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/url"
-	"os"
 	"syscall"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -76,5 +75,3 @@ func unreachable(err error) bool {
 	return apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) ||
 		apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err)
 }
-
-func stderr() *os.File { return os.Stderr }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -63,16 +64,25 @@ type session struct {
 	client *crdclient.Client
 	core   *core
 	ipam   *ipam.IPAM
+	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-func newSession(stdin []byte, needClient bool) (*session, error) {
+func newSession(args *skel.CmdArgs, plugin string, needClient bool) (*session, error) {
+	s, err := openSession(args.StdinData, needClient)
+	if s != nil {
+		s.log = s.conf.logger(plugin, args.ContainerID)
+	}
+	return s, err
+}
+
+func openSession(stdin []byte, needClient bool) (*session, error) {
 	conf, err := ParseConf(stdin)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conf: conf}
+	s := &session{conf: conf, log: slog.New(slog.DiscardHandler)}
 	s.ctx, s.cancel = context.WithTimeout(context.Background(), opTimeout)
 	if s.node, err = conf.NodeName(); err != nil {
 		return nil, err
@@ -120,7 +130,7 @@ func poolsFrom(ann map[string]string, key string) ([]string, error) {
 }
 
 func ipamAdd(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico-ipam", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -254,7 +264,7 @@ func printIPs(r *types100.Result, ips []netip.Prefix, conf *NetConf) error {
 }
 
 func ipamDel(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico-ipam", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -277,7 +287,7 @@ func (s *session) release(args *skel.CmdArgs) error {
 }
 
 func ipamCheck(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico-ipam", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -337,7 +347,7 @@ func prevIPs(conf *NetConf) ([]netip.Addr, error) {
 // ipamGC releases this node's allocations on this network whose
 // containers are not among the valid attachments.
 func ipamGC(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico-ipam", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -375,7 +385,7 @@ func (s *session) gc() error {
 // ipamStatus: ready when the API server answers and an enabled pool
 // exists.
 func ipamStatus(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico-ipam", true)
 	defer s.close()
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func Main() {
 }
 
 func cmdAdd(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func cmdAdd(args *skel.CmdArgs) error {
 	}
 	undoIPAM := func() {
 		if err := s.ipamDel(context.WithoutCancel(s.ctx), args); err != nil {
-			fmt.Fprintf(stderr(), "calico: releasing the addresses of a failed ADD: %v\n", err)
+			s.log.Error("releasing the addresses of a failed ADD", "err", err)
 		}
 	}
 	if len(ips) == 0 {
@@ -89,6 +89,7 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if hasV6(ips) {
 		result.Routes = append(result.Routes, &types.Route{Dst: *prefixNet(netip.MustParsePrefix("::/0"))})
 	}
+	s.log.Info("wired pod", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips)
 	return types.PrintResult(result, s.conf.CNIVersion)
 }
 
@@ -116,7 +117,7 @@ func (s *session) patchAnnotations(k K8sArgs, ann map[string]any) error {
 }
 
 func cmdDel(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, true)
+	s, err := newSession(args, "calico", true)
 	defer s.close()
 	if err != nil {
 		return err
@@ -141,8 +142,10 @@ func cmdDel(args *skel.CmdArgs) error {
 	// Only this container's record is cleared: a newer sandbox of the
 	// same pod may have written its own.
 	if pod.Annotations[v3.AnnotationContainerID] != args.ContainerID {
+		s.log.Info("unwired pod; a newer sandbox owns its annotations", "pod", k.Namespace+"/"+k.Pod)
 		return nil
 	}
+	s.log.Info("unwired pod", "pod", k.Namespace+"/"+k.Pod)
 	err = s.patchAnnotations(k, map[string]any{v3.AnnotationPodIP: nil, v3.AnnotationPodIPs: nil, v3.AnnotationContainerID: nil})
 	if apierrors.IsNotFound(errors.Unwrap(err)) {
 		return nil
@@ -151,7 +154,7 @@ func cmdDel(args *skel.CmdArgs) error {
 }
 
 func cmdCheck(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, false)
+	s, err := newSession(args, "calico", false)
 	defer s.close()
 	if err != nil {
 		return err
@@ -180,7 +183,7 @@ func cmdCheck(args *skel.CmdArgs) error {
 }
 
 func cmdGC(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, false)
+	s, err := newSession(args, "calico", false)
 	defer s.close()
 	if err != nil {
 		return err
@@ -195,7 +198,7 @@ func cmdGC(args *skel.CmdArgs) error {
 }
 
 func cmdStatus(args *skel.CmdArgs) error {
-	s, err := newSession(args.StdinData, false)
+	s, err := newSession(args, "calico", false)
 	defer s.close()
 	if err != nil {
 		return err

@@ -18,10 +18,19 @@ import (
 func BenchmarkAutoAssign(b *testing.B) {
 	for _, callers := range []int{1, 10, 50} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			name := fmt.Sprintf("bench-%d", callers)
+			name := fmt.Sprintf("bench-%d-%d", callers, time.Now().UnixNano())
 			poolB(b, name, fmt.Sprintf("10.%d.0.0/16", 90+callers%100), 26)
 			m := testLab.Client.IPAM()
 			ctx := context.Background()
+			// Each run starts from an empty pool: release what it took.
+			b.Cleanup(func() {
+				for i := 1; i <= b.N; i++ {
+					_ = m.ReleaseByHandle(ctx, fmt.Sprintf("%s-%d", name, i))
+				}
+				for c := range callers {
+					_ = m.ReleaseNodeAffinities(ctx, fmt.Sprintf("%s-node-%d", name, c))
+				}
+			})
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			start := time.Now()

@@ -1,0 +1,35 @@
+package cni
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// logger follows log_level (debug, info, warning, error; "none" is
+// silent; default info) and log_file_path (appended to; default
+// standard error, which the runtime records).
+func (c *NetConf) logger(plugin, containerID string) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warning", "warn":
+		level = slog.LevelWarn
+	case "error", "fatal", "panic":
+		level = slog.LevelError
+	case "none":
+		return slog.New(slog.DiscardHandler)
+	}
+	var w io.Writer = os.Stderr
+	if c.LogFilePath != "" {
+		if err := os.MkdirAll(filepath.Dir(c.LogFilePath), 0o755); err == nil {
+			if f, err := os.OpenFile(c.LogFilePath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				w = f // closed by the process's exit
+			}
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("plugin", plugin, "container", containerID)
+}
