@@ -173,13 +173,7 @@ func cmdCheck(args *skel.CmdArgs) error {
 	if err := Check(Wiring{HostIface: conversion.VethName(k.Namespace, k.Pod), Netns: args.Netns, IfName: args.IfName, IPs: ips}); err != nil {
 		return err
 	}
-	if s.conf.IPAM.Type == calicoIPAM {
-		if err := s.connect(); err != nil {
-			return err
-		}
-		return s.check(args)
-	}
-	return invoke.DelegateCheck(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+	return s.ipamCall(args, s.check, invoke.DelegateCheck)
 }
 
 func cmdGC(args *skel.CmdArgs) error {
@@ -188,13 +182,7 @@ func cmdGC(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	if s.conf.IPAM.Type == calicoIPAM {
-		if err := s.connect(); err != nil {
-			return err
-		}
-		return s.gc()
-	}
-	return invoke.DelegateGC(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+	return s.ipamCall(args, func(*skel.CmdArgs) error { return s.gc() }, invoke.DelegateGC)
 }
 
 func cmdStatus(args *skel.CmdArgs) error {
@@ -203,13 +191,20 @@ func cmdStatus(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	if s.conf.IPAM.Type == calicoIPAM {
-		if err := s.connect(); err != nil {
-			return err
-		}
-		return s.status()
+	return s.ipamCall(args, func(*skel.CmdArgs) error { return s.status() }, invoke.DelegateStatus)
+}
+
+// ipamCall runs an IPAM command: calico-ipam's in-process, any other
+// IPAM plugin's through the plugin.
+func (s *session) ipamCall(args *skel.CmdArgs, local func(*skel.CmdArgs) error,
+	delegate func(context.Context, string, []byte, invoke.Exec) error) error {
+	if s.conf.IPAM.Type != calicoIPAM {
+		return delegate(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
 	}
-	return invoke.DelegateStatus(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
+	if err := s.connect(); err != nil {
+		return err
+	}
+	return local(args)
 }
 
 // calicoIPAM is the IPAM plugin the calico plugin runs in-process.

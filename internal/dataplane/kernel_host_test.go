@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -251,34 +249,9 @@ func TestDefaultEndpointToHostAction(t *testing.T) {
 // probe between the peer, the host and the pods to agree with the oracle.
 // CALICO_RANDOM_SEED reproduces a run.
 func TestKernelAgreesWithOracleOnHostEndpoints(t *testing.T) {
-	seed := uint64(rand.Int64())
-	if s := os.Getenv("CALICO_RANDOM_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (set CALICO_RANDOM_SEED to repeat)", seed)
-	r := rand.New(rand.NewPCG(seed, 2))
+	r := seededRand(t, 2)
 	n := hostNode(t, pick(r, "uplink", "*"), Config{})
-	rounds := 4
-	if testing.Short() {
-		rounds = 1
-	}
-	var last []model.Key
-	for round := range rounds {
-		for _, k := range last {
-			n.set(k, nil)
-		}
-		last = randomHostPolicies(r, n)
-		n.sync()
-		res := n.probeHostPaths(t)
-		allowed := agree(t, res)
-		t.Logf("round %d: %d policies, %d of %d probes connected", round, len(last), allowed, len(res))
-		if t.Failed() {
-			for _, k := range last {
-				t.Logf("policy %v: %+v", k, n.kvs[k])
-			}
-			return
-		}
-	}
+	differential(t, n, func() []model.Key { return randomHostPolicies(r, n) }, func() []probeResult { return n.probeHostPaths(t) })
 }
 
 func randomHostPolicies(r *rand.Rand, n *testNode) []model.Key {

@@ -19,13 +19,26 @@ import (
 // selectors, nets and notSelectors) and requires every real packet to
 // agree with the oracle. CALICO_RANDOM_SEED reproduces a run.
 func TestKernelAgreesWithOracleOnRandomPolicies(t *testing.T) {
+	rng := seededRand(t, 1)
+	n := threeNamespaces(t)
+	differential(t, n, func() []model.Key { return randomPolicies(rng, n) }, func() []probeResult { return n.probeAll(tcpUDP80) })
+}
+
+// seededRand is a random source whose seed is logged (and taken from
+// CALICO_RANDOM_SEED when set, to repeat a run).
+func seededRand(t *testing.T, stream uint64) *rand.Rand {
 	seed := uint64(rand.Int64())
 	if s := os.Getenv("CALICO_RANDOM_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
 	t.Logf("seed %d (set CALICO_RANDOM_SEED to repeat)", seed)
-	r := rand.New(rand.NewPCG(seed, 1))
-	n := threeNamespaces(t)
+	return rand.New(rand.NewPCG(seed, stream))
+}
+
+// differential runs rounds of random policy sets (4, 1 with -short):
+// each round replaces the last one's policies, programs the kernel,
+// probes and requires every probe to agree with the oracle.
+func differential(t *testing.T, n *testNode, policies func() []model.Key, probes func() []probeResult) {
 	rounds := 4
 	if testing.Short() {
 		rounds = 1
@@ -35,9 +48,9 @@ func TestKernelAgreesWithOracleOnRandomPolicies(t *testing.T) {
 		for _, k := range last {
 			n.set(k, nil)
 		}
-		last = randomPolicies(r, n)
+		last = policies()
 		n.sync()
-		res := n.probeAll(tcpUDP80)
+		res := probes()
 		allowed := agree(t, res)
 		t.Logf("round %d: %d policies, %d of %d probes connected", round, len(last), allowed, len(res))
 		if t.Failed() {

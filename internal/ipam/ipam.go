@@ -677,26 +677,41 @@ func (m *IPAM) ReleaseIPs(ctx context.Context, opts ...ReleaseOptions) ([]netip.
 	return unallocated, nil
 }
 
-func (m *IPAM) releaseInBlock(ctx context.Context, cidr netip.Prefix, opts []ReleaseOptions, cooldown time.Duration) ([]netip.Addr, error) {
+// updateBlock reads a block, lets change modify it and writes it back
+// with its sequence number bumped, compare-and-swap, retrying from a fresh
+// read on conflict. change returns false to write nothing. A missing block
+// is ErrNotFound.
+func (m *IPAM) updateBlock(ctx context.Context, cidr netip.Prefix, change func(*block) bool) error {
 	for range maxRetries {
 		o, err := m.store.Get(ctx, KindBlock, BlockName(cidr))
-		if errors.Is(err, ErrNotFound) {
-			var all []netip.Addr
-			for _, o := range opts {
-				all = append(all, o.Address)
-			}
-			return all, nil
-		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		obj := o.(*v3.IPAMBlock).DeepCopy()
 		b, err := newBlock(obj)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var not []netip.Addr
-		handles := map[string]int{}
+		if !change(b) {
+			return nil
+		}
+		obj.Spec.SequenceNumber++
+		_, err = m.store.Update(ctx, obj)
+		if !errors.Is(err, ErrConflict) {
+			if err != nil {
+				return fmt.Errorf("writing block %s: %w", cidr, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("block %s: %w after %d tries", cidr, ErrConflict, maxRetries)
+}
+
+func (m *IPAM) releaseInBlock(ctx context.Context, cidr netip.Prefix, opts []ReleaseOptions, cooldown time.Duration) ([]netip.Addr, error) {
+	var not []netip.Addr
+	var handles map[string]int
+	err := m.updateBlock(ctx, cidr, func(b *block) bool {
+		not, handles = nil, map[string]int{}
 		for _, ro := range opts {
 			ord := b.ordinal(ro.Address)
 			h := b.handleOf(ord)
@@ -709,28 +724,27 @@ func (m *IPAM) releaseInBlock(ctx context.Context, cidr netip.Prefix, opts []Rel
 			b.release(ord, m.now(), cooldown)
 			handles[h]++
 		}
-		if len(handles) == 0 {
-			return not, nil
+		return len(handles) > 0
+	})
+	if errors.Is(err, ErrNotFound) {
+		var all []netip.Addr
+		for _, o := range opts {
+			all = append(all, o.Address)
 		}
-		obj.Spec.SequenceNumber++
-		_, err = m.store.Update(ctx, obj)
-		if errors.Is(err, ErrConflict) {
+		return all, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for h, n := range handles {
+		if h == "" {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("writing block %s: %w", cidr, err)
+		if err := m.adjustHandle(ctx, h, cidr, -n); err != nil {
+			m.log.Warn("counting down a handle", "handle", h, "err", err)
 		}
-		for h, n := range handles {
-			if h == "" {
-				continue
-			}
-			if err := m.adjustHandle(ctx, h, cidr, -n); err != nil {
-				m.log.Warn("counting down a handle", "handle", h, "err", err)
-			}
-		}
-		return not, nil
 	}
-	return nil, fmt.Errorf("block %s: %w", cidr, ErrConflict)
+	return not, nil
 }
 
 // ReleaseByHandle releases every address of a handle and deletes it.
@@ -762,30 +776,11 @@ func (m *IPAM) ReleaseByHandle(ctx context.Context, handle string) error {
 }
 
 func (m *IPAM) releaseHandleInBlock(ctx context.Context, cidr netip.Prefix, handle string, cooldown time.Duration) error {
-	for range maxRetries {
-		o, err := m.store.Get(ctx, KindBlock, BlockName(cidr))
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		obj := o.(*v3.IPAMBlock).DeepCopy()
-		b, err := newBlock(obj)
-		if err != nil {
-			return err
-		}
-		if b.releaseHandle(handle, m.now(), cooldown) == 0 {
-			return nil
-		}
-		obj.Spec.SequenceNumber++
-		_, err = m.store.Update(ctx, obj)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		return err
+	err := m.updateBlock(ctx, cidr, func(b *block) bool { return b.releaseHandle(handle, m.now(), cooldown) > 0 })
+	if errors.Is(err, ErrNotFound) {
+		return nil
 	}
-	return fmt.Errorf("block %s: %w", cidr, ErrConflict)
+	return err
 }
 
 // IPsByHandle lists a handle's addresses.
