@@ -107,6 +107,12 @@ func (n *testNode) hostProbe(t *testing.T, from, to string, pr probe.Port) probe
 func (n *testNode) expect(t *testing.T, what, from, to, proto string, port int, want bool) {
 	t.Helper()
 	r := n.hostProbe(t, from, to, probe.Port{Protocol: proto, Port: port})
+	// A first connection from a new pod can outlast one probe's timeout on
+	// a loaded machine (neighbour resolution, a lost SYN): an expected
+	// connection gets a few tries within a deadline.
+	for deadline := time.Now().Add(4 * time.Second); want && !r.connected && time.Now().Before(deadline); {
+		r = n.hostProbe(t, from, to, probe.Port{Protocol: proto, Port: port})
+	}
 	if r.connected != want {
 		t.Errorf("%s: connected=%v, want %v", what, r.connected, want)
 	}
