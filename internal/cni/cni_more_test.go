@@ -141,6 +141,36 @@ func TestErrors(t *testing.T) {
 		}
 	}
 
+	// A network namespace that does not exist: code 8, before any address
+	// is taken.
+	makePool(t, "cni-err", "10.74.0.0/28", 28)
+	conf0 := n.conf(nil, map[string]any{"ipv4_pools": []string{"cni-err"}})
+	gone := n.sandbox("cni-err", "p")
+	gone.netns = "/var/run/netns/cngt-no-such-namespace"
+	if _, err := n.cni.AddNetworkList(ctx(), conf0, gone.rt()); cniCode(err) != types.ErrInvalidNetNS || !strings.Contains(err.Error(), gone.netns) {
+		t.Errorf("missing netns: %v (code %d), want code %d naming the path", err, cniCode(err), types.ErrInvalidNetNS)
+	}
+	// Wiring that fails after the addresses were assigned (the pod's
+	// namespace already has an eth0): the addresses are released and the
+	// pod's annotations, written meanwhile, are removed.
+	clash := n.sandbox("cni-err", "p")
+	netnstest.Run(t, "ip", "-n", filepath.Base(clash.netns), "link", "add", "eth0", "type", "veth", "peer", "name", "other")
+	if _, err := n.cni.AddNetworkList(ctx(), conf0, clash.rt()); err == nil || !strings.Contains(err.Error(), "already has an interface eth0") {
+		t.Errorf("ADD into a namespace with an eth0: %v", err)
+	}
+	pod, err := testLab.Client.Kube.CoreV1().Pods("cni-err").Get(context.Background(), "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{v3.AnnotationPodIP, v3.AnnotationPodIPs, v3.AnnotationContainerID} {
+		if v, ok := pod.Annotations[k]; ok {
+			t.Errorf("after the failed ADD the pod still has %s=%s", k, v)
+		}
+	}
+	if r, _ := testLab.Client.IPAM().Check(context.Background(), ipam.Owners{}); r.Allocations != 0 {
+		t.Errorf("after the failed ADD %d address(es) are still allocated", r.Allocations)
+	}
+
 	// A pool with one address: the second pod finds it exhausted.
 	makePool(t, "cni-tiny", "10.73.0.0/32", 32)
 	conf := n.conf(nil, map[string]any{"ipv4_pools": []string{"cni-tiny"}})
@@ -149,7 +179,7 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	makePod(t, "cni-err", "q", n.name, nil)
-	_, err := n.cni.AddNetworkList(ctx(), conf, n.sandbox("cni-err", "q").rt())
+	_, err = n.cni.AddNetworkList(ctx(), conf, n.sandbox("cni-err", "q").rt())
 	if cniCode(err) != CodeExhausted || !strings.Contains(err.Error(), "cni-tiny") {
 		t.Errorf("exhausted pool: %v (code %d)", err, cniCode(err))
 	}

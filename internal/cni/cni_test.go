@@ -148,7 +148,7 @@ func makePod(t testing.TB, ns, name, nodeName string, ann map[string]string) {
 	}
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: ann},
 		Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{Name: "c", Image: "none"}}}}
-	if _, err := k.Pods(ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+	if _, err := labtest.CreatePod(context.Background(), testLab.Client.Kube, p); err != nil {
 		t.Fatal(err)
 	}
 	// No kubelet confirms deletions here: delete at once.

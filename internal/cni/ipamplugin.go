@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -67,22 +68,15 @@ type session struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+	start  time.Time
 }
 
 func newSession(args *skel.CmdArgs, plugin string, needClient bool) (*session, error) {
-	s, err := openSession(args.StdinData, needClient)
-	if s != nil {
-		s.log = s.conf.logger(plugin, args.ContainerID)
-	}
-	return s, err
-}
-
-func openSession(stdin []byte, needClient bool) (*session, error) {
-	conf, err := ParseConf(stdin)
+	conf, err := ParseConf(args.StdinData)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conf: conf, log: slog.New(slog.DiscardHandler)}
+	s := &session{conf: conf, log: conf.logger(plugin, args.ContainerID), start: time.Now()}
 	s.ctx, s.cancel = context.WithTimeout(context.Background(), opTimeout)
 	if s.node, err = conf.NodeName(); err != nil {
 		return nil, err
@@ -93,6 +87,11 @@ func openSession(stdin []byte, needClient bool) (*session, error) {
 	return s, s.connect()
 }
 
+// phase logs, at debug level, how long the command has taken so far.
+func (s *session) phase(what string) {
+	s.log.Debug(what, "elapsed-ms", float64(time.Since(s.start).Microseconds())/1000)
+}
+
 // connect makes the session's API client.
 func (s *session) connect() error {
 	cfg, err := crdclient.LoadConfig(s.conf.Kubernetes.Kubeconfig)
@@ -100,6 +99,10 @@ func (s *session) connect() error {
 		return &ConfError{Field: "kubernetes.kubeconfig", Problem: err.Error()}
 	}
 	cfg.Timeout = 30 * time.Second
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		log := s.log
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return requestLog{next: rt, log: log} })
+	}
 	if s.client, err = crdclient.New(cfg); err != nil {
 		return err
 	}
@@ -155,28 +158,31 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, argsError{err}
 	}
-	// One IPAM request at a time on a node, from before the first API
-	// call: a burst of pod starts queues here instead of swamping the API
-	// server.
+	// The pod is read first, alone: that opens the connection to the API
+	// server, which every later request shares (requests made together on
+	// a new client would each open their own, a TLS handshake apiece).
+	// Reading needs no lock, and the node's lock is usually free.
+	pod, podErr := s.core.pod(s.ctx, k.Namespace, k.Pod)
+	// One IPAM request at a time on a node: a burst of pod starts queues
+	// here instead of swamping the API server.
 	unlock, err := hostLock(s.conf.IPAMLockFile)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	// The pod, its namespace and any earlier allocation of this container
-	// are read at once.
+	// Under the lock, all at once: the namespace, any earlier allocation
+	// of this container, and what the allocator reads before it writes.
 	var (
-		pod      *corev1.Pod
 		ns       *corev1.Namespace
-		podErr   error
 		nsErr    error
 		existing []netip.Addr
+		inputs   *ipam.Inputs
 		wg       sync.WaitGroup
 	)
 	handle := HandleID(s.conf.Name, args.ContainerID)
-	wg.Go(func() { pod, podErr = s.core.pod(s.ctx, k.Namespace, k.Pod) })
 	wg.Go(func() { ns, nsErr = s.core.namespace(s.ctx, k.Namespace) })
 	wg.Go(func() { existing, _ = s.ipam.IPsByHandle(s.ctx, handle) })
+	wg.Go(func() { inputs = s.ipam.ReadInputs(s.ctx, s.node) })
 	wg.Wait()
 	if podErr != nil {
 		return nil, fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, podErr)
@@ -240,7 +246,7 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 		v6pools = s.conf.IPAM.IPv6Pools
 	}
 	req := ipam.AssignArgs{HandleID: handle, Attrs: attrs, Node: s.node, IPv4Pools: v4pools, IPv6Pools: v6pools,
-		NamespaceLabels: ns.Labels}
+		NamespaceLabels: ns.Labels, Inputs: inputs}
 	if s.conf.IPAM.V4() {
 		req.Num4 = 1
 	}

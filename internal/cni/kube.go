@@ -48,6 +48,12 @@ func (c *core) pod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 	return p, err
 }
 
+// podFresh reads a pod consistently (not from the cache).
+func (c *core) podFresh(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+	p := &corev1.Pod{}
+	return p, c.rest.Get().Namespace(ns).Resource("pods").Name(name).Do(ctx).Into(p)
+}
+
 func (c *core) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	n := &corev1.Namespace{}
 	err := c.rest.Get().Resource("namespaces").Name(name).Param("resourceVersion", "0").Do(ctx).Into(n)

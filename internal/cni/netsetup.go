@@ -75,6 +75,15 @@ func writeSysctl(key, value string) error {
 	return os.WriteFile(filepath.Join("/proc/sys", key), []byte(value), 0o644)
 }
 
+// checkNetns tells whether a network namespace can be entered.
+func checkNetns(path string) error {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return &NetnsError{Path: path, Err: err}
+	}
+	return h.Close()
+}
+
 // Setup creates the veth pair and everything around it. On failure it
 // removes what it made.
 func Setup(w Wiring) (Wired, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/skel"
@@ -44,12 +45,18 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if args.Netns == "" {
 		return &NetnsError{Path: "(none)", Err: errors.New("CNI_NETNS is empty")}
 	}
+	// A namespace that is not there fails now, before addresses are taken.
+	if err := checkNetns(args.Netns); err != nil {
+		return err
+	}
 	// Addresses first, from the IPAM plugin (calico-ipam runs in this
 	// process: it saves a process and a connection to the API server).
+	s.phase("connected")
 	ips, err := s.ipamAdd(args)
 	if err != nil {
 		return err
 	}
+	s.phase("addresses assigned")
 	undoIPAM := func() {
 		if err := s.ipamDel(context.WithoutCancel(s.ctx), args); err != nil {
 			s.log.Error("releasing the addresses of a failed ADD", "err", err)
@@ -63,13 +70,23 @@ func cmdAdd(args *skel.CmdArgs) error {
 	hostIface := conversion.VethName(k.Namespace, k.Pod)
 	w := Wiring{HostIface: hostIface, Netns: args.Netns, IfName: args.IfName, MTU: s.conf.MTU, IPs: ips,
 		AllowIPFwd: s.conf.ContainerSettings.AllowIPForwarding}
+	// The pod's annotations are written while its interfaces are made:
+	// neither needs the other, and each undoes the other on failure.
+	annotated := make(chan error, 1)
+	go func() { annotated <- s.annotate(k, args.ContainerID, ips) }()
 	wired, err := Setup(w)
-	if err != nil {
-		undoIPAM()
-		return err
-	}
-	if err := s.annotate(k, args.ContainerID, ips); err != nil {
-		_ = Teardown(args.Netns, args.IfName)
+	s.phase("interfaces and routes set up")
+	annErr := <-annotated
+	s.phase("pod annotated")
+	if err != nil || annErr != nil {
+		if err == nil {
+			err = annErr
+			_ = Teardown(args.Netns, args.IfName)
+		} else if annErr == nil {
+			if cerr := s.clearAnnotations(context.WithoutCancel(s.ctx), k, args.ContainerID); cerr != nil {
+				s.log.Error("clearing the annotations of a failed ADD", "err", cerr)
+			}
+		}
 		undoIPAM()
 		return err
 	}
@@ -89,7 +106,8 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if hasV6(ips) {
 		result.Routes = append(result.Routes, &types.Route{Dst: *prefixNet(netip.MustParsePrefix("::/0"))})
 	}
-	s.log.Info("wired pod", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips)
+	s.log.Info("wired pod", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips,
+		"ms", float64(time.Since(s.start).Microseconds())/1000)
 	return types.PrintResult(result, s.conf.CNIVersion)
 }
 
@@ -105,10 +123,6 @@ func (s *session) annotate(k K8sArgs, containerID string, ips []netip.Addr) erro
 		v3.AnnotationPodIPs:      strings.Join(nets, ","),
 		v3.AnnotationContainerID: containerID,
 	}
-	return s.patchAnnotations(k, ann)
-}
-
-func (s *session) patchAnnotations(k K8sArgs, ann map[string]any) error {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
 	if err := s.core.patchPod(s.ctx, k.Namespace, k.Pod, patch); err != nil {
 		return fmt.Errorf("recording the addresses on pod %s/%s: %w", k.Namespace, k.Pod, err)
@@ -132,25 +146,43 @@ func cmdDel(args *skel.CmdArgs) error {
 	if err != nil {
 		return nil // not a Kubernetes pod: nothing to clear
 	}
-	pod, err := s.core.pod(s.ctx, k.Namespace, k.Pod)
-	if apierrors.IsNotFound(err) {
-		return nil
+	return s.clearAnnotations(s.ctx, k, args.ContainerID)
+}
+
+// clearAnnotations removes the pod's address annotations if they are this
+// container's: a newer sandbox of the same pod may have written its own.
+// The pod is read consistently and written back only if it has not
+// changed since (a merge patch carrying the resourceVersion), so a
+// concurrent ADD's annotations are never removed.
+func (s *session) clearAnnotations(ctx context.Context, k K8sArgs, containerID string) error {
+	for range 10 {
+		pod, err := s.core.podFresh(ctx, k.Namespace, k.Pod)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, err)
+		}
+		if pod.Annotations[v3.AnnotationContainerID] != containerID {
+			s.log.Info("unwired pod; a newer sandbox owns its annotations", "pod", k.Namespace+"/"+k.Pod)
+			return nil
+		}
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+			"resourceVersion": pod.ResourceVersion,
+			"annotations":     map[string]any{v3.AnnotationPodIP: nil, v3.AnnotationPodIPs: nil, v3.AnnotationContainerID: nil},
+		}})
+		err = s.core.patchPod(ctx, k.Namespace, k.Pod, patch)
+		switch {
+		case err == nil:
+			s.log.Info("unwired pod", "pod", k.Namespace+"/"+k.Pod)
+			return nil
+		case apierrors.IsNotFound(err):
+			return nil
+		case !apierrors.IsConflict(err):
+			return fmt.Errorf("clearing the addresses of pod %s/%s: %w", k.Namespace, k.Pod, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, err)
-	}
-	// Only this container's record is cleared: a newer sandbox of the
-	// same pod may have written its own.
-	if pod.Annotations[v3.AnnotationContainerID] != args.ContainerID {
-		s.log.Info("unwired pod; a newer sandbox owns its annotations", "pod", k.Namespace+"/"+k.Pod)
-		return nil
-	}
-	s.log.Info("unwired pod", "pod", k.Namespace+"/"+k.Pod)
-	err = s.patchAnnotations(k, map[string]any{v3.AnnotationPodIP: nil, v3.AnnotationPodIPs: nil, v3.AnnotationContainerID: nil})
-	if apierrors.IsNotFound(errors.Unwrap(err)) {
-		return nil
-	}
-	return err
+	return fmt.Errorf("clearing the addresses of pod %s/%s: it kept changing", k.Namespace, k.Pod)
 }
 
 func cmdCheck(args *skel.CmdArgs) error {

@@ -129,7 +129,13 @@ func (c *Client) ListCached(ctx context.Context, kind v3.KindInfo, ns string) ([
 	return c.list(ctx, kind, ns, true)
 }
 
-func (c *Client) list(ctx context.Context, kind v3.KindInfo, ns string, cached bool) ([]v3.Object, error) {
+// ListCachedSelected lists, from the API server's watch cache, the
+// objects that match a label selector.
+func (c *Client) ListCachedSelected(ctx context.Context, kind v3.KindInfo, ns, labelSelector string) ([]v3.Object, error) {
+	return c.list(ctx, kind, ns, true, labelSelector)
+}
+
+func (c *Client) list(ctx context.Context, kind v3.KindInfo, ns string, cached bool, labelSelector ...string) ([]v3.Object, error) {
 	if !kind.Stored {
 		return nil, fmt.Errorf("%s resources are derived from Kubernetes objects, not stored", kind.Kind)
 	}
@@ -137,6 +143,9 @@ func (c *Client) list(ctx context.Context, kind v3.KindInfo, ns string, cached b
 	r := c.Request("GET", kind, ns)
 	if cached {
 		r = r.Param("resourceVersion", "0")
+	}
+	for _, sel := range labelSelector {
+		r = r.Param("labelSelector", sel)
 	}
 	if err := r.Do(ctx).Into(list); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/ipam"
+	"github.com/calicong/calico/internal/labtest"
 )
 
 // TestIPAMCommands: show, check (finding a leak and a pod using an
@@ -47,12 +48,12 @@ spec: {cidr: 10.90.0.0/24, blockSize: 28}
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "live", Namespace: "ctl-ipam",
 		Annotations: map[string]string{"cni.projectcalico.org/podIPs": liveIP + "/32"}},
 		Spec: corev1.PodSpec{NodeName: "ctl-node", Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
-	if _, err := k.Pods("ctl-ipam").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+	if _, err := labtest.CreatePod(ctx, testLab.Client.Kube, p); err != nil {
 		t.Fatal(err)
 	}
 	p2 := p.DeepCopy()
 	p2.Name, p2.Annotations = "squatter", map[string]string{"cni.projectcalico.org/podIPs": "10.90.0.250/32"}
-	if _, err := k.Pods("ctl-ipam").Create(ctx, p2, metav1.CreateOptions{}); err != nil {
+	if _, err := labtest.CreatePod(ctx, testLab.Client.Kube, p2); err != nil {
 		t.Fatal(err)
 	}
 

@@ -192,13 +192,13 @@ func TestSyncerConvertsAndFollows(t *testing.T) {
 	ctx := context.Background()
 	c := testLab.Client
 	createNamespace(t, "sync-a", map[string]string{"team": "blue"})
-	p, err := c.Kube.CoreV1().Pods("sync-a").Create(ctx, pod("sync-a", "web-1", "node-1", "10.65.0.5", map[string]string{"app": "web"}), metav1.CreateOptions{})
+	p, err := labtest.CreatePod(ctx, c.Kube, pod("sync-a", "web-1", "node-1", "10.65.0.5", map[string]string{"app": "web"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	hostNet := pod("sync-a", "hostnet", "node-1", "192.0.2.1", nil)
 	hostNet.Spec.HostNetwork = true
-	if _, err := c.Kube.CoreV1().Pods("sync-a").Create(ctx, hostNet, metav1.CreateOptions{}); err != nil {
+	if _, err := labtest.CreatePod(ctx, c.Kube, hostNet); err != nil {
 		t.Fatal(err)
 	}
 	tcp := corev1.ProtocolTCP

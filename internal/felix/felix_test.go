@@ -113,11 +113,11 @@ func TestFromAPIServerToPackets(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(srv.Close)
-		_, err = c.Kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod": name},
+		_, err = labtest.CreatePod(ctx, c.Kube, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"pod": name},
 				Annotations: map[string]string{v3.AnnotationPodIP: ip + "/32"}},
 			Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{Name: "c", Image: "i"}}},
-		}, metav1.CreateOptions{})
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

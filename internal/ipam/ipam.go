@@ -129,6 +129,39 @@ type AssignArgs struct {
 	// NamespaceLabels, if set, are checked against pools'
 	// namespaceSelector.
 	NamespaceLabels map[string]string
+	// Inputs, if set, are what ReadInputs read for Node beforehand (so
+	// that a caller can read them alongside its own reads); else they
+	// are read first.
+	Inputs *Inputs
+}
+
+// Inputs are what an assignment reads before its first write: the
+// settings, the pools, the reservations and the node's affinities. All
+// come from the cache where there is one, which is safe because every
+// write that follows is a compare-and-swap on a fresh read, and
+// affinities found wanting are read again consistently.
+type Inputs struct {
+	node                string
+	settings            Settings
+	pools               []pool
+	res                 reservations
+	affinities, pending []netip.Prefix
+	err                 error
+}
+
+// ReadInputs reads an assignment's inputs for a node, all at once. An
+// error is kept and returned by the AutoAssign they are given to.
+func (m *IPAM) ReadInputs(ctx context.Context, node string) *Inputs {
+	in := &Inputs{node: node}
+	var serr, perr, rerr, aerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { in.settings, serr = m.Settings(ctx) })
+	wg.Go(func() { in.pools, perr = m.loadPools(ctx) })
+	wg.Go(func() { in.res, rerr = m.loadReservations(ctx) })
+	wg.Go(func() { in.affinities, in.pending, aerr = m.nodeAffinities(ctx, node, true) })
+	wg.Wait()
+	in.err = errors.Join(serr, perr, rerr, aerr)
+	return in
 }
 
 // Assigned are the addresses handed out, each with its block's prefix
@@ -153,20 +186,12 @@ func (m *IPAM) AutoAssign(ctx context.Context, a AssignArgs) (Assigned, error) {
 	if a.Use == "" {
 		a.Use = v3.IPPoolAllowedUseWorkload
 	}
-	// The settings, pools and reservations are read at once.
-	var (
-		settings         Settings
-		pools            []pool
-		res              reservations
-		serr, perr, rerr error
-		wg               sync.WaitGroup
-	)
-	wg.Go(func() { settings, serr = m.Settings(ctx) })
-	wg.Go(func() { pools, perr = m.loadPools(ctx) })
-	wg.Go(func() { res, rerr = m.loadReservations(ctx) })
-	wg.Wait()
-	if err := errors.Join(serr, perr, rerr); err != nil {
-		return out, err
+	in := a.Inputs
+	if in == nil || in.node != a.Node {
+		in = m.ReadInputs(ctx, a.Node)
+	}
+	if in.err != nil {
+		return out, in.err
 	}
 	for _, fam := range []struct {
 		v6   bool
@@ -177,9 +202,9 @@ func (m *IPAM) AutoAssign(ctx context.Context, a AssignArgs) (Assigned, error) {
 		if fam.n <= 0 {
 			continue
 		}
-		usable, err := m.usablePools(ctx, pools, fam.v6, fam.req, a.Node, a.Use, a.NamespaceLabels)
+		usable, err := m.usablePools(ctx, in.pools, fam.v6, fam.req, a.Node, a.Use, a.NamespaceLabels)
 		if err == nil {
-			*fam.dest, err = m.assignFamily(ctx, a, fam.n, usable, settings, res)
+			*fam.dest, err = m.assignFamily(ctx, a, fam.n, usable, in)
 		}
 		if err != nil {
 			m.rollback(ctx, a.HandleID, slices.Concat(out.IPv4, out.IPv6))
@@ -203,7 +228,8 @@ func (m *IPAM) rollback(ctx context.Context, handle string, got []netip.Prefix) 
 	}
 }
 
-func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []pool, s Settings, res reservations) ([]netip.Prefix, error) {
+func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []pool, in *Inputs) ([]netip.Prefix, error) {
+	s, res := in.settings, in.res
 	var got []netip.Prefix
 	affinity := "host:" + a.Node
 	take := func(cidr netip.Prefix, wantAffinity string) error {
@@ -225,9 +251,12 @@ func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []po
 	tried := map[netip.Prefix]bool{}
 	owned := 0
 	for _, cached := range []bool{true, false} {
-		affs, pending, err := m.nodeAffinities(ctx, a.Node, cached)
-		if err != nil {
-			return got, err
+		affs, pending := slices.Clone(in.affinities), in.pending
+		if !cached {
+			var err error
+			if affs, pending, err = m.nodeAffinities(ctx, a.Node, false); err != nil {
+				return got, err
+			}
 		}
 		for _, c := range pending {
 			if !inPools(c) {
@@ -438,15 +467,26 @@ func (m *IPAM) adjustHandle(ctx context.Context, handle string, cidr netip.Prefi
 }
 
 // nodeAffinities are the blocks confirmed affine to a node, and those
-// whose claim is pending, in address order.
+// whose claim is pending, in address order. The cached read lists only
+// the node's (by LabelNode); the consistent one lists all, so that
+// affinities written without the label (by an older version, or another
+// tool) are found, and labels them.
 func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (confirmed, pending []netip.Prefix, err error) {
-	list := m.store.List
-	if cached {
-		list = m.listCached
+	var objs []v3.Object
+	ll, labelled := m.store.(LabelLister)
+	switch {
+	case cached && labelled:
+		objs, err = ll.ListCachedLabelled(ctx, KindAffinity, LabelNode, NodeLabelValue(node))
+	case cached:
+		objs, err = m.listCached(ctx, KindAffinity)
+	default:
+		objs, err = m.store.List(ctx, KindAffinity)
 	}
-	objs, err := list(ctx, KindAffinity)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing block affinities: %w", err)
+	}
+	if !cached {
+		m.labelAffinities(ctx, node, objs)
 	}
 	for _, o := range objs {
 		a := o.(*v3.BlockAffinity)
@@ -468,6 +508,27 @@ func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (co
 	slices.SortFunc(confirmed, order)
 	slices.SortFunc(pending, order)
 	return confirmed, pending, nil
+}
+
+// labelAffinities adds LabelNode to the node's affinities that lack it
+// (best effort: a conflict means someone else wrote it, and the next
+// consistent read tries again).
+func (m *IPAM) labelAffinities(ctx context.Context, node string, objs []v3.Object) {
+	want := NodeLabelValue(node)
+	for _, o := range objs {
+		a := o.(*v3.BlockAffinity)
+		if a.Spec.Node != node || a.Labels[LabelNode] == want {
+			continue
+		}
+		a = a.DeepCopy()
+		if a.Labels == nil {
+			a.Labels = map[string]string{}
+		}
+		a.Labels[LabelNode] = want
+		if _, err := m.store.Update(ctx, a); err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+			m.log.Warn("labelling a block affinity", "affinity", a.Name, "err", err)
+		}
+	}
 }
 
 // claimFreeBlock finds a block of the pools that no one has and claims it.
@@ -521,6 +582,7 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	name := AffinityName(node, cidr)
 	aff := KindAffinity.New().(*v3.BlockAffinity)
 	aff.Name = name
+	aff.Labels = map[string]string{LabelNode: NodeLabelValue(node)}
 	aff.Spec = v3.BlockAffinitySpec{State: v3.StatePending, Node: node, Type: "host", CIDR: cidr.String()}
 	created, err := m.store.Create(ctx, aff)
 	if errors.Is(err, ErrExists) {

@@ -49,6 +49,18 @@ func (s *memStore) List(_ context.Context, kind v3.KindInfo) ([]v3.Object, error
 	return out, nil
 }
 
+// ListCachedLabelled is ipam.LabelLister (the store is never stale).
+func (s *memStore) ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error) {
+	all, err := s.List(ctx, kind)
+	var out []v3.Object
+	for _, o := range all {
+		if o.GetLabels()[key] == value {
+			out = append(out, o)
+		}
+	}
+	return out, err
+}
+
 func (s *memStore) write(op string, obj v3.Object) error {
 	s.writes++
 	if s.failWrite != nil {

@@ -20,6 +20,21 @@ func AffinityName(node string, cidr netip.Prefix) string {
 	return safeName(node + "-" + BlockName(cidr))
 }
 
+// LabelNode is the label naming the node on its block affinities, so
+// that a node's affinities are listed without reading everyone's.
+const LabelNode = "projectcalico.org/node"
+
+// NodeLabelValue is the value of LabelNode for a node: its name, or a hash
+// of a name too long (or otherwise unfit) for a label value. Affinities
+// are still matched on spec.node: the label only narrows the list.
+func NodeLabelValue(node string) string {
+	if len(validation.IsValidLabelValue(node)) == 0 && node != "" {
+		return node
+	}
+	sum := sha256.Sum256([]byte(node))
+	return "h-" + hex.EncodeToString(sum[:20])
+}
+
 // HandleName is the object name of a handle.
 func HandleName(handle string) string { return safeName(strings.ToLower(handle)) }
 

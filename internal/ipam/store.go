@@ -43,6 +43,13 @@ type CachedLister interface {
 	GetCached(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error)
 }
 
+// LabelLister is a CachedLister that can also narrow a cached list to the
+// objects carrying a label (optional: without it the allocator filters a
+// full list).
+type LabelLister interface {
+	ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error)
+}
+
 // getCached reads from the cache when there is one; a miss (an object
 // created a moment ago) is read again consistently.
 func (m *IPAM) getCached(ctx context.Context, kind v3.KindInfo, name string) (v3.Object, error) {

@@ -13,9 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/calicong/calico/internal/datastore"
@@ -144,4 +149,23 @@ func Main(m *testing.M, shared **Lab, opts ...Option) int {
 	defer l.Stop()
 	*shared = l
 	return m.Run()
+}
+
+// CreatePod creates a pod. In a namespace made a moment ago the
+// ServiceAccount admission plugin refuses pods until the controller
+// manager has made the namespace's default service account, so that
+// refusal is retried for a while.
+func CreatePod(ctx context.Context, kube kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "service account") || time.Now().After(deadline) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -57,6 +57,13 @@ func (s *Store) ListCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, 
 	return os, Wrap(err)
 }
 
+// ListCachedLabelled lists, from the watch cache, the objects carrying a
+// label (ipam.LabelLister).
+func (s *Store) ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error) {
+	os, err := s.c.ListCachedSelected(ctx, kind, "", key+"="+value)
+	return os, Wrap(err)
+}
+
 func (s *Store) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {
 	o, err := s.c.Create(ctx, obj)
 	return o, Wrap(err)

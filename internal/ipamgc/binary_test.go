@@ -1,0 +1,204 @@
+package ipamgc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/ipam"
+	"github.com/calicong/calico/internal/labtest"
+)
+
+// TestBinary runs calico-kube-controllers as a user would, against the
+// real API server, with a short leakGracePeriod from its
+// KubeControllersConfiguration: a live pod keeps its address, a gone
+// pod's is released after the grace period, a deleted node's at once;
+// /readiness answers, /metrics counts the reclamations, and SIGTERM stops
+// it cleanly.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	bin, err := labtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kube := testLab.Client.Kube
+	m := testLab.Client.IPAM()
+
+	kind, _ := v3.KindFor("KubeControllersConfiguration")
+	cfg := kind.New().(*v3.KubeControllersConfiguration)
+	cfg.Name = v3.DefaultConfigName
+	grace := 3 * time.Second
+	cfg.Spec.Controllers.Node = &v3.NodeControllerConfig{LeakGracePeriod: &metav1.Duration{Duration: grace}}
+	v3.Default(cfg)
+	if _, err := testLab.Client.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testLab.Client.Delete(ctx, kind, "", v3.DefaultConfigName, nil) })
+
+	p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "gcbin-pool"}, Spec: v3.IPPoolSpec{CIDR: "10.96.0.0/24", BlockSize: 28}}
+	p.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("IPPool"))
+	v3.Default(p)
+	if _, err := testLab.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testLab.Client.Delete(ctx, ipam.KindPool, "", "gcbin-pool", nil) })
+
+	// Node gcbin-a exists; gcbin-b does not.
+	if _, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gcbin-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.CoreV1().Nodes().Delete(ctx, "gcbin-a", metav1.DeleteOptions{})
+		_ = m.ReleaseNodeAffinities(ctx, "gcbin-a")
+	})
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gcbin"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assign := func(node, pod string) netip.Addr {
+		t.Helper()
+		a, err := m.AutoAssign(ctx, ipam.AssignArgs{Num4: 1, HandleID: "gcbin." + pod, Node: node,
+			Attrs: map[string]string{ipam.AttrNamespace: "gcbin", ipam.AttrPod: pod, ipam.AttrNode: node}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.IPv4[0].Addr()
+	}
+	live, gone, orphan := assign("gcbin-a", "live"), assign("gcbin-a", "gone"), assign("gcbin-b", "orphan")
+	zero := int64(0)
+	if _, err := labtest.CreatePod(ctx, kube, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "live", Namespace: "gcbin", Annotations: map[string]string{v3.AnnotationPodIPs: live.String() + "/32"}},
+		Spec:       corev1.PodSpec{NodeName: "gcbin-a", Containers: []corev1.Container{{Name: "c", Image: "none"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.CoreV1().Pods("gcbin").Delete(ctx, "live", metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		_ = m.ReleaseByHandle(ctx, "gcbin.live")
+	})
+
+	ports, err := labtest.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	logPath := filepath.Join(t.TempDir(), "kube-controllers.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(), "--metrics-addr", addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("calico-kube-controllers log:\n%s", b)
+		}
+	})
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	allocated := func() map[netip.Addr]bool {
+		all, err := m.Allocations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[netip.Addr]bool{}
+		for _, a := range all {
+			out[a.Addr] = true
+		}
+		return out
+	}
+	poll := func(what string, within time.Duration, ok func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !ok() {
+			if time.Since(start) > within {
+				t.Fatalf("%s: not within %s", what, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	started := time.Now()
+	poll("ready", 20*time.Second, func() bool { code, _ := get("/readiness"); return code == http.StatusOK })
+	poll("deleted node's address released", 10*time.Second, func() bool { return !allocated()[orphan] })
+	if a := allocated(); !a[gone] && time.Since(started) < grace {
+		t.Errorf("the gone pod's address %s was released within the grace period", gone)
+	}
+	poll("gone pod's address released after the grace period", grace+15*time.Second, func() bool { return !allocated()[gone] })
+	if !allocated()[live] {
+		t.Errorf("the live pod's address %s was released", live)
+	}
+	if nodes, _ := m.AffineNodes(ctx); slices.Contains(nodes, "gcbin-b") {
+		t.Errorf("deleted node gcbin-b still holds blocks: %v", nodes)
+	}
+	_, metrics := get("/metrics")
+	if n := metricValue(metrics, "ipam_allocations_gc_reclamations"); n < 2 {
+		t.Errorf("ipam_allocations_gc_reclamations = %v, want at least 2\n%s", n, metrics)
+	}
+	if code, _ := get("/liveness"); code != http.StatusOK {
+		t.Errorf("/liveness: %d", code)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("still running 10 s after SIGTERM")
+	}
+}
+
+// metricValue sums a metric's samples in Prometheus text format.
+func metricValue(text, name string) float64 {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? ([0-9.eE+-]+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		v, _ := strconv.ParseFloat(strings.TrimSpace(m[2]), 64)
+		sum += v
+	}
+	return sum
+}
