@@ -15,7 +15,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 	-X $(KV).gitTreeState=clean -X $(KV).gitCommit=0000000000000000000000000000000000000000 \
 	-X $(KV).buildDate=2026-01-01T00:00:00Z
 # Debian packages the build, the tests and the lab need.
-DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables
+DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2
 TEST_TIMEOUT ?= 25m
 
 .PHONY: all build build-kube deps run down test unit bench generate verify clean

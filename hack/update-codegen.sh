@@ -34,9 +34,10 @@ rm -rf "$WORK/src/api/v3/validation" "$WORK/src/api/v3/zz_generated.deepcopy.go"
 $CONTROLLER_GEN crd:crdVersions=v1,allowDangerousTypes=true paths=./api/v3/ \
 	output:crd:artifacts:config="$WORK/crd"
 
-# Profile and WorkloadEndpoint are synthesised from Namespaces, ServiceAccounts
-# and Pods; they are Go types only and must have no CRD.
-rm -f "$WORK/crd/projectcalico.org_profiles.yaml" "$WORK/crd/projectcalico.org_workloadendpoints.yaml"
+# Profile, WorkloadEndpoint and Node are synthesised from Namespaces,
+# ServiceAccounts, Pods and Nodes; they are Go types only and must have no CRD.
+rm -f "$WORK/crd/projectcalico.org_profiles.yaml" "$WORK/crd/projectcalico.org_workloadendpoints.yaml" \
+	"$WORK/crd/projectcalico.org_nodes.yaml"
 
 # IPAMBlock allocations hold null for free ordinals; controller-gen has no marker
 # for nullable list items, so add it here.

@@ -66,8 +66,8 @@ type KindInfo struct {
 	Singular string
 	// Namespaced is true for namespace-scoped kinds.
 	Namespaced bool
-	// Stored is true for kinds backed by a CRD. Profile and WorkloadEndpoint are
-	// synthesised from Kubernetes objects and never stored.
+	// Stored is true for kinds backed by a CRD. Profile, WorkloadEndpoint and
+	// Node are synthesised from Kubernetes objects and never stored.
 	Stored bool
 	// Aliases are the names calicoctl accepts for the kind, lower-case; they
 	// include Singular and Plural.
@@ -193,6 +193,9 @@ var kinds = []KindInfo{
 	{Kind: "WorkloadEndpoint", Plural: "workloadendpoints", Singular: "workloadendpoint", Namespaced: true,
 		Aliases: []string{"workloadendpoint", "workloadendpoints", "wep", "weps"},
 		newObj:  func() Object { return &WorkloadEndpoint{} }, newList: func() ListObject { return &WorkloadEndpointList{} }},
+	{Kind: "Node", Plural: "nodes", Singular: "node",
+		Aliases: []string{"node", "nodes", "no", "nos"},
+		newObj:  func() Object { return &Node{} }, newList: func() ListObject { return &NodeList{} }},
 }
 
 // Kinds returns every kind of the package, stored or synthesised, in a stable

@@ -178,6 +178,21 @@ func columns(kind v3.KindInfo, wide bool) []column {
 		add(true, "NETWORKS", func(o v3.Object) string { return strings.Join(o.(*v3.WorkloadEndpoint).Spec.IPNetworks, ",") })
 		add(true, "INTERFACE", func(o v3.Object) string { return o.(*v3.WorkloadEndpoint).Spec.InterfaceName })
 		add(false, "PROFILES", func(o v3.Object) string { return strings.Join(o.(*v3.WorkloadEndpoint).Spec.Profiles, ",") })
+	case "Node":
+		bgp := func(o v3.Object) *v3.NodeBGPSpec {
+			if b := o.(*v3.Node).Spec.BGP; b != nil {
+				return b
+			}
+			return &v3.NodeBGPSpec{}
+		}
+		add(false, "ASN", func(o v3.Object) string {
+			if as := bgp(o).ASNumber; as != nil {
+				return as.String()
+			}
+			return "(global)"
+		})
+		add(false, "IPV4", func(o v3.Object) string { return bgp(o).IPv4Address })
+		add(false, "IPV6", func(o v3.Object) string { return bgp(o).IPv6Address })
 	case "Profile":
 		add(false, "LABELS", func(o v3.Object) string { return labelString(o.(*v3.Profile).Spec.LabelsToApply) })
 	}

@@ -25,6 +25,7 @@ const (
 	SourceServiceAccounts           = "serviceaccounts"
 	SourceKubernetesNetworkPolicies = "networkpolicies.networking.k8s.io"
 	SourceEndpointSlices            = "endpointslices.discovery.k8s.io"
+	SourceNodes                     = "nodes"
 )
 
 // FelixKinds are the stored Calico kinds Felix's calculation graph needs.
@@ -47,8 +48,8 @@ func AllStoredKinds() []string {
 }
 
 // Sources returns syncer sources for the given stored Calico kinds plus the
-// resources synthesised from Pods, Namespaces, ServiceAccounts and
-// Kubernetes NetworkPolicies.
+// resources synthesised from Pods, Namespaces, ServiceAccounts, Kubernetes
+// NetworkPolicies, EndpointSlices and Nodes.
 //
 // Stored resources are defaulted and validated on the way in: one that
 // fails validation (written by a client that bypassed it) is sent with a nil
@@ -116,6 +117,15 @@ func (c *Client) Sources(kinds []string, log *slog.Logger) ([]syncer.Source, err
 					log.Warn("kubernetes network policy partly converted", "key", key.String(), "err", err)
 				}
 				return key, pol, true, nil
+			},
+		},
+		syncer.Source{
+			Name:      SourceNodes,
+			ListWatch: cache.NewListWatchFromClient(core, "nodes", "", fields.Everything()),
+			Example:   &corev1.Node{},
+			Convert: func(obj runtime.Object) (model.Key, any, bool, error) {
+				n := conversion.Node(obj.(*corev1.Node))
+				return model.Key{Kind: model.KindNode, Name: n.Name}, n, true, nil
 			},
 		},
 		syncer.Source{

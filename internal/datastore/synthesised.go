@@ -13,8 +13,8 @@ import (
 	"github.com/calicong/calico/internal/conversion"
 )
 
-// listSynthesised derives Profiles from Namespaces and ServiceAccounts, and
-// WorkloadEndpoints from Pods.
+// listSynthesised derives Profiles from Namespaces and ServiceAccounts,
+// WorkloadEndpoints from Pods and Nodes from Kubernetes Nodes.
 func (c *Client) listSynthesised(ctx context.Context, kind v3.KindInfo, ns string) ([]v3.Object, error) {
 	var out []v3.Object
 	switch kind.Kind {
@@ -43,6 +43,14 @@ func (c *Client) listSynthesised(ctx context.Context, kind v3.KindInfo, ns strin
 			if wep, ok := conversion.WorkloadEndpoint(&pods.Items[i]); ok {
 				out = append(out, wep)
 			}
+		}
+	case "Node":
+		nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		for i := range nodes.Items {
+			out = append(out, conversion.Node(&nodes.Items[i]))
 		}
 	default:
 		return nil, fmt.Errorf("kind %s is not stored and cannot be derived", kind.Kind)
@@ -87,6 +95,14 @@ func (c *Client) getSynthesised(ctx context.Context, kind v3.KindInfo, ns, name 
 			return conversion.ServiceAccountProfile(s), nil
 		}
 		return nil, notFound
+	case "Node":
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, notFound
+		} else if err != nil {
+			return nil, err
+		}
+		return conversion.Node(n), nil
 	case "WorkloadEndpoint":
 		all, err := c.listSynthesised(ctx, kind, ns)
 		if err != nil {

@@ -75,7 +75,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	node, err := c.Kube.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
-	if err != nil || node.Annotations[startup.AnnotationIPv4Address] != "192.168.100.1/24" {
+	if err != nil || node.Annotations[v3.AnnotationNodeIPv4Address] != "192.168.100.1/24" {
 		t.Fatalf("node annotations %v (%v)", node.Annotations, err)
 	}
 	pools, _ := c.List(ctx, mustKind("IPPool"), "")

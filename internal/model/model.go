@@ -23,6 +23,8 @@ const (
 	// KindEndpointSlice carries a *discoveryv1.EndpointSlice, which resolves
 	// the `services` match of policy rules.
 	KindEndpointSlice = "EndpointSlice"
+	// KindNode carries a *v3.Node synthesised from a Kubernetes Node.
+	KindNode = "Node"
 )
 
 // Key identifies one resource in the stream.

@@ -22,12 +22,6 @@ import (
 	"github.com/calicong/calico/internal/datastore"
 )
 
-// Node annotations Calico keeps on the Kubernetes Node.
-const (
-	AnnotationIPv4Address = "projectcalico.org/IPv4Address"
-	AnnotationIPv6Address = "projectcalico.org/IPv6Address"
-)
-
 // Config is calico-node's start-up configuration (from its environment).
 type Config struct {
 	NodeName string
@@ -209,8 +203,8 @@ func annotateNode(ctx context.Context, c *datastore.Client, res *Result) error {
 			ann[key] = nil
 		}
 	}
-	set(AnnotationIPv4Address, res.IPv4)
-	set(AnnotationIPv6Address, res.IPv6)
+	set(v3.AnnotationNodeIPv4Address, res.IPv4)
+	set(v3.AnnotationNodeIPv6Address, res.IPv6)
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
 	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, res.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
 	if apierrors.IsNotFound(err) {
