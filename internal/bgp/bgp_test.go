@@ -78,7 +78,9 @@ func TestMesh(t *testing.T) {
 // (peering back automatically); two reflectors with one cluster ID are
 // not each other's clients.
 func TestRouteReflectors(t *testing.T) {
-	rr := func(id string) func(*v3.NodeBGPSpec) { return func(b *v3.NodeBGPSpec) { b.RouteReflectorClusterID = id } }
+	rr := func(id string) func(*v3.NodeBGPSpec) {
+		return func(b *v3.NodeBGPSpec) { b.RouteReflectorClusterID = id }
+	}
 	in := &Input{
 		Nodes: nodes(
 			node("rr-1", "10.0.0.10/24", "", map[string]string{"route-reflector": "true"}, rr("244.0.0.1")),

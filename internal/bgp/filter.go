@@ -12,17 +12,17 @@ import (
 
 // rule is a BGPFilter rule of either family.
 type rule struct {
-	cidr          string
-	min, max      *int32
-	source        v3.BGPFilterMatchSource
-	iface         string
-	op            v3.BGPFilterMatchOperator
-	peerType      v3.BGPFilterPeerType
-	communities   []v3.BGPCommunityValue
-	asPathPrefix  []v3.ASNumber
-	action        v3.BGPFilterAction
-	operations    []v3.BGPFilterOperation
-	bits          int
+	cidr         string
+	min, max     *int32
+	source       v3.BGPFilterMatchSource
+	iface        string
+	op           v3.BGPFilterMatchOperator
+	peerType     v3.BGPFilterPeerType
+	communities  []v3.BGPCommunityValue
+	asPathPrefix []v3.ASNumber
+	action       v3.BGPFilterAction
+	operations   []v3.BGPFilterOperation
+	bits         int
 }
 
 func rulesOf(f *v3.BGPFilter, v6, export bool) []rule {

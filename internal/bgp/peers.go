@@ -48,7 +48,7 @@ type Peer struct {
 	Password string
 	// KeepNextHop keeps the original next hop on routes sent to an eBGP
 	// peer; NextHopSelf forces this node's address.
-	KeepNextHop, NextHopSelf bool
+	KeepNextHop, NextHopSelf      bool
 	KeepaliveTime, MaxRestartTime time.Duration
 	TTLSecurity                   uint8
 	// LocalAS overrides this node's AS on the session.
@@ -420,6 +420,8 @@ func (in *Input) PasswordRefs() []PasswordRef {
 	for _, p := range in.Peers {
 		add(p.Spec.Password)
 	}
-	slices.SortFunc(out, func(a, b PasswordRef) int { return cmp.Or(strings.Compare(a.Secret, b.Secret), strings.Compare(a.Key, b.Key)) })
+	slices.SortFunc(out, func(a, b PasswordRef) int {
+		return cmp.Or(strings.Compare(a.Secret, b.Secret), strings.Compare(a.Key, b.Key))
+	})
 	return slices.Compact(out)
 }

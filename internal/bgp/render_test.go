@@ -105,4 +105,3 @@ func golden(t *testing.T, name string, c *Config) {
 		t.Errorf("%s differs from the golden file %s (go test -update rewrites it):\n%s", name, path, got)
 	}
 }
-
