@@ -19,8 +19,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,8 +30,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/bird"
+	"github.com/calicong/calico/internal/confd"
 	"github.com/calicong/calico/internal/dataplane"
 	"github.com/calicong/calico/internal/dataplane/nft"
 	"github.com/calicong/calico/internal/dataplane/routes"
@@ -75,6 +80,10 @@ func logLevel(s string) slog.Level {
 }
 
 func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog.Logger) error {
+	backend, err := networkingBackend()
+	if err != nil {
+		return err
+	}
 	scfg, err := startup.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -150,23 +159,95 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			log.Error("CalicoNodeStatus reporting stopped", "err", err)
 		}
 	}()
+	// Routing between nodes: BGP through confd and BIRD, or none here
+	// (VXLAN is Felix's; "none" is policy only, for clusters routed by
+	// someone else).
+	var consumers []model.SyncerCallbacks
+	kinds := slices.Clone(datastore.FelixKinds)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bgpDone chan struct{}
+	switch backend {
+	case "bird":
+		d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"),
+			RunDir: envOr("CALICO_RUN_DIR", "/var/run/calico"), Log: log.With("component", "bird")})
+		secretsNS := envOr("CALICO_NAMESPACE", "kube-system")
+		cd := confd.New(confd.Config{Node: res.NodeName, BIRD: d, Log: log.With("component", "confd"),
+			Secrets: func(ctx context.Context, name, key string) (string, error) {
+				sec, err := client.Kube.CoreV1().Secrets(secretsNS).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return "", err
+				}
+				v, ok := sec.Data[key]
+				if !ok {
+					return "", fmt.Errorf("secret %s/%s has no key %s", secretsNS, name, key)
+				}
+				return string(v), nil
+			}})
+		consumers = append(consumers, cd)
+		kinds = append(kinds, confd.Kinds...)
+		bgpDone = make(chan struct{})
+		go func() {
+			defer close(bgpDone)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if err := d.Run(ctx); err != nil {
+					log.Error("BIRD cannot run", "err", err)
+				}
+			})
+			wg.Go(func() { _ = cd.Run(ctx) })
+			wg.Wait()
+		}()
+		log.Info("networking backend", "backend", backend, "birdSocket", d.Socket())
+	default:
+		log.Info("networking backend", "backend", backend)
+	}
+	slices.Sort(kinds)
+	kinds = slices.Compact(kinds)
 	kicks := make(chan struct{}, 1)
 	go watchLinks(ctx, fc.Spec.InterfacePrefix, rm, kicks, log)
 	f, err := felix.New(felix.Config{
 		NodeName: res.NodeName, Felix: fc, Dataplane: dp, Kicks: kicks, Health: agg, Metrics: reg,
 		Env: os.Environ(), Log: log,
 		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
-			srcs, err := client.Sources(datastore.FelixKinds, log)
+			srcs, err := client.Sources(kinds, log)
 			if err != nil {
 				return nil, err
 			}
-			return syncer.New(srcs, cb, log), nil
+			return syncer.New(srcs, model.Tee(append([]model.SyncerCallbacks{cb}, consumers...)...), log), nil
 		},
 	})
 	if err != nil {
 		return err
 	}
-	return f.Run(ctx)
+	err = f.Run(ctx)
+	// BIRD is stopped before calico-node exits: its peers withdraw this
+	// node's routes.
+	cancel()
+	if bgpDone != nil {
+		<-bgpDone
+	}
+	return err
+}
+
+// networkingBackend is CALICO_NETWORKING_BACKEND: bird (default), vxlan or
+// none.
+func networkingBackend() (string, error) {
+	switch b := strings.ToLower(os.Getenv("CALICO_NETWORKING_BACKEND")); b {
+	case "", "bird":
+		return "bird", nil
+	case "vxlan", "none":
+		return b, nil
+	default:
+		return "", fmt.Errorf("CALICO_NETWORKING_BACKEND=%q: use bird, vxlan or none", b)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // serve runs an HTTP server until ctx ends.

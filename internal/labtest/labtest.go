@@ -13,18 +13,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/multihost"
 )
 
 // Lab is a running control plane.
@@ -151,21 +149,8 @@ func Main(m *testing.M, shared **Lab, opts ...Option) int {
 	return m.Run()
 }
 
-// CreatePod creates a pod. In a namespace made a moment ago the
-// ServiceAccount admission plugin refuses pods until the controller
-// manager has made the namespace's default service account, so that
-// refusal is retried for a while.
+// CreatePod creates a pod, waiting out the ServiceAccount admission of a
+// new namespace (see multihost.CreatePod).
 func CreatePod(ctx context.Context, kube kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p, err := kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-		if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "service account") || time.Now().After(deadline) {
-			return p, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return multihost.CreatePod(ctx, kube, pod)
 }

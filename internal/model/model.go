@@ -112,3 +112,21 @@ type SyncerCallbacks interface {
 	OnStatusUpdated(SyncStatus)
 	OnUpdates([]Update)
 }
+
+// Tee hands the stream to several consumers, in order. They share the
+// updates and their values, which none may modify.
+func Tee(cbs ...SyncerCallbacks) SyncerCallbacks { return tee(cbs) }
+
+type tee []SyncerCallbacks
+
+func (t tee) OnStatusUpdated(s SyncStatus) {
+	for _, c := range t {
+		c.OnStatusUpdated(s)
+	}
+}
+
+func (t tee) OnUpdates(us []Update) {
+	for _, c := range t {
+		c.OnUpdates(us)
+	}
+}

@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/bird"
+	"github.com/calicong/calico/internal/ipam"
+	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/probe"
+)
+
+var testLab *labtest.Lab
+
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
+
+// cluster is hosts in namespaces, each a Kubernetes Node running
+// calico-node.
+type cluster struct {
+	t     *testing.T
+	mh    *multihost.Cluster
+	hosts []*multihost.Host
+	nodes map[string]*multihost.Process
+	bin   string
+	env   []string
+}
+
+type clusterOpts struct {
+	hosts int
+	// env is added to every calico-node's environment.
+	env []string
+}
+
+func newCluster(t *testing.T, o clusterOpts) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab and root")
+	}
+	netnstest.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		t.Skip("needs bird (Debian bird2)")
+	}
+	bin, err := labtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, err := multihost.New(netnstest.Prefix, netip.MustParsePrefix("172.30.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, mh: mh, nodes: map[string]*multihost.Process{}, bin: bin, env: o.env}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLogs()
+		}
+		if err := mh.Close(); err != nil {
+			t.Errorf("cleaning up the hosts: %v", err)
+		}
+	})
+	ctx := context.Background()
+	apiAddr := strings.TrimPrefix(testLab.REST.Host, "https://")
+	for i := range o.hosts {
+		name := fmt.Sprintf("e2e-%d", i)
+		h, err := mh.AddHost(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Relay(apiAddr); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: testLab.Config.KubeconfigPath()}); err != nil {
+			t.Fatal(err)
+		}
+		// The kubelet would register the node.
+		kn := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}}}
+		if _, err := testLab.Client.Kube.CoreV1().Nodes().Create(ctx, kn, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = testLab.Client.Kube.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{})
+			_ = testLab.Client.IPAM().ReleaseNodeAffinities(context.Background(), name)
+		})
+		c.hosts = append(c.hosts, h)
+	}
+	for _, h := range c.hosts {
+		c.startNode(h)
+	}
+	return c
+}
+
+// startNode runs calico-node on a host.
+func (c *cluster) startNode(h *multihost.Host) {
+	c.t.Helper()
+	env := append([]string{
+		"NODENAME=" + h.Name, "KUBECONFIG=" + testLab.Config.KubeconfigPath(), "IP=" + h.IP.String(),
+		"NO_DEFAULT_POOLS=true", "CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"),
+		"CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"), "CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
+		"FELIX_LOGSEVERITYSCREEN=info",
+	}, c.env...)
+	p, err := h.Start("calico-node", env, filepath.Join(c.bin, "calico-node"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.nodes[h.Name] = p
+}
+
+func (c *cluster) stopNode(h *multihost.Host) {
+	c.t.Helper()
+	if err := c.nodes[h.Name].Stop(20 * time.Second); err != nil {
+		c.t.Errorf("calico-node on %s: %v", h.Name, err)
+	}
+}
+
+func (c *cluster) dumpLogs() {
+	for _, h := range c.hosts {
+		for _, f := range []string{"calico-node.log", "cni.log"} {
+			b, err := os.ReadFile(filepath.Join(h.Dir, f))
+			if err != nil {
+				continue
+			}
+			if len(b) > 12000 {
+				b = b[len(b)-12000:]
+			}
+			c.t.Logf("==== %s %s (tail)\n%s", h.Name, f, b)
+		}
+		if out, err := h.Exec("ip", "route"); err == nil {
+			c.t.Logf("==== %s routes\n%s", h.Name, out)
+		}
+	}
+}
+
+func birdSocket(h *multihost.Host) string { return filepath.Join(h.Dir, "run", "bird.ctl") }
+
+// sessions are a host's BGP sessions and whether each is established.
+func sessions(h *multihost.Host) map[string]bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ps, err := bird.Protocols(ctx, birdSocket(h))
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, p := range ps {
+		if p.Proto == "BGP" {
+			out[p.Name] = p.State == "up" && strings.HasPrefix(p.Info, "Established")
+		}
+	}
+	return out
+}
+
+func poll(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// hasRoute tells whether a host's kernel routes dst, and through what.
+func hasRoute(h *multihost.Host, dst string) (bool, string) {
+	out, err := h.Exec("ip", "route", "show", "exact", dst)
+	return err == nil && strings.Contains(out, dst), strings.TrimSpace(out)
+}
+
+func makePool(t *testing.T, name, cidr string, mut ...func(*v3.IPPoolSpec)) {
+	t.Helper()
+	p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPPoolSpec{CIDR: cidr, BlockSize: 26}}
+	p.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("IPPool"))
+	for _, f := range mut {
+		f(&p.Spec)
+	}
+	v3.Default(p)
+	if _, err := testLab.Client.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), ipam.KindPool, "", name, nil) })
+}
+
+// pods puts one pod with a TCP server on each host.
+func (c *cluster) pods(ns string) []*multihost.Pod {
+	c.t.Helper()
+	var out []*multihost.Pod
+	for _, h := range c.hosts {
+		p, err := h.AddPod(context.Background(), testLab.Client.Kube, ns, "web-"+h.Name, map[string]string{"app": "web"})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		srv, err := probe.Serve(p.NS, ns+"/"+p.Name, []probe.Port{{Protocol: "TCP", Port: 8080}})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(srv.Close)
+		out = append(out, p)
+	}
+	return out
+}
+
+// reach tells whether a TCP connection from one pod to another succeeds
+// within a few tries (a first SYN can outlast one probe on a loaded
+// machine).
+func reach(from, to *multihost.Pod) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := probe.Connect(from.NS, "TCP", to.IP().String(), 8080, time.Second)
+		if err == nil && r.Connected {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// blockOf is the /26 holding an address.
+func blockOf(a netip.Addr) string { return netip.PrefixFrom(a, 26).Masked().String() }
