@@ -299,4 +299,3 @@ func (c *Cluster) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
