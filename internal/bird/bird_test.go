@@ -121,7 +121,8 @@ func birdPID(t *testing.T, h *host) int {
 // session comes up and each host's block reaches the other's kernel; a
 // configuration BIRD rejects is not installed and the session stays up;
 // a reload adds a block without dropping the session; a BIRD killed is
-// restarted and the routes come back.
+// restarted and the routes come back; a BIRD stopped has its routes
+// withdrawn by its peer.
 func TestTwoHosts(t *testing.T) {
 	requireBird(t)
 	a := &host{name: "host-a", ns: netnstest.New(t, "bird-a"), ip: netip.MustParsePrefix("172.31.0.1/24")}
@@ -181,9 +182,13 @@ func TestTwoHosts(t *testing.T) {
 	poll(t, "BIRD restarted", 10*time.Second, func() bool { return a.d.Restarts() > 0 })
 	poll(t, "session back after the restart", 30*time.Second, func() bool { return established(b, "Mesh_172_31_0_1") })
 
-	// host-a stops: host-b withdraws host-a's blocks.
-	a.cancel()
-	<-a.done
-	a.done <- nil // for the cleanup
-	poll(t, "host-b withdraws host-a's blocks", 10*time.Second, func() bool { return !hasRoute(t, b.ns, "10.65.1.0/26") })
+	// host-b stops (SIGTERM: BIRD tells its peers): host-a withdraws
+	// host-b's block. (host-b, not the host just restarted: host-b still
+	// treats host-a's old session as gracefully restarting, and would
+	// keep its routes for the restart time.)
+	poll(t, "host-a relearns host-b's block", 10*time.Second, func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
+	b.cancel()
+	<-b.done
+	b.done <- nil // for the cleanup
+	poll(t, "host-a withdraws host-b's block", 10*time.Second, func() bool { return !hasRoute(t, a.ns, "10.65.2.0/26") })
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/bgp"
+	"github.com/calicong/calico/internal/proc"
 )
 
 // Config places the daemon.
@@ -162,20 +163,24 @@ func (d *Daemon) runOnce(ctx context.Context) error {
 	_ = os.Remove(d.Socket())
 	cmd := exec.Command(d.cfg.Binary, "-f", "-c", MainFile, "-s", d.Socket(), "-P", filepath.Join(d.cfg.RunDir, "bird.pid"))
 	cmd.Dir = d.cfg.ConfigDir
-	// BIRD goes with us if we die without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	stderr, err := cmd.StderrPipe()
+	// BIRD's output is logged line by line.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = pw, pw
+	// BIRD goes with us if we die without stopping it.
+	waited, err := proc.Start(cmd, syscall.SIGTERM)
+	pw.Close()
+	if err != nil {
+		pr.Close()
 		return fmt.Errorf("starting BIRD: %w", err)
 	}
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		d.logLines(stderr)
+		d.logLines(pr)
+		pr.Close()
 	}()
 	d.mu.Lock()
 	d.running = true
@@ -187,8 +192,9 @@ func (d *Daemon) runOnce(ctx context.Context) error {
 	}()
 	exited := make(chan error, 1)
 	go func() {
+		err := <-waited
 		<-logged
-		exited <- cmd.Wait()
+		exited <- err
 	}()
 	// The configuration may have changed between installing and starting.
 	go func() {

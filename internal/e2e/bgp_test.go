@@ -1,10 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/bird"
+	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/probe"
 )
 
 // Three hosts with BGP (the default full mesh): every host has sessions
@@ -66,3 +78,127 @@ func TestBGPMesh(t *testing.T) {
 		t.Errorf("the remaining hosts lost each other")
 	}
 }
+
+// Route reflectors: the mesh off, host 0 a reflector (cluster ID from its
+// Node annotation, peers chosen by a BGPPeer's selectors). The two other
+// hosts each have one session, to the reflector, which has both as
+// clients; traffic between them still flows, with routes reflected.
+func TestBGPRouteReflector(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 3})
+	makePool(t, "e2e-rr", "10.71.0.0/16")
+	ctx := context.Background()
+	rr := c.hosts[0]
+	patch := fmt.Sprintf(`{"metadata":{"labels":{"route-reflector":"true"},"annotations":{%q:"244.0.0.1"}}}`, v3.AnnotationNodeRouteReflectorID)
+	if _, err := testLab.Client.Kube.CoreV1().Nodes().Patch(ctx, rr.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, &v3.BGPConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v3.BGPConfigurationSpec{NodeToNodeMeshEnabled: ptr(false)}})
+	apply(t, &v3.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "peer-with-rr"}, Spec: v3.BGPPeerSpec{NodeSelector: "!has(route-reflector)", PeerSelector: "has(route-reflector)"}})
+
+	want := map[string][]string{
+		rr.Name:         {"Node_" + birdName(c.hosts[1]), "Node_" + birdName(c.hosts[2])},
+		c.hosts[1].Name: {"Node_" + birdName(rr)},
+		c.hosts[2].Name: {"Node_" + birdName(rr)},
+	}
+	for _, h := range c.hosts {
+		poll(t, "sessions on "+h.Name, 60*time.Second, func() bool {
+			s := sessions(h)
+			if len(s) != len(want[h.Name]) {
+				return false
+			}
+			for _, n := range want[h.Name] {
+				if !s[n] {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	pods := c.pods("e2e-rr")
+	// The clients learn each other's blocks through the reflector, with
+	// the original next hop.
+	for _, pair := range [][2]int{{1, 2}, {2, 1}, {0, 1}, {1, 0}} {
+		h, p := c.hosts[pair[0]], pods[pair[1]]
+		blk := blockOf(p.IP())
+		poll(t, fmt.Sprintf("%s learns %s's block", h.Name, p.Host.Name), 30*time.Second, func() bool {
+			ok, via := hasRoute(h, blk)
+			return ok && strings.Contains(via, "via "+p.Host.IP.Addr().String())
+		})
+	}
+	for _, pair := range [][2]int{{1, 2}, {2, 1}, {0, 2}, {1, 0}} {
+		if !reach(pods[pair[0]], pods[pair[1]]) {
+			t.Errorf("%s cannot reach %s", pods[pair[0]].Name, pods[pair[1]].Name)
+		}
+	}
+}
+
+// An external router that this project did not configure (a BIRD of its
+// own, in AS 65001, on the underlay like a top-of-rack switch), declared
+// with a global BGPPeer: it learns the pods' blocks from every node, and
+// the prefix it advertises reaches the nodes' kernels.
+func TestBGPExternalRouter(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 2})
+	makePool(t, "e2e-tor", "10.72.0.0/16")
+	tor, err := c.mh.AddHost("tor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var neighbors strings.Builder
+	for _, h := range c.hosts {
+		fmt.Fprintf(&neighbors, "protocol bgp node_%s from nodes { neighbor %s as 64512; }\n", strings.ReplaceAll(h.Name, "-", "_"), h.IP.Addr())
+	}
+	conf := fmt.Sprintf(`router id %s;
+protocol device {}
+protocol kernel { ipv4 { export where source = RTS_BGP; }; }
+protocol static rack { ipv4; route 198.51.100.0/24 blackhole; }
+template bgp nodes {
+  local %s as 65001;
+  ipv4 { import all; export where proto = "rack"; };
+}
+%s`, tor.IP.Addr(), tor.IP.Addr(), neighbors.String())
+	if err := os.WriteFile(filepath.Join(tor.Dir, "bird.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	birdBin, _ := exec.LookPath("bird")
+	torSock := filepath.Join(tor.Dir, "bird.ctl")
+	if _, err := tor.Start("bird", nil, birdBin, "-f", "-c", filepath.Join(tor.Dir, "bird.conf"), "-s", torSock); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, &v3.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: tor.IP.Addr().String(), ASNumber: 65001}})
+
+	pods := c.pods("e2e-tor")
+	for _, p := range pods {
+		// Every node advertises the blocks it knows (as Calico's do,
+		// with itself as next hop unless keepOriginalNextHop): the router
+		// has a path from the block's own node among them.
+		blk := blockOf(p.IP())
+		poll(t, "the router learns "+blk+" from "+p.Host.Name, 60*time.Second, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			rep, err := bird.Command(ctx, torSock, "show route "+blk+" all")
+			return err == nil && strings.Contains(rep.Text(), "BGP.next_hop: "+p.Host.IP.Addr().String())
+		})
+		poll(t, "the router's kernel routes "+blk, 10*time.Second, func() bool { ok, _ := hasRoute(tor, blk); return ok })
+		// And traffic from outside the cluster reaches the pod.
+		if r, err := probe.Connect(tor.NS, "TCP", p.IP().String(), 8080, 3*time.Second); err != nil || !r.Connected {
+			t.Errorf("the router cannot reach pod %s (%s): %+v %v", p.Name, p.IP(), r, err)
+		}
+	}
+	for _, h := range c.hosts {
+		poll(t, h.Name+" learns the router's prefix", 30*time.Second, func() bool {
+			ok, via := hasRoute(h, "198.51.100.0/24")
+			return ok && strings.Contains(via, "via "+tor.IP.Addr().String())
+		})
+		if s := sessions(h); !s["Global_"+birdName(tor)] {
+			t.Errorf("%s: session to the router: %v", h.Name, s)
+		}
+	}
+	// The router is a BGP peer, not a mesh member: the pods still reach
+	// each other over the mesh.
+	if !reach(pods[0], pods[1]) {
+		t.Errorf("pods cannot reach each other")
+	}
+}
+
+// birdName is a host's address as BIRD protocol names spell it.
+func birdName(h *multihost.Host) string { return strings.ReplaceAll(h.IP.Addr().String(), ".", "_") }

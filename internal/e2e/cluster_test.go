@@ -125,7 +125,12 @@ func (c *cluster) stopNode(h *multihost.Host) {
 }
 
 func (c *cluster) dumpLogs() {
-	for _, h := range c.hosts {
+	for name, p := range c.nodes {
+		if done, err := p.Exited(); done {
+			c.t.Logf("==== calico-node on %s exited: %v", name, err)
+		}
+	}
+	for _, h := range c.mh.Hosts() {
 		for _, f := range []string{"calico-node.log", "cni.log"} {
 			b, err := os.ReadFile(filepath.Join(h.Dir, f))
 			if err != nil {
@@ -138,6 +143,18 @@ func (c *cluster) dumpLogs() {
 		}
 		if out, err := h.Exec("ip", "route"); err == nil {
 			c.t.Logf("==== %s routes\n%s", h.Name, out)
+		}
+	}
+	for _, h := range c.mh.Hosts() {
+		for _, sock := range []string{birdSocket(h), filepath.Join(h.Dir, "bird.ctl")} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if rep, err := bird.Command(ctx, sock, "show protocols all"); err == nil {
+				c.t.Logf("==== %s: bird show protocols all\n%s", h.Name, rep.Text())
+			}
+			if rep, err := bird.Command(ctx, sock, "show route all"); err == nil {
+				c.t.Logf("==== %s: bird show route all\n%s", h.Name, rep.Text())
+			}
+			cancel()
 		}
 	}
 }
@@ -229,3 +246,20 @@ func reach(from, to *multihost.Pod) bool {
 
 // blockOf is the /26 holding an address.
 func blockOf(a netip.Addr) string { return netip.PrefixFrom(a, 26).Masked().String() }
+
+func ptr[T any](v T) *T { return &v }
+
+// apply creates a Calico resource for the test's duration.
+func apply(t *testing.T, o v3.Object) {
+	t.Helper()
+	kind, ok := v3.KindOf(o)
+	if !ok {
+		t.Fatalf("unknown kind %T", o)
+	}
+	o.GetObjectKind().SetGroupVersionKind(kind.GroupVersionKind())
+	v3.Default(o)
+	if _, err := testLab.Client.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), kind, o.GetNamespace(), o.GetName(), nil) })
+}

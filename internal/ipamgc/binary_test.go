@@ -23,6 +23,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/proc"
 )
 
 // TestBinary runs calico-kube-controllers as a user would, against the
@@ -108,12 +109,10 @@ func TestBinary(t *testing.T) {
 	defer logFile.Close()
 	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(), "--metrics-addr", addr)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := proc.Start(cmd, syscall.SIGKILL)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/calicong/calico/internal/proc"
 )
 
 // startTimeout bounds how long one component may take to become healthy.
@@ -97,8 +99,9 @@ func (s *supervisor) start(c component) (<-chan error, error) {
 	cmd := exec.Command(s.cfg.KubeBinary, append([]string{c.name}, c.args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Components die with the supervisor, even if it is killed outright.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	waited, err := proc.Start(cmd, syscall.SIGKILL)
+	if err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", c.name, err)
 	}
@@ -108,7 +111,7 @@ func (s *supervisor) start(c component) (<-chan error, error) {
 	s.update(c.name, func(cs *ComponentStatus) { cs.PID = cmd.Process.Pid; cs.State = "starting"; cs.Since = time.Now() })
 	exited := make(chan error, 1)
 	go func() {
-		err := cmd.Wait()
+		err := <-waited
 		logFile.Close()
 		exited <- err
 	}()

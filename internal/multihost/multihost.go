@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/calicong/calico/internal/proc"
 	"github.com/calicong/calico/internal/relay"
 )
 
@@ -222,14 +223,14 @@ func (h *Host) Start(name string, env []string, argv ...string) (*Process, error
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = h.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := proc.Start(cmd, syscall.SIGKILL)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("starting %s on %s: %w", name, h.Name, err)
 	}
 	p := &Process{Host: h, Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		p.err = <-exited
 		f.Close()
 		close(p.done)
 	}()
