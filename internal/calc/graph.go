@@ -140,6 +140,10 @@ func (g *Graph) onUpdate(key model.Key, value any) {
 		g.onEndpointSlice(key, value)
 	case key.Kind == "IPAMBlock":
 		g.onIPAMBlock(key, value)
+	case key.Kind == "IPPool":
+		g.onIPPool(key, value)
+	case key.Kind == model.KindNode:
+		g.onNode(key, value)
 	}
 }
 

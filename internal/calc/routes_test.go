@@ -29,8 +29,12 @@ func block(cidr, affinity string, allocated int, deleted bool) model.KVPair {
 
 func routesOf(s *proto.State) []string {
 	var out []string
-	for p, typ := range s.Routes {
-		out = append(out, p.String()+" "+typ.String())
+	for p, r := range s.Routes {
+		line := p.String() + " " + r.Type.String()
+		if r.Gateway.IsValid() {
+			line += " via " + r.Gateway.String() + " (" + r.Node + ")"
+		}
+		out = append(out, line)
 	}
 	slices.Sort(out)
 	return out
@@ -87,5 +91,86 @@ func TestLocalBlockRoutes(t *testing.T) {
 	g.Flush()
 	if len(msgs) != 0 {
 		t.Errorf("an allocation sent %v", msgs)
+	}
+}
+
+func calicoNode(name, ip, tunnel, mac string) model.KVPair {
+	n := &v3.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.NodeSpec{BGP: &v3.NodeBGPSpec{IPv4Address: ip},
+		IPv4VXLANTunnelAddr: tunnel, VXLANTunnelMACAddr: mac}}
+	return model.KVPair{Key: model.Key{Kind: model.KindNode, Name: name}, Value: n}
+}
+
+func ipPool(name, cidr string, mode v3.EncapMode, nat bool) model.KVPair {
+	p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPPoolSpec{CIDR: cidr, VXLANMode: mode, NATOutgoing: nat}}
+	return model.KVPair{Key: model.Key{Kind: "IPPool", Name: name}, Value: p}
+}
+
+func vtepsOf(s *proto.State) []string {
+	var out []string
+	for n, v := range s.VTEPs {
+		out = append(out, n+" "+v.NodeIP.String()+" "+v.TunnelIP.String()+" "+v.MAC)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestVXLANRoutes: other nodes' blocks in a VXLAN pool are routed through
+// their tunnel addresses (a VTEP per node with a complete tunnel), blocks
+// of other pools are left to BGP, CrossSubnet pools route straight to
+// nodes on this node's subnet (with or without a tunnel), and a node losing its tunnel address loses
+// its routes before its VTEP (the reference dataplane checks the order).
+func TestVXLANRoutes(t *testing.T) {
+	base := state{name: "vxlan always"}.with(
+		ipPool("vx", "10.66.0.0/16", v3.EncapAlways, true),
+		ipPool("bgp", "10.67.0.0/16", v3.EncapNever, false),
+		calicoNode(node, "172.30.0.10/24", "10.66.1.0", "66:00:00:00:00:0a"),
+		calicoNode("node-2", "172.30.0.11/24", "10.66.2.0", "66:00:00:00:00:0b"),
+		calicoNode("node-3", "192.168.5.3/24", "10.66.3.0", "66:00:00:00:00:0c"),
+		calicoNode("node-4", "172.30.0.14/24", "", ""),
+		block("10.66.1.0/26", "host:"+node, 1, false),
+		block("10.66.2.0/26", "host:node-2", 1, false),
+		block("10.66.3.0/26", "host:node-3", 1, false),
+		block("10.66.4.0/26", "host:node-4", 1, false),
+		block("10.67.2.0/26", "host:node-2", 1, false),
+	)
+	cross := base.with(ipPool("vx", "10.66.0.0/16", v3.EncapCrossSubnet, true)).named("cross subnet")
+	noTunnel := base.with(calicoNode("node-2", "172.30.0.11/24", "", "")).named("node-2 without tunnel")
+	noPool := base.without(model.Key{Kind: "IPPool", Name: "vx"}).named("vxlan pool gone")
+	states := []state{base, cross, noTunnel, noPool}
+	wantRoutes := [][]string{
+		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-vxlan via 10.66.2.0 (node-2)", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
+		// node-4 has no tunnel, but on this node's subnet none is needed.
+		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-direct via 172.30.0.11 (node-2)", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)",
+			"10.66.4.0/26 remote-direct via 172.30.0.14 (node-4)"},
+		{"10.66.1.0/26 local-block", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
+		{"10.66.1.0/26 local-block"},
+	}
+	allVTEPs := []string{node + " 172.30.0.10 10.66.1.0 66:00:00:00:00:0a", "node-2 172.30.0.11 10.66.2.0 66:00:00:00:00:0b", "node-3 192.168.5.3 10.66.3.0 66:00:00:00:00:0c"}
+	wantVTEPs := [][]string{allVTEPs, allVTEPs, {allVTEPs[0], allVTEPs[2]}, nil}
+	check := func(seq []state, got []*proto.State, label string) {
+		t.Helper()
+		for i, s := range seq {
+			k := slices.IndexFunc(states, func(x state) bool { return x.name == s.name })
+			if r := routesOf(got[i]); !slices.Equal(r, wantRoutes[k]) {
+				t.Errorf("%safter %q: routes %v, want %v", label, s.name, r, wantRoutes[k])
+			}
+			if v := vtepsOf(got[i]); !slices.Equal(v, wantVTEPs[k]) {
+				t.Errorf("%safter %q: VTEPs %v, want %v", label, s.name, v, wantVTEPs[k])
+			}
+		}
+	}
+	got := run(t, node, states, nil)
+	check(states, got, "")
+	if p := got[0].Pools["vx"]; !p.Masquerade || p.VXLANMode != "Always" || p.CIDR.String() != "10.66.0.0/16" {
+		t.Errorf("pool vx sent as %+v", p)
+	}
+	if len(got[3].Pools) != 1 {
+		t.Errorf("pools after the deletion: %v", got[3].Pools)
+	}
+	for seed := range uint64(6) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		seq := slices.Clone(states)
+		r.Shuffle(len(seq), func(a, b int) { seq[a], seq[b] = seq[b], seq[a] })
+		check(seq, run(t, node, seq, r), "shuffled: ")
 	}
 }

@@ -191,6 +191,8 @@ func cloneState(s *proto.State) *proto.State {
 	maps.Copy(c.Workloads, s.Workloads)
 	maps.Copy(c.Hosts, s.Hosts)
 	maps.Copy(c.Routes, s.Routes)
+	maps.Copy(c.VTEPs, s.VTEPs)
+	maps.Copy(c.Pools, s.Pools)
 	c.InSync = s.InSync
 	return c
 }
@@ -210,6 +212,10 @@ func diffState(a, b *proto.State) string {
 		return "host endpoints differ"
 	case !reflect.DeepEqual(a.Routes, b.Routes):
 		return fmt.Sprintf("routes differ: %v vs %v", a.Routes, b.Routes)
+	case !reflect.DeepEqual(a.VTEPs, b.VTEPs):
+		return fmt.Sprintf("VTEPs differ: %v vs %v", a.VTEPs, b.VTEPs)
+	case !reflect.DeepEqual(a.Pools, b.Pools):
+		return fmt.Sprintf("pools differ: %v vs %v", a.Pools, b.Pools)
 	}
 	return ""
 }

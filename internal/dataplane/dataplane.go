@@ -42,7 +42,9 @@ type Config struct {
 	// FailsafeInbound and FailsafeOutbound stay open to and from host
 	// endpoints whatever the policy.
 	FailsafeInbound, FailsafeOutbound []FailsafePort
-	Log                               *slog.Logger
+	// NodeName is this node: its VTEP describes the local VXLAN device.
+	NodeName string
+	Log      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -95,11 +97,23 @@ type Routes interface {
 	Apply(ctx context.Context) error
 }
 
+// Overlay programs the VXLAN overlay and routes to other nodes' blocks
+// (vxlan.Manager).
+type Overlay interface {
+	SetLocalVTEP(v *proto.VTEPUpdate)
+	SetVTEP(v proto.VTEPUpdate)
+	RemoveVTEP(node string)
+	SetRoute(r proto.RouteUpdate)
+	RemoveRoute(dst netip.Prefix)
+	Apply(ctx context.Context) error
+}
+
 // Dataplane is the policy dataplane of one node.
 type Dataplane struct {
-	cfg    Config
-	nft    NFT
-	routes Routes
+	cfg     Config
+	nft     NFT
+	routes  Routes
+	overlay Overlay
 	rr     ruleRenderer
 	marks  marks
 
@@ -117,7 +131,14 @@ type Dataplane struct {
 	// host endpoint for all interfaces, if any.
 	hostIfaces map[string]string
 	starHost   string
+	// pools are the IP pools, for NAT outgoing.
+	pools      map[string]proto.IPPoolUpdate
+	poolsDirty bool
 }
+
+// SetOverlay gives the dataplane the VXLAN overlay to program (nil:
+// none, as in tests of policy alone).
+func (d *Dataplane) SetOverlay(o Overlay) { d.overlay = o }
 
 // New creates a dataplane. It does not touch the kernel.
 func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
@@ -134,6 +155,7 @@ func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
 		ruleIDs:     map[string]string{},
 		ifaceOwners: map[proto.WorkloadEndpointID]string{},
 		hostIfaces:  map[string]string{},
+		pools:       map[string]proto.IPPoolUpdate{},
 	}
 	d.staticChains()
 	return d, nil
@@ -152,6 +174,7 @@ func (d *Dataplane) staticChains() {
 		t.EnsureMap(m, "ifname : verdict")
 	}
 	d.baseChains()
+	d.natChains()
 	// A pod must always be able to find its IPv6 gateway (neighbour and
 	// router discovery, MLD), whatever its policy and the action below.
 	toHost := []string{
@@ -249,14 +272,113 @@ func (d *Dataplane) onMessage(m proto.Message) {
 	case proto.HostEndpointRemove:
 		d.removeHost(m.ID)
 	case proto.RouteUpdate:
-		if m.Type == proto.RouteLocalBlock && d.routes != nil {
+		switch {
+		case m.Type == proto.RouteLocalBlock && d.routes != nil:
 			d.routes.SetBlackhole(m.Dst)
+		case m.Type != proto.RouteLocalBlock && d.overlay != nil:
+			d.overlay.SetRoute(m)
 		}
 	case proto.RouteRemove:
 		if d.routes != nil {
 			d.routes.RemoveBlackhole(m.Dst)
 		}
+		if d.overlay != nil {
+			d.overlay.RemoveRoute(m.Dst)
+		}
+	case proto.VTEPUpdate:
+		switch {
+		case d.overlay == nil:
+		case m.Node == d.cfg.NodeName:
+			d.overlay.SetLocalVTEP(&m)
+		default:
+			d.overlay.SetVTEP(m)
+		}
+	case proto.VTEPRemove:
+		switch {
+		case d.overlay == nil:
+		case m.Node == d.cfg.NodeName:
+			d.overlay.SetLocalVTEP(nil)
+		default:
+			d.overlay.RemoveVTEP(m.Node)
+		}
+	case proto.IPPoolUpdate:
+		d.pools[m.ID], d.poolsDirty = m, true
+	case proto.IPPoolRemove:
+		delete(d.pools, m.ID)
+		d.poolsDirty = true
 	}
+}
+
+// NAT outgoing: traffic from a natOutgoing pool to anywhere outside every
+// pool leaves with the node's address.
+const (
+	setPoolsV4     = "pools-v4"
+	setMasqPoolsV4 = "masq-pools-v4"
+	setPoolsV6     = "pools-v6"
+	setMasqPoolsV6 = "masq-pools-v6"
+)
+
+func (d *Dataplane) natChains() {
+	t := d.table
+	t.EnsureSet(setPoolsV4, "ipv4_addr", true)
+	t.EnsureSet(setMasqPoolsV4, "ipv4_addr", true)
+	t.EnsureSet(setPoolsV6, "ipv6_addr", true)
+	t.EnsureSet(setMasqPoolsV6, "ipv6_addr", true)
+	t.SetChain("nat-postrouting", &nft.Chain{
+		Base: &nft.BaseChain{Type: "nat", Hook: "postrouting", Priority: "srcnat"},
+		Rules: []string{
+			fmt.Sprintf(`ip saddr @%s ip daddr != @%s counter masquerade comment "natOutgoing pools"`, setMasqPoolsV4, setPoolsV4),
+			fmt.Sprintf(`ip6 saddr @%s ip6 daddr != @%s counter masquerade comment "natOutgoing pools"`, setMasqPoolsV6, setPoolsV6),
+		},
+	})
+}
+
+// syncPools refreshes the NAT sets from the pools.
+func (d *Dataplane) syncPools() {
+	if !d.poolsDirty {
+		return
+	}
+	d.poolsDirty = false
+	var all4, masq4, all6, masq6 []string
+	for _, p := range d.pools {
+		all, masq := &all4, &masq4
+		if p.CIDR.Addr().Is6() {
+			all, masq = &all6, &masq6
+		}
+		*all = append(*all, p.CIDR.String())
+		if p.Masquerade {
+			*masq = append(*masq, p.CIDR.String())
+		}
+	}
+	for name, elems := range map[string][]string{setPoolsV4: all4, setMasqPoolsV4: masq4, setPoolsV6: all6, setMasqPoolsV6: masq6} {
+		d.table.SetElements(name, outermost(elems))
+	}
+}
+
+// outermost drops the CIDRs inside others: an interval set refuses
+// overlapping elements.
+func outermost(cidrs []string) []string {
+	var ps []netip.Prefix
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			ps = append(ps, p.Masked())
+		}
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if a.Bits() != b.Bits() {
+			return a.Bits() - b.Bits()
+		}
+		return a.Addr().Compare(b.Addr())
+	})
+	var keep []netip.Prefix
+	var out []string
+	for _, p := range ps {
+		if !slices.ContainsFunc(keep, func(k netip.Prefix) bool { return k.Contains(p.Addr()) }) {
+			keep = append(keep, p)
+			out = append(out, p.String())
+		}
+	}
+	return out
 }
 
 func (d *Dataplane) workloadUpdate(m proto.WorkloadEndpointUpdate) {
@@ -433,6 +555,7 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 		d.table.Existing(chains, sets, maps)
 		d.started = true
 	}
+	d.syncPools()
 	if d.table.Dirty() {
 		script := d.table.Script()
 		if err := d.nft.Apply(ctx, script); err != nil {
@@ -444,6 +567,11 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 	if d.routes != nil {
 		if err := d.routes.Apply(ctx); err != nil {
 			return fmt.Errorf("routes: %w", err)
+		}
+	}
+	if d.overlay != nil {
+		if err := d.overlay.Apply(ctx); err != nil {
+			return fmt.Errorf("VXLAN overlay: %w", err)
 		}
 	}
 	return nil

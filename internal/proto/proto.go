@@ -237,11 +237,24 @@ const (
 	// holds go nowhere (instead of out of the default route), and BGP
 	// advertises it.
 	RouteLocalBlock RouteType = iota + 1
+	// RouteRemoteVXLAN is another node's block reached through the VXLAN
+	// overlay: via the node's tunnel address (Gateway), whose VTEP the
+	// dataplane has (VTEPUpdate for Node).
+	RouteRemoteVXLAN
+	// RouteRemoteDirect is another node's block in a CrossSubnet VXLAN
+	// pool, on the node's own subnet: routed to the node's address
+	// (Gateway) without encapsulation.
+	RouteRemoteDirect
 )
 
 func (t RouteType) String() string {
-	if t == RouteLocalBlock {
+	switch t {
+	case RouteLocalBlock:
 		return "local-block"
+	case RouteRemoteVXLAN:
+		return "remote-vxlan"
+	case RouteRemoteDirect:
+		return "remote-direct"
 	}
 	return "unknown"
 }
@@ -250,7 +263,42 @@ func (t RouteType) String() string {
 type RouteUpdate struct {
 	Dst  netip.Prefix
 	Type RouteType
+	// Node owns the destination and Gateway is the next hop (remote
+	// routes only).
+	Node    string
+	Gateway netip.Addr
 }
+
+// VTEPUpdate describes a node's VXLAN tunnel endpoint: its underlay
+// address, the address and MAC of its VXLAN device. The VTEP of the node
+// the graph runs for describes the local device.
+type VTEPUpdate struct {
+	Node     string
+	NodeIP   netip.Addr
+	TunnelIP netip.Addr
+	MAC      string
+}
+
+// VTEPRemove removes a node's VTEP.
+type VTEPRemove struct{ Node string }
+
+// IPPoolUpdate describes an IP pool as the dataplane needs it: its CIDR,
+// whether traffic from it to outside every pool is masqueraded, and its
+// VXLAN mode.
+type IPPoolUpdate struct {
+	ID         string
+	CIDR       netip.Prefix
+	Masquerade bool
+	VXLANMode  string
+}
+
+// IPPoolRemove removes a pool.
+type IPPoolRemove struct{ ID string }
+
+func (VTEPUpdate) isMessage()   {}
+func (VTEPRemove) isMessage()   {}
+func (IPPoolUpdate) isMessage() {}
+func (IPPoolRemove) isMessage() {}
 
 // RouteRemove removes a route sent earlier.
 type RouteRemove struct{ Dst netip.Prefix }

@@ -18,7 +18,9 @@ type State struct {
 	Profiles  map[string]*Profile
 	Workloads map[WorkloadEndpointID]*WorkloadEndpoint
 	Hosts     map[string]*HostEndpoint
-	Routes    map[netip.Prefix]RouteType
+	Routes    map[netip.Prefix]RouteUpdate
+	VTEPs     map[string]VTEPUpdate
+	Pools     map[string]IPPoolUpdate
 	InSync    bool
 }
 
@@ -31,7 +33,9 @@ func NewState() *State {
 		Profiles:  map[string]*Profile{},
 		Workloads: map[WorkloadEndpointID]*WorkloadEndpoint{},
 		Hosts:     map[string]*HostEndpoint{},
-		Routes:    map[netip.Prefix]RouteType{},
+		Routes:    map[netip.Prefix]RouteUpdate{},
+		VTEPs:     map[string]VTEPUpdate{},
+		Pools:     map[string]IPPoolUpdate{},
 	}
 }
 
@@ -155,12 +159,42 @@ func (s *State) apply(m Message) error {
 		if !m.Dst.IsValid() || m.Dst != m.Dst.Masked() {
 			return fmt.Errorf("route to %v: not a network address", m.Dst)
 		}
-		s.Routes[m.Dst] = m.Type
+		if m.Type == RouteRemoteVXLAN {
+			if _, ok := s.VTEPs[m.Node]; !ok {
+				return fmt.Errorf("route to %v references node %s's VTEP, which is unknown", m.Dst, m.Node)
+			}
+		}
+		s.Routes[m.Dst] = m
 	case RouteRemove:
 		if _, ok := s.Routes[m.Dst]; !ok {
 			return fmt.Errorf("removing unknown route %v", m.Dst)
 		}
 		delete(s.Routes, m.Dst)
+	case VTEPUpdate:
+		if m.Node == "" || !m.NodeIP.IsValid() || !m.TunnelIP.IsValid() || m.MAC == "" {
+			return fmt.Errorf("VTEP of node %q is incomplete: %+v", m.Node, m)
+		}
+		s.VTEPs[m.Node] = m
+	case VTEPRemove:
+		if _, ok := s.VTEPs[m.Node]; !ok {
+			return fmt.Errorf("removing unknown VTEP of node %s", m.Node)
+		}
+		for dst, r := range s.Routes {
+			if r.Type == RouteRemoteVXLAN && r.Node == m.Node {
+				return fmt.Errorf("removing node %s's VTEP while route %v uses it", m.Node, dst)
+			}
+		}
+		delete(s.VTEPs, m.Node)
+	case IPPoolUpdate:
+		if !m.CIDR.IsValid() || m.CIDR != m.CIDR.Masked() {
+			return fmt.Errorf("pool %s: %v is not a network address", m.ID, m.CIDR)
+		}
+		s.Pools[m.ID] = m
+	case IPPoolRemove:
+		if _, ok := s.Pools[m.ID]; !ok {
+			return fmt.Errorf("removing unknown pool %s", m.ID)
+		}
+		delete(s.Pools, m.ID)
 	default:
 		return fmt.Errorf("unknown message")
 	}
