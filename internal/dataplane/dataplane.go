@@ -114,8 +114,8 @@ type Dataplane struct {
 	nft     NFT
 	routes  Routes
 	overlay Overlay
-	rr     ruleRenderer
-	marks  marks
+	rr      ruleRenderer
+	marks   marks
 
 	state   *proto.State
 	table   *nft.Table
