@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/bird"
@@ -38,6 +40,7 @@ import (
 	"github.com/calicong/calico/internal/dataplane"
 	"github.com/calicong/calico/internal/dataplane/nft"
 	"github.com/calicong/calico/internal/dataplane/routes"
+	"github.com/calicong/calico/internal/dataplane/vxlan"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/felix"
 	"github.com/calicong/calico/internal/health"
@@ -45,6 +48,7 @@ import (
 	"github.com/calicong/calico/internal/nodestatus"
 	"github.com/calicong/calico/internal/startup"
 	"github.com/calicong/calico/internal/syncer"
+	"github.com/calicong/calico/internal/tunneladdr"
 )
 
 func main() { os.Exit(run()) }
@@ -125,10 +129,17 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	if err != nil {
 		return err
 	}
-	dp, err := dataplane.New(felix.DataplaneConfig(fc, log), nft.Runner{}, rm)
+	dpCfg := felix.DataplaneConfig(fc, log)
+	dpCfg.NodeName = res.NodeName
+	dp, err := dataplane.New(dpCfg, nft.Runner{}, rm)
 	if err != nil {
 		return err
 	}
+	overlay, err := vxlan.New(felix.VXLANConfig(fc), nil)
+	if err != nil {
+		return err
+	}
+	dp.SetOverlay(overlay)
 	agg := health.New(nil)
 	if b := fc.Spec.HealthEnabled; b != nil && *b {
 		addr := net.JoinHostPort(*fc.Spec.HealthHost, strconv.Itoa(*fc.Spec.HealthPort))
@@ -202,6 +213,22 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	default:
 		log.Info("networking backend", "backend", backend)
 	}
+	// The node's VXLAN tunnel address, while VXLAN pools exist.
+	tunnels := tunneladdr.New(tunneladdr.Config{Node: res.NodeName, IPAM: client.IPAM(), Log: log.With("component", "tunnel-address"),
+		Record: func(ctx context.Context, addr, mac string) error {
+			val := func(v string) any {
+				if v == "" {
+					return nil
+				}
+				return v
+			}
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+				v3.AnnotationNodeIPv4VXLANTunnelAddr: val(addr), v3.AnnotationNodeVXLANTunnelMACAddr: val(mac)}}})
+			_, err := client.Kube.CoreV1().Nodes().Patch(ctx, res.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
+		}})
+	consumers = append(consumers, tunnels)
+	go func() { _ = tunnels.Run(ctx) }()
 	slices.Sort(kinds)
 	kinds = slices.Compact(kinds)
 	kicks := make(chan struct{}, 1)

@@ -214,7 +214,7 @@ func (c *cluster) pods(ns string) []*multihost.Pod {
 	c.t.Helper()
 	var out []*multihost.Pod
 	for _, h := range c.hosts {
-		p, err := h.AddPod(context.Background(), testLab.Client.Kube, ns, "web-"+h.Name, map[string]string{"app": "web"})
+		p, err := h.AddPod(context.Background(), testLab.Client.Kube, ns, "web-"+h.Name, map[string]string{"app": "web"}, nil)
 		if err != nil {
 			c.t.Fatal(err)
 		}

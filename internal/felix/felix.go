@@ -24,6 +24,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/dataplane"
+	"github.com/calicong/calico/internal/dataplane/vxlan"
 	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
@@ -310,6 +311,22 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 		}
 	}
 	return cfg
+}
+
+// VXLANConfig is the VXLAN overlay's configuration from FelixConfiguration.
+func VXLANConfig(fc *felixconfig.Config) vxlan.Config {
+	s := fc.Spec
+	var c vxlan.Config
+	if s.VXLANVNI != nil {
+		c.VNI = *s.VXLANVNI
+	}
+	if s.VXLANPort != nil {
+		c.Port = *s.VXLANPort
+	}
+	if s.VXLANMTU != nil {
+		c.MTU = *s.VXLANMTU
+	}
+	return c
 }
 
 // normaliseAction maps Felix's spellings (DROP, ACCEPT, RETURN, any case).

@@ -104,14 +104,14 @@ func (p *Pod) rt() *libcni.RuntimeConf {
 // AddPod creates a pod bound to the host in Kubernetes (its namespace
 // too, if needed), gives it a network namespace and wires it with the CNI
 // plugin, as a kubelet and its runtime would.
-func (h *Host) AddPod(ctx context.Context, kube kubernetes.Interface, namespace, name string, labels map[string]string) (*Pod, error) {
+func (h *Host) AddPod(ctx context.Context, kube kubernetes.Interface, namespace, name string, labels, annotations map[string]string) (*Pod, error) {
 	if h.cni == nil {
 		return nil, fmt.Errorf("host %s: SetupCNI first", h.Name)
 	}
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	if _, err := CreatePod(ctx, kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+	if _, err := CreatePod(ctx, kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{NodeName: h.Name, Containers: []corev1.Container{{Name: "c", Image: "none"}}}}); err != nil {
 		return nil, fmt.Errorf("creating pod %s/%s: %w", namespace, name, err)
 	}

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/tunneladdr"
+)
+
+// Three hosts with a VXLAN pool and BGP off (CALICO_NETWORKING_BACKEND
+// vxlan): each node gets a tunnel address from the pool, pods on different
+// hosts reach each other through vxlan.calico, no BIRD runs; traffic from
+// a natOutgoing pool to a host outside the cluster (which has no route
+// back to pods) is masqueraded and answered, and from a pool without
+// natOutgoing it is not.
+func TestVXLAN(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 3, env: []string{"CALICO_NETWORKING_BACKEND=vxlan"}})
+	makePool(t, "e2e-vxlan", "10.73.0.0/16", func(s *v3.IPPoolSpec) { s.VXLANMode = v3.EncapAlways; s.NATOutgoing = true })
+	makePool(t, "e2e-vxlan-nonat", "10.74.0.0/16", func(s *v3.IPPoolSpec) { s.VXLANMode = v3.EncapAlways })
+	ctx := context.Background()
+	for _, h := range c.hosts {
+		poll(t, h.Name+" gets a tunnel address", 30*time.Second, func() bool {
+			n, err := testLab.Client.Kube.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{})
+			return err == nil && strings.HasPrefix(n.Annotations[v3.AnnotationNodeIPv4VXLANTunnelAddr], "10.7") &&
+				n.Annotations[v3.AnnotationNodeVXLANTunnelMACAddr] == tunneladdr.MAC(h.Name)
+		})
+	}
+	pods := c.pods("e2e-vxlan")
+	for i, h := range c.hosts {
+		for j, p := range pods {
+			if i == j {
+				continue
+			}
+			blk := blockOf(p.IP())
+			poll(t, fmt.Sprintf("%s routes %s's block %s through the overlay", h.Name, p.Host.Name, blk), 30*time.Second, func() bool {
+				ok, via := hasRoute(h, blk)
+				return ok && strings.Contains(via, "dev vxlan.calico") && strings.Contains(via, "onlink")
+			})
+		}
+	}
+	for _, from := range pods {
+		for _, to := range pods {
+			if from != to && !reach(from, to) {
+				t.Errorf("%s (%s) cannot reach %s (%s)", from.Name, from.IP(), to.Name, to.IP())
+			}
+		}
+	}
+	for _, h := range c.hosts {
+		if _, err := os.Stat(filepath.Join(h.Dir, "run", "bird.ctl")); err == nil {
+			t.Errorf("%s runs BIRD with the vxlan backend", h.Name)
+		}
+	}
+
+	// A host outside the cluster.
+	ext, err := c.mh.AddHost("ext")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := probe.Serve(ext.NS, "ext", []probe.Port{{Protocol: "TCP", Port: 9000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	out := func(podNS string) bool {
+		deadline := time.Now().Add(4 * time.Second)
+		for time.Now().Before(deadline) {
+			if r, err := probe.Connect(podNS, "TCP", ext.IP.Addr().String(), 9000, time.Second); err == nil && r.Connected {
+				return true
+			}
+		}
+		return false
+	}
+	if !out(pods[0].NS) {
+		t.Errorf("a pod of the natOutgoing pool cannot reach the outside host")
+	}
+	noNAT, err := c.hosts[1].AddPod(ctx, testLab.Client.Kube, "e2e-vxlan", "nonat", nil, map[string]string{"cni.projectcalico.org/ipv4pools": `["e2e-vxlan-nonat"]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(noNAT.IP().String(), "10.74.") {
+		t.Fatalf("pod from the pool without NAT got %s", noNAT.IP())
+	}
+	if out(noNAT.NS) {
+		t.Errorf("a pod of the pool without natOutgoing reached the outside host (its traffic was masqueraded)")
+	}
+	// The same pod still reaches pods on other hosts.
+	if !reach(noNAT, pods[0]) {
+		t.Errorf("the pod without NAT cannot reach %s", pods[0].Name)
+	}
+}
