@@ -153,23 +153,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
 		go serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
 	}
-	nsKind, _ := v3.KindFor("CalicoNodeStatus")
-	go func() {
-		err := nodestatus.Run(ctx, nodestatus.Config{
-			Node: res.NodeName, Informer: client.NewInformer(nsKind, "", 0), Writer: client, Log: log,
-			Source: nodestatus.WithoutBGP{KernelRoutes: func() ([]v3.CalicoNodeRoute, error) {
-				rs, err := rm.Programmed()
-				out := make([]v3.CalicoNodeRoute, 0, len(rs))
-				for _, r := range rs {
-					out = append(out, v3.CalicoNodeRoute{Destination: r.Destination, Interface: r.Interface})
-				}
-				return out, err
-			}},
-		})
-		if err != nil {
-			log.Error("CalicoNodeStatus reporting stopped", "err", err)
-		}
-	}()
+
 	// Routing between nodes: BGP through confd and BIRD, or none here
 	// (VXLAN is Felix's; "none" is policy only, for clusters routed by
 	// someone else).
@@ -178,6 +162,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var bgpDone chan struct{}
+	birdSocket := ""
 	switch backend {
 	case "bird":
 		d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"),
@@ -209,7 +194,8 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			wg.Go(func() { _ = cd.Run(ctx) })
 			wg.Wait()
 		}()
-		log.Info("networking backend", "backend", backend, "birdSocket", d.Socket())
+		birdSocket = d.Socket()
+		log.Info("networking backend", "backend", backend, "birdSocket", birdSocket)
 	default:
 		log.Info("networking backend", "backend", backend)
 	}
@@ -229,6 +215,28 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		}})
 	consumers = append(consumers, tunnels)
 	go func() { _ = tunnels.Run(ctx) }()
+	// CalicoNodeStatus: BIRD's figures when it runs, the kernel's
+	// workload routes otherwise.
+	var statusSource nodestatus.Source = nodestatus.WithoutBGP{KernelRoutes: func() ([]v3.CalicoNodeRoute, error) {
+		rs, err := rm.Programmed()
+		out := make([]v3.CalicoNodeRoute, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, v3.CalicoNodeRoute{Destination: r.Destination, Interface: r.Interface})
+		}
+		return out, err
+	}}
+	if birdSocket != "" {
+		statusSource = nodestatus.WithBIRD{Socket: birdSocket}
+	}
+	nsKind, _ := v3.KindFor("CalicoNodeStatus")
+	go func() {
+		err := nodestatus.Run(ctx, nodestatus.Config{
+			Node: res.NodeName, Informer: client.NewInformer(nsKind, "", 0), Writer: client, Log: log, Source: statusSource,
+		})
+		if err != nil {
+			log.Error("CalicoNodeStatus reporting stopped", "err", err)
+		}
+	}()
 	slices.Sort(kinds)
 	kinds = slices.Compact(kinds)
 	kicks := make(chan struct{}, 1)

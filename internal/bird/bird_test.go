@@ -151,6 +151,31 @@ func TestTwoHosts(t *testing.T) {
 	if out := netnstest.Run(t, "ip", "-n", b.ns, "route", "show", "10.65.1.0/26"); !strings.Contains(out, "via 172.31.0.1") || !strings.Contains(out, "proto bird") {
 		t.Errorf("host-b's route to host-a's block: %q", out)
 	}
+	// What status reports read.
+	st, err := Status(ctx, b.d.Socket())
+	if err != nil || st.RouterID != "172.31.0.2" || !strings.HasPrefix(st.Version, "2.") || st.LastBoot == "" {
+		t.Errorf("status %+v %v", st, err)
+	}
+	ss, err := Sessions(ctx, b.d.Socket())
+	if err != nil || len(ss) != 1 || ss[0].Name != "Mesh_172_31_0_1" || !ss[0].Established() || ss[0].Neighbor.String() != "172.31.0.1" || ss[0].State != "up" {
+		t.Errorf("sessions %+v %v", ss, err)
+	}
+	rs, err := Routes(ctx, b.d.Socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var learned, own bool
+	for _, r := range rs {
+		switch r.Destination.String() {
+		case "10.65.1.0/26":
+			learned = r.Protocol == "Mesh_172_31_0_1" && r.Primary && r.Gateway.String() == "172.31.0.1" && r.Interface == "eth0"
+		case "10.65.2.0/26":
+			own = r.Protocol == "blocks4" && r.Kind == "blackhole"
+		}
+	}
+	if !learned || !own {
+		t.Errorf("routes (learned %v, own block %v): %+v", learned, own, rs)
+	}
 
 	// A configuration BIRD rejects: an error, and nothing changes.
 	before, _ := os.ReadFile(filepath.Join(a.d.cfg.ConfigDir, MainFile))

@@ -122,19 +122,10 @@ func Protocols(ctx context.Context, socket string) ([]Protocol, error) {
 		if l.Code != 1002 {
 			continue
 		}
-		f := strings.Fields(l.Text)
-		if len(f) < 4 {
+		if len(strings.Fields(l.Text)) < 4 {
 			continue
 		}
-		p := Protocol{Name: f[0], Proto: f[1], Table: f[2], State: f[3]}
-		rest := f[4:]
-		// Since is a date and a time ("2026-12-04 10:11:12") or just one.
-		if len(rest) >= 2 && strings.Count(rest[0], "-") == 2 && strings.Contains(rest[1], ":") {
-			p.Since, rest = rest[0]+" "+rest[1], rest[2:]
-		} else if len(rest) >= 1 {
-			p.Since, rest = rest[0], rest[1:]
-		}
-		p.Info = strings.Join(rest, " ")
+		p := parseProtocolLine(l.Text)
 		out = append(out, p)
 	}
 	return out, nil

@@ -69,6 +69,7 @@ func NewCommand(s Streams) *cobra.Command {
 		newValidateCommand(o),
 		newVersionCommand(o),
 		newIPAMCommand(o),
+		newNodeCommand(o),
 	)
 	return root
 }

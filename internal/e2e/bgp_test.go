@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,36 @@ func TestBGPMesh(t *testing.T) {
 			})
 		}
 	}
-	if out, err := c.hosts[0].Exec("ip", "route"); err == nil {
-		t.Logf("%s's routes:\n%s", c.hosts[0].Name, out)
+	// What users see: calicoctl node status on a host, and the
+	// CalicoNodeStatus the node fills in.
+	status := nodeStatus(t, c, c.hosts[0], 0)
+	t.Logf("calicoctl node status on %s:\n%s", c.hosts[0].Name, status)
+	for _, want := range []string{"Calico process is running.", "IPv4 BGP status", "No IPv6 peers found."} {
+		if !strings.Contains(status, want) {
+			t.Errorf("calicoctl node status lacks %q:\n%s", want, status)
+		}
+	}
+	for _, h := range c.hosts[1:] {
+		if !regexp.MustCompile(`\| ` + regexp.QuoteMeta(h.IP.Addr().String()) + ` +\| node-to-node mesh \| up +\| [0-9:.]+ +\| Established +\|`).MatchString(status) {
+			t.Errorf("calicoctl node status lacks an established mesh session with %s:\n%s", h.IP.Addr(), status)
+		}
+	}
+	st := calicoNodeStatus(t, c.hosts[0].Name, func(s v3.CalicoNodeStatusStatus) bool {
+		return s.BGP.NumberEstablishedV4 == 2 && len(s.Routes.RoutesV4) >= 4
+	})
+	if st.Agent.BIRDV4.State != "Ready" || st.Agent.BIRDV4.RouterID != c.hosts[0].IP.Addr().String() || st.Agent.BIRDV6.State != "NotReady" {
+		t.Errorf("CalicoNodeStatus agent: %+v", st.Agent)
+	}
+	for _, p := range pods[1:] {
+		found := false
+		for _, r := range st.Routes.RoutesV4 {
+			if r.Destination == blockOf(p.IP()) && r.Type == "FIB" && r.LearnedFrom.SourceType == "NodeMesh" && r.LearnedFrom.PeerIP == p.Host.IP.Addr().String() {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("CalicoNodeStatus routes lack %s from %s: %+v", blockOf(p.IP()), p.Host.Name, st.Routes.RoutesV4)
+		}
 	}
 	for _, from := range pods {
 		for _, to := range pods {
@@ -76,6 +105,9 @@ func TestBGPMesh(t *testing.T) {
 	}
 	if !reach(pods[0], pods[1]) {
 		t.Errorf("the remaining hosts lost each other")
+	}
+	if out := nodeStatus(t, c, gone, 1); !strings.Contains(out, "Calico process is not running.") {
+		t.Errorf("calicoctl node status on the stopped host:\n%s", out)
 	}
 }
 

@@ -263,3 +263,42 @@ func apply(t *testing.T, o v3.Object) {
 	}
 	t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), kind, o.GetNamespace(), o.GetName(), nil) })
 }
+
+// nodeStatus runs calicoctl node status against a host's BIRD and checks
+// its exit code.
+func nodeStatus(t *testing.T, c *cluster, h *multihost.Host, wantCode int) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(c.bin, "calicoctl"), "node", "status")
+	cmd.Env = append(os.Environ(), "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"))
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != wantCode {
+		t.Errorf("calicoctl node status on %s: exit %d, want %d\n%s", h.Name, code, wantCode, out)
+	}
+	return string(out)
+}
+
+// calicoNodeStatus asks a node for its status every second and waits for
+// one that satisfies ok.
+func calicoNodeStatus(t *testing.T, node string, ok func(v3.CalicoNodeStatusStatus) bool) v3.CalicoNodeStatusStatus {
+	t.Helper()
+	one := uint32(1)
+	apply(t, &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "status-" + node}, Spec: v3.CalicoNodeStatusSpec{Node: node,
+		Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}, UpdatePeriodSeconds: &one}})
+	kind, _ := v3.KindFor("CalicoNodeStatus")
+	var last v3.CalicoNodeStatusStatus
+	poll(t, "CalicoNodeStatus of "+node, 30*time.Second, func() bool {
+		o, err := testLab.Client.Get(context.Background(), kind, "", "status-"+node)
+		if err != nil {
+			return false
+		}
+		last = o.(*v3.CalicoNodeStatus).Status
+		return ok(last)
+	})
+	return last
+}
