@@ -23,6 +23,9 @@ echo "== CNI ADD latency and IPAM allocation rate (real API server, throwaway na
 go test -run '^$' -bench BenchmarkAdd -benchtime 200x -count 3 -timeout 30m ./internal/cni/ | tee "$out/cni.txt"
 go test -run '^$' -bench BenchmarkAutoAssign -benchtime 300x -count 3 -timeout 30m ./internal/ipam/kdd/ | tee "$out/ipam.txt"
 
+echo "== BGP route propagation (hosts in network namespaces, calico-node and BIRD on each; real API server)"
+go test -run '^$' -bench BenchmarkBlockRoute -benchtime 20x -count 3 -timeout 30m ./internal/e2e/ | tee "$out/bgp.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -111,6 +114,16 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| 1 caller | 10 callers | 50 callers |"
   echo "|---|---|---|"
   echo "| $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=1 allocs/s) | $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=10 allocs/s) | $(median "$out/ipam.txt" BenchmarkAutoAssign/callers=50 allocs/s) |"
+  echo
+  echo "## BGP route propagation"
+  echo
+  echo "A node claims a new IPAM block; time until every other node's kernel routes it (syncer, confd, BIRD, BGP, the peers' BIRD), full mesh (median of 3 runs of 20):"
+  echo
+  echo "| hosts | p50 (ms) | slowest (ms) |"
+  echo "|---|---|---|"
+  for n in 3 10; do
+    echo "| $n | $(median "$out/bgp.txt" BenchmarkBlockRoute/hosts=$n p50-ms) | $(median "$out/bgp.txt" BenchmarkBlockRoute/hosts=$n max-ms) |"
+  done
 } > "$out/report.md"
 echo
 cat "$out/report.md"

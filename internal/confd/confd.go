@@ -37,7 +37,8 @@ type Config struct {
 	BIRD    Applier
 	Secrets SecretReader
 	Log     *slog.Logger
-	// Debounce coalesces bursts of updates (default 100ms).
+	// Debounce is the least time between two renders (default 100ms): a
+	// change after a quiet spell is rendered at once, a burst coalesces.
 	Debounce time.Duration
 	// Resync renders again this often even without updates, so a changed
 	// password Secret is picked up (default 1m).
@@ -160,6 +161,7 @@ func (c *Confd) Run(ctx context.Context) error {
 	resync := time.NewTicker(c.cfg.Resync)
 	defer resync.Stop()
 	retry := time.Duration(0)
+	var last time.Time
 	for {
 		var wait <-chan time.Time
 		if retry > 0 {
@@ -172,16 +174,21 @@ func (c *Confd) Run(ctx context.Context) error {
 		case <-resync.C:
 		case <-wait:
 		}
-		// Coalesce a burst.
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(c.cfg.Debounce):
+		// A change after a quiet spell is rendered at once; in a burst,
+		// renders are at least Debounce apart, each taking in everything
+		// that arrived meanwhile.
+		if gap := time.Until(last.Add(c.cfg.Debounce)); gap > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(gap):
+			}
 		}
 		select {
 		case <-c.kick:
 		default:
 		}
+		last = time.Now()
 		if err := c.render(ctx); err != nil {
 			c.cfg.Log.Error("BGP configuration not applied", "err", err)
 			retry = min(max(2*retry, time.Second), 30*time.Second)

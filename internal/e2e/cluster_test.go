@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 // cluster is hosts in namespaces, each a Kubernetes Node running
 // calico-node.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	mh    *multihost.Cluster
 	hosts []*multihost.Host
 	nodes map[string]*multihost.Process
@@ -44,7 +44,7 @@ type clusterOpts struct {
 	env []string
 }
 
-func newCluster(t *testing.T, o clusterOpts) *cluster {
+func newCluster(t testing.TB, o clusterOpts) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the lab and root")
@@ -178,7 +178,7 @@ func sessions(h *multihost.Host) map[string]bool {
 	return out
 }
 
-func poll(t *testing.T, what string, within time.Duration, ok func() bool) {
+func poll(t testing.TB, what string, within time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !ok() {
@@ -195,7 +195,7 @@ func hasRoute(h *multihost.Host, dst string) (bool, string) {
 	return err == nil && strings.Contains(out, dst), strings.TrimSpace(out)
 }
 
-func makePool(t *testing.T, name, cidr string, mut ...func(*v3.IPPoolSpec)) {
+func makePool(t testing.TB, name, cidr string, mut ...func(*v3.IPPoolSpec)) {
 	t.Helper()
 	p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPPoolSpec{CIDR: cidr, BlockSize: 26}}
 	p.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("IPPool"))
@@ -250,7 +250,7 @@ func blockOf(a netip.Addr) string { return netip.PrefixFrom(a, 26).Masked().Stri
 func ptr[T any](v T) *T { return &v }
 
 // apply creates a Calico resource for the test's duration.
-func apply(t *testing.T, o v3.Object) {
+func apply(t testing.TB, o v3.Object) {
 	t.Helper()
 	kind, ok := v3.KindOf(o)
 	if !ok {
