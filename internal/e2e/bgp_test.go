@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -166,7 +167,7 @@ func TestBGPRouteReflector(t *testing.T) {
 
 // An external router that this project did not configure (a BIRD of its
 // own, in AS 65001, on the underlay like a top-of-rack switch), declared
-// with a global BGPPeer: it learns the pods' blocks from every node, and
+// with a global BGPPeer whose password is in a Secret: it learns the pods' blocks from every node, and
 // the prefix it advertises reaches the nodes' kernels.
 func TestBGPExternalRouter(t *testing.T) {
 	c := newCluster(t, clusterOpts{hosts: 2})
@@ -185,6 +186,7 @@ protocol kernel { ipv4 { export where source = RTS_BGP; }; }
 protocol static rack { ipv4; route 198.51.100.0/24 blackhole; }
 template bgp nodes {
   local %s as 65001;
+  password "t0r-s3cret";
   ipv4 { import all; export where proto = "rack"; };
 }
 %s`, tor.IP.Addr(), tor.IP.Addr(), neighbors.String())
@@ -196,7 +198,17 @@ template bgp nodes {
 	if _, err := tor.Start("bird", nil, birdBin, "-f", "-c", filepath.Join(tor.Dir, "bird.conf"), "-s", torSock); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, &v3.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: tor.IP.Addr().String(), ASNumber: 65001}})
+	// The session's password comes from a Secret in calico-node's
+	// namespace; the router was configured with the same by hand.
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bgp-tor", Namespace: "kube-system"}, StringData: map[string]string{"password": "t0r-s3cret"}}
+	if _, err := testLab.Client.Kube.CoreV1().Secrets("kube-system").Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = testLab.Client.Kube.CoreV1().Secrets("kube-system").Delete(context.Background(), "bgp-tor", metav1.DeleteOptions{})
+	})
+	apply(t, &v3.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: tor.IP.Addr().String(), ASNumber: 65001,
+		Password: &v3.BGPPassword{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "bgp-tor"}, Key: "password"}}}})
 
 	pods := c.pods("e2e-tor")
 	for _, p := range pods {

@@ -97,3 +97,37 @@ func TestVXLAN(t *testing.T) {
 		t.Errorf("the pod without NAT cannot reach %s", pods[0].Name)
 	}
 }
+
+// Policy only (CALICO_NETWORKING_BACKEND none): no BIRD, no overlay;
+// routing between hosts is someone else's (here: static routes the test
+// adds). Pods reach each other over those routes, and Felix still
+// enforces policy: a policy selecting the pods with no ingress rules
+// cuts them off.
+func TestPolicyOnly(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 2, env: []string{"CALICO_NETWORKING_BACKEND=none"}})
+	makePool(t, "e2e-policy-only", "10.75.0.0/16")
+	pods := c.pods("e2e-policy-only")
+	for i, h := range c.hosts {
+		other := pods[1-i]
+		if _, err := h.Exec("ip", "route", "add", blockOf(other.IP()), "via", other.Host.IP.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reach(pods[0], pods[1]) || !reach(pods[1], pods[0]) {
+		t.Fatal("pods cannot reach each other over the routes someone else added")
+	}
+	for _, h := range c.hosts {
+		if _, err := os.Stat(filepath.Join(h.Dir, "run", "bird.ctl")); err == nil {
+			t.Errorf("%s runs BIRD in policy-only mode", h.Name)
+		}
+		if out, _ := h.Exec("ip", "link", "show"); strings.Contains(out, "vxlan.calico") {
+			t.Errorf("%s has a VXLAN device in policy-only mode", h.Name)
+		}
+	}
+	apply(t, &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "isolate-web"},
+		Spec: v3.GlobalNetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeIngress}}})
+	poll(t, "the policy cuts the pods off", 20*time.Second, func() bool {
+		r, err := probe.Connect(pods[0].NS, "TCP", pods[1].IP().String(), 8080, 500*time.Millisecond)
+		return err == nil && !r.Connected
+	})
+}

@@ -141,6 +141,18 @@ func TestOverlay(t *testing.T) {
 		t.Errorf("forwarding entries: %q", f)
 	}
 
+	// A CrossSubnet pool's block on a same-subnet node: straight to the
+	// node, no tunnel.
+	direct := netip.MustParsePrefix("10.67.2.0/26")
+	a.m.SetRoute(proto.RouteUpdate{Dst: direct, Type: proto.RouteRemoteDirect, Node: b.name, Gateway: b.ip})
+	if err := a.m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := show(t, a.ns, "route", "show", direct.String()); !strings.Contains(r, "via 172.29.0.2 dev eth0 proto 80") {
+		t.Errorf("direct route: %q", r)
+	}
+	a.m.RemoveRoute(direct)
+
 	// A blackhole of the routes manager (same protocol) is not ours.
 	netnstest.Run(t, "ip", "-n", a.ns, "route", "add", "blackhole", a.block.String(), "proto", "80")
 	// node-b goes from node-a's view.
