@@ -58,6 +58,7 @@ var pure = map[string][]string{
 	"github.com/calicong/calico/internal/felixconfig": ioPackages,
 	"github.com/calicong/calico/internal/proto":       append([]string{"net/http"}, ioPackages...),
 	"github.com/calicong/calico/internal/labelindex":  append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/bgp":         ioPackages,
 }
 
 var ioPackages = []string{
