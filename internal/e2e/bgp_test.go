@@ -285,3 +285,44 @@ template bgp nodes {
 
 // birdName is a host's address as BIRD protocol names spell it.
 func birdName(h *multihost.Host) string { return strings.ReplaceAll(h.IP.Addr().String(), ".", "_") }
+
+// Dual stack: hosts with IPv4 and IPv6 addresses peer in both families
+// (bird6.cfg, included by bird.cfg, in the one BIRD), learn each other's
+// IPv6 blocks, and pods reach each other over IPv6 as well as IPv4.
+func TestBGPDualStack(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 2, dualStack: true})
+	makePool(t, "e2e-ds-v4", "10.77.0.0/16")
+	p6 := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "e2e-ds-v6"}, Spec: v3.IPPoolSpec{CIDR: "fd00:77::/48", BlockSize: 122}}
+	apply(t, p6)
+	for i, h := range c.hosts {
+		other := c.hosts[1-i]
+		poll(t, "IPv4 and IPv6 sessions on "+h.Name, 60*time.Second, func() bool {
+			s := sessions(h)
+			return s["Mesh_"+birdName(other)] && s["Mesh_"+strings.ReplaceAll(other.IP6.Addr().String(), ":", "_")]
+		})
+	}
+	pods := c.pods("e2e-ds")
+	for i, h := range c.hosts {
+		p := pods[1-i]
+		if !p.IP6().IsValid() {
+			t.Fatalf("pod %s has no IPv6 address: %v", p.Name, p.IPs)
+		}
+		blk := blockOf(p.IP6())
+		poll(t, fmt.Sprintf("%s learns %s's IPv6 block %s", h.Name, p.Host.Name, blk), 30*time.Second, func() bool {
+			ok, via := hasRoute(h, blk)
+			return ok && strings.Contains(via, "via "+p.Host.IP6.Addr().String()) && strings.Contains(via, "proto bird")
+		})
+	}
+	for _, pair := range [][2]int{{0, 1}, {1, 0}} {
+		from, to := pods[pair[0]], pods[pair[1]]
+		if !reachAddr(from, to.IP6()) {
+			t.Errorf("%s cannot reach %s over IPv6 (%s)", from.Name, to.Name, to.IP6())
+		}
+		if !reach(from, to) {
+			t.Errorf("%s cannot reach %s over IPv4", from.Name, to.Name)
+		}
+	}
+	if out := nodeStatus(t, c, c.hosts[0], 0); !strings.Contains(out, "IPv6 BGP status") || !strings.Contains(out, c.hosts[1].IP6.Addr().String()) {
+		t.Errorf("calicoctl node status lacks the IPv6 session:\n%s", out)
+	}
+}

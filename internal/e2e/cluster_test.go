@@ -42,6 +42,8 @@ type clusterOpts struct {
 	hosts int
 	// env is added to every calico-node's environment.
 	env []string
+	// dualStack gives hosts IPv6 addresses too, and pods both families.
+	dualStack bool
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -60,6 +62,9 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	mh, err := multihost.New(netnstest.Prefix, netip.MustParsePrefix("172.30.0.0/24"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.dualStack {
+		mh.Subnet6 = netip.MustParsePrefix("fd00:30::/64")
 	}
 	c := &cluster{t: t, mh: mh, nodes: map[string]*multihost.Process{}, bin: bin, env: o.env}
 	t.Cleanup(func() {
@@ -81,7 +86,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		if err := h.Relay(apiAddr); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: testLab.Config.KubeconfigPath()}); err != nil {
+		if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: testLab.Config.KubeconfigPath(), AssignIPv6: o.dualStack}); err != nil {
 			t.Fatal(err)
 		}
 		// The kubelet would register the node.
@@ -104,8 +109,12 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 // startNode runs calico-node on a host.
 func (c *cluster) startNode(h *multihost.Host) {
 	c.t.Helper()
+	ip6 := "none"
+	if h.IP6.IsValid() {
+		ip6 = h.IP6.String()
+	}
 	env := append([]string{
-		"NODENAME=" + h.Name, "KUBECONFIG=" + testLab.Config.KubeconfigPath(), "IP=" + h.IP.String(),
+		"NODENAME=" + h.Name, "KUBECONFIG=" + testLab.Config.KubeconfigPath(), "IP=" + h.IP.String(), "IP6=" + ip6,
 		"NO_DEFAULT_POOLS=true", "CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"),
 		"CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"), "CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
 		"FELIX_LOGSEVERITYSCREEN=info",
@@ -191,7 +200,11 @@ func poll(t testing.TB, what string, within time.Duration, ok func() bool) {
 
 // hasRoute tells whether a host's kernel routes dst, and through what.
 func hasRoute(h *multihost.Host, dst string) (bool, string) {
-	out, err := h.Exec("ip", "route", "show", "exact", dst)
+	fam := "-4"
+	if strings.Contains(dst, ":") {
+		fam = "-6"
+	}
+	out, err := h.Exec("ip", fam, "route", "show", "exact", dst)
 	return err == nil && strings.Contains(out, dst), strings.TrimSpace(out)
 }
 
@@ -231,10 +244,12 @@ func (c *cluster) pods(ns string) []*multihost.Pod {
 // reach tells whether a TCP connection from one pod to another succeeds
 // within a few tries (a first SYN can outlast one probe on a loaded
 // machine).
-func reach(from, to *multihost.Pod) bool {
+func reach(from, to *multihost.Pod) bool { return reachAddr(from, to.IP()) }
+
+func reachAddr(from *multihost.Pod, to netip.Addr) bool {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r, err := probe.Connect(from.NS, "TCP", to.IP().String(), 8080, time.Second)
+		r, err := probe.Connect(from.NS, "TCP", to.String(), 8080, time.Second)
 		if err == nil && r.Connected {
 			return true
 		}
@@ -244,8 +259,13 @@ func reach(from, to *multihost.Pod) bool {
 	}
 }
 
-// blockOf is the /26 holding an address.
-func blockOf(a netip.Addr) string { return netip.PrefixFrom(a, 26).Masked().String() }
+// blockOf is the block holding an address (/26, or /122 for IPv6).
+func blockOf(a netip.Addr) string {
+	if a.Is6() {
+		return netip.PrefixFrom(a, 122).Masked().String()
+	}
+	return netip.PrefixFrom(a, 26).Masked().String()
+}
 
 func ptr[T any](v T) *T { return &v }
 

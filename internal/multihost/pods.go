@@ -87,9 +87,14 @@ type Pod struct {
 }
 
 // IP is the pod's first IPv4 address.
-func (p *Pod) IP() netip.Addr {
+func (p *Pod) IP() netip.Addr { return p.addr(false) }
+
+// IP6 is the pod's first IPv6 address.
+func (p *Pod) IP6() netip.Addr { return p.addr(true) }
+
+func (p *Pod) addr(v6 bool) netip.Addr {
 	for _, a := range p.IPs {
-		if a.Is4() {
+		if a.Is6() == v6 {
 			return a
 		}
 	}
