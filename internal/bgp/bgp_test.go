@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,8 @@ func TestMesh(t *testing.T) {
 	in := &Input{Node: "node-b",
 		Nodes:  nodes(node("node-a", "10.0.0.1/24", "", nil), node("node-b", "10.0.0.2/24", "", nil), node("node-c", "10.0.0.3/24", "", nil), &v3.Node{}),
 		Pools:  []*v3.IPPool{pool("default", "10.65.0.0/16")},
-		Blocks: prefixes("10.65.1.0/26", "10.65.7.64/26")}
+		Blocks:   prefixes("10.65.1.0/26", "10.65.7.64/26"),
+		Borrowed: []netip.Addr{netip.MustParseAddr("10.65.9.3")}}
 	c := render(t, in)
 	if got := names(c.PeersV4); !slices.Equal(got, []string{"Mesh_10_0_0_1", "Mesh_10_0_0_3"}) {
 		t.Fatalf("peers %v", got)
@@ -44,7 +46,7 @@ func TestMesh(t *testing.T) {
 	if c.PeersV4[0].Passive || !c.PeersV4[1].Passive {
 		t.Errorf("passive: want only the session to the higher address passive: %+v", c.PeersV4)
 	}
-	for _, want := range []string{"router id 10.0.0.2;", "route 10.65.1.0/26 blackhole;", "route 10.65.7.64/26 blackhole;",
+	for _, want := range []string{"router id 10.0.0.2;", "route 10.65.1.0/26 blackhole;", "route 10.65.7.64/26 blackhole;", "route 10.65.9.3/32 blackhole;",
 		"neighbor 10.0.0.1 as 64512;", "local 10.0.0.2 as 64512;", "if net ~ [ 10.65.0.0/16+ ] then return true;"} {
 		if !strings.Contains(c.Main, want) {
 			t.Errorf("bird.cfg lacks %q", want)

@@ -101,6 +101,9 @@ type Input struct {
 	Pools   []*v3.IPPool
 	// Blocks are the IPAM blocks affine to this node.
 	Blocks []netip.Prefix
+	// Borrowed are addresses this node holds in blocks affine to other
+	// nodes: advertised one by one, more specific than the owner's block.
+	Borrowed []netip.Addr
 	// Passwords holds the secret values BGPPeers and the mesh refer to
 	// (missing: the session is rendered without a password, and the
 	// problem is reported).

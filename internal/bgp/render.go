@@ -113,9 +113,16 @@ func (in *Input) family(self nodeInfo, v6 bool, peers []Peer, problems *[]string
 	// This node's blocks, advertised whole (never per-pod routes).
 	blocks := slices.DeleteFunc(slices.Clone(in.Blocks), func(p netip.Prefix) bool { return !isFam(p) })
 	slices.SortFunc(blocks, comparePrefix)
-	w("# This node's IPAM blocks: advertised as whole blocks.\n")
+	var borrowed []netip.Prefix
+	for _, a := range in.Borrowed {
+		if a.Is6() == v6 {
+			borrowed = append(borrowed, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	slices.SortFunc(borrowed, comparePrefix)
+	w("# This node's IPAM blocks: advertised as whole blocks; and the addresses it borrowed from other nodes' blocks.\n")
 	w("protocol static blocks%s {\n  %s;\n", sfx, fam)
-	for _, blk := range blocks {
+	for _, blk := range append(blocks, borrowed...) {
 		w("  route %s blackhole;\n", blk)
 	}
 	w("}\n\n")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/model"
 )
 
@@ -25,6 +26,10 @@ type blockRoutes struct {
 type ownedBlock struct {
 	cidr netip.Prefix
 	node string
+	// borrowed are addresses in the block held by other nodes, joined as
+	// "addr@node" (comparable, so churn of the owner's allocations is not
+	// a change).
+	borrowed string
 }
 
 type poolInfo struct {
@@ -75,7 +80,26 @@ func blockOwner(b *v3.IPAMBlock) (ownedBlock, bool) {
 	if err != nil {
 		return ownedBlock{}, false
 	}
-	return ownedBlock{cidr: p.Masked(), node: node}, true
+	var borrowed []string
+	for n, addrs := range ipam.Borrowed(b) {
+		for _, a := range addrs {
+			borrowed = append(borrowed, a.String()+"@"+n)
+		}
+	}
+	slices.Sort(borrowed)
+	return ownedBlock{cidr: p.Masked(), node: node, borrowed: strings.Join(borrowed, ",")}, true
+}
+
+// borrowedAddrs splits ownedBlock.borrowed.
+func (b ownedBlock) borrowedAddrs() map[netip.Addr]string {
+	out := map[netip.Addr]string{}
+	for _, e := range strings.Split(b.borrowed, ",") {
+		a, n, ok := strings.Cut(e, "@")
+		if ip, err := netip.ParseAddr(a); ok && err == nil {
+			out[ip] = n
+		}
+	}
+	return out
 }
 
 func (g *Graph) onIPPool(key model.Key, value any) {

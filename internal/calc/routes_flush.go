@@ -29,8 +29,9 @@ type sentRoutes struct {
 //   - this node's blocks, blackholed;
 //   - other nodes' blocks in VXLAN pools: through the owner's tunnel
 //     address, or, in a CrossSubnet pool with the owner on this node's
-//     subnet, straight to the owner's address. Blocks of other pools are
-//     left to BGP.
+//     subnet, straight to the owner's address; and addresses other nodes
+//     borrowed from any block, the same way to the borrower. Blocks of
+//     other pools are left to BGP.
 func (r *blockRoutes) desired(self string) (map[string]poolMsg, map[string]vtepMsg, map[netip.Prefix]routeMsg) {
 	pools := map[string]poolMsg{}
 	for name, p := range r.pools {
@@ -46,22 +47,39 @@ func (r *blockRoutes) desired(self string) (map[string]poolMsg, map[string]vtepM
 	}
 	routes := map[netip.Prefix]routeMsg{}
 	me := r.nodes[self]
+	// routeTo routes dst to another node: straight to it in a
+	// CrossSubnet pool when it is on this node's subnet, else through its
+	// tunnel (once its VTEP is known).
+	routeTo := func(dst netip.Prefix, node string, pool poolInfo) {
+		n := r.nodes[node]
+		if pool.vxlan == v3.EncapCrossSubnet && me.ip.IsValid() && n.ip.IsValid() && me.ip.Masked().Contains(n.ip.Addr()) {
+			routes[dst] = routeMsg{Dst: dst, Type: proto.RouteRemoteDirect, Node: node, Gateway: n.ip.Addr()}
+		} else if v, ok := vteps[node]; ok {
+			routes[dst] = routeMsg{Dst: dst, Type: proto.RouteRemoteVXLAN, Node: node, Gateway: v.TunnelIP}
+		}
+	}
 	for _, b := range r.blocks {
 		if b.node == self {
 			routes[b.cidr] = routeMsg{Dst: b.cidr, Type: proto.RouteLocalBlock}
 			continue
 		}
+		if pool, ok := r.vxlanPool(b.cidr); ok {
+			routeTo(b.cidr, b.node, pool)
+		}
+	}
+	// Addresses borrowed from a block by another node are routed to that
+	// node (more specific than the block's route). This node's own
+	// borrowed addresses need nothing: their workload routes are local.
+	for _, b := range r.blocks {
 		pool, ok := r.vxlanPool(b.cidr)
-		if !ok {
+		if !ok || b.borrowed == "" {
 			continue
 		}
-		owner := r.nodes[b.node]
-		if pool.vxlan == v3.EncapCrossSubnet && me.ip.IsValid() && owner.ip.IsValid() && me.ip.Masked().Contains(owner.ip.Addr()) {
-			routes[b.cidr] = routeMsg{Dst: b.cidr, Type: proto.RouteRemoteDirect, Node: b.node, Gateway: owner.ip.Addr()}
-			continue
-		}
-		if v, ok := vteps[b.node]; ok {
-			routes[b.cidr] = routeMsg{Dst: b.cidr, Type: proto.RouteRemoteVXLAN, Node: b.node, Gateway: v.TunnelIP}
+		for a, holder := range b.borrowedAddrs() {
+			if holder == self {
+				continue
+			}
+			routeTo(netip.PrefixFrom(a, a.BitLen()), holder, pool)
 		}
 	}
 	return pools, vteps, routes

@@ -105,6 +105,20 @@ func ipPool(name, cidr string, mode v3.EncapMode, nat bool) model.KVPair {
 	return model.KVPair{Key: model.Key{Kind: "IPPool", Name: name}, Value: p}
 }
 
+// borrowingBlock is a block affine to owner with one address held by
+// each of holders (at ordinals 1, 2, ...) and the owner's at 0.
+func borrowingBlock(cidr, owner string, holders ...string) model.KVPair {
+	kv := block(cidr, "host:"+owner, 0, false)
+	b := kv.Value.(*v3.IPAMBlock)
+	for i, n := range append([]string{owner}, holders...) {
+		idx := i
+		b.Spec.Allocations = append(b.Spec.Allocations, &idx)
+		h := "h-" + n
+		b.Spec.Attributes = append(b.Spec.Attributes, v3.AllocationAttribute{HandleID: &h, ActiveOwnerAttrs: map[string]string{"node": n}})
+	}
+	return kv
+}
+
 func vtepsOf(s *proto.State) []string {
 	var out []string
 	for n, v := range s.VTEPs {
@@ -118,7 +132,8 @@ func vtepsOf(s *proto.State) []string {
 // their tunnel addresses (a VTEP per node with a complete tunnel), blocks
 // of other pools are left to BGP, CrossSubnet pools route straight to
 // nodes on this node's subnet (with or without a tunnel), and a node losing its tunnel address loses
-// its routes before its VTEP (the reference dataplane checks the order).
+// its routes before its VTEP (the reference dataplane checks the order);
+// an address another node borrowed from a block is routed to the borrower.
 func TestVXLANRoutes(t *testing.T) {
 	base := state{name: "vxlan always"}.with(
 		ipPool("vx", "10.66.0.0/16", v3.EncapAlways, true),
@@ -128,21 +143,25 @@ func TestVXLANRoutes(t *testing.T) {
 		calicoNode("node-3", "192.168.5.3/24", "10.66.3.0", "66:00:00:00:00:0c"),
 		calicoNode("node-4", "172.30.0.14/24", "", ""),
 		block("10.66.1.0/26", "host:"+node, 1, false),
-		block("10.66.2.0/26", "host:node-2", 1, false),
+		// node-3 and this node borrowed addresses from node-2's block.
+		borrowingBlock("10.66.2.0/26", "node-2", "node-3", node),
 		block("10.66.3.0/26", "host:node-3", 1, false),
 		block("10.66.4.0/26", "host:node-4", 1, false),
 		block("10.67.2.0/26", "host:node-2", 1, false),
 	)
 	cross := base.with(ipPool("vx", "10.66.0.0/16", v3.EncapCrossSubnet, true)).named("cross subnet")
 	noTunnel := base.with(calicoNode("node-2", "172.30.0.11/24", "", "")).named("node-2 without tunnel")
+	// (An address this node borrowed needs no route: its workload route
+	// is local.)
 	noPool := base.without(model.Key{Kind: "IPPool", Name: "vx"}).named("vxlan pool gone")
 	states := []state{base, cross, noTunnel, noPool}
 	wantRoutes := [][]string{
-		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-vxlan via 10.66.2.0 (node-2)", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
+		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-vxlan via 10.66.2.0 (node-2)", "10.66.2.1/32 remote-vxlan via 10.66.3.0 (node-3)",
+			"10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
 		// node-4 has no tunnel, but on this node's subnet none is needed.
-		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-direct via 172.30.0.11 (node-2)", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)",
-			"10.66.4.0/26 remote-direct via 172.30.0.14 (node-4)"},
-		{"10.66.1.0/26 local-block", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
+		{"10.66.1.0/26 local-block", "10.66.2.0/26 remote-direct via 172.30.0.11 (node-2)", "10.66.2.1/32 remote-vxlan via 10.66.3.0 (node-3)",
+			"10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)", "10.66.4.0/26 remote-direct via 172.30.0.14 (node-4)"},
+		{"10.66.1.0/26 local-block", "10.66.2.1/32 remote-vxlan via 10.66.3.0 (node-3)", "10.66.3.0/26 remote-vxlan via 10.66.3.0 (node-3)"},
 		{"10.66.1.0/26 local-block"},
 	}
 	allVTEPs := []string{node + " 172.30.0.10 10.66.1.0 66:00:00:00:00:0a", "node-2 172.30.0.11 10.66.2.0 66:00:00:00:00:0b", "node-3 192.168.5.3 10.66.3.0 66:00:00:00:00:0c"}

@@ -16,6 +16,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/bgp"
+	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/model"
 )
 
@@ -57,7 +58,10 @@ type Confd struct {
 	nodes   map[string]*v3.Node
 	pools   map[string]*v3.IPPool
 	blocks  map[string]netip.Prefix // this node's, by block name
-	kick    chan struct{}
+	// borrowed are the addresses this node holds in others' blocks, by
+	// block name.
+	borrowed map[string][]netip.Addr
+	kick     chan struct{}
 
 	// status, for health and tests
 	applied      string // last configuration installed
@@ -79,7 +83,7 @@ func New(cfg Config) *Confd {
 	}
 	return &Confd{cfg: cfg, configs: map[string]*v3.BGPConfiguration{}, peers: map[string]*v3.BGPPeer{},
 		filters: map[string]*v3.BGPFilter{}, nodes: map[string]*v3.Node{}, pools: map[string]*v3.IPPool{},
-		blocks: map[string]netip.Prefix{}, kick: make(chan struct{}, 1)}
+		blocks: map[string]netip.Prefix{}, borrowed: map[string][]netip.Addr{}, kick: make(chan struct{}, 1)}
 }
 
 // OnStatusUpdated is a syncer callback.
@@ -114,11 +118,26 @@ func (c *Confd) OnUpdates(us []model.Update) {
 			b, _ := u.Value.(*v3.IPAMBlock)
 			cidr, err := netip.ParsePrefix(blockCIDR(b))
 			_, had := c.blocks[name]
-			if b != nil && err == nil && !b.Spec.Deleted && b.Spec.Affinity != nil && *b.Spec.Affinity == "host:"+c.cfg.Node {
-				changed = changed || !had || c.blocks[name] != cidr
+			live := b != nil && err == nil && !b.Spec.Deleted
+			if live && b.Spec.Affinity != nil && *b.Spec.Affinity == "host:"+c.cfg.Node {
+				changed = changed || !had || c.blocks[name] != cidr.Masked()
 				c.blocks[name] = cidr.Masked()
 			} else if had {
 				delete(c.blocks, name)
+				changed = true
+			}
+			// Addresses this node borrowed from the block.
+			var mine []netip.Addr
+			if live {
+				mine = ipam.Borrowed(b)[c.cfg.Node]
+				slices.SortFunc(mine, netip.Addr.Compare)
+			}
+			if !slices.Equal(mine, c.borrowed[name]) {
+				if len(mine) > 0 {
+					c.borrowed[name] = mine
+				} else {
+					delete(c.borrowed, name)
+				}
 				changed = true
 			}
 		}
@@ -224,6 +243,9 @@ func (c *Confd) input() (*bgp.Input, bool) {
 	}
 	for _, b := range c.blocks {
 		in.Blocks = append(in.Blocks, b)
+	}
+	for _, addrs := range c.borrowed {
+		in.Borrowed = append(in.Borrowed, addrs...)
 	}
 	return in, true
 }

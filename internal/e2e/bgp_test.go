@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,3 +327,43 @@ func TestBGPDualStack(t *testing.T) {
 		t.Errorf("calicoctl node status lacks the IPv6 session:\n%s", out)
 	}
 }
+
+// Borrowing: a pool of two 4-address blocks, one per host. Once host 0's
+// block is full, its next pod borrows an address from host 1's block;
+// host 0 advertises that address alone, so host 1 (which blackholes the
+// rest of its block) routes it back, and the pods reach each other.
+func TestBGPBorrowedAddress(t *testing.T) {
+	c := newCluster(t, clusterOpts{hosts: 2})
+	makePool(t, "e2e-borrow", "10.78.0.0/29", func(s *v3.IPPoolSpec) { s.BlockSize = 30 })
+	ctx := context.Background()
+	h0, h1 := c.hosts[0], c.hosts[1]
+	poll(t, "mesh", 60*time.Second, func() bool { return sessions(h0)["Mesh_"+birdName(h1)] })
+	onH1, err := h1.AddPod(ctx, testLab.Client.Kube, "e2e-borrow", "on-h1", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *multihost.Pod
+	for i := range 5 {
+		if last, err = h0.AddPod(ctx, testLab.Client.Kube, "e2e-borrow", fmt.Sprintf("on-h0-%d", i), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if blockOf30(last.IP()) != blockOf30(onH1.IP()) {
+		t.Fatalf("host 0's fifth pod got %s, not an address of host 1's block %s", last.IP(), blockOf30(onH1.IP()))
+	}
+	srv, err := probe.Serve(last.NS, "borrowed", []probe.Port{{Protocol: "TCP", Port: 8080}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	dst := last.IP().String() + "/32"
+	poll(t, "host 1 learns the borrowed address from host 0", 30*time.Second, func() bool {
+		ok, via := hasRoute(h1, dst)
+		return ok && strings.Contains(via, "via "+h0.IP.Addr().String())
+	})
+	if !reach(onH1, last) {
+		t.Errorf("the pod on host 1 cannot reach the borrowed address %s on host 0", last.IP())
+	}
+}
+
+func blockOf30(a netip.Addr) string { return netip.PrefixFrom(a, 30).Masked().String() }

@@ -67,10 +67,13 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		mh.Subnet6 = netip.MustParsePrefix("fd00:30::/64")
 	}
 	c := &cluster{t: t, mh: mh, nodes: map[string]*multihost.Process{}, bin: bin, env: o.env}
+	dumped = false
+	current = c
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && !dumped {
 			c.dumpLogs()
 		}
+		current = nil
 		if err := mh.Close(); err != nil {
 			t.Errorf("cleaning up the hosts: %v", err)
 		}
@@ -187,11 +190,22 @@ func sessions(h *multihost.Host) map[string]bool {
 	return out
 }
 
+// current is the cluster of the running test: a poll that fails dumps
+// its state at once, before the test's cleanups change it.
+var (
+	current *cluster
+	dumped  bool
+)
+
 func poll(t testing.TB, what string, within time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !ok() {
 		if time.Now().After(deadline) {
+			if current != nil {
+				current.dumpLogs()
+				dumped = true
+			}
 			t.Fatalf("%s: not within %s", what, within)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -204,8 +218,10 @@ func hasRoute(h *multihost.Host, dst string) (bool, string) {
 	if strings.Contains(dst, ":") {
 		fam = "-6"
 	}
+	// "exact" shows only a route to exactly dst (printed without /32 or
+	// /128 for a host route).
 	out, err := h.Exec("ip", fam, "route", "show", "exact", dst)
-	return err == nil && strings.Contains(out, dst), strings.TrimSpace(out)
+	return err == nil && strings.TrimSpace(out) != "", strings.TrimSpace(out)
 }
 
 func makePool(t testing.TB, name, cidr string, mut ...func(*v3.IPPoolSpec)) {

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,8 +97,7 @@ func (b *block) affinity() string {
 	return *b.obj.Spec.Affinity
 }
 
-// isFree tells whether an ordinal can be handed out now: unallocated and
-// not in cooldown.
+// inUse tells whether an ordinal is allocated.
 func (b *block) inUse(ord int) bool { return b.obj.Spec.Allocations[ord] != nil }
 
 // attr is the attribute of an allocated ordinal.
@@ -296,3 +296,34 @@ func (b *block) inUseCount() int {
 
 // empty tells whether nothing is allocated in the block.
 func (b *block) empty() bool { return b.inUseCount() == 0 }
+
+// Borrowed lists a block's addresses held by nodes other than the one the
+// block is affine to, by node (borrowing, when strictAffinity is off).
+// The holder must advertise or route them itself: the block's route leads
+// to its owner.
+func Borrowed(obj *v3.IPAMBlock) map[string][]netip.Addr {
+	b, err := newBlock(obj)
+	if err != nil {
+		return nil
+	}
+	owner := strings.TrimPrefix(b.affinity(), "host:")
+	var out map[string][]netip.Addr
+	for ord := range b.size() {
+		if !b.inUse(ord) {
+			continue
+		}
+		a := b.attr(ord)
+		if a == nil {
+			continue
+		}
+		node := a.ActiveOwnerAttrs[AttrNode]
+		if node == "" || node == owner {
+			continue
+		}
+		if out == nil {
+			out = map[string][]netip.Addr{}
+		}
+		out[node] = append(out[node], b.addr(ord))
+	}
+	return out
+}
