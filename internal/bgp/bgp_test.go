@@ -35,8 +35,8 @@ func render(t *testing.T, in *Input) *Config {
 // and of each pair only the node with the lower address dials.
 func TestMesh(t *testing.T) {
 	in := &Input{Node: "node-b",
-		Nodes:  nodes(node("node-a", "10.0.0.1/24", "", nil), node("node-b", "10.0.0.2/24", "", nil), node("node-c", "10.0.0.3/24", "", nil), &v3.Node{}),
-		Pools:  []*v3.IPPool{pool("default", "10.65.0.0/16")},
+		Nodes:    nodes(node("node-a", "10.0.0.1/24", "", nil), node("node-b", "10.0.0.2/24", "", nil), node("node-c", "10.0.0.3/24", "", nil), &v3.Node{}),
+		Pools:    []*v3.IPPool{pool("default", "10.65.0.0/16")},
 		Blocks:   prefixes("10.65.1.0/26", "10.65.7.64/26"),
 		Borrowed: []netip.Addr{netip.MustParseAddr("10.65.9.3")}}
 	c := render(t, in)
