@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/probe"
 	"github.com/calicong/calico/internal/tunneladdr"
 )
@@ -21,7 +23,8 @@ import (
 // hosts reach each other through vxlan.calico, no BIRD runs; traffic from
 // a natOutgoing pool to a host outside the cluster (which has no route
 // back to pods) is masqueraded and answered, and from a pool without
-// natOutgoing it is not.
+// natOutgoing it is not; when the VXLAN pools go, so do the tunnel
+// addresses and the devices.
 func TestVXLAN(t *testing.T) {
 	c := newCluster(t, clusterOpts{hosts: 3, env: []string{"CALICO_NETWORKING_BACKEND=vxlan"}})
 	makePool(t, "e2e-vxlan", "10.73.0.0/16", func(s *v3.IPPoolSpec) { s.VXLANMode = v3.EncapAlways; s.NATOutgoing = true })
@@ -95,6 +98,28 @@ func TestVXLAN(t *testing.T) {
 	// The same pod still reaches pods on other hosts.
 	if !reach(noNAT, pods[0]) {
 		t.Errorf("the pod without NAT cannot reach %s", pods[0].Name)
+	}
+
+	// No VXLAN pool left: the tunnel addresses are released, the Nodes
+	// forget them and the devices go.
+	for _, name := range []string{"e2e-vxlan", "e2e-vxlan-nonat"} {
+		if err := testLab.Client.Delete(ctx, ipam.KindPool, "", name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range c.hosts {
+		poll(t, h.Name+" releases its tunnel address", 30*time.Second, func() bool {
+			n, err := testLab.Client.Kube.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{})
+			if err != nil || n.Annotations[v3.AnnotationNodeIPv4VXLANTunnelAddr] != "" {
+				return false
+			}
+			ips, err := testLab.Client.IPAM().IPsByHandle(ctx, tunneladdr.Handle(h.Name))
+			return errors.Is(err, ipam.ErrNotFound) || (err == nil && len(ips) == 0)
+		})
+		poll(t, h.Name+" removes vxlan.calico", 30*time.Second, func() bool {
+			out, err := h.Exec("ip", "link", "show")
+			return err == nil && !strings.Contains(out, "vxlan.calico")
+		})
 	}
 }
 
