@@ -18,6 +18,7 @@ import (
 	"github.com/calicong/calico/internal/bgp"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/reconcile"
 )
 
 // Kinds are the stored kinds confd needs from the syncer (Nodes come as
@@ -61,7 +62,7 @@ type Confd struct {
 	// borrowed are the addresses this node holds in others' blocks, by
 	// block name.
 	borrowed map[string][]netip.Addr
-	kick     chan struct{}
+	kick     reconcile.Trigger
 
 	// status, for health and tests
 	applied      string // last configuration installed
@@ -83,7 +84,7 @@ func New(cfg Config) *Confd {
 	}
 	return &Confd{cfg: cfg, configs: map[string]*v3.BGPConfiguration{}, peers: map[string]*v3.BGPPeer{},
 		filters: map[string]*v3.BGPFilter{}, nodes: map[string]*v3.Node{}, pools: map[string]*v3.IPPool{},
-		blocks: map[string]netip.Prefix{}, borrowed: map[string][]netip.Addr{}, kick: make(chan struct{}, 1)}
+		blocks: map[string]netip.Prefix{}, borrowed: map[string][]netip.Addr{}, kick: reconcile.NewTrigger()}
 }
 
 // OnStatusUpdated is a syncer callback.
@@ -167,54 +168,14 @@ func set[T any](m map[string]*T, name string, v any) bool {
 	return true
 }
 
-func (c *Confd) poke() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
+func (c *Confd) poke() { c.kick.Poke() }
 
 // Run renders and applies until ctx ends. A failure (BIRD rejecting the
 // configuration, BIRD not up yet) is retried with back-off.
 func (c *Confd) Run(ctx context.Context) error {
-	resync := time.NewTicker(c.cfg.Resync)
-	defer resync.Stop()
-	retry := time.Duration(0)
-	var last time.Time
-	for {
-		var wait <-chan time.Time
-		if retry > 0 {
-			wait = time.After(retry)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.kick:
-		case <-resync.C:
-		case <-wait:
-		}
-		// A change after a quiet spell is rendered at once; in a burst,
-		// renders are at least Debounce apart, each taking in everything
-		// that arrived meanwhile.
-		if gap := time.Until(last.Add(c.cfg.Debounce)); gap > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(gap):
-			}
-		}
-		select {
-		case <-c.kick:
-		default:
-		}
-		last = time.Now()
-		if err := c.render(ctx); err != nil {
-			c.cfg.Log.Error("BGP configuration not applied", "err", err)
-			retry = min(max(2*retry, time.Second), 30*time.Second)
-			continue
-		}
-		retry = 0
-	}
+	reconcile.Loop{Trigger: c.kick, MinInterval: c.cfg.Debounce, Resync: c.cfg.Resync, Run: c.render,
+		OnError: func(err error) { c.cfg.Log.Error("BGP configuration not applied", "err", err) }}.Serve(ctx)
+	return nil
 }
 
 // input snapshots the state as the renderer's input.

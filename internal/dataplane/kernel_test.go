@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/dataplane/nft"
@@ -45,17 +42,7 @@ type testNode struct {
 // newRoutes makes a route manager working in a namespace.
 func newRoutes(t testing.TB, ns string) *routes.Manager {
 	t.Helper()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nl.Close)
-	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
+	m, err := routes.New(routes.Config{}, netnstest.Handle(t, ns), func(key, value string) error {
 		return probe.InNamespace(ns, func() error { return routes.WriteSysctl(key, value) })
 	})
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+
+	"github.com/calicong/calico/internal/netnstest"
 )
 
 // BenchmarkBlockRoute measures BGP route propagation: a node claims a new
@@ -40,17 +41,7 @@ func BenchmarkBlockRoute(b *testing.B) {
 			// The other hosts' routing tables, read over netlink.
 			var handles []*netlink.Handle
 			for _, h := range c.hosts[1:] {
-				ns, err := netns.GetFromName(h.NS)
-				if err != nil {
-					b.Fatal(err)
-				}
-				nl, err := netlink.NewHandleAt(ns)
-				ns.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer nl.Close()
-				handles = append(handles, nl)
+				handles = append(handles, netnstest.Handle(b, h.NS))
 			}
 			m := testLab.Client.IPAM()
 			owner := c.hosts[0]

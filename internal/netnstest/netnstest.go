@@ -11,6 +11,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 // Prefix starts the name of every namespace this package creates.
@@ -59,3 +62,20 @@ func Run(t testing.TB, argv ...string) string {
 
 // Exec prefixes a command line to run it in a namespace.
 func Exec(ns string) []string { return []string{"ip", "netns", "exec", ns} }
+
+// Handle is a netlink handle working in the namespace, closed when the
+// test ends.
+func Handle(t testing.TB, ns string) *netlink.Handle {
+	t.Helper()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nl.Close)
+	return nl
+}

@@ -25,6 +25,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/reconcile"
 	"github.com/calicong/calico/internal/selector"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	IPAM   *ipam.IPAM
 	Record Recorder
 	Log    *slog.Logger
-	// Debounce coalesces bursts of updates (default 100ms).
+	// Debounce is the least time between two passes (default 100ms).
 	Debounce time.Duration
 }
 
@@ -65,7 +66,7 @@ type Controller struct {
 	// recorded is what the Node says now; labels are its labels.
 	recorded, recordedMAC string
 	labels                map[string]string
-	kick                  chan struct{}
+	kick                  reconcile.Trigger
 	lastErr               error
 }
 
@@ -77,7 +78,7 @@ func New(cfg Config) *Controller {
 	if cfg.Debounce == 0 {
 		cfg.Debounce = 100 * time.Millisecond
 	}
-	return &Controller{cfg: cfg, pools: map[string]*v3.IPPool{}, kick: make(chan struct{}, 1)}
+	return &Controller{cfg: cfg, pools: map[string]*v3.IPPool{}, kick: reconcile.NewTrigger()}
 }
 
 // OnStatusUpdated is a syncer callback.
@@ -121,43 +122,18 @@ func (c *Controller) OnUpdates(us []model.Update) {
 	}
 }
 
-func (c *Controller) poke() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
+func (c *Controller) poke() { c.kick.Poke() }
 
 // Run reconciles until ctx ends, retrying failures with back-off.
 func (c *Controller) Run(ctx context.Context) error {
-	retry := time.Duration(0)
-	for {
-		var wait <-chan time.Time
-		if retry > 0 {
-			wait = time.After(retry)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.kick:
-		case <-wait:
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(c.cfg.Debounce):
-		}
+	reconcile.Loop{Trigger: c.kick, MinInterval: c.cfg.Debounce, Run: func(ctx context.Context) error {
 		err := c.Reconcile(ctx)
 		c.mu.Lock()
 		c.lastErr = err
 		c.mu.Unlock()
-		if err != nil {
-			c.cfg.Log.Error("VXLAN tunnel address", "err", err)
-			retry = min(max(2*retry, time.Second), 30*time.Second)
-			continue
-		}
-		retry = 0
-	}
+		return err
+	}, OnError: func(err error) { c.cfg.Log.Error("VXLAN tunnel address", "err", err) }}.Serve(ctx)
+	return nil
 }
 
 // Err is the last reconciliation's error.

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
 	"github.com/calicong/calico/internal/proto"
@@ -22,21 +19,6 @@ type node struct {
 	block         netip.Prefix
 	podIP         netip.Addr
 	m             *Manager
-}
-
-func handle(t *testing.T, ns string) *netlink.Handle {
-	t.Helper()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nl.Close)
-	return nl
 }
 
 // setup: two nodes on one link, each with a pod behind a veth (its
@@ -63,7 +45,7 @@ func setup(t *testing.T) (a, b *node) {
 		netnstest.Run(t, "ip", "-n", n.pod, "link", "set", "eth0", "up")
 		netnstest.Run(t, "ip", "-n", n.pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
 		netnstest.Run(t, "ip", "-n", n.pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
-		m, err := New(Config{}, handle(t, n.ns))
+		m, err := New(Config{}, netnstest.Handle(t, n.ns))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +156,7 @@ func TestOverlay(t *testing.T) {
 	// A restart that no longer wants b's entries (b's VTEP back, but
 	// nothing routed): a fresh manager programs exactly that.
 	program(t, a, b)
-	fresh, err := New(Config{}, handle(t, a.ns))
+	fresh, err := New(Config{}, netnstest.Handle(t, a.ns))
 	if err != nil {
 		t.Fatal(err)
 	}
