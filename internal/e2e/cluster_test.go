@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/multihost"
 	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/noderuntime"
 	"github.com/calicong/calico/internal/probe"
 )
 
@@ -30,10 +32,11 @@ func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 // cluster is hosts in namespaces, each a Kubernetes Node running
 // calico-node.
 type cluster struct {
-	t     testing.TB
-	mh    *multihost.Cluster
-	hosts []*multihost.Host
-	nodes map[string]*multihost.Process
+	t        testing.TB
+	mh       *multihost.Cluster
+	hosts    []*multihost.Host
+	nodes    map[string]*multihost.Process
+	runtimes map[string]*noderuntime.Runtime
 	bin   string
 	env   []string
 }
@@ -44,6 +47,8 @@ type clusterOpts struct {
 	env []string
 	// dualStack gives hosts IPv6 addresses too, and pods both families.
 	dualStack bool
+	// runtimes runs a node runtime (the kubelet's part) on every host.
+	runtimes bool
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -105,6 +110,21 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	}
 	for _, h := range c.hosts {
 		c.startNode(h)
+	}
+	if o.runtimes {
+		c.runtimes = map[string]*noderuntime.Runtime{}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		t.Cleanup(func() { cancel(); wg.Wait() })
+		for _, h := range c.hosts {
+			rt := noderuntime.New(noderuntime.Config{Host: h, Kube: testLab.Client.Kube})
+			c.runtimes[h.Name] = rt
+			wg.Go(func() {
+				if err := rt.Run(ctx); err != nil && ctx.Err() == nil {
+					t.Errorf("node runtime on %s: %v", h.Name, err)
+				}
+			})
+		}
 	}
 	return c
 }

@@ -85,11 +85,16 @@ func New(prefix string, subnet netip.Prefix) (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) newNS(role string) (string, error) {
+func (c *Cluster) nsName(role string) string {
 	name := c.prefix + "-" + role
 	if len(name) > 48 {
 		name = name[:48]
 	}
+	return name
+}
+
+func (c *Cluster) newNS(role string) (string, error) {
+	name := c.nsName(role)
 	if err := c.run("ip", "netns", "add", name); err != nil {
 		return "", err
 	}
@@ -97,6 +102,32 @@ func (c *Cluster) newNS(role string) (string, error) {
 	c.nss = append(c.nss, name)
 	c.mu.Unlock()
 	return name, c.run("ip", "-n", name, "link", "set", "lo", "up")
+}
+
+// ensureNS is newNS, reusing a namespace of ours that exists.
+func (c *Cluster) ensureNS(role string) (string, error) {
+	name := c.nsName(role)
+	c.mu.Lock()
+	have := slices.Contains(c.nss, name)
+	c.mu.Unlock()
+	if have {
+		return name, nil
+	}
+	return c.newNS(role)
+}
+
+// deleteNS removes one of our namespaces.
+func (c *Cluster) deleteNS(name string) error {
+	c.mu.Lock()
+	i := slices.Index(c.nss, name)
+	if i >= 0 {
+		c.nss = slices.Delete(c.nss, i, i+1)
+	}
+	c.mu.Unlock()
+	if i < 0 {
+		return nil
+	}
+	return c.run("ip", "netns", "del", name)
 }
 
 func (c *Cluster) run(argv ...string) error {

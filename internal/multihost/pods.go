@@ -120,11 +120,21 @@ func (h *Host) AddPod(ctx context.Context, kube kubernetes.Interface, namespace,
 		Spec: corev1.PodSpec{NodeName: h.Name, Containers: []corev1.Container{{Name: "c", Image: "none"}}}}); err != nil {
 		return nil, fmt.Errorf("creating pod %s/%s: %w", namespace, name, err)
 	}
-	ns, err := h.c.newNS("p-" + name)
+	return h.Wire(ctx, namespace, name, fmt.Sprintf("%x", time.Now().UnixNano()), "p-"+name)
+}
+
+// Wire gives an existing pod a network namespace (named after role, or
+// reused if it exists) and runs the CNI ADD for it with the sandbox's
+// container ID, as a container runtime does for a pod the kubelet starts.
+func (h *Host) Wire(ctx context.Context, namespace, name, containerID, role string) (*Pod, error) {
+	if h.cni == nil {
+		return nil, fmt.Errorf("host %s: SetupCNI first", h.Name)
+	}
+	ns, err := h.c.ensureNS(role)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pod{Host: h, Namespace: namespace, Name: name, NS: ns, containerID: fmt.Sprintf("%x", time.Now().UnixNano())}
+	p := &Pod{Host: h, Namespace: namespace, Name: name, NS: ns, containerID: containerID}
 	res, err := h.cni.cni.AddNetworkList(ctx, h.cni.conf, p.rt())
 	if err != nil {
 		return nil, fmt.Errorf("CNI ADD of %s/%s on %s: %w", namespace, name, h.Name, err)
@@ -139,6 +149,14 @@ func (h *Host) AddPod(ctx context.Context, kube kubernetes.Interface, namespace,
 		}
 	}
 	return p, nil
+}
+
+// Unwire runs the CNI DEL for the pod and removes its network namespace.
+func (p *Pod) Unwire(ctx context.Context) error {
+	if err := p.Host.cni.cni.DelNetworkList(ctx, p.Host.cni.conf, p.rt()); err != nil {
+		return fmt.Errorf("CNI DEL of %s/%s on %s: %w", p.Namespace, p.Name, p.Host.Name, err)
+	}
+	return p.Host.c.deleteNS(p.NS)
 }
 
 // Delete unwires the pod (CNI DEL) and deletes it from Kubernetes.
