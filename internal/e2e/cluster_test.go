@@ -37,8 +37,8 @@ type cluster struct {
 	hosts    []*multihost.Host
 	nodes    map[string]*multihost.Process
 	runtimes map[string]*noderuntime.Runtime
-	bin   string
-	env   []string
+	bin      string
+	env      []string
 }
 
 type clusterOpts struct {
