@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // What the node offers the scheduler: enough for hundreds of pods without
@@ -70,7 +71,21 @@ func (r *Runtime) register(ctx context.Context) error {
 		}
 	}
 	if changed {
-		if n, err = nodes.Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if n.Labels == nil {
+				n.Labels = map[string]string{}
+			}
+			for k, v := range map[string]string{corev1.LabelHostname: name, corev1.LabelOSStable: "linux", corev1.LabelArchStable: runtime.GOARCH} {
+				n.Labels[k] = v
+			}
+			_, err = nodes.Update(ctx, n, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("labelling node %s: %w", name, err)
 		}
 	}
@@ -100,12 +115,18 @@ func (r *Runtime) heartbeat(ctx context.Context) error {
 			return fmt.Errorf("node lease: %w", err)
 		}
 	}
-	n, err := r.cfg.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	// Others write the Node too (calico-node its annotations): retry on
+	// a conflict from a fresh read.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := r.cfg.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status = r.nodeStatus(metav1.Now())
+		_, err = r.cfg.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("reading node %s: %w", name, err)
-	}
-	n.Status = r.nodeStatus(metav1.Now())
-	if _, err := r.cfg.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("node %s status: %w", name, err)
 	}
 	return nil

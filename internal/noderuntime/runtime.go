@@ -91,8 +91,19 @@ func (r *Runtime) Pod(namespace, name string) (*multihost.Pod, bool) {
 // Run registers the node and runs its pods until ctx ends; the pods'
 // sandboxes are then torn down (the node stops).
 func (r *Runtime) Run(ctx context.Context) error {
-	if err := r.register(ctx); err != nil {
-		return err
+	// Registration is retried until it works (the API server may be
+	// starting, or busy).
+	for {
+		err := r.register(ctx)
+		if err == nil {
+			break
+		}
+		r.cfg.Log.Warn("registering the node; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	go r.heartbeats(ctx)
 	lw := cache.NewListWatchFromClient(r.cfg.Kube.CoreV1().RESTClient(), "pods", corev1.NamespaceAll,
