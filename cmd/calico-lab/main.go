@@ -123,6 +123,21 @@ Use it with:
 			return err
 		},
 	}
-	root.AddCommand(up, down, status, env, supervise)
+	var agentNode string
+	nodeAgent := &cobra.Command{
+		Use:    "node-agent",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			saved, err := lab.LoadConfig(cfg.StateDir)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", agentNode)
+			return lab.RunNodeAgent(cmd.Context(), saved, agentNode, log)
+		},
+	}
+	nodeAgent.Flags().StringVar(&agentNode, "node", "", "the node to run")
+	root.AddCommand(up, down, status, env, supervise, nodeAgent)
 	return root
 }

@@ -5,9 +5,12 @@ import (
 	"net"
 )
 
-// component is one control-plane process run from the kube-lab binary.
+// component is one process the supervisor runs: a control-plane
+// component of the kube-lab binary (its name is the subcommand), or,
+// with binary set, another program (a node agent).
 type component struct {
 	name   string
+	binary string
 	args   []string
 	health string // URL that answers 200 once the component is ready
 }

@@ -29,12 +29,16 @@ type Config struct {
 	SchedulerPort         int    `json:"schedulerPort"`
 	// ServiceCIDR is the Service cluster IP range.
 	ServiceCIDR string `json:"serviceCIDR"`
-	// Nodes is the number of sandbox nodes (added by a later issue; must be 0).
+	// Nodes is the number of sandbox nodes (network namespaces running
+	// calico-node and a node runtime); 0 runs the control plane only.
 	Nodes int `json:"nodes"`
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags (tests use
 	// this, e.g. to serve watches from etcd rather than the watch cache).
 	ExtraAPIServerArgs []string `json:"extraAPIServerArgs,omitempty"`
 }
+
+// MaxNodes bounds --nodes (the underlay is a /24, and this is one machine).
+const MaxNodes = 50
 
 // DefaultStateDir is where `calico-lab` keeps a lab unless told otherwise.
 const DefaultStateDir = "/var/lib/calico-lab"
@@ -92,8 +96,8 @@ func (c Config) Validate() error {
 	if _, _, err := net.ParseCIDR(c.ServiceCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("service CIDR: %w", err))
 	}
-	if c.Nodes != 0 {
-		errs = append(errs, fmt.Errorf("--nodes %d: sandbox nodes are not available yet; only --nodes 0 is supported", c.Nodes))
+	if c.Nodes < 0 || c.Nodes > MaxNodes {
+		errs = append(errs, fmt.Errorf("--nodes %d: use 0 (the control plane only) to %d", c.Nodes, MaxNodes))
 	}
 	return errors.Join(errs...)
 }
@@ -169,4 +173,24 @@ func LoadConfig(stateDir string) (Config, error) {
 // EtcdURL is where etcd serves clients.
 func (c Config) EtcdURL() string {
 	return "http://" + net.JoinHostPort(c.Host, fmt.Sprint(c.EtcdClientPort))
+}
+
+// FreePorts returns n distinct TCP ports that were free on 127.0.0.1.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }

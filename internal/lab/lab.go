@@ -74,8 +74,50 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err := install(ctx, cfg, out); err != nil {
 		return fmt.Errorf("install Calico resources: %w", err)
 	}
+	if cfg.Nodes > 0 {
+		if _, err := createNodes(cfg); err != nil {
+			return fmt.Errorf("create the sandbox nodes: %w", err)
+		}
+		if err := waitNodes(ctx, cfg, out, start); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(out, "The lab is up (%.1fs).\n", time.Since(start).Seconds())
 	return nil
+}
+
+// waitNodes follows the supervisor's status until every node agent is
+// ready: the node registered, calico-node ready on it.
+func waitNodes(ctx context.Context, cfg Config, out io.Writer, start time.Time) error {
+	want := map[string]bool{}
+	for i := range cfg.Nodes {
+		want[NodeName(i)] = true
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, _ := ReadStatus(cfg)
+		if st != nil {
+			for _, c := range st.Components {
+				if want[c.Name] && c.State == "running" {
+					delete(want, c.Name)
+					fmt.Fprintf(out, "  %-24s ready (%.1fs)\n", c.Name, time.Since(start).Seconds())
+				}
+			}
+			if len(want) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			var names []string
+			for n := range want {
+				names = append(names, n)
+			}
+			return fmt.Errorf("nodes %v not ready in time; see %s and %s", names, cfg.path("logs"), cfg.path("nodes"))
+		case <-tick.C:
+		}
+	}
 }
 
 // startSupervisor runs `calico-lab supervise` in its own session so that
@@ -171,9 +213,12 @@ func stopSupervisor(cfg Config) (stopped bool) {
 	}
 	for _, c := range st.Components {
 		pid := c.PID
-		if isOurs(pid, cfg.KubeBinary, c.Name) {
+		ours := func() bool {
+			return isOurs(pid, cfg.KubeBinary, c.Name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+c.Name)
+		}
+		if ours() {
 			stopped = true
-			stopPID(pid, 10*time.Second, func() bool { return isOurs(pid, cfg.KubeBinary, c.Name) })
+			stopPID(pid, 30*time.Second, ours)
 		}
 	}
 	return stopped
@@ -194,6 +239,9 @@ func Down(ctx context.Context, cfg Config, out io.Writer) error {
 		cfg = saved
 	}
 	stopped := stopSupervisor(cfg)
+	if err := removeNodes(cfg); err != nil {
+		return fmt.Errorf("remove the sandbox nodes: %w", err)
+	}
 	if err := os.RemoveAll(cfg.StateDir); err != nil {
 		return fmt.Errorf("remove %s: %w", cfg.StateDir, err)
 	}

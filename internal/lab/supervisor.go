@@ -32,6 +32,7 @@ type supervisor struct {
 	mu     sync.Mutex
 	status Status
 	procs  map[string]*exec.Cmd
+	nodes  []component // the node agents, once started
 }
 
 // Supervise runs the lab's control plane in the foreground until ctx is
@@ -86,8 +87,73 @@ func Supervise(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 	s.setPhase(PhaseRunning, "")
+	go s.runNodes(ctx, &wg)
 	<-ctx.Done()
+	// Nodes go first: their pods are unwired while the API server is
+	// still there.
+	s.mu.Lock()
+	nodes := s.nodes
+	s.mu.Unlock()
+	var sw sync.WaitGroup
+	for _, c := range nodes {
+		sw.Go(func() { s.stop(c.name) })
+	}
+	sw.Wait()
 	return nil
+}
+
+// runNodes starts a node agent per sandbox node once `up` has made the
+// nodes (nodes.json appears after the Calico resources are installed),
+// all at once, and keeps them running.
+func (s *supervisor) runNodes(ctx context.Context, wg *sync.WaitGroup) {
+	if s.cfg.Nodes == 0 {
+		return
+	}
+	var rec *nodesRecord
+	for rec == nil {
+		var err error
+		if rec, err = readNodes(s.cfg); err != nil {
+			s.log.Error("reading the nodes", "err", err)
+		}
+		if rec != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	comps := nodeComponents(s.cfg, rec)
+	s.mu.Lock()
+	s.nodes = comps
+	for _, c := range comps {
+		s.status.Components = append(s.status.Components, ComponentStatus{Name: c.name, State: "pending", Since: time.Now()})
+	}
+	s.mu.Unlock()
+	s.save()
+	for _, c := range comps {
+		wg.Go(func() {
+			exited, err := s.start(c)
+			if err == nil {
+				err = s.waitHealthy(ctx, c, exited)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Error("node agent failed to start; retrying", "node", c.name, "err", err)
+				s.update(c.name, func(cs *ComponentStatus) { cs.State, cs.LastExit = "restarting", err.Error() })
+				s.stop(c.name)
+				var ok bool
+				if exited, ok = s.restart(ctx, c); !ok {
+					return
+				}
+			}
+			s.update(c.name, func(cs *ComponentStatus) { cs.State = "running"; cs.Since = time.Now() })
+			s.keepRunning(ctx, c, exited)
+		})
+	}
 }
 
 // start launches a component. The returned channel yields its exit error.
@@ -97,6 +163,9 @@ func (s *supervisor) start(c component) (<-chan error, error) {
 		return nil, err
 	}
 	cmd := exec.Command(s.cfg.KubeBinary, append([]string{c.name}, c.args...)...)
+	if c.binary != "" {
+		cmd = exec.Command(c.binary, c.args...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Components die with the supervisor, even if it is killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -9,7 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,24 +47,7 @@ func BinDir() (string, error) {
 }
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1.
-func FreePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+func FreePorts(n int) ([]int, error) { return lab.FreePorts(n) }
 
 // Config returns a lab configuration on free ports with its state in dir.
 func Config(dir string) (lab.Config, error) {

@@ -40,7 +40,9 @@ type Cluster struct {
 	Dir string
 
 	prefix string
-	mu     sync.Mutex
+	// attached: another process made the cluster (see Attach).
+	attached bool
+	mu       sync.Mutex
 	hosts  []*Host
 	nss    []string // every namespace made, in order
 	procs  []*Process
@@ -61,10 +63,19 @@ type Host struct {
 }
 
 // New makes the underlay. Namespaces are named prefix + a random id; the
-// prefix says who made them (tests use netnstest.Prefix).
+// prefix says who made them (tests use netnstest.Prefix). The hosts'
+// files go in a new temporary directory.
 func New(prefix string, subnet netip.Prefix) (*Cluster, error) {
 	dir, err := os.MkdirTemp("", "multihost-")
 	if err != nil {
+		return nil, err
+	}
+	return NewIn(prefix, subnet, dir)
+}
+
+// NewIn is New with the hosts' files in dir.
+func NewIn(prefix string, subnet netip.Prefix, dir string) (*Cluster, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	c := &Cluster{Subnet: subnet.Masked(), Dir: dir, prefix: fmt.Sprintf("%s%06x", prefix, rand.IntN(1<<24))}
@@ -104,7 +115,8 @@ func (c *Cluster) newNS(role string) (string, error) {
 	return name, c.run("ip", "-n", name, "link", "set", "lo", "up")
 }
 
-// ensureNS is newNS, reusing a namespace of ours that exists.
+// ensureNS is newNS, reusing a namespace of ours that exists (made by an
+// earlier process of an attached cluster, say).
 func (c *Cluster) ensureNS(role string) (string, error) {
 	name := c.nsName(role)
 	c.mu.Lock()
@@ -113,7 +125,90 @@ func (c *Cluster) ensureNS(role string) (string, error) {
 	if have {
 		return name, nil
 	}
+	if _, err := os.Stat(filepath.Join("/var/run/netns", name)); err == nil {
+		c.mu.Lock()
+		c.nss = append(c.nss, name)
+		c.mu.Unlock()
+		return name, nil
+	}
 	return c.newNS(role)
+}
+
+// Spec records a cluster so that another process can attach to it.
+type Spec struct {
+	Prefix   string       `json:"prefix"`
+	Underlay string       `json:"underlay"`
+	Subnet   netip.Prefix `json:"subnet"`
+	Subnet6  netip.Prefix `json:"subnet6,omitempty"`
+	Dir      string       `json:"dir"`
+	Hosts    []HostSpec   `json:"hosts"`
+}
+
+// HostSpec records a host.
+type HostSpec struct {
+	Name string       `json:"name"`
+	NS   string       `json:"ns"`
+	IP   netip.Prefix `json:"ip"`
+	IP6  netip.Prefix `json:"ip6,omitempty"`
+	Dir  string       `json:"dir"`
+}
+
+// Spec describes the cluster.
+func (c *Cluster) Spec() Spec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Spec{Prefix: c.prefix, Underlay: c.Underlay, Subnet: c.Subnet, Subnet6: c.Subnet6, Dir: c.Dir}
+	for _, h := range c.hosts {
+		s.Hosts = append(s.Hosts, HostSpec{Name: h.Name, NS: h.NS, IP: h.IP, IP6: h.IP6, Dir: h.Dir})
+	}
+	return s
+}
+
+// Attach works on a cluster another process made: nothing is created,
+// and Close stops only what this process started and deletes only the
+// namespaces it made (pods'), leaving the hosts and the underlay to their
+// maker (see Remove).
+func Attach(s Spec) *Cluster {
+	c := &Cluster{Underlay: s.Underlay, Subnet: s.Subnet, Subnet6: s.Subnet6, Dir: s.Dir, prefix: s.Prefix, attached: true}
+	for _, hs := range s.Hosts {
+		c.hosts = append(c.hosts, &Host{c: c, Name: hs.Name, NS: hs.NS, IP: hs.IP, IP6: hs.IP6, Dir: hs.Dir})
+	}
+	return c
+}
+
+// Host is the named host.
+func (c *Cluster) Host(name string) (*Host, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// Remove deletes every namespace of a recorded cluster (hosts, pods, the
+// underlay) and its directory: whatever processes made them, as long as
+// they carry the cluster's prefix. Processes still running in them must
+// be stopped first.
+func Remove(s Spec) error {
+	entries, err := os.ReadDir("/var/run/netns")
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), s.Prefix+"-") {
+			if out, err := exec.Command("ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", e.Name(), err, strings.TrimSpace(string(out))))
+			}
+		}
+	}
+	if s.Dir != "" {
+		errs = append(errs, os.RemoveAll(s.Dir))
+	}
+	return errors.Join(errs...)
 }
 
 // deleteNS removes one of our namespaces.
@@ -271,6 +366,9 @@ func (h *Host) Start(name string, env []string, argv ...string) (*Process, error
 	return p, nil
 }
 
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // PID is the process's ID.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
@@ -326,7 +424,7 @@ func (c *Cluster) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Dir != "" && os.Getenv("MULTIHOST_KEEP") == "" {
+	if c.Dir != "" && os.Getenv("MULTIHOST_KEEP") == "" && !c.attached {
 		_ = os.RemoveAll(c.Dir)
 	}
 	return errors.Join(errs...)

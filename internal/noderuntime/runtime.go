@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,9 +53,13 @@ type Runtime struct {
 	queue workqueue.TypedRateLimitingInterface[string]
 	store cache.Store
 
-	mu        sync.Mutex
-	sandboxes map[string]*sandbox // by namespace/name
+	mu         sync.Mutex
+	sandboxes  map[string]*sandbox // by namespace/name
+	registered atomic.Bool
 }
+
+// Registered tells whether the node is registered (and its pods run).
+func (r *Runtime) Registered() bool { return r.registered.Load() }
 
 type sandbox struct {
 	uid types.UID
@@ -96,6 +101,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	for {
 		err := r.register(ctx)
 		if err == nil {
+			r.registered.Store(true)
 			break
 		}
 		r.cfg.Log.Warn("registering the node; retrying", "err", err)

@@ -1,0 +1,197 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/noderuntime"
+	"github.com/calicong/calico/internal/probe"
+)
+
+// felixHealth is calico-node's readiness endpoint inside the node.
+const felixHealth = "127.0.0.1:9099"
+
+// RunNodeAgent is one sandbox node: it relays the API server into the
+// node's namespace, runs calico-node there (restarting it when it exits,
+// as a process supervisor would), and plays the node's kubelet and
+// container runtime (internal/noderuntime). It serves /readyz (the node
+// registered and calico-node ready) and POST /restart?component=calico-node
+// on its health port. It is the body of the hidden `calico-lab
+// node-agent` command the supervisor runs per node.
+func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger) error {
+	rec, err := readNodes(cfg)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return errors.New("the lab has no nodes")
+	}
+	mh := multihost.Attach(rec.Cluster)
+	defer mh.Close()
+	h, ok := mh.Host(node)
+	if !ok {
+		return fmt.Errorf("the lab has no node %q", node)
+	}
+	if err := h.Relay(fmt.Sprintf("%s:%d", cfg.Host, cfg.APIServerPort)); err != nil {
+		return err
+	}
+	bin := filepath.Dir(cfg.Executable)
+	if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: cfg.KubeconfigPath()}); err != nil {
+		return err
+	}
+	rc, err := datastore.LoadConfig(cfg.KubeconfigPath())
+	if err != nil {
+		return err
+	}
+	client, err := datastore.New(rc)
+	if err != nil {
+		return err
+	}
+	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: make(chan struct{}, 1)}
+	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime")})
+	a.runtime = rt
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.superviseCalicoNode(ctx) })
+	wg.Go(func() {
+		if err := rt.Run(ctx); err != nil {
+			log.Error("node runtime", "err", err)
+		}
+	})
+	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", rec.AgentPorts[node]), Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	wg.Go(func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health endpoint", "err", err)
+			cancel()
+		}
+	})
+	<-ctx.Done()
+	_ = srv.Close()
+	wg.Wait()
+	return nil
+}
+
+type agent struct {
+	cfg     Config
+	host    *multihost.Host
+	log     *slog.Logger
+	bin     string
+	runtime *noderuntime.Runtime
+	restart chan struct{}
+}
+
+// calicoNodeEnv is calico-node's configuration on a lab node.
+func (a *agent) calicoNodeEnv() []string {
+	h := a.host
+	return []string{
+		"NODENAME=" + h.Name, "KUBECONFIG=" + a.cfg.KubeconfigPath(), "IP=" + h.IP.String(), "IP6=none",
+		"CALICO_NETWORKING_BACKEND=bird", "CALICO_IPV4POOL_CIDR=192.168.0.0/16",
+		"CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"),
+		"CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
+		"FELIX_HEALTHENABLED=true", "FELIX_DEFAULTENDPOINTTOHOSTACTION=ACCEPT", "FELIX_LOGSEVERITYSCREEN=info",
+	}
+}
+
+// superviseCalicoNode keeps calico-node running in the node, restarting
+// it when it exits (exit code 129 asks for that) or when asked.
+func (a *agent) superviseCalicoNode(ctx context.Context) {
+	backoff := time.Second
+	for {
+		started := time.Now()
+		p, err := a.host.Start("calico-node", a.calicoNodeEnv(), filepath.Join(a.bin, "calico-node"))
+		if err != nil {
+			a.log.Error("starting calico-node", "err", err)
+		} else {
+			select {
+			case <-ctx.Done():
+				_ = p.Stop(20 * time.Second)
+				return
+			case <-a.restart:
+				a.log.Info("restarting calico-node")
+				_ = p.Stop(20 * time.Second)
+				backoff = 0
+				continue
+			case <-p.Done():
+				_, err := p.Exited()
+				a.log.Warn("calico-node exited; restarting", "err", err)
+			}
+		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(max(2*backoff, time.Second), 30*time.Second)
+	}
+}
+
+// calicoNodeReady asks calico-node's readiness endpoint, inside the node.
+func (a *agent) calicoNodeReady(ctx context.Context) error {
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := probe.InNamespace(a.host.NS, func() error {
+			var err error
+			c, err = (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}}
+	cl := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+felixHealth+"/readiness", nil)
+	resp, err := cl.Do(req)
+	if err != nil {
+		return fmt.Errorf("calico-node is not answering on %s: %w", felixHealth, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("calico-node is not ready: %s", body)
+	}
+	return nil
+}
+
+func (a *agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.runtime.Registered() {
+			http.Error(w, "the node is not registered yet", http.StatusServiceUnavailable)
+			return
+		}
+		if err := a.calicoNodeReady(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/restart", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		if c := r.URL.Query().Get("component"); c != "calico-node" {
+			http.Error(w, fmt.Sprintf("a node agent restarts calico-node, not %q", c), http.StatusBadRequest)
+			return
+		}
+		select {
+		case a.restart <- struct{}{}:
+		default:
+		}
+		fmt.Fprintln(w, "restarting calico-node")
+	})
+	return mux
+}

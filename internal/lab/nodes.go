@@ -1,0 +1,101 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+
+	"github.com/calicong/calico/internal/multihost"
+)
+
+// NamespacePrefix starts the name of every network namespace a lab makes
+// (its underlay, nodes and pods), followed by the lab's own id.
+const NamespacePrefix = "calab-"
+
+// The sandbox nodes' underlay network: node-1 is .10, node-2 .11, ...
+var nodeSubnet = netip.MustParsePrefix("172.31.0.0/24")
+
+// nodesRecord is nodes.json: the sandbox nodes, for the node agents, for
+// commands that reach into nodes and pods, and for Down.
+type nodesRecord struct {
+	Cluster multihost.Spec `json:"cluster"`
+	// AgentPorts are the node agents' health ports on the lab host.
+	AgentPorts map[string]int `json:"agentPorts"`
+}
+
+func (c Config) nodesFile() string { return c.path("nodes.json") }
+
+// NodeName is the name of the i-th sandbox node (from 0).
+func NodeName(i int) string { return fmt.Sprintf("node-%d", i+1) }
+
+// createNodes makes the underlay and the nodes' namespaces and records
+// them; the supervisor starts a node agent for each once the record is
+// there.
+func createNodes(cfg Config) (*nodesRecord, error) {
+	mh, err := multihost.NewIn(NamespacePrefix, nodeSubnet, cfg.path("nodes"))
+	if err != nil {
+		return nil, err
+	}
+	rec := &nodesRecord{AgentPorts: map[string]int{}}
+	fail := func(err error) (*nodesRecord, error) {
+		_ = multihost.Remove(mh.Spec())
+		return nil, err
+	}
+	ports, err := FreePorts(cfg.Nodes)
+	if err != nil {
+		return fail(err)
+	}
+	for i := range cfg.Nodes {
+		name := NodeName(i)
+		if _, err := mh.AddHost(name); err != nil {
+			return fail(fmt.Errorf("node %s: %w", name, err))
+		}
+		rec.AgentPorts[name] = ports[i]
+	}
+	rec.Cluster = mh.Spec()
+	data, _ := json.MarshalIndent(rec, "", "  ")
+	if err := writeFile(cfg.nodesFile(), data, 0o600); err != nil {
+		return fail(err)
+	}
+	return rec, nil
+}
+
+// readNodes reads nodes.json (nil if the lab has no nodes).
+func readNodes(cfg Config) (*nodesRecord, error) {
+	data, err := os.ReadFile(cfg.nodesFile())
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec nodesRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("read %s: %w", cfg.nodesFile(), err)
+	}
+	return &rec, nil
+}
+
+// removeNodes deletes every namespace of the lab's nodes and pods.
+func removeNodes(cfg Config) error {
+	rec, err := readNodes(cfg)
+	if err != nil || rec == nil {
+		return err
+	}
+	return multihost.Remove(rec.Cluster)
+}
+
+// nodeComponents are the node agents the supervisor runs.
+func nodeComponents(cfg Config, rec *nodesRecord) []component {
+	var out []component
+	for _, h := range rec.Cluster.Hosts {
+		out = append(out, component{
+			name:   h.Name,
+			binary: cfg.Executable,
+			args:   []string{"node-agent", "--state-dir=" + cfg.StateDir, "--node=" + h.Name},
+			health: fmt.Sprintf("http://127.0.0.1:%d/readyz", rec.AgentPorts[h.Name]),
+		})
+	}
+	return out
+}

@@ -1,0 +1,107 @@
+package lab_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/probe"
+)
+
+// `up --nodes 2`: two sandbox nodes come up Ready, each running
+// calico-node and a node runtime; a Deployment's pods run on both and
+// reach each other across nodes; `down` leaves no namespace and no
+// process behind.
+func TestUpWithNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	netnstest.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		t.Skip("needs bird (Debian bird2)")
+	}
+	cfg := newConfig(t)
+	cfg.Nodes = 2
+	var out bytes.Buffer
+	if err := lab.Up(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, n := range []string{"node-1", "node-2"} {
+		if !strings.Contains(out.String(), n) {
+			t.Errorf("up did not report %s:\n%s", n, out.String())
+		}
+	}
+	if o, err := kubectl(t, cfg, "get", "nodes", "--no-headers"); err != nil || strings.Count(o, " Ready ") != 2 {
+		t.Fatalf("nodes: %v\n%s", err, o)
+	}
+	if o, err := kubectl(t, cfg, "create", "deployment", "web", "--image=web:1", "--replicas=4", "--port=8080"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	var ips, nodes []string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		o, _ := kubectl(t, cfg, "get", "pods", "-o", `jsonpath={range .items[?(@.status.phase=="Running")]}{.status.podIP} {.spec.nodeName}{"\n"}{end}`)
+		ips, nodes = nil, nil
+		for _, l := range strings.Split(strings.TrimSpace(o), "\n") {
+			if f := strings.Fields(l); len(f) == 2 {
+				ips, nodes = append(ips, f[0]), append(nodes, f[1])
+			}
+		}
+		if len(ips) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pods not running in time: %q", o)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(strings.Join(nodes, " "), "node-1") || !strings.Contains(strings.Join(nodes, " "), "node-2") {
+		t.Errorf("pods on %v", nodes)
+	}
+	// From one pod's namespace to every pod (the workload server answers
+	// HTTP with the pod's name).
+	prefix := lab.NamespacePrefix
+	entries, _ := os.ReadDir("/var/run/netns")
+	var podNS string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && strings.Contains(e.Name(), "-p-") {
+			podNS = e.Name()
+		}
+	}
+	if podNS == "" {
+		t.Fatal("no pod namespace")
+	}
+	for _, ip := range ips {
+		var r probe.Result
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !r.Connected; {
+			r, _ = probe.Connect(podNS, "TCP", ip, 8080, time.Second)
+		}
+		if !r.Connected || !strings.HasPrefix(r.Reply, "web-") {
+			t.Errorf("from %s to %s: %+v", podNS, ip, r)
+		}
+	}
+	labPrefix := podNS[:strings.Index(podNS, "-p-")]
+
+	if err := lab.Down(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = os.ReadDir("/var/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), labPrefix+"-") {
+			t.Errorf("namespace %s left after down", e.Name())
+		}
+	}
+	if o, _ := exec.Command("pgrep", "-af", "node-agent --state-dir="+cfg.StateDir).CombinedOutput(); len(strings.TrimSpace(string(o))) > 0 {
+		t.Errorf("node agents left after down: %s", o)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, "nodes.json")); !os.IsNotExist(err) {
+		t.Errorf("state left after down: %v", err)
+	}
+}
