@@ -43,10 +43,10 @@ type Cluster struct {
 	// attached: another process made the cluster (see Attach).
 	attached bool
 	mu       sync.Mutex
-	hosts  []*Host
-	nss    []string // every namespace made, in order
-	procs  []*Process
-	relays []*relay.Relay
+	hosts    []*Host
+	nss      []string // every namespace made, in order
+	procs    []*Process
+	relays   []*relay.Relay
 }
 
 // Host is one host of the cluster.
