@@ -37,9 +37,9 @@ build-kube:
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
 
-## run: start the local lab and print how to use it
+## run: start the local lab (3 nodes and a demo application) and print how to use it
 run: deps build
-	$(BIN)/calico-lab up
+	$(BIN)/calico-lab up --nodes 3 --demo
 
 ## down: stop the lab and remove its state
 down:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,11 +23,20 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand()
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		return 1
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "Error:", strings.TrimPrefix(err.Error(), lab.ErrUsage.Error()+": "))
+		return 2
 	}
-	return 0
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	return 1
 }
 
 func newRootCommand() *cobra.Command {
@@ -50,11 +60,15 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory holding the lab's state (env CALICO_LAB_DIR)")
 
+	var demo bool
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab and wait until it is ready",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if demo && cfg.Nodes == 0 {
+				return fmt.Errorf("--demo needs sandbox nodes: add --nodes 3")
+			}
 			if err := lab.Up(cmd.Context(), cfg, cmd.OutOrStdout()); err != nil {
 				return err
 			}
@@ -69,10 +83,14 @@ Use it with:
   calico-lab status
   calico-lab down        # stop it and remove all of its state
 `, cfg.KubeconfigPath(), bin)
+			if demo {
+				return lab.Demo(cmd.Context(), cfg, cmd.OutOrStdout())
+			}
 			return nil
 		},
 	}
 	f := up.Flags()
+	f.BoolVar(&demo, "demo", false, "deploy the demo application and its policy (needs --nodes)")
 	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of sandbox nodes")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-port", cfg.EtcdClientPort, "etcd client port")
@@ -138,6 +156,7 @@ Use it with:
 		},
 	}
 	nodeAgent.Flags().StringVar(&agentNode, "node", "", "the node to run")
-	root.AddCommand(up, down, status, env, supervise, nodeAgent)
+	root.AddCommand(up, down, status, env, supervise, nodeAgent, newProbeCommand(&cfg), newExecCommand(&cfg),
+		newLogsCommand(&cfg), newRestartCommand(&cfg))
 	return root
 }

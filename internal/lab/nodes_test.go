@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
 )
@@ -88,6 +89,48 @@ func TestUpWithNodes(t *testing.T) {
 		}
 	}
 	labPrefix := podNS[:strings.Index(podNS, "-p-")]
+
+	// The commands users and tests rely on, through the binary.
+	bin, _ := labtest.BinDir()
+	calicoLab := func(args ...string) (string, int) {
+		cmd := exec.Command(filepath.Join(bin, "calico-lab"), append([]string{"--state-dir=" + cfg.StateDir}, args...)...)
+		o, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(o), code
+	}
+	o, _ := kubectl(t, cfg, "get", "pods", "-o", "jsonpath={.items[0].metadata.name} {.items[1].metadata.name}")
+	names := strings.Fields(o)
+	if len(names) != 2 {
+		t.Fatalf("pod names %q", o)
+	}
+	from, to := "default/"+names[0], "default/"+names[1]
+	if o, code := calicoLab("probe", from, to, "--port", "8080", "-o", "json"); code != 0 ||
+		!strings.Contains(o, `"connected":true`) || !strings.Contains(o, `"protocol":"tcp"`) || !strings.Contains(o, `"port":8080`) {
+		t.Errorf("probe to a served port: exit %d\n%s", code, o)
+	}
+	if o, code := calicoLab("probe", from, to, "--port", "9999", "--timeout", "500ms"); code != 1 || !strings.Contains(o, "not connected") {
+		t.Errorf("probe to a closed port: exit %d\n%s", code, o)
+	}
+	if o, code := calicoLab("probe", "default/no-such-pod", to, "--port", "80"); code != 2 || !strings.Contains(o, "not found") {
+		t.Errorf("probe from a missing pod: exit %d\n%s", code, o)
+	}
+	if o, code := calicoLab("exec", "node-1", "--", "calicoctl", "node", "status"); code != 0 || !strings.Contains(o, "Established") {
+		t.Errorf("calicoctl node status on node-1: exit %d\n%s", code, o)
+	}
+	if _, code := calicoLab("exec", from, "--", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exec's exit code: %d, want 3", code)
+	}
+	if o, code := calicoLab("logs", "calico-node", "--node", "node-2"); code != 0 || !strings.Contains(o, "BGP configuration applied") {
+		t.Errorf("logs calico-node: exit %d\n%.300s", code, o)
+	}
+	if o, code := calicoLab("logs", "calico-node"); code != 2 || !strings.Contains(o, "--node") {
+		t.Errorf("logs without --node: exit %d\n%s", code, o)
+	}
 
 	if err := lab.Down(context.Background(), cfg, &out); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,323 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/probe"
+)
+
+// ErrUsage marks a command used wrongly (exit code 2 for probe).
+var ErrUsage = errors.New("usage")
+
+// endpoint is where a probe starts or ends: a pod, a node or an address.
+type endpoint struct {
+	Name string // what the user gave
+	NS   string // network namespace to act from ("" for a bare address)
+	IP   netip.Addr
+}
+
+type labView struct {
+	cfg  Config
+	rec  *nodesRecord
+	kube kubernetes.Interface
+}
+
+func openLab(cfg Config) (*labView, error) {
+	if supervisorPID(cfg) == 0 {
+		return nil, ErrNotUp
+	}
+	rec, err := readNodes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := datastore.LoadConfig(cfg.KubeconfigPath())
+	if err != nil {
+		return nil, err
+	}
+	c, err := datastore.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &labView{cfg: cfg, rec: rec, kube: c.Kube}, nil
+}
+
+func (l *labView) host(name string) (multihost.HostSpec, bool) {
+	if l.rec != nil {
+		for _, h := range l.rec.Cluster.Hosts {
+			if h.Name == name {
+				return h, true
+			}
+		}
+	}
+	return multihost.HostSpec{}, false
+}
+
+// podNS is the network namespace the node runtime made for a pod.
+func (l *labView) podNS(p *corev1.Pod) string {
+	uid := strings.ReplaceAll(string(p.UID), "-", "")
+	return l.rec.Cluster.Prefix + "-p-" + uid[:12]
+}
+
+// resolve finds a pod ("namespace/name"), a node (its name) or takes an
+// address.
+func (l *labView) resolve(ctx context.Context, s string) (endpoint, error) {
+	if ns, name, ok := strings.Cut(s, "/"); ok {
+		p, err := l.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return endpoint{}, fmt.Errorf("%w: pod %s not found", ErrUsage, s)
+		}
+		if err != nil {
+			return endpoint{}, err
+		}
+		if p.Status.PodIP == "" {
+			return endpoint{}, fmt.Errorf("pod %s has no address yet (phase %s)", s, p.Status.Phase)
+		}
+		ip, _ := netip.ParseAddr(p.Status.PodIP)
+		e := endpoint{Name: s, IP: ip}
+		if l.rec != nil {
+			e.NS = l.podNS(p)
+			if p.Spec.HostNetwork {
+				if h, ok := l.host(p.Spec.NodeName); ok {
+					e.NS = h.NS
+				}
+			}
+		}
+		return e, nil
+	}
+	if h, ok := l.host(s); ok {
+		return endpoint{Name: s, NS: h.NS, IP: h.IP.Addr()}, nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("%w: %q is neither NAMESPACE/POD, a node nor an address", ErrUsage, s)
+	}
+	e := endpoint{Name: s, IP: ip}
+	// An address of a pod or a node: act from there.
+	if l.rec != nil {
+		for _, h := range l.rec.Cluster.Hosts {
+			if h.IP.Addr() == ip {
+				e.NS = h.NS
+			}
+		}
+		pods, err := l.kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.podIP=" + ip.String()})
+		if err == nil {
+			for i := range pods.Items {
+				if p := &pods.Items[i]; !p.Spec.HostNetwork && p.DeletionTimestamp == nil {
+					e.NS = l.podNS(p)
+				}
+			}
+		}
+	}
+	return e, nil
+}
+
+// ProbeResult is what `calico-lab probe -o json` prints.
+type ProbeResult struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Port      int    `json:"port"`
+	Protocol  string `json:"protocol"`
+	Connected bool   `json:"connected"`
+}
+
+// Probe tries one connection from one endpoint to another.
+func Probe(ctx context.Context, cfg Config, from, to string, port int, protocol string, timeout time.Duration) (ProbeResult, error) {
+	res := ProbeResult{From: from, To: to, Port: port, Protocol: strings.ToLower(protocol)}
+	switch res.Protocol {
+	case "tcp", "udp", "sctp":
+	default:
+		return res, fmt.Errorf("%w: --protocol %q: use tcp, udp or sctp", ErrUsage, protocol)
+	}
+	if port <= 0 || port > 65535 {
+		return res, fmt.Errorf("%w: --port %d: give a port from 1 to 65535", ErrUsage, port)
+	}
+	l, err := openLab(cfg)
+	if err != nil {
+		return res, err
+	}
+	src, err := l.resolve(ctx, from)
+	if err != nil {
+		return res, err
+	}
+	if src.NS == "" {
+		return res, fmt.Errorf("%w: %s is not a pod or node of the lab: there is nowhere to probe from", ErrUsage, from)
+	}
+	dst, err := l.resolve(ctx, to)
+	if err != nil {
+		return res, err
+	}
+	r, err := probe.Connect(src.NS, strings.ToUpper(res.Protocol), dst.IP.String(), port, timeout)
+	if err != nil {
+		return res, err
+	}
+	res.Connected = r.Connected
+	return res, nil
+}
+
+// Exec runs a command inside a pod's or a node's network namespace and
+// returns its exit code. In a node, CALICO_RUN_DIR points at the node's
+// calico-node (so `calicoctl node status` works) and KUBECONFIG at the lab.
+func Exec(ctx context.Context, cfg Config, target string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	if len(argv) == 0 {
+		return 2, fmt.Errorf("%w: give a command after --", ErrUsage)
+	}
+	l, err := openLab(cfg)
+	if err != nil {
+		return 2, err
+	}
+	e, err := l.resolve(ctx, target)
+	if err != nil {
+		return 2, err
+	}
+	if e.NS == "" {
+		return 2, fmt.Errorf("%w: %s is not a pod or node of the lab", ErrUsage, target)
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=/var/run/netns/" + e.NS, "--"}, argv...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath(), "PATH="+filepath.Dir(cfg.Executable)+":"+os.Getenv("PATH"))
+	if h, ok := l.host(target); ok {
+		cmd.Env = append(cmd.Env, "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"))
+	}
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 2, err
+	}
+	return 0, nil
+}
+
+// LogPath is where a component's log is: a control-plane component's, a
+// node agent's (COMPONENT node-agent), or calico-node's on a node.
+func LogPath(cfg Config, component, node string) (string, error) {
+	switch {
+	case component == "calico-node" || component == "cni":
+		if node == "" {
+			return "", fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
+		}
+		rec, err := readNodes(cfg)
+		if err != nil {
+			return "", err
+		}
+		if rec != nil {
+			for _, h := range rec.Cluster.Hosts {
+				if h.Name == node {
+					return filepath.Join(h.Dir, component+".log"), nil
+				}
+			}
+		}
+		return "", fmt.Errorf("%w: the lab has no node %q", ErrUsage, node)
+	case component == "node-agent":
+		if node == "" {
+			return "", fmt.Errorf("%w: say which node's agent with --node", ErrUsage)
+		}
+		return cfg.logPath(node), nil
+	}
+	for _, c := range components(cfg) {
+		if c.name == component {
+			return cfg.logPath(component), nil
+		}
+	}
+	var names []string
+	for _, c := range components(cfg) {
+		names = append(names, c.name)
+	}
+	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, cni, node-agent)", ErrUsage, component, strings.Join(names, ", "))
+}
+
+// Restart restarts one component as a process supervisor would:
+// calico-node on a node through its agent, a control-plane component or a
+// node agent by stopping it (the supervisor starts it again).
+func Restart(ctx context.Context, cfg Config, component, node string) error {
+	if supervisorPID(cfg) == 0 {
+		return ErrNotUp
+	}
+	if component == "calico-node" {
+		if node == "" {
+			return fmt.Errorf("%w: calico-node runs on every node: say which with --node", ErrUsage)
+		}
+		rec, err := readNodes(cfg)
+		if err != nil {
+			return err
+		}
+		port, ok := 0, false
+		if rec != nil {
+			port, ok = rec.AgentPorts[node]
+		}
+		if !ok {
+			return fmt.Errorf("%w: the lab has no node %q", ErrUsage, node)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/restart?component=calico-node", port), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("node %s's agent: %w", node, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("node %s's agent: %s", node, strings.TrimSpace(string(b)))
+		}
+		return nil
+	}
+	name := component
+	if component == "node-agent" {
+		if node == "" {
+			return fmt.Errorf("%w: say which node's agent with --node", ErrUsage)
+		}
+		name = node
+	}
+	st, err := ReadStatus(cfg)
+	if err != nil {
+		return err
+	}
+	for _, c := range st.Components {
+		if c.Name != name {
+			continue
+		}
+		if c.PID == 0 {
+			return fmt.Errorf("%s is not running (state %s)", name, c.State)
+		}
+		ours := isOurs(c.PID, cfg.KubeBinary, c.Name) || isOurs(c.PID, cfg.Executable, "node-agent", "--node="+c.Name)
+		if !ours {
+			return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, name)
+		}
+		stopPID(c.PID, 30*time.Second, func() bool { return processArgs(c.PID) != nil })
+		return nil
+	}
+	return fmt.Errorf("%w: the lab runs no %q (see calico-lab status)", ErrUsage, name)
+}
+
+// PrintProbe writes a probe result as text or JSON.
+func PrintProbe(w io.Writer, r ProbeResult, format string) error {
+	if format == "json" {
+		b, _ := json.Marshal(r)
+		_, err := fmt.Fprintln(w, string(b))
+		return err
+	}
+	verdict := "connected"
+	if !r.Connected {
+		verdict = "not connected"
+	}
+	_, err := fmt.Fprintf(w, "%s → %s %s/%d: %s\n", r.From, r.To, r.Protocol, r.Port, verdict)
+	return err
+}

@@ -1,0 +1,109 @@
+package lab
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+var (
+	//go:embed demo/app.yaml
+	demoApp []byte
+	//go:embed demo/policy.yaml
+	demoPolicy []byte
+)
+
+// Demo deploys the demo application and its policy with kubectl and
+// calicoctl, as a user would, waits for its pods, and prints what to try.
+func Demo(ctx context.Context, cfg Config, out io.Writer) error {
+	l, err := openLab(cfg)
+	if err != nil {
+		return err
+	}
+	if l.rec == nil {
+		return fmt.Errorf("%w: the demo needs sandbox nodes (calico-lab up --nodes 3)", ErrUsage)
+	}
+	dir := cfg.path("demo")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	app, policy := filepath.Join(dir, "app.yaml"), filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(app, demoApp, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(policy, demoPolicy, 0o644); err != nil {
+		return err
+	}
+	bin := filepath.Dir(cfg.Executable)
+	for _, c := range [][]string{{"kubectl", "apply", "-f", app}, {"calicoctl", "apply", "-f", policy}} {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, c[0]), c[1:]...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, b)
+		}
+	}
+	start := time.Now()
+	var pods []corev1.Pod
+	for {
+		list, err := l.kube.CoreV1().Pods("demo").List(ctx, metav1.ListOptions{})
+		if err == nil {
+			pods = pods[:0]
+			for _, p := range list.Items {
+				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+					pods = append(pods, p)
+				}
+			}
+			if len(pods) == 5 {
+				break
+			}
+		}
+		if time.Since(start) > 2*time.Minute {
+			return fmt.Errorf("the demo's pods are not running after 2 minutes (kubectl -n demo get pods)")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	first := func(app string) string {
+		var names []string
+		for _, p := range pods {
+			if p.Labels["app"] == app {
+				names = append(names, p.Name)
+			}
+		}
+		slices.Sort(names)
+		return "demo/" + names[0]
+	}
+	fe, be, db := first("frontend"), first("backend"), first("database")
+	fmt.Fprintf(out, `
+The demo runs in namespace demo: a frontend, a backend and a database
+(Deployments with Services, spread over the nodes), with policy in two
+tiers (%s, %s). Try:
+
+  kubectl get nodes -o wide
+  kubectl -n demo get pods -o wide
+  calicoctl get tiers
+  calicoctl get globalnetworkpolicies -o wide
+  calicoctl get networkpolicies -n demo -o wide
+  calico-lab probe %s %s --port 8080     # allowed: frontend → backend
+  calico-lab probe %s %s --port 5432     # allowed: backend → database
+  calico-lab probe %s %s --port 5432     # denied: the frontend may not reach the database
+  calicoq trace --from %s --to %s --port 5432   # which policy decided
+  kubectl -n demo label pod %s quarantine=true  # then probe again: the security tier cuts it off
+  calico-lab exec node-1 -- calicoctl node status
+  calico-lab logs calico-node --node node-1
+`, app, policy, fe, be, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"))
+	return nil
+}
