@@ -22,11 +22,12 @@ import (
 const felixHealth = "127.0.0.1:9099"
 
 // RunNodeAgent is one sandbox node: it relays the API server into the
-// node's namespace, runs calico-node there (restarting it when it exits,
-// as a process supervisor would), and plays the node's kubelet and
-// container runtime (internal/noderuntime). It serves /readyz (the node
-// registered and calico-node ready) and POST /restart?component=calico-node
-// on its health port. It is the body of the hidden `calico-lab
+// node's namespace, runs calico-node and kube-proxy (nftables mode) there
+// (restarting them when they exit, as a process supervisor would), and
+// plays the node's kubelet and container runtime (internal/noderuntime).
+// It serves /readyz (the node registered, calico-node ready, kube-proxy
+// healthy) and POST /restart?component=calico-node|kube-proxy on its
+// health port. It is the body of the hidden `calico-lab
 // node-agent` command the supervisor runs per node.
 func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger) error {
 	rec, err := readNodes(cfg)
@@ -57,14 +58,16 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: make(chan struct{}, 1)}
+	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: map[string]chan struct{}{
+		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
 	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime")})
 	a.runtime = rt
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.superviseCalicoNode(ctx) })
+	wg.Go(func() { a.supervise(ctx, "calico-node", a.calicoNodeEnv(), filepath.Join(a.bin, "calico-node")) })
+	wg.Go(func() { a.supervise(ctx, "kube-proxy", nil, a.kubeProxyArgs()...) })
 	wg.Go(func() {
 		if err := rt.Run(ctx); err != nil {
 			log.Error("node runtime", "err", err)
@@ -89,7 +92,26 @@ type agent struct {
 	log     *slog.Logger
 	bin     string
 	runtime *noderuntime.Runtime
-	restart chan struct{}
+	// restart asks for a component to be restarted.
+	restart map[string]chan struct{}
+}
+
+// kubeProxyHealth is kube-proxy's health endpoint inside the node.
+const kubeProxyHealth = "127.0.0.1:10256"
+
+// kubeProxyArgs run the real kube-proxy, in nftables mode, for the node.
+func (a *agent) kubeProxyArgs() []string {
+	return []string{a.cfg.KubeBinary, "kube-proxy",
+		"--kubeconfig=" + a.cfg.KubeconfigPath(),
+		"--hostname-override=" + a.host.Name,
+		"--proxy-mode=nftables",
+		"--cluster-cidr=192.168.0.0/16",
+		// Conntrack limits are the machine's, not a namespace's.
+		"--conntrack-max-per-core=0",
+		"--healthz-bind-address=" + kubeProxyHealth,
+		"--metrics-bind-address=127.0.0.1:10249",
+		"--nodeport-addresses=primary",
+	}
 }
 
 // calicoNodeEnv is calico-node's configuration on a lab node.
@@ -104,28 +126,27 @@ func (a *agent) calicoNodeEnv() []string {
 	}
 }
 
-// superviseCalicoNode keeps calico-node running in the node, restarting
-// it when it exits (exit code 129 asks for that) or when asked.
-func (a *agent) superviseCalicoNode(ctx context.Context) {
+// supervise keeps a program running in the node, restarting it when it
+// exits (calico-node's exit code 129 asks for that) or when asked.
+func (a *agent) supervise(ctx context.Context, name string, env []string, argv ...string) {
 	backoff := time.Second
 	for {
 		started := time.Now()
-		p, err := a.host.Start("calico-node", a.calicoNodeEnv(), filepath.Join(a.bin, "calico-node"))
+		p, err := a.host.Start(name, env, argv...)
 		if err != nil {
-			a.log.Error("starting calico-node", "err", err)
+			a.log.Error("starting "+name, "err", err)
 		} else {
 			select {
 			case <-ctx.Done():
 				_ = p.Stop(20 * time.Second)
 				return
-			case <-a.restart:
-				a.log.Info("restarting calico-node")
+			case <-a.restart[name]:
+				a.log.Info("restarting " + name)
 				_ = p.Stop(20 * time.Second)
-				backoff = 0
 				continue
 			case <-p.Done():
 				_, err := p.Exited()
-				a.log.Warn("calico-node exited; restarting", "err", err)
+				a.log.Warn(name+" exited; restarting", "err", err)
 			}
 		}
 		if time.Since(started) > time.Minute {
@@ -136,12 +157,12 @@ func (a *agent) superviseCalicoNode(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(max(2*backoff, time.Second), 30*time.Second)
+		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
-// calicoNodeReady asks calico-node's readiness endpoint, inside the node.
-func (a *agent) calicoNodeReady(ctx context.Context) error {
+// healthy asks a health endpoint inside the node.
+func (a *agent) healthy(ctx context.Context, what, url string) error {
 	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
 		err := probe.InNamespace(a.host.NS, func() error {
@@ -152,15 +173,15 @@ func (a *agent) calicoNodeReady(ctx context.Context) error {
 		return c, err
 	}}
 	cl := &http.Client{Transport: tr, Timeout: 2 * time.Second}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+felixHealth+"/readiness", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := cl.Do(req)
 	if err != nil {
-		return fmt.Errorf("calico-node is not answering on %s: %w", felixHealth, err)
+		return fmt.Errorf("%s is not answering: %w", what, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("calico-node is not ready: %s", body)
+		return fmt.Errorf("%s is not ready: %s", what, body)
 	}
 	return nil
 }
@@ -172,9 +193,11 @@ func (a *agent) handler() http.Handler {
 			http.Error(w, "the node is not registered yet", http.StatusServiceUnavailable)
 			return
 		}
-		if err := a.calicoNodeReady(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+		for what, url := range map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"} {
+			if err := a.healthy(r.Context(), what, url); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})
@@ -183,15 +206,17 @@ func (a *agent) handler() http.Handler {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		if c := r.URL.Query().Get("component"); c != "calico-node" {
-			http.Error(w, fmt.Sprintf("a node agent restarts calico-node, not %q", c), http.StatusBadRequest)
+		c := r.URL.Query().Get("component")
+		ch, ok := a.restart[c]
+		if !ok {
+			http.Error(w, fmt.Sprintf("a node agent restarts calico-node or kube-proxy, not %q", c), http.StatusBadRequest)
 			return
 		}
 		select {
-		case a.restart <- struct{}{}:
+		case ch <- struct{}{}:
 		default:
 		}
-		fmt.Fprintln(w, "restarting calico-node")
+		fmt.Fprintln(w, "restarting "+c)
 	})
 	return mux
 }

@@ -211,7 +211,7 @@ func Exec(ctx context.Context, cfg Config, target string, argv []string, stdin i
 // node agent's (COMPONENT node-agent), or calico-node's on a node.
 func LogPath(cfg Config, component, node string) (string, error) {
 	switch {
-	case component == "calico-node" || component == "cni":
+	case component == "calico-node" || component == "kube-proxy" || component == "cni":
 		if node == "" {
 			return "", fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
 		}
@@ -242,7 +242,7 @@ func LogPath(cfg Config, component, node string) (string, error) {
 	for _, c := range components(cfg) {
 		names = append(names, c.name)
 	}
-	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, cni, node-agent)", ErrUsage, component, strings.Join(names, ", "))
+	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, kube-proxy, cni, node-agent)", ErrUsage, component, strings.Join(names, ", "))
 }
 
 // Restart restarts one component as a process supervisor would:
@@ -252,9 +252,9 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 	if supervisorPID(cfg) == 0 {
 		return ErrNotUp
 	}
-	if component == "calico-node" {
+	if component == "calico-node" || component == "kube-proxy" {
 		if node == "" {
-			return fmt.Errorf("%w: calico-node runs on every node: say which with --node", ErrUsage)
+			return fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
 		}
 		rec, err := readNodes(cfg)
 		if err != nil {
@@ -267,7 +267,7 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		if !ok {
 			return fmt.Errorf("%w: the lab has no node %q", ErrUsage, node)
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/restart?component=calico-node", port), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/restart?component=%s", port, component), nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return fmt.Errorf("node %s's agent: %w", node, err)

@@ -87,6 +87,30 @@ func Demo(ctx context.Context, cfg Config, out io.Writer) error {
 		return "demo/" + names[0]
 	}
 	fe, be, db := first("frontend"), first("backend"), first("database")
+	// The Services work once every node's kube-proxy has their endpoints:
+	// the backend reaching the database's ClusterIP says so.
+	dbSvc, err := l.kube.CoreV1().Services("demo").Get(ctx, "database", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	beSvc, err := l.kube.CoreV1().Services("demo").Get(ctx, "backend", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for {
+		r, err := Probe(ctx, cfg, be, dbSvc.Spec.ClusterIP, 5432, "tcp", time.Second)
+		if err == nil && r.Connected {
+			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			return fmt.Errorf("the database Service (%s:5432) does not answer the backend after 2 minutes", dbSvc.Spec.ClusterIP)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	fmt.Fprintf(out, `
 The demo runs in namespace demo: a frontend, a backend and a database
 (Deployments with Services, spread over the nodes), with policy in two
@@ -98,12 +122,13 @@ tiers (%s, %s). Try:
   calicoctl get globalnetworkpolicies -o wide
   calicoctl get networkpolicies -n demo -o wide
   calico-lab probe %s %s --port 8080     # allowed: frontend → backend
+  calico-lab probe %s %s --port 8080     # the same through the backend Service's ClusterIP (kube-proxy)
   calico-lab probe %s %s --port 5432     # allowed: backend → database
   calico-lab probe %s %s --port 5432     # denied: the frontend may not reach the database
   calicoq trace --from %s --to %s --port 5432   # which policy decided
   kubectl -n demo label pod %s quarantine=true  # then probe again: the security tier cuts it off
   calico-lab exec node-1 -- calicoctl node status
   calico-lab logs calico-node --node node-1
-`, app, policy, fe, be, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"))
+`, app, policy, fe, be, fe, beSvc.Spec.ClusterIP, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"))
 	return nil
 }

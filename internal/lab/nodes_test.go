@@ -17,8 +17,9 @@ import (
 )
 
 // `up --nodes 2`: two sandbox nodes come up Ready, each running
-// calico-node and a node runtime; a Deployment's pods run on both and
-// reach each other across nodes; `down` leaves no namespace and no
+// calico-node, kube-proxy and a node runtime; a Deployment's pods run on
+// both and reach each other across nodes and through their Service's
+// ClusterIP; the lab's commands behave; `down` leaves no namespace and no
 // process behind.
 func TestUpWithNodes(t *testing.T) {
 	if testing.Short() {
@@ -118,6 +119,24 @@ func TestUpWithNodes(t *testing.T) {
 	}
 	if o, code := calicoLab("probe", "default/no-such-pod", to, "--port", "80"); code != 2 || !strings.Contains(o, "not found") {
 		t.Errorf("probe from a missing pod: exit %d\n%s", code, o)
+	}
+	// A Service's ClusterIP, through the real kube-proxy (nftables mode)
+	// on each node, beside calico-node's table.
+	if o, err := kubectl(t, cfg, "expose", "deployment", "web", "--port=80", "--target-port=8080"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	clusterIP, _ := kubectl(t, cfg, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
+	var code int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if _, code = calicoLab("probe", from, clusterIP, "--port", "80", "--timeout", "1s"); code == 0 {
+			break
+		}
+	}
+	if code != 0 {
+		t.Errorf("the Service's ClusterIP %s:80 is not reachable from %s", clusterIP, from)
+	}
+	if o, code := calicoLab("exec", "node-1", "--", "nft", "list", "tables"); code != 0 || !strings.Contains(o, "table ip kube-proxy") || !strings.Contains(o, "table inet calico") {
+		t.Errorf("nftables tables on node-1: exit %d\n%s", code, o)
 	}
 	if o, code := calicoLab("exec", "node-1", "--", "calicoctl", "node", "status"); code != 0 || !strings.Contains(o, "Established") {
 		t.Errorf("calicoctl node status on node-1: exit %d\n%s", code, o)
