@@ -37,8 +37,9 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if rec == nil {
 		return errors.New("the lab has no nodes")
 	}
+	// Attached, not owned: the pods' namespaces outlive this agent (see
+	// KeepPods below); down removes everything.
 	mh := multihost.Attach(rec.Cluster)
-	defer mh.Close()
 	h, ok := mh.Host(node)
 	if !ok {
 		return fmt.Errorf("the lab has no node %q", node)
@@ -60,7 +61,9 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	}
 	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: map[string]chan struct{}{
 		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
-	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime")})
+	// Pods stay wired when the agent stops, as containers outlive a
+	// kubelet restart; the next agent adopts them.
+	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime"), KeepPods: true})
 	a.runtime = rt
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -151,6 +151,25 @@ func TestUpWithNodes(t *testing.T) {
 		t.Errorf("logs without --node: exit %d\n%s", code, o)
 	}
 
+	// A node agent restarted (the node's kubelet, so to speak): its pods
+	// keep their addresses and answer again.
+	before, _ := kubectl(t, cfg, "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}")
+	if o, code := calicoLab("restart", "node-agent", "--node", "node-1"); code != 0 {
+		t.Fatalf("restart node-agent: exit %d\n%s", code, o)
+	}
+	for _, ip := range ips {
+		var r probe.Result
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !r.Connected; {
+			r, _ = probe.Connect(podNS, "TCP", ip, 8080, time.Second)
+		}
+		if !r.Connected {
+			t.Errorf("after node-1's agent restarted, no answer from %s", ip)
+		}
+	}
+	if after, _ := kubectl(t, cfg, "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}"); after != before {
+		t.Errorf("pod addresses changed when node-1's agent restarted:\nbefore %s\nafter  %s", before, after)
+	}
+
 	if err := lab.Down(context.Background(), cfg, &out); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,6 +151,26 @@ func (h *Host) Wire(ctx context.Context, namespace, name, containerID, role stri
 	}
 	return p, nil
 }
+
+// Adopt takes over a pod wired by an earlier process (its namespace and
+// addresses as that process recorded them), so it can be unwired later.
+func (h *Host) Adopt(namespace, name, containerID, netns string, ips []netip.Addr) (*Pod, error) {
+	if h.cni == nil {
+		return nil, fmt.Errorf("host %s: SetupCNI first", h.Name)
+	}
+	if _, err := os.Stat(filepath.Join("/var/run/netns", netns)); err != nil {
+		return nil, fmt.Errorf("pod %s/%s: its network namespace %s is gone", namespace, name, netns)
+	}
+	h.c.mu.Lock()
+	if !slices.Contains(h.c.nss, netns) {
+		h.c.nss = append(h.c.nss, netns)
+	}
+	h.c.mu.Unlock()
+	return &Pod{Host: h, Namespace: namespace, Name: name, NS: netns, IPs: ips, containerID: containerID}, nil
+}
+
+// ContainerID is the pod sandbox's ID, as given to the CNI plugin.
+func (p *Pod) ContainerID() string { return p.containerID }
 
 // Unwire runs the CNI DEL for the pod and removes its network namespace.
 func (p *Pod) Unwire(ctx context.Context) error {

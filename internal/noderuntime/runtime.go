@@ -12,9 +12,13 @@ package noderuntime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +48,11 @@ type Config struct {
 	Heartbeat time.Duration
 	// Workers reconcile pods in parallel (default 4).
 	Workers int
+	// KeepPods leaves the pods wired when the runtime stops, as a kubelet
+	// restart leaves containers running: the next runtime of the node
+	// adopts them from Host.Dir/pods.json. Without it, stopping unwires
+	// every pod.
+	KeepPods bool
 }
 
 // Runtime is one node's runtime.
@@ -126,6 +135,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	r.store = inf.GetStore()
+	r.adopt()
 	go inf.Run(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		return ctx.Err()
@@ -137,11 +147,86 @@ func (r *Runtime) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// Pods adopted from an earlier runtime whose pod is gone are unwired.
+	r.mu.Lock()
+	for key := range r.sandboxes {
+		r.queue.Add(key)
+	}
+	r.mu.Unlock()
 	<-ctx.Done()
 	r.queue.ShutDown()
 	wg.Wait()
+	if r.cfg.KeepPods {
+		r.closeServers()
+		return nil
+	}
 	r.stopAll()
 	return nil
+}
+
+// record is a sandbox as pods.json keeps it.
+type record struct {
+	UID         types.UID    `json:"uid"`
+	ContainerID string       `json:"containerID"`
+	Netns       string       `json:"netns"`
+	IPs         []netip.Addr `json:"ips"`
+}
+
+func (r *Runtime) stateFile() string { return filepath.Join(r.cfg.Host.Dir, "pods.json") }
+
+// save writes the sandboxes to pods.json (called with r.mu held).
+func (r *Runtime) save() {
+	recs := map[string]record{}
+	for key, sb := range r.sandboxes {
+		recs[key] = record{UID: sb.uid, ContainerID: sb.pod.ContainerID(), Netns: sb.pod.NS, IPs: sb.pod.IPs}
+	}
+	data, _ := json.MarshalIndent(recs, "", "  ")
+	tmp := r.stateFile() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err == nil {
+		err = os.Rename(tmp, r.stateFile())
+		if err != nil {
+			r.cfg.Log.Warn("recording the pods", "err", err)
+		}
+	}
+}
+
+// adopt takes over the sandboxes an earlier runtime of this node left
+// (their workload servers start again when their pods are synced).
+func (r *Runtime) adopt() {
+	data, err := os.ReadFile(r.stateFile())
+	if err != nil {
+		return
+	}
+	var recs map[string]record
+	if err := json.Unmarshal(data, &recs); err != nil {
+		r.cfg.Log.Warn("reading the pods of an earlier runtime", "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key, rec := range recs {
+		ns, name, _ := strings.Cut(key, "/")
+		p, err := r.cfg.Host.Adopt(ns, name, rec.ContainerID, rec.Netns, rec.IPs)
+		if err != nil {
+			r.cfg.Log.Warn("not adopting a pod", "pod", key, "err", err)
+			continue
+		}
+		r.sandboxes[key] = &sandbox{uid: rec.UID, pod: p}
+		r.cfg.Log.Info("adopted pod", "pod", key, "ips", rec.IPs)
+	}
+}
+
+// closeServers stops the workload servers, leaving the pods wired.
+func (r *Runtime) closeServers() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sb := range r.sandboxes {
+		if sb.srv != nil {
+			sb.srv.Close()
+			sb.srv = nil
+		}
+	}
+	r.save()
 }
 
 func (r *Runtime) heartbeats(ctx context.Context) {
@@ -222,7 +307,19 @@ func (r *Runtime) sync(ctx context.Context, key string) error {
 		}
 		r.mu.Lock()
 		r.sandboxes[key] = sb
+		r.save()
 		r.mu.Unlock()
+	} else if sb.srv == nil {
+		// Adopted: serve its ports again.
+		if ports := podPorts(pod); len(ports) > 0 {
+			srv, err := probe.Serve(sb.pod.NS, pod.Name, ports)
+			if err != nil {
+				return fmt.Errorf("serving %s's ports again: %w", key, err)
+			}
+			r.mu.Lock()
+			sb.srv = srv
+			r.mu.Unlock()
+		}
 	}
 	var ips []string
 	for _, a := range sb.pod.IPs {
@@ -279,6 +376,7 @@ func (r *Runtime) teardown(ctx context.Context, key string, sb *sandbox) error {
 	r.mu.Lock()
 	if r.sandboxes[key] == sb {
 		delete(r.sandboxes, key)
+		r.save()
 	}
 	r.mu.Unlock()
 	r.cfg.Log.Info("pod stopped", "pod", key)
@@ -290,6 +388,7 @@ func (r *Runtime) stopAll() {
 	r.mu.Lock()
 	all := r.sandboxes
 	r.sandboxes = map[string]*sandbox{}
+	r.save()
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
