@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-kube deps run down test unit bench generate verify clean
+.PHONY: all build build-kube deps run down test e2e unit bench generate verify clean
 
 all: build
 
@@ -50,6 +50,10 @@ test: deps build
 	$(GO) vet ./...
 	hack/verify-codegen.sh
 	CALICO_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## e2e: the end-to-end suite, every scenario (make test runs a representative subset)
+e2e: deps build
+	CALICO_BIN=$(BIN) E2E_ALL=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/ ./internal/lab/
 
 ## unit: only the fast tests
 unit:
