@@ -210,7 +210,7 @@ var (
 	udp = corev1.ProtocolUDP
 )
 
-func port(p int) *intstr.IntOrString   { v := intstr.FromInt32(int32(p)); return &v }
+func port(p int) *intstr.IntOrString     { v := intstr.FromInt32(int32(p)); return &v }
 func named(n string) *intstr.IntOrString { v := intstr.FromString(n); return &v }
 
 // scenario is one conformance case: it applies its policies, states what
