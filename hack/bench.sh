@@ -26,6 +26,9 @@ go test -run '^$' -bench BenchmarkAutoAssign -benchtime 300x -count 3 -timeout 3
 echo "== BGP route propagation (hosts in network namespaces, calico-node and BIRD on each; real API server)"
 go test -run '^$' -bench BenchmarkBlockRoute -benchtime 20x -count 3 -timeout 30m ./internal/e2e/ | tee "$out/bgp.txt"
 
+echo "== the lab at scale (3 nodes, 450 pods; policy latency with 300 pods)"
+go test -run '^$' -bench BenchmarkLab -benchtime 1x -timeout 30m ./internal/lab/ | tee "$out/lab.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -124,6 +127,14 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   for n in 3 10; do
     echo "| $n | $(median "$out/bgp.txt" BenchmarkBlockRoute/hosts=$n p50-ms) | $(median "$out/bgp.txt" BenchmarkBlockRoute/hosts=$n max-ms) |"
   done
+  echo
+  echo "## The lab"
+  echo
+  echo "3 sandbox nodes; a 450-replica Deployment (150 pods per node) until every pod is Running and Ready, the resident memory of every lab process then (shared pages counted in each), and with 300 pods running the time from \`kubectl apply\` of a policy denying a pod's ingress to the first failing probe from another node (20 trials):"
+  echo
+  echo "| pods ready (s) | lab memory (MB) | policy p50 (ms) | policy p99 (ms) |"
+  echo "|---|---|---|---|"
+  echo "| $(median "$out/lab.txt" BenchmarkLab pods-ready-s) | $(median "$out/lab.txt" BenchmarkLab lab-rss-MB) | $(median "$out/lab.txt" BenchmarkLab policy-p50-ms) | $(median "$out/lab.txt" BenchmarkLab policy-p99-ms) |"
 } > "$out/report.md"
 echo
 cat "$out/report.md"
