@@ -204,4 +204,3 @@ func labRSS(b *testing.B, cfg lab.Config) float64 {
 	}
 	return float64(total) / 1024
 }
-
