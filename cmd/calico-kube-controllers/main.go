@@ -1,8 +1,11 @@
 // Command calico-kube-controllers runs the cluster-wide controllers. Today
-// that is the node controller's IPAM garbage collection
-// (internal/ipamgc): addresses whose pods are gone are released after
-// KubeControllersConfiguration's leakGracePeriod (default 15m; 0 turns
-// it off), and deleted nodes' addresses and blocks are released at once.
+// that is the node controller: IPAM garbage collection (internal/ipamgc;
+// addresses whose pods are gone are released after
+// KubeControllersConfiguration's leakGracePeriod, default 15m, 0 turns it
+// off) and, for a deleted Node, its addresses, blocks and CalicoNodeStatus
+// objects (at once: a Node deletion triggers a pass). Replicas elect a
+// leader through a Lease (--lease-namespace, default kube-system); only
+// the leader works.
 //
 // It serves /liveness, /readiness and /metrics on --metrics-addr (default
 // :9094, Calico's port).
@@ -12,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,7 +26,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/conversion"
@@ -30,6 +39,7 @@ import (
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/ipamgc"
+	"github.com/calicong/calico/internal/nodecleanup"
 )
 
 func main() { os.Exit(run()) }
@@ -60,6 +70,7 @@ func (k cluster) Nodes(ctx context.Context) (map[string]bool, error) {
 func run() int {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	addr := flag.String("metrics-addr", ":9094", "address for /metrics, /liveness and /readiness")
+	leaseNS := flag.String("lease-namespace", "kube-system", "namespace of the leader-election Lease")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -108,25 +119,84 @@ func run() int {
 		}
 	}()
 
-	if grace == 0 {
-		log.Info("IPAM garbage collection is off (leakGracePeriod 0)")
-		agg.Report("ipam-gc", health.Report{Live: true, Ready: true, Detail: "off"})
-		<-ctx.Done()
-		return 0
-	}
-	gc, err := ipamgc.New(ipamgc.Config{IPAM: c.IPAM(), Cluster: cluster{c}, GracePeriod: grace,
-		Interval: min(period, grace/2), Metrics: reg, Log: log})
-	if err != nil {
-		log.Error("IPAM garbage collector", "err", err)
+	// The node controller: a deleted Node's addresses and blocks (the
+	// IPAM garbage collector) and its CalicoNodeStatus objects are
+	// cleaned up; a Node deletion triggers a pass at once.
+	trigger := make(chan struct{}, 1)
+	nodeInformer := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(c.Kube.CoreV1().RESTClient(), "nodes", "", fields.Everything()),
+		&corev1.Node{}, 0, cache.Indexers{})
+	if _, err := nodeInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(any) {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}}); err != nil {
+		log.Error("node informer", "err", err)
 		return 1
 	}
-	log.Info("IPAM garbage collection", "leakGracePeriod", grace, "interval", min(period, grace/2))
-	gc.Run(ctx, func(err error) {
-		r := health.Report{Live: true, Ready: err == nil}
+	afterPass := func(ctx context.Context, nodes map[string]bool) {
+		deleted, err := nodecleanup.Clean(ctx, c, nodes)
 		if err != nil {
-			r.Detail = err.Error()
+			log.Warn("cleaning up after deleted nodes", "err", err)
 		}
-		agg.Report("ipam-gc", r)
+		for _, d := range deleted {
+			log.Info("deleted the CalicoNodeStatus of a deleted node", "name", d)
+		}
+	}
+	controllers := func(ctx context.Context) {
+		go nodeInformer.Run(ctx.Done())
+		if grace == 0 {
+			log.Info("IPAM garbage collection is off (leakGracePeriod 0); deleted nodes' status objects are still cleaned up")
+			agg.Report("ipam-gc", health.Report{Live: true, Ready: true, Detail: "off"})
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-trigger:
+				case <-time.After(period):
+				}
+				if nodes, err := (cluster{c}).Nodes(ctx); err == nil {
+					afterPass(ctx, nodes)
+				}
+			}
+		}
+		gc, err := ipamgc.New(ipamgc.Config{IPAM: c.IPAM(), Cluster: cluster{c}, GracePeriod: grace,
+			Interval: min(period, grace/2), Metrics: reg, Log: log, Trigger: trigger, AfterPass: afterPass})
+		if err != nil {
+			log.Error("IPAM garbage collector", "err", err)
+			return
+		}
+		log.Info("IPAM garbage collection", "leakGracePeriod", grace, "interval", min(period, grace/2))
+		gc.Run(ctx, func(err error) {
+			r := health.Report{Live: true, Ready: err == nil}
+			if err != nil {
+				r.Detail = err.Error()
+			}
+			agg.Report("ipam-gc", r)
+		})
+	}
+
+	// One replica leads; the others wait, ready to take over.
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s_%d", host, os.Getpid())
+	lock := &resourcelock.LeaseLock{LeaseMeta: metav1.ObjectMeta{Namespace: *leaseNS, Name: "calico-kube-controllers"},
+		Client: c.Kube.CoordinationV1(), LockConfig: resourcelock.ResourceLockConfig{Identity: id}}
+	agg.Report("ipam-gc", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, ReleaseOnCancel: true,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				log.Info("leading", "identity", id)
+				controllers(ctx)
+			},
+			OnStoppedLeading: func() { log.Info("no longer leading", "identity", id) },
+			OnNewLeader: func(l string) {
+				if l != id {
+					log.Info("another replica leads", "leader", l)
+				}
+			},
+		},
 	})
 	return 0
 }

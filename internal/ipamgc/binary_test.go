@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,9 +30,10 @@ import (
 // TestBinary runs calico-kube-controllers as a user would, against the
 // real API server, with a short leakGracePeriod from its
 // KubeControllersConfiguration: a live pod keeps its address, a gone
-// pod's is released after the grace period, a deleted node's at once;
-// /readiness answers, /metrics counts the reclamations, and SIGTERM stops
-// it cleanly.
+// pod's is released after the grace period, a deleted node's at once,
+// with its CalicoNodeStatus; /readiness answers, /metrics counts the
+// reclamations; a second replica waits for the leader; SIGTERM stops it
+// cleanly.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
@@ -96,7 +98,18 @@ func TestBinary(t *testing.T) {
 		_ = m.ReleaseByHandle(ctx, "gcbin.live")
 	})
 
-	ports, err := labtest.FreePorts(1)
+	// A status request for the deleted node, and one for the live one.
+	nsKind, _ := v3.KindFor("CalicoNodeStatus")
+	for _, n := range []string{"gcbin-a", "gcbin-b"} {
+		st := nsKind.New().(*v3.CalicoNodeStatus)
+		st.Name, st.Spec.Node = "status-"+n, n
+		if _, err := testLab.Client.Create(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), nsKind, "", "status-"+n, nil) })
+	}
+
+	ports, err := labtest.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +182,27 @@ func TestBinary(t *testing.T) {
 	if nodes, _ := m.AffineNodes(ctx); slices.Contains(nodes, "gcbin-b") {
 		t.Errorf("deleted node gcbin-b still holds blocks: %v", nodes)
 	}
+	poll("the deleted node's CalicoNodeStatus removed", 10*time.Second, func() bool {
+		_, err := testLab.Client.Get(ctx, nsKind, "", "status-gcbin-b")
+		return err != nil && strings.Contains(err.Error(), "not found")
+	})
+	if _, err := testLab.Client.Get(ctx, nsKind, "", "status-gcbin-a"); err != nil {
+		t.Errorf("the live node's CalicoNodeStatus: %v", err)
+	}
+	// A second replica waits: the first leads.
+	second := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(), "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	var secondLog syncBuffer
+	second.Stdout, second.Stderr = &secondLog, &secondLog
+	secondExited, err := proc.Start(second, syscall.SIGKILL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll("the second replica sees the leader", 20*time.Second, func() bool { return strings.Contains(secondLog.String(), "another replica leads") })
+	_ = second.Process.Signal(syscall.SIGTERM)
+	<-secondExited
+	if strings.Contains(secondLog.String(), "msg=leading") {
+		t.Errorf("the second replica led while the first ran:\n%s", secondLog.String())
+	}
 	_, metrics := get("/metrics")
 	if n := metricValue(metrics, "ipam_allocations_gc_reclamations"); n < 2 {
 		t.Errorf("ipam_allocations_gc_reclamations = %v, want at least 2\n%s", n, metrics)
@@ -200,4 +234,22 @@ func metricValue(text, name string) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// syncBuffer is a buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

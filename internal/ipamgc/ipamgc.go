@@ -42,6 +42,11 @@ type Config struct {
 	Now      func() time.Time
 	Metrics  prometheus.Registerer
 	Log      *slog.Logger
+	// Trigger, if set, asks for a pass now (a Node was deleted, say).
+	Trigger <-chan struct{}
+	// AfterPass, if set, runs after each pass with the nodes it saw (the
+	// node controller's other clean-ups).
+	AfterPass func(ctx context.Context, nodes map[string]bool)
 }
 
 // Collector is the garbage collector.
@@ -193,6 +198,9 @@ func (c *Collector) Sync(ctx context.Context) (Result, error) {
 	if n, err := c.cfg.IPAM.BlockCount(ctx); err == nil {
 		c.m.blocks.Set(float64(n))
 	}
+	if c.cfg.AfterPass != nil {
+		c.cfg.AfterPass(ctx, nodes)
+	}
 	return r, nil
 }
 
@@ -213,6 +221,7 @@ func (c *Collector) Run(ctx context.Context, ok func(error)) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.cfg.Trigger:
 		}
 	}
 }
