@@ -238,6 +238,9 @@ func LogPath(cfg Config, component, node string) (string, error) {
 			return cfg.logPath(component), nil
 		}
 	}
+	if component == "calico-kube-controllers" {
+		return cfg.logPath(component), nil
+	}
 	var names []string
 	for _, c := range components(cfg) {
 		names = append(names, c.name)
@@ -297,7 +300,8 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		if c.PID == 0 {
 			return fmt.Errorf("%s is not running (state %s)", name, c.State)
 		}
-		ours := isOurs(c.PID, cfg.KubeBinary, c.Name) || isOurs(c.PID, cfg.Executable, "node-agent", "--node="+c.Name)
+		ours := isOurs(c.PID, cfg.KubeBinary, c.Name) || isOurs(c.PID, cfg.Executable, "node-agent", "--node="+c.Name) ||
+			isOurs(c.PID, filepath.Join(filepath.Dir(cfg.Executable), c.Name), "--kubeconfig="+cfg.KubeconfigPath())
 		if !ours {
 			return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, name)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -89,7 +90,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 // waitNodes follows the supervisor's status until every node agent is
 // ready: the node registered, calico-node ready on it.
 func waitNodes(ctx context.Context, cfg Config, out io.Writer, start time.Time) error {
-	want := map[string]bool{}
+	want := map[string]bool{"calico-kube-controllers": true}
 	for i := range cfg.Nodes {
 		want[NodeName(i)] = true
 	}
@@ -214,7 +215,8 @@ func stopSupervisor(cfg Config) (stopped bool) {
 	for _, c := range st.Components {
 		pid := c.PID
 		ours := func() bool {
-			return isOurs(pid, cfg.KubeBinary, c.Name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+c.Name)
+			return isOurs(pid, cfg.KubeBinary, c.Name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+c.Name) ||
+				isOurs(pid, filepath.Join(filepath.Dir(cfg.Executable), c.Name), "--kubeconfig="+cfg.KubeconfigPath())
 		}
 		if ours() {
 			stopped = true

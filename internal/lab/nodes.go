@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 
 	"github.com/calicong/calico/internal/multihost"
 )
@@ -22,6 +23,8 @@ type nodesRecord struct {
 	Cluster multihost.Spec `json:"cluster"`
 	// AgentPorts are the node agents' health ports on the lab host.
 	AgentPorts map[string]int `json:"agentPorts"`
+	// ControllersPort is calico-kube-controllers' metrics and health port.
+	ControllersPort int `json:"controllersPort"`
 }
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
@@ -42,10 +45,11 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(cfg.Nodes)
+	ports, err := FreePorts(cfg.Nodes + 1)
 	if err != nil {
 		return fail(err)
 	}
+	rec.ControllersPort = ports[cfg.Nodes]
 	for i := range cfg.Nodes {
 		name := NodeName(i)
 		if _, err := mh.AddHost(name); err != nil {
@@ -86,9 +90,17 @@ func removeNodes(cfg Config) error {
 	return multihost.Remove(rec.Cluster)
 }
 
-// nodeComponents are the node agents the supervisor runs.
+// nodeComponents are what the supervisor runs once the nodes exist:
+// calico-kube-controllers (only then: with nodes, the cluster's Nodes are
+// real) and a node agent per node.
 func nodeComponents(cfg Config, rec *nodesRecord) []component {
-	var out []component
+	out := []component{{
+		name:   "calico-kube-controllers",
+		binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-kube-controllers"),
+		args: []string{"--kubeconfig=" + cfg.KubeconfigPath(), fmt.Sprintf("--metrics-addr=127.0.0.1:%d", rec.ControllersPort),
+			"--lease-namespace=kube-system"},
+		health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.ControllersPort),
+	}}
 	for _, h := range rec.Cluster.Hosts {
 		out = append(out, component{
 			name:   h.Name,
