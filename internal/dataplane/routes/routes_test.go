@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-
 	"github.com/calicong/calico/internal/dataplane/routes"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
@@ -32,16 +29,7 @@ func TestRoutesAndSweep(t *testing.T) {
 	run(t, "ip", "-n", node, "route", "add", "10.66.0.8/32", "dev", "cali0000000002", "proto", "static")
 	run(t, "ip", "-n", node, "route", "add", "10.66.0.7/32", "dev", "other0", "proto", "boot")
 
-	h, err := netns.GetFromName(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
+	nl := netnstest.Handle(t, node)
 	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
 		return probe.InNamespace(node, func() error { return routes.WriteSysctl(key, value) })
 	})
@@ -106,16 +94,7 @@ func TestBlackholes(t *testing.T) {
 	run(t, "ip", "-n", node, "link", "add", "cali0000000001", "type", "veth", "peer", "name", "eth0", "netns", pod)
 	run(t, "ip", "-n", node, "route", "add", "blackhole", "10.67.0.0/26", "proto", "80")
 	run(t, "ip", "-n", node, "route", "add", "blackhole", "10.68.0.0/26")
-	h, err := netns.GetFromName(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
+	nl := netnstest.Handle(t, node)
 	m, err := routes.New(routes.Config{}, nl, func(key, value string) error {
 		return probe.InNamespace(node, func() error { return routes.WriteSysctl(key, value) })
 	})
