@@ -3,7 +3,9 @@
 // addresses whose pods are gone are released after
 // KubeControllersConfiguration's leakGracePeriod, default 15m, 0 turns it
 // off) and, for a deleted Node, its addresses, blocks and CalicoNodeStatus
-// objects (at once: a Node deletion triggers a pass). Replicas elect a
+// objects (at once: a Node deletion triggers a pass); and the service
+// controller (internal/lbipam): LoadBalancer Services get addresses from
+// pools whose allowedUses include LoadBalancer. Replicas elect a
 // leader through a Lease (--lease-namespace, default kube-system); only
 // the leader works.
 //
@@ -39,6 +41,7 @@ import (
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/ipamgc"
+	"github.com/calicong/calico/internal/lbipam"
 	"github.com/calicong/calico/internal/nodecleanup"
 )
 
@@ -87,8 +90,12 @@ func run() int {
 		return 1
 	}
 	grace, period := 15*time.Minute, 5*time.Minute
+	assignIPs := v3.AllServices
 	kind, _ := v3.KindFor("KubeControllersConfiguration")
 	if o, err := c.Get(ctx, kind, "", v3.DefaultConfigName); err == nil {
+		if lb := o.(*v3.KubeControllersConfiguration).Spec.Controllers.LoadBalancer; lb != nil && lb.AssignIPs != "" {
+			assignIPs = lb.AssignIPs
+		}
 		if n := o.(*v3.KubeControllersConfiguration).Spec.Controllers.Node; n != nil {
 			if n.LeakGracePeriod != nil {
 				grace = n.LeakGracePeriod.Duration
@@ -145,6 +152,8 @@ func run() int {
 	}
 	controllers := func(ctx context.Context) {
 		go nodeInformer.Run(ctx.Done())
+		// The service controller: LoadBalancer addresses.
+		go lbipam.New(lbipam.Config{Kube: c.Kube, IPAM: c.IPAM(), AssignIPs: assignIPs, Log: log.With("controller", "loadbalancer")}).Run(ctx)
 		if grace == 0 {
 			log.Info("IPAM garbage collection is off (leakGracePeriod 0); deleted nodes' status objects are still cleaned up")
 			agg.Report("ipam-gc", health.Report{Live: true, Ready: true, Detail: "off"})

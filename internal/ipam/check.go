@@ -77,14 +77,18 @@ func (m *IPAM) Check(ctx context.Context, owners Owners) (Report, error) {
 		}
 		blocks[b.cidr.String()] = b
 	}
-	confirmed := map[string]string{} // block CIDR → affinity "host:<node>"
+	confirmed := map[string]string{} // block CIDR → affinity "host:<node>" or "virtual:<name>"
 	for _, o := range affObjs {
 		a := o.(*v3.BlockAffinity)
 		switch a.Spec.State {
 		case v3.StateConfirmed, v3.StatePending, "":
 			// A pending claim's block is reported once, as the pending
 			// affinity below.
-			confirmed[a.Spec.CIDR] = "host:" + a.Spec.Node
+			typ := a.Spec.Type
+			if typ == "" {
+				typ = "host"
+			}
+			confirmed[a.Spec.CIDR] = typ + ":" + a.Spec.Node
 		}
 		switch a.Spec.State {
 		case v3.StateConfirmed:
@@ -96,7 +100,7 @@ func (m *IPAM) Check(ctx context.Context, owners Owners) (Report, error) {
 		}
 	}
 	for c, b := range blocks {
-		if aff := b.affinity(); strings.HasPrefix(aff, "host:") && confirmed[c] != aff {
+		if aff := b.affinity(); (strings.HasPrefix(aff, "host:") || strings.HasPrefix(aff, VirtualPrefix)) && confirmed[c] != aff {
 			add("block-no-affinity", "", "IPAMBlock/"+b.obj.Name, "block %s says %s but there is no confirmed BlockAffinity for it", c, aff)
 		}
 		if !slices.ContainsFunc(pools, func(p pool) bool { return p.cidr.Contains(b.cidr.Addr()) }) {

@@ -112,6 +112,27 @@ func (m *IPAM) Configure(ctx context.Context, change func(*v3.IPAMConfigurationS
 	return fmt.Errorf("IPAM configuration: %w after %d tries", ErrConflict, maxRetries)
 }
 
+// VirtualPrefix makes an assignment's Node a virtual owner rather than a
+// node: "virtual:load-balancer" takes blocks with affinity
+// "virtual:load-balancer" (as Calico's LoadBalancer IPAM does), which no
+// node routes or advertises as its own and the garbage collector does not
+// take for a deleted node.
+const VirtualPrefix = "virtual:"
+
+// ownerOf splits an assignment's Node into the affinity type and name.
+func ownerOf(node string) (typ, name string) {
+	if rest, ok := strings.CutPrefix(node, VirtualPrefix); ok {
+		return "virtual", rest
+	}
+	return "host", node
+}
+
+// affinityOf is the block affinity of an assignment's Node.
+func affinityOf(node string) string {
+	typ, name := ownerOf(node)
+	return typ + ":" + name
+}
+
 // AssignArgs ask for addresses.
 type AssignArgs struct {
 	Num4, Num6 int
@@ -231,7 +252,7 @@ func (m *IPAM) rollback(ctx context.Context, handle string, got []netip.Prefix) 
 func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []pool, in *Inputs) ([]netip.Prefix, error) {
 	s, res := in.settings, in.res
 	var got []netip.Prefix
-	affinity := "host:" + a.Node
+	affinity := affinityOf(a.Node)
 	take := func(cidr netip.Prefix, wantAffinity string) error {
 		addrs, err := m.allocFromBlock(ctx, cidr, n-len(got), a.HandleID, a.Attrs, res, s.Cooldown, wantAffinity)
 		for _, ad := range addrs {
@@ -490,7 +511,8 @@ func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (co
 	}
 	for _, o := range objs {
 		a := o.(*v3.BlockAffinity)
-		if a.Spec.Node != node || a.Spec.Deleted || (a.Spec.Type != "" && a.Spec.Type != "host") {
+		typ, name := ownerOf(node)
+		if a.Spec.Node != name || a.Spec.Deleted || (a.Spec.Type != "" && a.Spec.Type != typ) || (a.Spec.Type == "" && typ != "host") {
 			continue
 		}
 		c, err := netip.ParsePrefix(a.Spec.CIDR)
@@ -583,13 +605,14 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	aff := KindAffinity.New().(*v3.BlockAffinity)
 	aff.Name = name
 	aff.Labels = map[string]string{LabelNode: NodeLabelValue(node)}
-	aff.Spec = v3.BlockAffinitySpec{State: v3.StatePending, Node: node, Type: "host", CIDR: cidr.String()}
+	typ, owner := ownerOf(node)
+	aff.Spec = v3.BlockAffinitySpec{State: v3.StatePending, Node: owner, Type: typ, CIDR: cidr.String()}
 	created, err := m.store.Create(ctx, aff)
 	if errors.Is(err, ErrExists) {
 		created, err = m.store.Get(ctx, KindAffinity, name)
 		if err == nil && created.(*v3.BlockAffinity).Spec.State == v3.StateConfirmed {
 			// Ours already; make sure the block is there.
-			_, berr := m.store.Create(ctx, emptyBlock(cidr, "host:"+node, m.now()))
+			_, berr := m.store.Create(ctx, emptyBlock(cidr, affinityOf(node), m.now()))
 			if berr != nil && !errors.Is(berr, ErrExists) {
 				return berr
 			}
@@ -599,13 +622,13 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	if err != nil {
 		return fmt.Errorf("claiming block %s for %s: %w", cidr, node, err)
 	}
-	_, err = m.store.Create(ctx, emptyBlock(cidr, "host:"+node, m.now()))
+	_, err = m.store.Create(ctx, emptyBlock(cidr, affinityOf(node), m.now()))
 	if errors.Is(err, ErrExists) {
 		o, gerr := m.store.Get(ctx, KindBlock, BlockName(cidr))
 		if gerr != nil {
 			return gerr
 		}
-		if b := o.(*v3.IPAMBlock); b.Spec.Affinity == nil || *b.Spec.Affinity != "host:"+node {
+		if b := o.(*v3.IPAMBlock); b.Spec.Affinity == nil || *b.Spec.Affinity != affinityOf(node) {
 			if derr := m.store.Delete(ctx, KindAffinity, name, created.GetResourceVersion()); derr != nil && !errors.Is(derr, ErrNotFound) {
 				m.log.Warn("withdrawing a pending affinity", "affinity", name, "err", derr)
 			}
@@ -634,6 +657,8 @@ type AssignIPArgs struct {
 	HandleID string
 	Attrs    map[string]string
 	Node     string
+	// Use, if set, must be among the pool's allowedUses.
+	Use v3.IPPoolAllowedUse
 }
 
 // AssignIP hands out a specific address (the cni.projectcalico.org/ipAddrs
@@ -650,6 +675,9 @@ func (m *IPAM) AssignIP(ctx context.Context, a AssignIPArgs) error {
 	i := slices.IndexFunc(pools, func(p pool) bool { return p.cidr.Contains(a.IP) })
 	if i < 0 {
 		return fmt.Errorf("%w: %s is not in any IP pool", ErrNoPools, a.IP)
+	}
+	if a.Use != "" && !slices.Contains(pools[i].obj.Spec.AllowedUses, a.Use) {
+		return fmt.Errorf("%w: %s is in pool %s, whose allowedUses do not include %s", ErrNoPools, a.IP, pools[i].name, a.Use)
 	}
 	res, err := m.loadReservations(ctx)
 	if err != nil {
@@ -935,16 +963,17 @@ func (m *IPAM) ReleaseNodeAffinities(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
+	typ, name := ownerOf(node)
 	for _, o := range objs {
 		a := o.(*v3.BlockAffinity)
-		if a.Spec.Node != node {
+		if a.Spec.Node != name || (a.Spec.Type != "" && a.Spec.Type != typ) {
 			continue
 		}
 		cidr, err := netip.ParsePrefix(a.Spec.CIDR)
 		if err != nil {
 			continue
 		}
-		if err := m.releaseBlockAffinity(ctx, cidr, "host:"+node); err != nil {
+		if err := m.releaseBlockAffinity(ctx, cidr, affinityOf(node)); err != nil {
 			return err
 		}
 		if err := m.store.Delete(ctx, KindAffinity, a.Name, ""); err != nil && !errors.Is(err, ErrNotFound) {

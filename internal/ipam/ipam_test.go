@@ -421,3 +421,38 @@ func TestAffinityNodeLabel(t *testing.T) {
 		t.Errorf("affinities listed by the long name's label: %+v", got)
 	}
 }
+
+// A virtual owner (LoadBalancer addresses) takes blocks of its own, with
+// a virtual affinity: no node's, in no node's list, and consistent.
+func TestVirtualOwner(t *testing.T) {
+	e := newEnv(t)
+	e.pool("lb", "10.61.0.0/24", 28, func(s *v3.IPPoolSpec) {
+		s.AllowedUses = []v3.IPPoolAllowedUse{v3.IPPoolAllowedUseLoadBalancer}
+		s.NodeSelector = `lb == "yes"`
+	})
+	a, err := e.m.AutoAssign(e.ctx, AssignArgs{Num4: 1, HandleID: "lb-1", Node: VirtualPrefix + "load-balancer",
+		Use: v3.IPPoolAllowedUseLoadBalancer, Attrs: map[string]string{AttrType: "loadBalancer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, _ := e.s.List(e.ctx, KindBlock)
+	if len(blocks) != 1 || *blocks[0].(*v3.IPAMBlock).Spec.Affinity != "virtual:load-balancer" {
+		t.Fatalf("blocks %+v", blocks)
+	}
+	if !netip.MustParsePrefix("10.61.0.0/24").Contains(a.IPv4[0].Addr()) {
+		t.Errorf("address %v", a.IPv4)
+	}
+	if nodes, _ := e.m.AffineNodes(e.ctx); len(nodes) != 0 {
+		t.Errorf("a virtual owner listed among nodes: %v", nodes)
+	}
+	// A second address comes from the same block.
+	b, err := e.m.AutoAssign(e.ctx, AssignArgs{Num4: 1, HandleID: "lb-2", Node: VirtualPrefix + "load-balancer", Use: v3.IPPoolAllowedUseLoadBalancer})
+	if err != nil || a.IPv4[0].Masked() != b.IPv4[0].Masked() {
+		t.Errorf("second address %v from another block than %v (%v)", b.IPv4, a.IPv4, err)
+	}
+	// Workloads may not use the pool.
+	if _, err := e.assign("node-1", "pod", 1, 0); err == nil {
+		t.Errorf("a workload got an address from a LoadBalancer pool")
+	}
+	e.consistent()
+}

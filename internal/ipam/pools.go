@@ -72,8 +72,8 @@ func (m *IPAM) usablePools(ctx context.Context, all []pool, v6 bool, requested [
 	needLabels := true
 	nodeOK := func(p pool) (bool, error) {
 		sel := p.obj.Spec.NodeSelector
-		if sel == "" || sel == "all()" {
-			return true, nil
+		if sel == "" || sel == "all()" || strings.HasPrefix(node, VirtualPrefix) {
+			return true, nil // a virtual owner is no node to select
 		}
 		if needLabels {
 			needLabels = false

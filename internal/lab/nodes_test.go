@@ -135,6 +135,51 @@ func TestUpWithNodes(t *testing.T) {
 	if code != 0 {
 		t.Errorf("the Service's ClusterIP %s:80 is not reachable from %s", clusterIP, from)
 	}
+	// A LoadBalancer Service: calico-kube-controllers gives it an address
+	// from the LoadBalancer pool, kube-proxy serves it, and it is released
+	// with the Service.
+	calicoctl := func(stdin string, args ...string) string {
+		cmd := exec.Command(filepath.Join(bin, "calicoctl"), append([]string{"--kubeconfig", cfg.KubeconfigPath()}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		o, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("calicoctl %v: %v\n%s", args, err, o)
+		}
+		return string(o)
+	}
+	calicoctl("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: lb}\nspec: {cidr: 10.250.0.0/28, blockSize: 29, allowedUses: [LoadBalancer]}\n", "apply", "-f", "-")
+	if o, err := kubectl(t, cfg, "expose", "deployment", "web", "--name=web-lb", "--type=LoadBalancer", "--port=80", "--target-port=8080"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	var lbIP string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && lbIP == ""; {
+		lbIP, _ = kubectl(t, cfg, "get", "service", "web-lb", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		lbIP = strings.TrimSpace(lbIP)
+	}
+	if !strings.HasPrefix(lbIP, "10.250.0.") {
+		t.Fatalf("the LoadBalancer Service got %q, not an address of pool lb", lbIP)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if _, code = calicoLab("probe", from, lbIP, "--port", "80", "--timeout", "1s"); code == 0 {
+			break
+		}
+	}
+	if code != 0 {
+		t.Errorf("the LoadBalancer address %s:80 is not reachable from %s", lbIP, from)
+	}
+	if o := calicoctl("", "ipam", "show", "--ip", lbIP); !strings.Contains(o, "in use") {
+		t.Errorf("calicoctl ipam show --ip %s:\n%s", lbIP, o)
+	}
+	if o, err := kubectl(t, cfg, "delete", "service", "web-lb"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	released := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !released; {
+		released = !strings.Contains(calicoctl("", "ipam", "show", "--ip", lbIP), "in use")
+	}
+	if !released {
+		t.Errorf("the LoadBalancer address %s was not released with its Service", lbIP)
+	}
 	if o, code := calicoLab("exec", "node-1", "--", "nft", "list", "tables"); code != 0 || !strings.Contains(o, "table ip kube-proxy") || !strings.Contains(o, "table inet calico") {
 		t.Errorf("nftables tables on node-1: exit %d\n%s", code, o)
 	}
