@@ -20,6 +20,7 @@ import (
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/noderuntime"
 	"github.com/calicong/calico/internal/probe"
 )
 
@@ -149,10 +150,10 @@ func ready(p *corev1.Pod) bool {
 
 // podNamespace finds a pod's network namespace (named after its UID).
 func podNamespace(b *testing.B, cfg lab.Config, p *corev1.Pod) string {
-	uid := strings.ReplaceAll(string(p.UID), "-", "")[:12]
+	role := noderuntime.SandboxRole(p.UID)
 	entries, _ := os.ReadDir("/var/run/netns")
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), lab.NamespacePrefix) && strings.HasSuffix(e.Name(), "-p-"+uid) {
+		if strings.HasPrefix(e.Name(), lab.NamespacePrefix) && strings.HasSuffix(e.Name(), "-"+role) {
 			return e.Name()
 		}
 	}

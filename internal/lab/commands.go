@@ -21,6 +21,7 @@ import (
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/noderuntime"
 	"github.com/calicong/calico/internal/probe"
 )
 
@@ -72,8 +73,7 @@ func (l *labView) host(name string) (multihost.HostSpec, bool) {
 
 // podNS is the network namespace the node runtime made for a pod.
 func (l *labView) podNS(p *corev1.Pod) string {
-	uid := strings.ReplaceAll(string(p.UID), "-", "")
-	return l.rec.Cluster.Prefix + "-p-" + uid[:12]
+	return l.rec.Cluster.Prefix + "-" + noderuntime.SandboxRole(p.UID)
 }
 
 // resolve finds a pod ("namespace/name"), a node (its name) or takes an
@@ -300,9 +300,7 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		if c.PID == 0 {
 			return fmt.Errorf("%s is not running (state %s)", name, c.State)
 		}
-		ours := isOurs(c.PID, cfg.KubeBinary, c.Name) || isOurs(c.PID, cfg.Executable, "node-agent", "--node="+c.Name) ||
-			isOurs(c.PID, filepath.Join(filepath.Dir(cfg.Executable), c.Name), "--kubeconfig="+cfg.KubeconfigPath())
-		if !ours {
+		if !componentIsOurs(cfg, c.PID, c.Name) {
 			return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, name)
 		}
 		stopPID(c.PID, 30*time.Second, func() bool { return processArgs(c.PID) != nil })

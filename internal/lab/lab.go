@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -214,10 +213,7 @@ func stopSupervisor(cfg Config) (stopped bool) {
 	}
 	for _, c := range st.Components {
 		pid := c.PID
-		ours := func() bool {
-			return isOurs(pid, cfg.KubeBinary, c.Name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+c.Name) ||
-				isOurs(pid, filepath.Join(filepath.Dir(cfg.Executable), c.Name), "--kubeconfig="+cfg.KubeconfigPath())
-		}
+		ours := func() bool { return componentIsOurs(cfg, pid, c.Name) }
 		if ours() {
 			stopped = true
 			stopPID(pid, 30*time.Second, ours)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,6 +110,14 @@ func isOurs(pid int, binary string, args ...string) bool {
 		}
 	}
 	return true
+}
+
+// componentIsOurs tells whether pid is still the lab's component of that
+// name: a control-plane component of the kube-lab binary, a node agent,
+// or calico-kube-controllers.
+func componentIsOurs(cfg Config, pid int, name string) bool {
+	return isOurs(pid, cfg.KubeBinary, name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+name) ||
+		isOurs(pid, filepath.Join(filepath.Dir(cfg.Executable), name), "--kubeconfig="+cfg.KubeconfigPath())
 }
 
 // supervisorPID returns the PID of this lab's running supervisor, or 0.

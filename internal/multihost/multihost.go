@@ -369,9 +369,6 @@ func (h *Host) Start(name string, env []string, argv ...string) (*Process, error
 // Done is closed when the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// PID is the process's ID.
-func (p *Process) PID() int { return p.cmd.Process.Pid }
-
 // Exited tells whether the process has ended, and how.
 func (p *Process) Exited() (bool, error) {
 	select {

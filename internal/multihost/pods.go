@@ -180,19 +180,6 @@ func (p *Pod) Unwire(ctx context.Context) error {
 	return p.Host.c.deleteNS(p.NS)
 }
 
-// Delete unwires the pod (CNI DEL) and deletes it from Kubernetes.
-func (p *Pod) Delete(ctx context.Context, kube kubernetes.Interface) error {
-	if err := p.Host.cni.cni.DelNetworkList(ctx, p.Host.cni.conf, p.rt()); err != nil {
-		return err
-	}
-	zero := int64(0)
-	err := kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
 // CreatePod creates a pod. In a namespace made a moment ago the
 // ServiceAccount admission plugin refuses pods until the controller
 // manager has made the namespace's default service account, so that

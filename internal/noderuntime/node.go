@@ -56,7 +56,7 @@ func (r *Runtime) register(ctx context.Context) error {
 		if _, err := nodes.Create(ctx, n, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("registering node %s: %w", name, err)
 		}
-		return r.heartbeat(ctx)
+		return r.heartbeat(ctx, true)
 	}
 	if err != nil {
 		return fmt.Errorf("reading node %s: %w", name, err)
@@ -89,12 +89,13 @@ func (r *Runtime) register(ctx context.Context) error {
 			return fmt.Errorf("labelling node %s: %w", name, err)
 		}
 	}
-	return r.heartbeat(ctx)
+	return r.heartbeat(ctx, true)
 }
 
 // heartbeat renews the node's Lease (what the node lifecycle controller
-// watches) and refreshes its status.
-func (r *Runtime) heartbeat(ctx context.Context) error {
+// watches) and, with status, rewrites the node's status too (as a kubelet
+// does only now and then once the lease carries its liveness).
+func (r *Runtime) heartbeat(ctx context.Context, status bool) error {
 	name := r.cfg.Host.Name
 	now := metav1.NewMicroTime(time.Now())
 	leases := r.cfg.Kube.CoordinationV1().Leases(corev1.NamespaceNodeLease)
@@ -114,6 +115,9 @@ func (r *Runtime) heartbeat(ctx context.Context) error {
 		if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("node lease: %w", err)
 		}
+	}
+	if !status {
+		return nil
 	}
 	// Others write the Node too (calico-node its annotations): retry on
 	// a conflict from a fresh read.

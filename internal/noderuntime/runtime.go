@@ -232,12 +232,14 @@ func (r *Runtime) closeServers() {
 func (r *Runtime) heartbeats(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Heartbeat)
 	defer t.Stop()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			// The lease every beat; the status every sixth (a minute by
+			// default).
+			if err := r.heartbeat(ctx, i%6 == 0); err != nil && ctx.Err() == nil {
 				r.cfg.Log.Warn("node heartbeat", "err", err)
 			}
 		}
@@ -328,12 +330,18 @@ func (r *Runtime) sync(ctx context.Context, key string) error {
 	return r.setRunning(ctx, pod, ips)
 }
 
-// start makes a pod's sandbox: its network namespace (named after the
-// pod's UID, so a restarted runtime finds it again), the CNI ADD, and the
-// workload server on its ports.
+// SandboxRole is the multihost role of a pod's network namespace (the
+// namespace is named <cluster prefix>-<role>): derived from the pod's UID,
+// so a restarted runtime, and the lab's commands, find it again.
+func SandboxRole(uid types.UID) string { return "p-" + containerID(uid)[:12] }
+
+// containerID is the pod sandbox's ID given to the CNI plugin.
+func containerID(uid types.UID) string { return strings.ReplaceAll(string(uid), "-", "") }
+
+// start makes a pod's sandbox: its network namespace, the CNI ADD, and
+// the workload server on its ports.
 func (r *Runtime) start(ctx context.Context, pod *corev1.Pod) (*sandbox, error) {
-	uid := strings.ReplaceAll(string(pod.UID), "-", "")
-	p, err := r.cfg.Host.Wire(ctx, pod.Namespace, pod.Name, uid, "p-"+uid[:12])
+	p, err := r.cfg.Host.Wire(ctx, pod.Namespace, pod.Name, containerID(pod.UID), SandboxRole(pod.UID))
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +441,7 @@ func (r *Runtime) setRunning(ctx context.Context, pod *corev1.Pod, ips []string)
 		started := true
 		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
 			Name: c.Name, Ready: true, Started: &started, Image: c.Image, ImageID: "calico-lab://" + c.Image,
-			ContainerID: "calico-lab://" + strings.ReplaceAll(string(p.UID), "-", ""),
+			ContainerID: "calico-lab://" + containerID(p.UID),
 			State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: *st.StartTime}},
 		})
 	}

@@ -67,7 +67,6 @@ type Controller struct {
 	recorded, recordedMAC string
 	labels                map[string]string
 	kick                  reconcile.Trigger
-	lastErr               error
 }
 
 // New makes the controller.
@@ -126,21 +125,9 @@ func (c *Controller) poke() { c.kick.Poke() }
 
 // Run reconciles until ctx ends, retrying failures with back-off.
 func (c *Controller) Run(ctx context.Context) error {
-	reconcile.Loop{Trigger: c.kick, MinInterval: c.cfg.Debounce, Run: func(ctx context.Context) error {
-		err := c.Reconcile(ctx)
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
-		return err
-	}, OnError: func(err error) { c.cfg.Log.Error("VXLAN tunnel address", "err", err) }}.Serve(ctx)
+	reconcile.Loop{Trigger: c.kick, MinInterval: c.cfg.Debounce, Run: c.Reconcile,
+		OnError: func(err error) { c.cfg.Log.Error("VXLAN tunnel address", "err", err) }}.Serve(ctx)
 	return nil
-}
-
-// Err is the last reconciliation's error.
-func (c *Controller) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastErr
 }
 
 // vxlanPools are the enabled IPv4 pools with VXLAN on that the node may
