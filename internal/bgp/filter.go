@@ -84,7 +84,7 @@ func filterFunc(name, dir, sfx string) string {
 // a condition whose match applies the rule's operations and ends the
 // filter with its action; a route no rule matches goes on to the next
 // filter, and at the end to Calico's defaults.
-func renderFilter(b *strings.Builder, f *v3.BGPFilter, v6 bool, _ v3.ASNumber) {
+func renderFilter(b *strings.Builder, f *v3.BGPFilter, v6 bool) {
 	sfx := "4"
 	if v6 {
 		sfx = "6"

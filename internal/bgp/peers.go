@@ -58,9 +58,6 @@ type Peer struct {
 	AllowLocalAS int32
 	// Filters name the BGPFilters applied, in order.
 	Filters []string
-	// SourceAddress is the session's local address ("" for BIRD's
-	// choice).
-	SourceAddress netip.Addr
 
 	// broken: the session cannot be configured as asked (its password
 	// cannot be read); it is left out rather than run without one.
@@ -293,9 +290,6 @@ func (in *Input) PeersFor(v6 bool) ([]Peer, []string) {
 			}
 			if n := bp.Spec.NumAllowedLocalASNumbers; n != nil {
 				p.AllowLocalAS = *n
-			}
-			if bp.Spec.SourceAddress != v3.SourceAddressNone {
-				p.SourceAddress = self.addr(v6)
 			}
 			if ref := bp.Spec.Password; ref != nil {
 				pw, perr := in.password(ref)

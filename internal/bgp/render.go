@@ -183,7 +183,7 @@ func (in *Input) family(self nodeInfo, v6 bool, peers []Peer, problems *[]string
 			*problems = append(*problems, fmt.Sprintf("BGPFilter %s does not exist; peers naming it are rendered without it", n))
 			continue
 		}
-		renderFilter(&b, f, v6, self.as)
+		renderFilter(&b, f, v6)
 	}
 
 	localAS := self.as
