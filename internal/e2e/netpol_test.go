@@ -148,6 +148,34 @@ func (w *world) expect(t *testing.T, scenario, proto string, port int, allowed f
 	}
 }
 
+// hold checks that the probes give the expected matrix all through a
+// window: for a change that must not happen.
+func (w *world) hold(t *testing.T, scenario string, window time.Duration, allowed func(from, to wpod) bool) {
+	t.Helper()
+	w.expect(t, scenario, "TCP", 80, allowed)
+	// A pair counts as changed when two matrices in a row say so: one
+	// probe can miss on a loaded machine.
+	wrongBefore := map[[2]string]bool{}
+	for end := time.Now().Add(window); time.Now().Before(end); {
+		got := w.matrix("TCP", 80)
+		wrong := map[[2]string]bool{}
+		for _, from := range w.pods {
+			for _, to := range w.pods {
+				pair := [2]string{from.String(), to.String()}
+				if from == to || got[pair] == allowed(from, to) {
+					continue
+				}
+				if wrongBefore[pair] {
+					t.Errorf("%s: %s→%s changed to %v:\n%s", scenario, from, to, got[pair], w.table(got))
+					return
+				}
+				wrong[pair] = true
+			}
+		}
+		wrongBefore = wrong
+	}
+}
+
 func (w *world) table(got map[[2]string]bool) string {
 	var b strings.Builder
 	b.WriteString("from\\to")
@@ -335,11 +363,127 @@ var scenarios = []scenario{
 	{"staged policies change nothing", true, func(t *testing.T, w *world) {
 		defer calico(t, &v3.StagedGlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "would-deny"}, Spec: v3.StagedGlobalNetworkPolicySpec{
 			Selector: "all()", Types: []v3.PolicyType{v3.PolicyTypeIngress, v3.PolicyTypeEgress}}})()
-		// Give a wrong enforcement time to show, then expect nothing
-		// changed.
-		time.Sleep(2 * time.Second)
-		w.expect(t, "staged", "TCP", 80, everything)
+		// A wrong enforcement would show within a few seconds: every
+		// matrix over that window must be "everything allowed".
+		w.hold(t, "staged", 3*time.Second, everything)
 	}},
+	{"HostEndpoint without policy: only failsafe ports are open", true, func(t *testing.T, w *world) {
+		target := w.c.hosts[0]
+		w.serveHost(t, target, 9090, 22)
+		w.expectHost(t, "before the host endpoint", target, 9090, func(string) bool { return true })
+		defer calico(t, hostEndpoint(target))()
+		w.expectHost(t, "HostEndpoint, 9090", target, 9090, func(string) bool { return false })
+		w.expectHost(t, "HostEndpoint, failsafe 22", target, 22, func(string) bool { return true })
+	}},
+	{"HostEndpoint policy, and hosts as a policy's source", false, func(t *testing.T, w *world) {
+		target := w.c.hosts[0]
+		w.serveHost(t, target, 9090, 22)
+		defer calico(t, hostEndpoint(target))()
+		// Into the host: port 9090 from namespace x only. Out of it:
+		// everything (without an egress rule the host could not open
+		// connections either).
+		defer calico(t, &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "lab-hosts"}, Spec: v3.GlobalNetworkPolicySpec{
+			Selector: `role == "lab-host"`, Types: []v3.PolicyType{v3.PolicyTypeIngress, v3.PolicyTypeEgress},
+			Ingress: []v3.Rule{{Action: v3.Allow, Protocol: ptr(v3.ProtocolFromString("TCP")),
+				Source: v3.EntityRule{NamespaceSelector: `ns == "x"`}, Destination: v3.EntityRule{Ports: []v3.Port{v3.SinglePort(9090)}}}},
+			Egress: []v3.Rule{{Action: v3.Allow}}}})()
+		// x/a lets in the host endpoint (matched by its expected IP) and
+		// no one else.
+		defer calico(t, &v3.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "from-hosts", Namespace: "x"}, Spec: v3.NetworkPolicySpec{
+			Selector: `pod == "a"`, Types: []v3.PolicyType{v3.PolicyTypeIngress},
+			Ingress: []v3.Rule{{Action: v3.Allow, Source: v3.EntityRule{Selector: `role == "lab-host"`}}}}})()
+		w.expectHost(t, "host 9090 from x only", target, 9090, func(from string) bool { return strings.HasPrefix(from, "x/") })
+		w.expectHost(t, "host failsafe 22", target, 22, func(string) bool { return true })
+		w.expect(t, "x/a from hosts only", "TCP", 80, func(_, to wpod) bool { return to.String() != "x/a" })
+		xa := w.pod("x/a")
+		w.expectFromHosts(t, "hosts to x/a", xa, 80, func(h *multihost.Host) bool { return h == target })
+	}},
+}
+
+// hostEndpoint is a HostEndpoint for a host's underlay interface,
+// labelled role=lab-host.
+func hostEndpoint(h *multihost.Host) *v3.HostEndpoint {
+	return &v3.HostEndpoint{ObjectMeta: metav1.ObjectMeta{Name: h.Name + "-eth0", Labels: map[string]string{"role": "lab-host"}},
+		Spec: v3.HostEndpointSpec{Node: h.Name, InterfaceName: "eth0", ExpectedIPs: []string{h.IP.Addr().String()}}}
+}
+
+// serveHost serves TCP ports in a host's own namespace for the rest of
+// the scenario.
+func (w *world) serveHost(t *testing.T, h *multihost.Host, ports ...int) {
+	t.Helper()
+	var ps []probe.Port
+	for _, p := range ports {
+		ps = append(ps, probe.Port{Protocol: "TCP", Port: p})
+	}
+	srv, err := probe.Serve(h.NS, h.Name, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+}
+
+// source is somewhere a probe starts: a pod, or a host's own namespace.
+type source struct{ name, netns string }
+
+// expectHost waits until TCP probes to a host's address give the
+// expected result from every pod on the other hosts (their packets
+// arrive on its underlay interface) and from the other hosts themselves.
+func (w *world) expectHost(t *testing.T, scenario string, target *multihost.Host, port int, allowed func(from string) bool) {
+	t.Helper()
+	var from []source
+	for _, p := range w.pods {
+		if p.node != target.Name {
+			from = append(from, source{p.String(), p.netns})
+		}
+	}
+	for _, h := range w.c.hosts {
+		if h != target {
+			from = append(from, source{"host " + h.Name, h.NS})
+		}
+	}
+	w.expectFrom(t, fmt.Sprintf("%s (%s:%d)", scenario, target.Name, port), from, target.IP.Addr().String(), port, allowed)
+}
+
+// expectFromHosts waits until TCP probes from every host's namespace to a
+// pod give the expected result.
+func (w *world) expectFromHosts(t *testing.T, scenario string, to wpod, port int, allowed func(*multihost.Host) bool) {
+	t.Helper()
+	var from []source
+	want := map[string]bool{}
+	for _, h := range w.c.hosts {
+		from = append(from, source{"host " + h.Name, h.NS})
+		want["host "+h.Name] = allowed(h)
+	}
+	w.expectFrom(t, fmt.Sprintf("%s (%s:%d)", scenario, to, port), from, to.ip, port, func(name string) bool { return want[name] })
+}
+
+func (w *world) expectFrom(t *testing.T, what string, from []source, addr string, port int, allowed func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := make([]bool, len(from))
+		var wg sync.WaitGroup
+		for i, s := range from {
+			wg.Go(func() {
+				r, err := probe.Connect(s.netns, "TCP", addr, port, 700*time.Millisecond)
+				got[i] = err == nil && r.Connected
+			})
+		}
+		wg.Wait()
+		var wrong []string
+		for i, s := range from {
+			if want := allowed(s.name); got[i] != want {
+				wrong = append(wrong, fmt.Sprintf("%s→%s:%d want %v", s.name, addr, port, want))
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: %d of %d sources wrong:\n%s", what, len(wrong), len(from), strings.Join(wrong, "\n"))
+			return
+		}
+	}
 }
 
 // TestNetworkPolicyConformance runs the scenarios (all with
