@@ -32,8 +32,9 @@ import (
 // KubeControllersConfiguration: a live pod keeps its address, a gone
 // pod's is released after the grace period, a deleted node's at once,
 // with its CalicoNodeStatus; /readiness answers, /metrics counts the
-// reclamations; a second replica waits for the leader; SIGTERM stops it
-// cleanly.
+// reclamations; a second replica waits for the leader; changes to the
+// configuration are followed while it runs (status.runningConfig,
+// automatic host endpoints); SIGTERM stops it cleanly.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
@@ -203,6 +204,91 @@ func TestBinary(t *testing.T) {
 	if strings.Contains(secondLog.String(), "msg=leading") {
 		t.Errorf("the second replica led while the first ran:\n%s", secondLog.String())
 	}
+	// status.runningConfig shows what runs: the node controller with the
+	// configured grace period, and no service controller (no section).
+	poll("status.runningConfig written", 10*time.Second, func() bool {
+		o, err := testLab.Client.Get(ctx, kind, "", v3.DefaultConfigName)
+		if err != nil {
+			return false
+		}
+		rc := o.(*v3.KubeControllersConfiguration).Status.RunningConfig
+		return rc != nil && rc.Controllers.Node != nil && rc.Controllers.Node.LeakGracePeriod != nil &&
+			rc.Controllers.Node.LeakGracePeriod.Duration == grace && rc.Controllers.LoadBalancer == nil
+	})
+
+	// The configuration is followed while running: turning on automatic
+	// host endpoints gives gcbin-a one, with its labels; relabelling the
+	// node relabels it; an invalid change keeps the running settings;
+	// turning it off removes it, and never an endpoint a user made.
+	hepKind, _ := v3.KindFor("HostEndpoint")
+	mine := hepKind.New().(*v3.HostEndpoint)
+	mine.Name, mine.Spec.Node, mine.Spec.InterfaceName = "gcbin-users-hep", "gcbin-a", "eth0"
+	if _, err := testLab.Client.Create(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = testLab.Client.Delete(ctx, hepKind, "", "gcbin-users-hep", nil)
+		_ = testLab.Client.Delete(ctx, hepKind, "", "gcbin-a-auto-hep", nil)
+	})
+	setNode := func(change func(*v3.NodeControllerConfig)) {
+		t.Helper()
+		for try := 0; ; try++ {
+			o, err := testLab.Client.Get(ctx, kind, "", v3.DefaultConfigName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur := o.(*v3.KubeControllersConfiguration)
+			change(cur.Spec.Controllers.Node)
+			if _, err = testLab.Client.Update(ctx, cur); err == nil {
+				return
+			} else if try > 5 {
+				t.Fatal(err)
+			}
+		}
+	}
+	autoHEP := func() *v3.HostEndpoint {
+		o, err := testLab.Client.Get(ctx, hepKind, "", "gcbin-a-auto-hep")
+		if err != nil {
+			return nil
+		}
+		return o.(*v3.HostEndpoint)
+	}
+	setNode(func(n *v3.NodeControllerConfig) { n.HostEndpoint = &v3.AutoHostEndpointConfig{AutoCreate: "Enabled"} })
+	poll("gcbin-a-auto-hep created", 10*time.Second, func() bool { return autoHEP() != nil })
+	if h := autoHEP(); h.Spec.Node != "gcbin-a" || h.Spec.InterfaceName != "*" || h.Labels["projectcalico.org/created-by"] != "calico-kube-controllers" {
+		t.Errorf("automatic host endpoint: node %q interface %q labels %v", h.Spec.Node, h.Spec.InterfaceName, h.Labels)
+	}
+	nodeA, err := kube.CoreV1().Nodes().Get(ctx, "gcbin-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA.Labels = map[string]string{"role": "gcbin-edge"}
+	if _, err := kube.CoreV1().Nodes().Update(ctx, nodeA, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll("the automatic host endpoint follows the node's labels", 10*time.Second, func() bool {
+		h := autoHEP()
+		return h != nil && h.Labels["role"] == "gcbin-edge"
+	})
+	// The schema refuses a bad autoCreate; a negative grace period gets
+	// past it to the controller.
+	setNode(func(n *v3.NodeControllerConfig) { n.LeakGracePeriod = &metav1.Duration{Duration: -time.Second} })
+	poll("the invalid configuration reported", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "keep their settings")
+	})
+	if autoHEP() == nil {
+		t.Error("an invalid configuration removed the automatic host endpoint")
+	}
+	setNode(func(n *v3.NodeControllerConfig) {
+		n.LeakGracePeriod = &metav1.Duration{Duration: grace}
+		n.HostEndpoint = &v3.AutoHostEndpointConfig{AutoCreate: "Disabled"}
+	})
+	poll("gcbin-a-auto-hep deleted", 10*time.Second, func() bool { return autoHEP() == nil })
+	if _, err := testLab.Client.Get(ctx, hepKind, "", "gcbin-users-hep"); err != nil {
+		t.Errorf("the user's host endpoint: %v", err)
+	}
+
 	_, metrics := get("/metrics")
 	if n := metricValue(metrics, "ipam_allocations_gc_reclamations"); n < 2 {
 		t.Errorf("ipam_allocations_gc_reclamations = %v, want at least 2\n%s", n, metrics)

@@ -40,8 +40,10 @@ type Config struct {
 	// Interval between passes (default GracePeriod / 2).
 	Interval time.Duration
 	Now      func() time.Time
-	Metrics  prometheus.Registerer
-	Log      *slog.Logger
+	// Metrics, if set, are where the collector counts; they outlive it, so
+	// a collector restarted with new settings carries on counting.
+	Metrics *Metrics
+	Log     *slog.Logger
 	// Trigger, if set, asks for a pass now (a Node was deleted, say).
 	Trigger <-chan struct{}
 	// AfterPass, if set, runs after each pass with the nodes it saw (the
@@ -53,7 +55,7 @@ type Config struct {
 type Collector struct {
 	cfg        Config
 	candidates map[key]time.Time // first seen leaked
-	m          metrics
+	m          *Metrics
 }
 
 // key identifies one allocation (not just one address: a reused address
@@ -64,9 +66,28 @@ type key struct {
 	seq    uint64
 }
 
-type metrics struct {
+// Metrics are the collector's Prometheus metrics.
+type Metrics struct {
 	inUse, candidates, blocks prometheus.Gauge
 	reclaimed                 prometheus.Counter
+}
+
+// NewMetrics makes the metrics and registers them with reg (if not nil).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		inUse:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_in_use", Help: "Addresses allocated."}),
+		candidates: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_gc_candidates", Help: "Allocations that look leaked and wait out the grace period."}),
+		blocks:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_blocks", Help: "IPAM blocks."}),
+		reclaimed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ipam_allocations_gc_reclamations", Help: "Leaked allocations released."}),
+	}
+	if reg != nil {
+		for _, col := range []prometheus.Collector{m.inUse, m.candidates, m.blocks, m.reclaimed} {
+			if err := reg.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
 }
 
 // New makes a collector.
@@ -83,19 +104,9 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Collector{cfg: cfg, candidates: map[key]time.Time{}}
-	c.m = metrics{
-		inUse:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_in_use", Help: "Addresses allocated."}),
-		candidates: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_gc_candidates", Help: "Allocations that look leaked and wait out the grace period."}),
-		blocks:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_blocks", Help: "IPAM blocks."}),
-		reclaimed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ipam_allocations_gc_reclamations", Help: "Leaked allocations released."}),
-	}
-	if cfg.Metrics != nil {
-		for _, col := range []prometheus.Collector{c.m.inUse, c.m.candidates, c.m.blocks, c.m.reclaimed} {
-			if err := cfg.Metrics.Register(col); err != nil {
-				return nil, err
-			}
-		}
+	c := &Collector{cfg: cfg, candidates: map[key]time.Time{}, m: cfg.Metrics}
+	if c.m == nil {
+		c.m, _ = NewMetrics(nil)
 	}
 	return c, nil
 }
