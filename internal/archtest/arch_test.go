@@ -49,16 +49,19 @@ func listPackages(t *testing.T, patterns ...string) []pkg {
 // get net/http transitively through k8s.io/apimachinery, which is harmless;
 // clients, kernel access and subprocesses are not.
 var pure = map[string][]string{
-	"github.com/calicong/calico/internal/selector":    append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/model":       append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/conversion":  ioPackages,
-	"github.com/calicong/calico/api/v3":               ioPackages,
-	"github.com/calicong/calico/api/v3/validation":    ioPackages,
-	"github.com/calicong/calico/internal/calc":        ioPackages,
-	"github.com/calicong/calico/internal/felixconfig": ioPackages,
-	"github.com/calicong/calico/internal/proto":       append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/labelindex":  append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/bgp":         ioPackages,
+	"github.com/calicong/calico/internal/selector":        append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/model":           append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/conversion":      ioPackages,
+	"github.com/calicong/calico/api/v3":                   ioPackages,
+	"github.com/calicong/calico/api/v3/validation":        ioPackages,
+	"github.com/calicong/calico/internal/calc":            ioPackages,
+	"github.com/calicong/calico/internal/felixconfig":     ioPackages,
+	"github.com/calicong/calico/internal/proto":           append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/labelindex":      append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/bgp":             ioPackages,
+	"github.com/calicong/calico/internal/typha/wire":      ioPackages,
+	"github.com/calicong/calico/internal/typha/snapcache": ioPackages,
+	"github.com/calicong/calico/internal/kcconfig":        ioPackages,
 }
 
 var ioPackages = []string{

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/calicong/calico/internal/pki"
 )
 
 // identity is a client certificate the lab issues and a kubeconfig for it.
@@ -64,12 +66,12 @@ rules:
 
 // generateFiles creates the lab's PKI, kubeconfigs and audit policy.
 func generateFiles(cfg Config) error {
-	ca, caKey, err := newAuthority("calico-lab-ca")
+	ca, caKey, err := pki.NewAuthority("calico-lab-ca")
 	if err != nil {
 		return err
 	}
 	files := map[string][]byte{
-		cfg.pkiPath("ca.crt"): ca.certPEM,
+		cfg.pkiPath("ca.crt"): ca.CertPEM,
 		cfg.pkiPath("ca.key"): caKey,
 	}
 	_, svcNet, _ := net.ParseCIDR(cfg.ServiceCIDR)
@@ -77,21 +79,21 @@ func generateFiles(cfg Config) error {
 	host := net.ParseIP(cfg.Host)
 	serving := []struct {
 		name string
-		req  certRequest
+		req  pki.Request
 	}{
-		{"apiserver", certRequest{
+		{"apiserver", pki.Request{
 			CommonName: "kube-apiserver",
 			DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 			IPs:        uniqueIPs(host, net.IPv4(127, 0, 0, 1), kubernetesSvcIP),
 			Server:     true,
 		}},
-		{"controller-manager-serving", certRequest{CommonName: "kube-controller-manager", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
-		{"scheduler-serving", certRequest{CommonName: "kube-scheduler", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"scheduler-serving", pki.Request{CommonName: "kube-scheduler", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		// The API server's identity towards kubelets and webhooks.
-		{"apiserver-client", certRequest{CommonName: "kube-apiserver-client", Organization: []string{"system:masters"}, Client: true}},
+		{"apiserver-client", pki.Request{CommonName: "kube-apiserver-client", Organization: []string{"system:masters"}, Client: true}},
 	}
 	for _, s := range serving {
-		crt, key, err := ca.issue(s.req)
+		crt, key, err := ca.Issue(s.req)
 		if err != nil {
 			return err
 		}
@@ -99,22 +101,22 @@ func generateFiles(cfg Config) error {
 		files[cfg.pkiPath(s.name+".key")] = key
 	}
 
-	saKey, err := newKey()
+	saKey, err := pki.NewKey()
 	if err != nil {
 		return fmt.Errorf("generate service-account signing key: %w", err)
 	}
-	saKeyPEM, err := encodeKey(saKey)
+	saKeyPEM, err := pki.EncodeKey(saKey)
 	if err != nil {
 		return err
 	}
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
 	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity} {
-		crt, key, err := ca.issue(certRequest{CommonName: id.commonName, Organization: id.organization, Client: true})
+		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err
 		}
-		kc, err := kubeconfig(cfg, ca.certPEM, crt, key, id.commonName)
+		kc, err := kubeconfig(cfg, ca.CertPEM, crt, key, id.commonName)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,164 @@
+// Package typhatest has what Typha's tests share: generated syncer values
+// and a recorder of what a syncer consumer was told.
+package typhatest
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/typha/wire"
+)
+
+// WEP returns workload endpoint i of a synthetic cluster (namespace
+// ns-<i%ns>, node node-<i%nodes>), labelled with gen so a new gen is a
+// real change.
+func WEP(i, namespaces, nodes int, gen string, rev int) model.Update {
+	ns := fmt.Sprintf("ns-%d", i%namespaces)
+	node := fmt.Sprintf("node-%d", i%nodes)
+	pod := fmt.Sprintf("pod-%d", i)
+	name := node + "-k8s-" + pod + "-eth0"
+	w := &v3.WorkloadEndpoint{
+		TypeMeta: metav1.TypeMeta{Kind: "WorkloadEndpoint", APIVersion: v3.SchemeGroupVersion.String()},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: fmt.Sprint(rev),
+			Labels: map[string]string{
+				"app": fmt.Sprintf("app-%d", i%50), "tier": []string{"web", "api", "db"}[i%3], "gen": gen,
+				v3.LabelNamespace: ns, v3.LabelOrchestrator: v3.OrchestratorKubernetes, v3.LabelServiceAccount: "default",
+			}},
+		Spec: v3.WorkloadEndpointSpec{
+			Orchestrator: v3.OrchestratorKubernetes, Node: node, Pod: pod, Endpoint: "eth0",
+			ServiceAccountName: "default",
+			Profiles:           []string{"kns." + ns, "ksa." + ns + ".default"},
+			InterfaceName:      fmt.Sprintf("cali%011x", i),
+			IPNetworks:         []string{fmt.Sprintf("10.%d.%d.%d/32", (i>>16)&255, (i>>8)&255, i&255)},
+		},
+	}
+	return model.Update{KVPair: model.KVPair{Key: model.Key{Kind: model.KindWorkloadEndpoint, Namespace: ns, Name: name}, Value: w, Revision: fmt.Sprint(rev)}, UpdateType: model.UpdateTypeUpdated}
+}
+
+// Delete is a delete of key.
+func Delete(k model.Key, rev int) model.Update {
+	return model.Update{KVPair: model.KVPair{Key: k, Revision: fmt.Sprint(rev)}, UpdateType: model.UpdateTypeDeleted}
+}
+
+// State is a consumer's view: key → value encoded without its
+// resourceVersion (nil for a key sent without a value).
+type State map[model.Key][]byte
+
+// Apply applies updates to s.
+func (s State) Apply(us []model.Update) {
+	for _, u := range us {
+		if u.UpdateType == model.UpdateTypeDeleted {
+			delete(s, u.Key)
+			continue
+		}
+		var b []byte
+		if u.Value != nil {
+			var err error
+			if b, err = wire.EncodeValue(u.Value); err != nil {
+				panic(err)
+			}
+		}
+		s[u.Key] = b
+	}
+}
+
+// Diff describes how s and o differ, "" when they are equal.
+func (s State) Diff(o State) string {
+	var out []string
+	for k, v := range s {
+		w, ok := o[k]
+		switch {
+		case !ok:
+			out = append(out, "only left: "+k.String())
+		case !bytes.Equal(v, w):
+			out = append(out, fmt.Sprintf("differs: %s: %s vs %s", k, v, w))
+		}
+	}
+	for k := range o {
+		if _, ok := s[k]; !ok {
+			out = append(out, "only right: "+k.String())
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 5 {
+		out = append(out[:5], fmt.Sprintf("… %d differences", len(out)))
+	}
+	return fmt.Sprint(out)[1 : len(fmt.Sprint(out))-1]
+}
+
+// Recorder is a syncer consumer that keeps what it was told.
+type Recorder struct {
+	mu       sync.Mutex
+	state    State
+	statuses []model.SyncStatus
+	updates  int
+	deletes  int
+	perKey   map[model.Key]int
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder() *Recorder { return &Recorder{state: State{}, perKey: map[model.Key]int{}} }
+
+func (r *Recorder) OnStatusUpdated(s model.SyncStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.statuses = append(r.statuses, s)
+}
+
+func (r *Recorder) OnUpdates(us []model.Update) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range us {
+		r.updates++
+		r.perKey[u.Key]++
+		if u.UpdateType == model.UpdateTypeDeleted {
+			r.deletes++
+		}
+	}
+	r.state.Apply(us)
+}
+
+// State is a copy of the recorded state.
+func (r *Recorder) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(State, len(r.state))
+	for k, v := range r.state {
+		out[k] = v
+	}
+	return out
+}
+
+// Len is the number of keys recorded.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.state)
+}
+
+// Statuses are the statuses in the order told.
+func (r *Recorder) Statuses() []model.SyncStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]model.SyncStatus(nil), r.statuses...)
+}
+
+// Counts are the updates and deletes told so far.
+func (r *Recorder) Counts() (updates, deletes int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.updates, r.deletes
+}
+
+// UpdatesOf is the number of updates told for one key.
+func (r *Recorder) UpdatesOf(k model.Key) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.perKey[k]
+}
