@@ -181,7 +181,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 				return string(v), nil
 			}})
 		consumers = append(consumers, cd)
-		kinds = append(kinds, confd.Kinds...)
+		kinds = append(kinds, datastore.BGPKinds...)
 		bgpDone = make(chan struct{})
 		go func() {
 			defer close(bgpDone)

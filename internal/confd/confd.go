@@ -21,10 +21,6 @@ import (
 	"github.com/calicong/calico/internal/reconcile"
 )
 
-// Kinds are the stored kinds confd needs from the syncer (Nodes come as
-// synthesised model.KindNode).
-var Kinds = []string{"BGPConfiguration", "BGPPeer", "BGPFilter", "IPPool", "IPAMBlock"}
-
 // Applier installs a rendered configuration (bird.Daemon).
 type Applier interface {
 	Apply(ctx context.Context, c *bgp.Config) error

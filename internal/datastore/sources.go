@@ -3,6 +3,7 @@ package datastore
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -34,6 +35,34 @@ var FelixKinds = []string{
 	"StagedGlobalNetworkPolicy", "StagedKubernetesNetworkPolicy", "NetworkSet",
 	"GlobalNetworkSet", "HostEndpoint", "IPPool", "FelixConfiguration",
 	"ClusterInformation", "BGPConfiguration", "IPAMBlock",
+}
+
+// BGPKinds are the stored kinds confd needs; with the synthesised Nodes
+// they are the "bgp" syncer type.
+var BGPKinds = []string{"BGPConfiguration", "BGPPeer", "BGPFilter", "IPPool", "IPAMBlock"}
+
+// The syncer types Typha serves.
+const (
+	SyncerFelix = "felix"
+	SyncerBGP   = "bgp"
+)
+
+// SyncerSources returns the sources of one syncer type: "felix" is
+// FelixKinds plus every synthesised resource; "bgp" is BGPKinds plus
+// Nodes.
+func (c *Client) SyncerSources(syncerType string, log *slog.Logger) ([]syncer.Source, error) {
+	switch syncerType {
+	case SyncerFelix:
+		return c.Sources(FelixKinds, log)
+	case SyncerBGP:
+		all, err := c.Sources(BGPKinds, log)
+		if err != nil {
+			return nil, err
+		}
+		synthesised := []string{SourcePods, SourceNamespaces, SourceServiceAccounts, SourceKubernetesNetworkPolicies, SourceEndpointSlices}
+		return slices.DeleteFunc(all, func(s syncer.Source) bool { return slices.Contains(synthesised, s.Name) }), nil
+	}
+	return nil, fmt.Errorf("unknown syncer type %q (felix or bgp)", syncerType)
 }
 
 // AllStoredKinds lists every stored Calico kind.

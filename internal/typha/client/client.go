@@ -104,6 +104,13 @@ func (c *Client) Connections() int {
 
 var hashSeed = maphash.MakeSeed()
 
+func valueHash(e wire.Entry) uint64 {
+	if !e.HasValue {
+		return 0
+	}
+	return maphash.Bytes(hashSeed, e.Value) | 1
+}
+
 // Run streams from Typha until ctx ends, moving between replicas as they
 // fail. It returns nil when ctx ends.
 func (c *Client) Run(ctx context.Context) error {
@@ -165,6 +172,16 @@ func (c *Client) Run(ctx context.Context) error {
 		backoff = min(2*backoff, c.cfg.MaxBackoff)
 	}
 	return nil
+}
+
+// Check connects to one replica, completes the handshake and disconnects:
+// it reports whether this client would be accepted there.
+func (c *Client) Check(ctx context.Context, addr string) error {
+	nc, _, err := c.connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return nc.Close()
 }
 
 // connect dials, says hello and reads the server's answer.
@@ -309,7 +326,10 @@ func (c *Client) kvs(p []byte, rs *resync, batch *[]model.Update) error {
 			out = append(out, model.Update{KVPair: model.KVPair{Key: e.Key, Revision: e.Revision}, UpdateType: model.UpdateTypeDeleted})
 			return nil
 		}
-		h := maphash.Bytes(hashSeed, e.Raw[1:]) // all but the update type
+		// The value alone: replicas that saw the same content under
+		// different revisions (one dropped a no-op the other never saw)
+		// agree, so a move between them passes nothing on.
+		h := valueHash(e)
 		prev, ok := c.known[e.Key]
 		if ok && prev == h {
 			return nil
