@@ -10,7 +10,6 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -254,7 +253,7 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 	var batch []model.Update
 	for {
 		_ = nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
-		t, p, err := r.Next()
+		t, p, body, err := r.NextStreaming(wire.MsgSnapshot)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -268,7 +267,9 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 				return fmt.Errorf("answering ping: %w", err)
 			}
 		case wire.MsgSnapshot:
-			if err := c.snapshot(p, rs, &batch); err != nil {
+			// However long the snapshot takes, each read has ReadTimeout.
+			body = &deadlineReader{nc: nc, r: body, timeout: c.cfg.ReadTimeout}
+			if err := c.snapshot(body, rs, &batch); err != nil {
 				return err
 			}
 		case wire.MsgKVs:
@@ -287,11 +288,15 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 	}
 }
 
-func (c *Client) snapshot(p []byte, rs *resync, batch *[]model.Update) error {
-	sr := wire.NewReader(s2.NewReader(bytes.NewReader(p)))
+func (c *Client) snapshot(body io.Reader, rs *resync, batch *[]model.Update) error {
+	sr := wire.NewReader(s2.NewReader(body))
 	for {
 		t, q, err := sr.Next()
 		if err == io.EOF {
+			// Whatever follows the compressed stream in the frame.
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
 			return nil
 		}
 		if err != nil {
@@ -309,6 +314,18 @@ func (c *Client) snapshot(p []byte, rs *resync, batch *[]model.Update) error {
 			return err
 		}
 	}
+}
+
+// deadlineReader extends the connection's read deadline before each read.
+type deadlineReader struct {
+	nc      net.Conn
+	r       io.Reader
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	_ = d.nc.SetReadDeadline(time.Now().Add(d.timeout))
+	return d.r.Read(p)
 }
 
 // kvs passes on a batch of entries, minus what the consumer already has.

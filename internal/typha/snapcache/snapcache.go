@@ -186,7 +186,7 @@ func (c *Cache) OnUpdates(us []model.Update) {
 			has := u.Value != nil
 			if has {
 				var err error
-				enc, err = wire.EncodeValue(u.Value)
+				enc, err = wire.EncodeValue(u.Key, u.Value)
 				if err != nil {
 					// Clients would have to drop it: send it as invalid.
 					c.cfg.Log.Warn("cannot encode value; sending it as invalid", "key", u.Key.String(), "err", err)

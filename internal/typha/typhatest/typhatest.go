@@ -4,15 +4,17 @@ package typhatest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
-	"github.com/calicong/calico/internal/typha/wire"
 )
 
 // WEP returns workload endpoint i of a synthetic cluster (namespace
@@ -57,15 +59,29 @@ func (s State) Apply(us []model.Update) {
 			delete(s, u.Key)
 			continue
 		}
-		var b []byte
-		if u.Value != nil {
-			var err error
-			if b, err = wire.EncodeValue(u.Value); err != nil {
-				panic(err)
-			}
-		}
-		s[u.Key] = b
+		s[u.Key] = Canonical(u.Value)
 	}
+}
+
+// Canonical is v's whole JSON but for its resourceVersion (nil for nil):
+// what two consumers must agree on.
+func Canonical(v any) []byte {
+	if v == nil {
+		return nil
+	}
+	if o, ok := v.(runtime.Object); ok {
+		if _, err := meta.Accessor(o); err == nil {
+			o = o.DeepCopyObject()
+			m, _ := meta.Accessor(o)
+			m.SetResourceVersion("")
+			v = o
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // Diff describes how s and o differ, "" when they are equal.

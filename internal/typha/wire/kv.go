@@ -91,23 +91,28 @@ func Entries(payload []byte, fn func(Entry) error) error {
 		e.Type = model.UpdateType(p[0])
 		p = p[1:]
 		var err error
-		var s []byte
-		if s, p, err = readString(p); err != nil {
+		var kind, ns, name, rev []byte
+		if kind, p, err = readString(p); err != nil {
 			return fmt.Errorf("%w: entry %d kind", err, i)
 		}
-		e.Key.Kind = string(s)
-		if s, p, err = readString(p); err != nil {
+		rest := p
+		if ns, p, err = readString(p); err != nil {
 			return fmt.Errorf("%w: entry %d namespace", err, i)
 		}
-		e.Key.Namespace = string(s)
-		if s, p, err = readString(p); err != nil {
+		if name, p, err = readString(p); err != nil {
 			return fmt.Errorf("%w: entry %d name", err, i)
 		}
-		e.Key.Name = string(s)
-		if s, p, err = readString(p); err != nil {
+		if rev, p, err = readString(p); err != nil {
 			return fmt.Errorf("%w: entry %d revision", err, i)
 		}
-		e.Revision = string(s)
+		// One allocation for namespace, name and revision, which share it.
+		all := string(rest[:len(rest)-len(p)])
+		field := func(b []byte) string {
+			off := cap(rest) - cap(b) // b is a subslice of rest
+			return all[off : off+len(b)]
+		}
+		e.Key.Kind = internKind(kind)
+		e.Key.Namespace, e.Key.Name, e.Revision = field(ns), field(name), field(rev)
 		vl, k := binary.Uvarint(p)
 		if k <= 0 || (vl > 0 && vl-1 > uint64(len(p)-k)) {
 			return fmt.Errorf("%w: entry %d value length", ErrMalformed, i)
@@ -149,4 +154,24 @@ func readString(p []byte) (s, rest []byte, err error) {
 		return nil, nil, ErrMalformed
 	}
 	return p[k : k+int(n)], p[k+int(n):], nil
+}
+
+// kinds are the kinds the syncers send; their names are not allocated per
+// entry.
+var kinds = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{model.KindWorkloadEndpoint, model.KindProfile, model.KindKubernetesNetworkPolicy,
+		model.KindEndpointSlice, model.KindNode, "Tier", "NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
+		"StagedGlobalNetworkPolicy", "StagedKubernetesNetworkPolicy", "NetworkSet", "GlobalNetworkSet", "HostEndpoint",
+		"IPPool", "FelixConfiguration", "ClusterInformation", "BGPConfiguration", "IPAMBlock", "BGPPeer", "BGPFilter"} {
+		m[k] = k
+	}
+	return m
+}()
+
+func internKind(b []byte) string {
+	if k, ok := kinds[string(b)]; ok { // no allocation for the lookup
+		return k
+	}
+	return string(b)
 }

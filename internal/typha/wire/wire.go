@@ -106,30 +106,60 @@ func NewReader(r io.Reader) *Reader {
 // A clean end of stream between frames is io.EOF; one inside a frame is
 // io.ErrUnexpectedEOF.
 func (r *Reader) Next() (MsgType, []byte, error) {
+	t, p, _, err := r.NextStreaming(0)
+	return t, p, err
+}
+
+// NextStreaming is Next, except that a frame of type stream is not read
+// into memory: its payload comes as a reader instead, which must be read
+// to its end before the next call. Snapshots are read this way, so a
+// client never holds a whole compressed snapshot.
+func (r *Reader) NextStreaming(stream MsgType) (MsgType, []byte, io.Reader, error) {
 	tb, err := r.r.ReadByte()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	n, err := binary.ReadUvarint(r.r)
 	if err != nil {
-		return 0, nil, unexpected(err)
+		return 0, nil, nil, unexpected(err)
 	}
 	if n > MaxFrame {
-		return 0, nil, fmt.Errorf("%w: %s frame of %d bytes", ErrFrameTooLarge, MsgType(tb), n)
+		return 0, nil, nil, fmt.Errorf("%w: %s frame of %d bytes", ErrFrameTooLarge, MsgType(tb), n)
+	}
+	if stream != 0 && MsgType(tb) == stream {
+		return MsgType(tb), nil, &exactReader{r: io.LimitReader(r.r, int64(n)), left: int64(n)}, nil
 	}
 	if uint64(cap(r.buf)) < n {
 		r.buf = make([]byte, n)
 	}
 	r.buf = r.buf[:n]
 	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		return 0, nil, unexpected(err)
+		return 0, nil, nil, unexpected(err)
 	}
-	// Don't pin a snapshot-sized buffer for the connection's life.
+	// Don't pin a large buffer for the connection's life.
 	p := r.buf
 	if cap(r.buf) > 4<<20 {
 		r.buf = nil
 	}
-	return MsgType(tb), p, nil
+	return MsgType(tb), p, nil, nil
+}
+
+// exactReader is a frame's payload: ending early is an error.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		return 0, io.EOF
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 func unexpected(err error) error {

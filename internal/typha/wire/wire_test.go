@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
@@ -17,7 +18,7 @@ import (
 
 func TestEntriesRoundTrip(t *testing.T) {
 	w := typhatest.WEP(7, 3, 2, "a", 42)
-	val, err := wire.EncodeValue(w.Value)
+	val, err := wire.EncodeValue(w.Key, w.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,9 @@ func TestEntriesRoundTrip(t *testing.T) {
 		dw.Spec.IPNetworks[0] != w.Value.(*v3.WorkloadEndpoint).Spec.IPNetworks[0] || dw.Labels["gen"] != "a" {
 		t.Errorf("workload endpoint came back as %+v", got[0])
 	}
+	if !bytes.Equal(typhatest.Canonical(dw), typhatest.Canonical(w.Value)) {
+		t.Errorf("workload endpoint changed in transit:\n%s\n%s", typhatest.Canonical(dw), typhatest.Canonical(w.Value))
+	}
 	if got[1].Key != gone || got[1].UpdateType != model.UpdateTypeDeleted || got[1].Value != nil || got[1].Revision != "43" {
 		t.Errorf("delete came back as %+v", got[1])
 	}
@@ -74,27 +78,37 @@ func TestEntriesRoundTrip(t *testing.T) {
 }
 
 func TestSynthesisedKindsDecode(t *testing.T) {
-	for kind, v := range map[string]any{
-		model.KindKubernetesNetworkPolicy: &v3.NetworkPolicy{},
-		model.KindEndpointSlice:           &discoveryv1.EndpointSlice{},
-		model.KindProfile:                 &v3.Profile{},
-		model.KindNode:                    &v3.Node{},
-		"GlobalNetworkPolicy":             &v3.GlobalNetworkPolicy{},
+	knp := &v3.NetworkPolicy{TypeMeta: metav1.TypeMeta{Kind: "NetworkPolicy", APIVersion: "projectcalico.org/v3"},
+		ObjectMeta: metav1.ObjectMeta{Name: "knp.default.web", Namespace: "default", ResourceVersion: "9"}}
+	for _, tc := range []struct {
+		key model.Key
+		v   any
+	}{
+		// The value's name differs from the key's: it must survive.
+		{model.Key{Kind: model.KindKubernetesNetworkPolicy, Namespace: "default", Name: "web"}, knp},
+		{model.Key{Kind: model.KindEndpointSlice, Namespace: "default", Name: "s"}, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "default"}}},
+		// No type meta: none is added.
+		{model.Key{Kind: model.KindProfile, Name: "kns.a"}, &v3.Profile{ObjectMeta: metav1.ObjectMeta{Name: "kns.a"}}},
+		{model.Key{Kind: model.KindNode, Name: "n"}, &v3.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"a": "b"}}}},
+		{model.Key{Kind: "GlobalNetworkPolicy", Name: "g"}, &v3.GlobalNetworkPolicy{TypeMeta: metav1.TypeMeta{Kind: "GlobalNetworkPolicy", APIVersion: "projectcalico.org/v3"}, ObjectMeta: metav1.ObjectMeta{Name: "g"}}},
 	} {
-		b, err := wire.EncodeValue(v)
+		b, err := wire.EncodeValue(tc.key, tc.v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := wire.DecodeValue(kind, "1", b)
+		got, err := wire.DecodeValue(tc.key, "9", b)
 		if err != nil {
-			t.Errorf("%s: %v", kind, err)
+			t.Errorf("%s: %v", tc.key, err)
 			continue
 		}
-		if gt, wt := typeName(got), typeName(v); gt != wt {
-			t.Errorf("%s decoded as %s, want %s", kind, gt, wt)
+		if gt, wt := typeName(got), typeName(tc.v); gt != wt {
+			t.Errorf("%s decoded as %s, want %s", tc.key, gt, wt)
+		}
+		if g, w := typhatest.Canonical(got), typhatest.Canonical(tc.v); !bytes.Equal(g, w) {
+			t.Errorf("%s changed in transit:\n%s\n%s", tc.key, g, w)
 		}
 	}
-	if _, err := wire.DecodeValue("FutureKind", "1", []byte("{}")); !errors.Is(err, wire.ErrUnknownKind) {
+	if _, err := wire.DecodeValue(model.Key{Kind: "FutureKind"}, "1", []byte("\x00{}")); !errors.Is(err, wire.ErrUnknownKind) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }
