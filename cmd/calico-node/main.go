@@ -157,7 +157,14 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	// Routing between nodes: BGP through confd and BIRD, or none here
 	// (VXLAN is Felix's; "none" is policy only, for clusters routed by
 	// someone else).
+	typha, err := typhaFromEnv(os.Getenv, client.Kube, res.NodeName)
+	if err != nil {
+		return err
+	}
+	// consumers take Felix's stream; bgpConsumer, when BGP runs, takes
+	// the BGP syncer's (the same direct syncer without Typha).
 	var consumers []model.SyncerCallbacks
+	var bgpConsumer model.SyncerCallbacks
 	kinds := slices.Clone(datastore.FelixKinds)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -180,7 +187,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 				}
 				return string(v), nil
 			}})
-		consumers = append(consumers, cd)
+		bgpConsumer = cd
 		kinds = append(kinds, datastore.BGPKinds...)
 		bgpDone = make(chan struct{})
 		go func() {
@@ -245,11 +252,23 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		NodeName: res.NodeName, Felix: fc, Dataplane: dp, Kicks: kicks, Health: agg, Metrics: reg,
 		Env: os.Environ(), Log: log,
 		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
+			felixCBs := append([]model.SyncerCallbacks{cb}, consumers...)
+			if typha != nil {
+				// Through Typha: Felix's syncer type, and BGP's for confd.
+				ss := sources{typha.newClient(datastore.SyncerFelix, res.NodeName, model.Tee(felixCBs...), log)}
+				if bgpConsumer != nil {
+					ss = append(ss, typha.newClient(datastore.SyncerBGP, res.NodeName, bgpConsumer, log))
+				}
+				return ss, nil
+			}
 			srcs, err := client.Sources(kinds, log)
 			if err != nil {
 				return nil, err
 			}
-			return syncer.New(srcs, model.Tee(append([]model.SyncerCallbacks{cb}, consumers...)...), log), nil
+			if bgpConsumer != nil {
+				felixCBs = append(felixCBs, bgpConsumer)
+			}
+			return syncer.New(srcs, model.Tee(felixCBs...), log), nil
 		},
 	})
 	if err != nil {

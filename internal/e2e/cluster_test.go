@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/calicong/calico/internal/multihost"
 	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/noderuntime"
+	"github.com/calicong/calico/internal/pki"
 	"github.com/calicong/calico/internal/probe"
 )
 
@@ -36,6 +38,7 @@ type cluster struct {
 	mh       *multihost.Cluster
 	hosts    []*multihost.Host
 	nodes    map[string]*multihost.Process
+	typhas   map[string]*multihost.Process
 	runtimes map[string]*noderuntime.Runtime
 	bin      string
 	env      []string
@@ -49,6 +52,9 @@ type clusterOpts struct {
 	dualStack bool
 	// runtimes runs a node runtime (the kubelet's part) on every host.
 	runtimes bool
+	// typha runs calico-typha (mutual TLS) on the first typha hosts, and
+	// every calico-node reaches the datastore through them, in order.
+	typha int
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -71,7 +77,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.dualStack {
 		mh.Subnet6 = netip.MustParsePrefix("fd00:30::/64")
 	}
-	c := &cluster{t: t, mh: mh, nodes: map[string]*multihost.Process{}, bin: bin, env: o.env}
+	c := &cluster{t: t, mh: mh, nodes: map[string]*multihost.Process{}, typhas: map[string]*multihost.Process{}, bin: bin, env: o.env}
 	dumped = false
 	current = c
 	t.Cleanup(func() {
@@ -107,6 +113,9 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 			_ = testLab.Client.IPAM().ReleaseNodeAffinities(context.Background(), name)
 		})
 		c.hosts = append(c.hosts, h)
+	}
+	if o.typha > 0 {
+		c.startTypha(o.typha)
 	}
 	for _, h := range c.hosts {
 		c.startNode(h)
@@ -149,6 +158,46 @@ func (c *cluster) startNode(h *multihost.Host) {
 	c.nodes[h.Name] = p
 }
 
+// startTypha runs calico-typha on the first n hosts, with certificates
+// from a fresh CA, and points every calico-node at them.
+func (c *cluster) startTypha(n int) {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	ca, _, err := pki.NewAuthority("e2e-typha-ca")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	write := func(name string, req pki.Request) (crt, key string) {
+		cp, kp, err := ca.Issue(req)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		crt, key = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+		for p, b := range map[string][]byte{crt: cp, key: kp, filepath.Join(dir, "ca.crt"): ca.CertPEM} {
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				c.t.Fatal(err)
+			}
+		}
+		return crt, key
+	}
+	srvCrt, srvKey := write("typha", pki.Request{CommonName: "calico-typha", Server: true})
+	cliCrt, cliKey := write("felix", pki.Request{CommonName: "calico-node", Client: true})
+	var addrs []string
+	for _, h := range c.hosts[:n] {
+		env := []string{"KUBECONFIG=" + testLab.Config.KubeconfigPath(), "TYPHA_CAFILE=" + filepath.Join(dir, "ca.crt"),
+			"TYPHA_SERVERCERTFILE=" + srvCrt, "TYPHA_SERVERKEYFILE=" + srvKey, "TYPHA_CLIENTCN=calico-node",
+			"TYPHA_CONNECTIONREBALANCINGMODE=none", "TYPHA_HEALTHHOST=127.0.0.1"}
+		p, err := h.Start("calico-typha", env, filepath.Join(c.bin, "calico-typha"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.typhas[h.Name] = p
+		addrs = append(addrs, net.JoinHostPort(h.IP.Addr().String(), "5473"))
+	}
+	c.env = append(c.env, "FELIX_TYPHAADDR="+strings.Join(addrs, ","), "FELIX_TYPHACAFILE="+filepath.Join(dir, "ca.crt"),
+		"FELIX_TYPHACERTFILE="+cliCrt, "FELIX_TYPHAKEYFILE="+cliKey, "FELIX_TYPHACN=calico-typha")
+}
+
 func (c *cluster) stopNode(h *multihost.Host) {
 	c.t.Helper()
 	if err := c.nodes[h.Name].Stop(20 * time.Second); err != nil {
@@ -163,7 +212,7 @@ func (c *cluster) dumpLogs() {
 		}
 	}
 	for _, h := range c.mh.Hosts() {
-		for _, f := range []string{"calico-node.log", "cni.log"} {
+		for _, f := range []string{"calico-node.log", "cni.log", "calico-typha.log"} {
 			b, err := os.ReadFile(filepath.Join(h.Dir, f))
 			if err != nil {
 				continue

@@ -40,8 +40,12 @@ var (
 	worldPods       = []string{"a", "b", "c"}
 )
 
-func newWorld(t *testing.T) *world {
-	c := newCluster(t, clusterOpts{hosts: 2, runtimes: true})
+func newWorld(t *testing.T) *world { return newWorldWith(t, clusterOpts{}) }
+
+// newWorldWith builds the world on a cluster with extra options.
+func newWorldWith(t *testing.T, o clusterOpts) *world {
+	o.hosts, o.runtimes = 2, true
+	c := newCluster(t, o)
 	makePool(t, "e2e-netpol", "10.90.0.0/16")
 	ctx := context.Background()
 	kube := testLab.Client.Kube

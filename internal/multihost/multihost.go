@@ -379,6 +379,13 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
+// Kill ends the process at once, with no chance to clean up (a crash, as
+// far as its peers can tell), and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // Stop sends SIGTERM and waits (SIGKILL after the grace period).
 func (p *Process) Stop(grace time.Duration) error {
 	select {

@@ -250,7 +250,6 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	rs := &resync{seen: map[model.Key]struct{}{}}
-	var batch []model.Update
 	for {
 		_ = nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
 		t, p, body, err := r.NextStreaming(wire.MsgSnapshot)
@@ -269,11 +268,11 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 		case wire.MsgSnapshot:
 			// However long the snapshot takes, each read has ReadTimeout.
 			body = &deadlineReader{nc: nc, r: body, timeout: c.cfg.ReadTimeout}
-			if err := c.snapshot(body, rs, &batch); err != nil {
+			if err := c.snapshot(body, rs); err != nil {
 				return err
 			}
 		case wire.MsgKVs:
-			if err := c.kvs(p, rs, &batch); err != nil {
+			if err := c.kvs(p, rs); err != nil {
 				return err
 			}
 		case wire.MsgStatus:
@@ -288,7 +287,7 @@ func (c *Client) stream(ctx context.Context, nc net.Conn, r *wire.Reader) error 
 	}
 }
 
-func (c *Client) snapshot(body io.Reader, rs *resync, batch *[]model.Update) error {
+func (c *Client) snapshot(body io.Reader, rs *resync) error {
 	sr := wire.NewReader(s2.NewReader(body))
 	for {
 		t, q, err := sr.Next()
@@ -304,7 +303,7 @@ func (c *Client) snapshot(body io.Reader, rs *resync, batch *[]model.Update) err
 		}
 		switch t {
 		case wire.MsgKVs:
-			err = c.kvs(q, rs, batch)
+			err = c.kvs(q, rs)
 		case wire.MsgStatus:
 			err = c.statusFrame(q, rs)
 		default:
@@ -329,8 +328,10 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 }
 
 // kvs passes on a batch of entries, minus what the consumer already has.
-func (c *Client) kvs(p []byte, rs *resync, batch *[]model.Update) error {
-	out := (*batch)[:0]
+func (c *Client) kvs(p []byte, rs *resync) error {
+	// The consumer owns what it is given (Felix queues it): a new slice
+	// every time.
+	var out []model.Update
 	err := wire.Entries(p, func(e wire.Entry) error {
 		if !rs.done {
 			rs.seen[e.Key] = struct{}{}
@@ -373,8 +374,6 @@ func (c *Client) kvs(p []byte, rs *resync, batch *[]model.Update) error {
 	if len(out) > 0 {
 		c.cb.OnUpdates(out)
 	}
-	*batch = out[:0]
-	clear(out)
 	return nil
 }
 

@@ -116,6 +116,7 @@ type Recorder struct {
 	updates  int
 	deletes  int
 	perKey   map[model.Key]int
+	queued   [][]model.Update
 }
 
 // NewRecorder returns an empty recorder.
@@ -127,9 +128,22 @@ func (r *Recorder) OnStatusUpdated(s model.SyncStatus) {
 	r.statuses = append(r.statuses, s)
 }
 
+// OnUpdates keeps us, as a consumer that queues its updates would, and
+// applies it later: a sender that reuses the slice is caught.
 func (r *Recorder) OnUpdates(us []model.Update) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.queued = append(r.queued, us)
+}
+
+func (r *Recorder) applyLocked() {
+	for _, us := range r.queued {
+		r.apply(us)
+	}
+	r.queued = nil
+}
+
+func (r *Recorder) apply(us []model.Update) {
 	for _, u := range us {
 		r.updates++
 		r.perKey[u.Key]++
@@ -144,6 +158,7 @@ func (r *Recorder) OnUpdates(us []model.Update) {
 func (r *Recorder) State() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.applyLocked()
 	out := make(State, len(r.state))
 	for k, v := range r.state {
 		out[k] = v
@@ -155,6 +170,7 @@ func (r *Recorder) State() State {
 func (r *Recorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.applyLocked()
 	return len(r.state)
 }
 
@@ -169,6 +185,7 @@ func (r *Recorder) Statuses() []model.SyncStatus {
 func (r *Recorder) Counts() (updates, deletes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.applyLocked()
 	return r.updates, r.deletes
 }
 
@@ -176,5 +193,6 @@ func (r *Recorder) Counts() (updates, deletes int) {
 func (r *Recorder) UpdatesOf(k model.Key) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.applyLocked()
 	return r.perKey[k]
 }
