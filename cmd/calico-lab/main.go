@@ -92,6 +92,7 @@ Use it with:
 	f := up.Flags()
 	f.BoolVar(&demo, "demo", false, "deploy the demo application and its policy (needs --nodes)")
 	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of sandbox nodes")
+	f.IntVar(&cfg.TyphaReplicas, "typha-replicas", cfg.TyphaReplicas, "how many of the nodes run calico-typha (0: calico-node watches the API server itself)")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-port", cfg.EtcdClientPort, "etcd client port")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port")

@@ -5,7 +5,9 @@
 //
 // Configuration is Calico's: NODENAME, IP, IP_AUTODETECTION_METHOD,
 // CALICO_IPV4POOL_*, NO_DEFAULT_POOLS, KUBECONFIG, and FELIX_* variables,
-// which override FelixConfiguration. Exit code 129 means "the
+// which override FelixConfiguration. With FELIX_TYPHAK8SSERVICENAME or
+// FELIX_TYPHAADDR set, Felix and confd read the datastore through Typha
+// (typha.go) instead of watching the API server. Exit code 129 means "the
 // configuration changed: start me again".
 package main
 

@@ -25,8 +25,10 @@ const felixHealth = "127.0.0.1:9099"
 // node's namespace, runs calico-node and kube-proxy (nftables mode) there
 // (restarting them when they exit, as a process supervisor would), and
 // plays the node's kubelet and container runtime (internal/noderuntime).
-// It serves /readyz (the node registered, calico-node ready, kube-proxy
-// healthy) and POST /restart?component=calico-node|kube-proxy on its
+// On the first TyphaReplicas nodes it also runs calico-typha and
+// publishes it (typha.go). It serves /readyz (the node registered,
+// calico-node ready, kube-proxy healthy, Typha ready where it runs) and
+// POST /restart?component=calico-node|kube-proxy|calico-typha on its
 // health port. It is the body of the hidden `calico-lab
 // node-agent` command the supervisor runs per node.
 func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger) error {
@@ -61,6 +63,12 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	}
 	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: map[string]chan struct{}{
 		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
+	for i, hs := range rec.Cluster.Hosts {
+		if hs.Name == node && cfg.typhaNode(i) {
+			a.typha = true
+			a.restart["calico-typha"] = make(chan struct{}, 1)
+		}
+	}
 	// Pods stay wired when the agent stops, as containers outlive a
 	// kubelet restart; the next agent adopts them.
 	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime"), KeepPods: true})
@@ -69,6 +77,10 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if a.typha {
+		wg.Go(func() { a.supervise(ctx, "calico-typha", a.typhaEnv(), filepath.Join(a.bin, "calico-typha")) })
+		wg.Go(func() { a.publishTypha(ctx, client.Kube) })
+	}
 	wg.Go(func() { a.supervise(ctx, "calico-node", a.calicoNodeEnv(), filepath.Join(a.bin, "calico-node")) })
 	wg.Go(func() { a.supervise(ctx, "kube-proxy", nil, a.kubeProxyArgs()...) })
 	wg.Go(func() {
@@ -95,6 +107,8 @@ type agent struct {
 	log     *slog.Logger
 	bin     string
 	runtime *noderuntime.Runtime
+	// typha is set on the nodes that run a calico-typha replica.
+	typha bool
 	// restart asks for a component to be restarted.
 	restart map[string]chan struct{}
 }
@@ -120,13 +134,13 @@ func (a *agent) kubeProxyArgs() []string {
 // calicoNodeEnv is calico-node's configuration on a lab node.
 func (a *agent) calicoNodeEnv() []string {
 	h := a.host
-	return []string{
+	return append([]string{
 		"NODENAME=" + h.Name, "KUBECONFIG=" + a.cfg.KubeconfigPath(), "IP=" + h.IP.String(), "IP6=none",
 		"CALICO_NETWORKING_BACKEND=bird", "CALICO_IPV4POOL_CIDR=192.168.0.0/16",
 		"CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"),
 		"CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
 		"FELIX_HEALTHENABLED=true", "FELIX_DEFAULTENDPOINTTOHOSTACTION=ACCEPT", "FELIX_LOGSEVERITYSCREEN=info",
-	}
+	}, a.typhaClientEnv()...)
 }
 
 // supervise keeps a program running in the node, restarting it when it
@@ -196,7 +210,11 @@ func (a *agent) handler() http.Handler {
 			http.Error(w, "the node is not registered yet", http.StatusServiceUnavailable)
 			return
 		}
-		for what, url := range map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"} {
+		checks := map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"}
+		if a.typha {
+			checks["calico-typha"] = "http://" + typhaHealth + "/readiness"
+		}
+		for what, url := range checks {
 			if err := a.healthy(r.Context(), what, url); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
@@ -212,7 +230,15 @@ func (a *agent) handler() http.Handler {
 		c := r.URL.Query().Get("component")
 		ch, ok := a.restart[c]
 		if !ok {
-			http.Error(w, fmt.Sprintf("a node agent restarts calico-node or kube-proxy, not %q", c), http.StatusBadRequest)
+			what := "calico-node or kube-proxy"
+			if a.typha {
+				what = "calico-node, kube-proxy or calico-typha"
+			}
+			msg := fmt.Sprintf("node %s's agent restarts %s, not %q", a.host.Name, what, c)
+			if c == "calico-typha" {
+				msg = fmt.Sprintf("node %s runs no calico-typha replica", a.host.Name)
+			}
+			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
 		select {

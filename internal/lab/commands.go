@@ -211,9 +211,9 @@ func Exec(ctx context.Context, cfg Config, target string, argv []string, stdin i
 // node agent's (COMPONENT node-agent), or calico-node's on a node.
 func LogPath(cfg Config, component, node string) (string, error) {
 	switch {
-	case component == "calico-node" || component == "kube-proxy" || component == "cni":
+	case component == "calico-node" || component == "kube-proxy" || component == "cni" || component == "calico-typha":
 		if node == "" {
-			return "", fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
+			return "", whichNode(cfg, component)
 		}
 		rec, err := readNodes(cfg)
 		if err != nil {
@@ -245,19 +245,39 @@ func LogPath(cfg Config, component, node string) (string, error) {
 	for _, c := range components(cfg) {
 		names = append(names, c.name)
 	}
-	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, kube-proxy, cni, node-agent)", ErrUsage, component, strings.Join(names, ", "))
+	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, kube-proxy, cni, node-agent, calico-typha)", ErrUsage, component, strings.Join(names, ", "))
+}
+
+// whichNode is the error for a per-node component named without --node.
+func whichNode(cfg Config, component string) error {
+	if component != "calico-typha" {
+		return fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
+	}
+	var on []string
+	if rec, _ := readNodes(cfg); rec != nil {
+		for i, h := range rec.Cluster.Hosts {
+			if cfg.typhaNode(i) {
+				on = append(on, h.Name)
+			}
+		}
+	}
+	if len(on) == 0 {
+		return fmt.Errorf("%w: this lab runs no calico-typha (calico-lab up --typha-replicas N)", ErrUsage)
+	}
+	return fmt.Errorf("%w: calico-typha runs on %s: say which replica with --node", ErrUsage, strings.Join(on, ", "))
 }
 
 // Restart restarts one component as a process supervisor would:
-// calico-node on a node through its agent, a control-plane component or a
+// calico-node, kube-proxy or a calico-typha replica on a node through its
+// agent, a control-plane component or a
 // node agent by stopping it (the supervisor starts it again).
 func Restart(ctx context.Context, cfg Config, component, node string) error {
 	if supervisorPID(cfg) == 0 {
 		return ErrNotUp
 	}
-	if component == "calico-node" || component == "kube-proxy" {
+	if component == "calico-node" || component == "kube-proxy" || component == "calico-typha" {
 		if node == "" {
-			return fmt.Errorf("%w: %s runs on every node: say which with --node", ErrUsage, component)
+			return whichNode(cfg, component)
 		}
 		rec, err := readNodes(cfg)
 		if err != nil {

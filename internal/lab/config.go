@@ -32,6 +32,10 @@ type Config struct {
 	// Nodes is the number of sandbox nodes (network namespaces running
 	// calico-node and a node runtime); 0 runs the control plane only.
 	Nodes int `json:"nodes"`
+	// TyphaReplicas is how many nodes (the first ones) run calico-typha;
+	// every calico-node then reaches the datastore through them. 0 runs
+	// none: calico-node watches the API server itself.
+	TyphaReplicas int `json:"typhaReplicas"`
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags (tests use
 	// this, e.g. to serve watches from etcd rather than the watch cache).
 	ExtraAPIServerArgs []string `json:"extraAPIServerArgs,omitempty"`
@@ -55,6 +59,7 @@ func Defaults() Config {
 		ControllerManagerPort: 10257,
 		SchedulerPort:         10259,
 		ServiceCIDR:           "10.96.0.0/16",
+		TyphaReplicas:         2,
 	}
 	if self, err := os.Executable(); err == nil {
 		cfg.Executable = self
@@ -98,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.Nodes < 0 || c.Nodes > MaxNodes {
 		errs = append(errs, fmt.Errorf("--nodes %d: use 0 (the control plane only) to %d", c.Nodes, MaxNodes))
+	}
+	if c.TyphaReplicas < 0 {
+		errs = append(errs, fmt.Errorf("--typha-replicas %d: use 0 (no Typha) or more", c.TyphaReplicas))
 	}
 	return errors.Join(errs...)
 }
@@ -147,7 +155,10 @@ func (c Config) APIServerURL() string {
 	return "https://" + net.JoinHostPort(c.Host, fmt.Sprint(c.APIServerPort))
 }
 
-func (c Config) pkiPath(name string) string          { return c.path("pki", name) }
+func (c Config) pkiPath(name string) string { return c.path("pki", name) }
+
+// typhaNode reports whether the i-th node (from 0) runs calico-typha.
+func (c Config) typhaNode(i int) bool                { return i < c.TyphaReplicas }
 func (c Config) logPath(name string) string          { return c.path("logs", name+".log") }
 func (c Config) configFile() string                  { return c.path("lab.json") }
 func (c Config) supervisorPIDFile() string           { return c.path("supervisor.pid") }

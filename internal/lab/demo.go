@@ -130,5 +130,8 @@ tiers (%s, %s). Try:
   calico-lab exec node-1 -- calicoctl node status
   calico-lab logs calico-node --node node-1
 `, app, policy, fe, be, fe, beSvc.Spec.ClusterIP, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"))
+	if min(cfg.TyphaReplicas, cfg.Nodes) >= 2 {
+		fmt.Fprintln(out, "  calico-lab restart calico-typha --node node-1   # its clients move to node-2's replica; probes keep their answers")
+	}
 	return nil
 }

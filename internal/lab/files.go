@@ -89,6 +89,9 @@ func generateFiles(cfg Config) error {
 		}},
 		{"controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		{"scheduler-serving", pki.Request{CommonName: "kube-scheduler", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		// Typha and its clients (calico-node) authenticate each other.
+		{"typha-server", pki.Request{CommonName: typhaServerCN, Server: true}},
+		{"typha-client", pki.Request{CommonName: typhaClientCN, Client: true}},
 		// The API server's identity towards kubelets and webhooks.
 		{"apiserver-client", pki.Request{CommonName: "kube-apiserver-client", Organization: []string{"system:masters"}, Client: true}},
 	}

@@ -196,6 +196,50 @@ func TestUpWithNodes(t *testing.T) {
 		t.Errorf("logs without --node: exit %d\n%s", code, o)
 	}
 
+	// Typha: each node runs a replica, published as a ready endpoint of
+	// kube-system/calico-typha; every calico-node streams through one.
+	// Restarting a replica that has clients moves them, and traffic is
+	// unaffected.
+	var slices string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && slices != "true true "; {
+		slices, _ = kubectl(t, cfg, "get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=calico-typha",
+			"-o", "jsonpath={range .items[*]}{.endpoints[0].conditions.ready} {end}")
+	}
+	if slices != "true true " {
+		t.Errorf("calico-typha endpoints' readiness: %q", slices)
+	}
+	streams := func() int {
+		n := 0
+		for _, node := range []string{"node-1", "node-2"} {
+			o, _ := calicoLab("logs", "calico-node", "--node", node)
+			n += strings.Count(o, "streaming from Typha")
+		}
+		return n
+	}
+	streamsBefore := streams()
+	if streamsBefore < 4 {
+		t.Errorf("%d Typha streams in the calico-node logs, want at least 4 (2 nodes × felix, bgp)", streamsBefore)
+	}
+	if o, code := calicoLab("restart", "calico-typha"); code != 2 || !strings.Contains(o, "node-1, node-2") {
+		t.Errorf("restart calico-typha without --node: exit %d\n%s", code, o)
+	}
+	victim := "node-1"
+	if o, _ := calicoLab("logs", "calico-typha", "--node", victim); !strings.Contains(o, "client connected") {
+		victim = "node-2"
+	}
+	if o, code := calicoLab("restart", "calico-typha", "--node", victim); code != 0 {
+		t.Fatalf("restart calico-typha --node %s: exit %d\n%s", victim, code, o)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && streams() <= streamsBefore; {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := streams(); n <= streamsBefore {
+		t.Errorf("no client reconnected after restarting %s's calico-typha (%d streams, %d before)", victim, n, streamsBefore)
+	}
+	if o, code := calicoLab("probe", from, to, "--port", "8080"); code != 0 {
+		t.Errorf("probe after restarting a Typha replica: exit %d\n%s", code, o)
+	}
+
 	// A node agent restarted (the node's kubelet, so to speak): its pods
 	// keep their addresses and answer again.
 	before, _ := kubectl(t, cfg, "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}")
