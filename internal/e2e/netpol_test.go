@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -59,7 +60,15 @@ func newWorldWith(t *testing.T, o clusterOpts) *world {
 		if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"ns": ns}}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+		// Gone before the next test builds its world: the node runtimes,
+		// still running, confirm the pods' deletion.
+		t.Cleanup(func() {
+			_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+			poll(t, "namespace "+ns+" deleted", 90*time.Second, func() bool {
+				_, err := kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+				return apierrors.IsNotFound(err)
+			})
+		})
 		for _, name := range worldPods {
 			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"pod": name}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "agnhost", Ports: ports}}}}
