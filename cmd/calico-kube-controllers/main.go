@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -85,16 +84,7 @@ func run() int {
 	d := &deps{c: c, agg: agg, log: log, level: level, gcMetrics: gcMetrics}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", agg.Handler())
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("HTTP endpoint failed", "addr", *addr, "err", err)
-		}
-	}()
+	go health.Serve(ctx, *addr, mux, log)
 
 	// Every replica watches the configuration; the leader acts on it.
 	follow := newFollower(c, enabledEnv, log)

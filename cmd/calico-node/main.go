@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -27,7 +26,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -145,7 +143,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	agg := health.New(nil)
 	if b := fc.Spec.HealthEnabled; b != nil && *b {
 		addr := net.JoinHostPort(*fc.Spec.HealthHost, strconv.Itoa(*fc.Spec.HealthPort))
-		go serve(ctx, addr, agg.Handler(), log)
+		go health.Serve(ctx, addr, agg.Handler(), log)
 	}
 	var reg prometheus.Registerer
 	if b := fc.Spec.PrometheusMetricsEnabled; b != nil && *b {
@@ -153,7 +151,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		reg = r
 		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
-		go serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
+		go health.Serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
 	}
 
 	// Routing between nodes: BGP through confd and BIRD, or none here
@@ -304,18 +302,6 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// serve runs an HTTP server until ctx ends.
-func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("HTTP endpoint failed", "addr", addr, "err", err)
-	}
 }
 
 // watchLinks kicks the dataplane when a workload interface appears or

@@ -114,20 +114,7 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func eventually(t *testing.T, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var eventually = typhatest.Eventually
 
 type certs struct {
 	dir string
@@ -135,18 +122,7 @@ type certs struct {
 }
 
 func (c certs) issue(t *testing.T, name string, req pki.Request) tlsauth.Files {
-	t.Helper()
-	crt, key, err := c.ca.Issue(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := tlsauth.Files{CAFile: filepath.Join(c.dir, "ca.crt"), CertFile: filepath.Join(c.dir, name+".crt"), KeyFile: filepath.Join(c.dir, name+".key")}
-	for p, b := range map[string][]byte{f.CAFile: c.ca.CertPEM, f.CertFile: crt, f.KeyFile: key} {
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
+	return typhatest.Certs(t, c.dir, c.ca, name, req)
 }
 
 // TestThroughTyphaEqualsDirect runs two calico-typha replicas with mutual

@@ -18,12 +18,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -167,10 +165,10 @@ func serveTypha(cfg config, kubeconfig string, log *slog.Logger) error {
 	}
 	log.Info("calico-typha serving", "addr", ln.Addr().String(), "tls", cfg.tls(), "version", buildinfo.Version)
 	if cfg.HealthAddr != "" {
-		go serveHTTP(ctx, cfg.HealthAddr, agg.Handler(), log)
+		go health.Serve(ctx, cfg.HealthAddr, agg.Handler(), log)
 	}
 	if cfg.MetricsAddr != "" {
-		go serveHTTP(ctx, cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+		go health.Serve(ctx, cfg.MetricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
 	}
 	return srv.Serve(ctx, ln)
 }
@@ -198,15 +196,4 @@ type statusReporter struct {
 func (r statusReporter) OnUpdates([]model.Update) {}
 func (r statusReporter) OnStatusUpdated(s model.SyncStatus) {
 	r.agg.Report(r.name, health.Report{Live: true, Ready: s == model.InSync, Detail: s.String()})
-}
-
-func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("HTTP endpoint failed", "addr", addr, "err", err)
-	}
 }

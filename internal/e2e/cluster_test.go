@@ -25,6 +25,7 @@ import (
 	"github.com/calicong/calico/internal/noderuntime"
 	"github.com/calicong/calico/internal/pki"
 	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/typha/typhatest"
 )
 
 var testLab *labtest.Lab
@@ -167,25 +168,12 @@ func (c *cluster) startTypha(n int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	write := func(name string, req pki.Request) (crt, key string) {
-		cp, kp, err := ca.Issue(req)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		crt, key = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-		for p, b := range map[string][]byte{crt: cp, key: kp, filepath.Join(dir, "ca.crt"): ca.CertPEM} {
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				c.t.Fatal(err)
-			}
-		}
-		return crt, key
-	}
-	srvCrt, srvKey := write("typha", pki.Request{CommonName: "calico-typha", Server: true})
-	cliCrt, cliKey := write("felix", pki.Request{CommonName: "calico-node", Client: true})
+	srv := typhatest.Certs(c.t, dir, ca, "typha", pki.Request{CommonName: "calico-typha", Server: true})
+	cli := typhatest.Certs(c.t, dir, ca, "felix", pki.Request{CommonName: "calico-node", Client: true})
 	var addrs []string
 	for _, h := range c.hosts[:n] {
-		env := []string{"KUBECONFIG=" + testLab.Config.KubeconfigPath(), "TYPHA_CAFILE=" + filepath.Join(dir, "ca.crt"),
-			"TYPHA_SERVERCERTFILE=" + srvCrt, "TYPHA_SERVERKEYFILE=" + srvKey, "TYPHA_CLIENTCN=calico-node",
+		env := []string{"KUBECONFIG=" + testLab.Config.KubeconfigPath(), "TYPHA_CAFILE=" + srv.CAFile,
+			"TYPHA_SERVERCERTFILE=" + srv.CertFile, "TYPHA_SERVERKEYFILE=" + srv.KeyFile, "TYPHA_CLIENTCN=calico-node",
 			"TYPHA_CONNECTIONREBALANCINGMODE=none", "TYPHA_HEALTHHOST=127.0.0.1"}
 		p, err := h.Start("calico-typha", env, filepath.Join(c.bin, "calico-typha"))
 		if err != nil {
@@ -194,8 +182,8 @@ func (c *cluster) startTypha(n int) {
 		c.typhas[h.Name] = p
 		addrs = append(addrs, net.JoinHostPort(h.IP.Addr().String(), "5473"))
 	}
-	c.env = append(c.env, "FELIX_TYPHAADDR="+strings.Join(addrs, ","), "FELIX_TYPHACAFILE="+filepath.Join(dir, "ca.crt"),
-		"FELIX_TYPHACERTFILE="+cliCrt, "FELIX_TYPHAKEYFILE="+cliKey, "FELIX_TYPHACN=calico-typha")
+	c.env = append(c.env, "FELIX_TYPHAADDR="+strings.Join(addrs, ","), "FELIX_TYPHACAFILE="+cli.CAFile,
+		"FELIX_TYPHACERTFILE="+cli.CertFile, "FELIX_TYPHAKEYFILE="+cli.KeyFile, "FELIX_TYPHACN=calico-typha")
 }
 
 func (c *cluster) stopNode(h *multihost.Host) {

@@ -4,7 +4,10 @@
 package health
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -102,4 +105,17 @@ func (a *Aggregator) Handler() http.Handler {
 	mux.Handle("/liveness", serve(func(s Status) bool { return s.Live }))
 	mux.Handle("/readiness", serve(func(s Status) bool { return s.Ready }))
 	return mux
+}
+
+// Serve runs an HTTP server (health, metrics) on addr until ctx ends; a
+// failure to listen is logged, not fatal.
+func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("HTTP endpoint failed", "addr", addr, "err", err)
+	}
 }

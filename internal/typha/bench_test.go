@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -67,19 +66,7 @@ func startBenchTypha(b *testing.B, pods int) *benchTypha {
 	if err != nil {
 		b.Fatal(err)
 	}
-	files := func(name string, req pki.Request) tlsauth.Files {
-		crt, key, err := ca.Issue(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f := tlsauth.Files{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
-		for p, d := range map[string][]byte{f.CAFile: ca.CertPEM, f.CertFile: crt, f.KeyFile: key} {
-			if err := os.WriteFile(p, d, 0o600); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return f
-	}
+	files := func(name string, req pki.Request) tlsauth.Files { return typhatest.Certs(b, dir, ca, name, req) }
 	sf := files("typha", pki.Request{CommonName: "typha", Server: true})
 	cf := files("felix", pki.Request{CommonName: "felix", Client: true})
 	srvTLS, err := tlsauth.Server(sf, tlsauth.Identity{CN: "felix"})
@@ -191,11 +178,12 @@ func (c *children) result(b *testing.B) clientResult {
 	return r
 }
 
-// peakRSS is the process's peak resident set since the last resetPeak.
-func peakRSS() float64 {
+// status is a field of /proc/self/status in MB: VmRSS now, VmHWM the peak
+// since the last resetPeak.
+func status(field string) float64 {
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			return float64(kb) / 1024
 		}
@@ -203,16 +191,8 @@ func peakRSS() float64 {
 	return 0
 }
 
-func rss() float64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
+func peakRSS() float64 { return status("VmHWM") }
+func rss() float64     { return status("VmRSS") }
 
 func resetPeak() {
 	runtime.GC()

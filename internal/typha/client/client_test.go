@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -83,21 +82,7 @@ func static(addrs ...string) func(context.Context) ([]string, error) {
 	return func(context.Context) ([]string, error) { return addrs, nil }
 }
 
-// eventually polls cond until it returns "" or the deadline passes.
-func eventually(t *testing.T, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = typhatest.Eventually
 
 // source feeds the same updates to every cache and keeps the truth.
 type source struct {
@@ -365,20 +350,14 @@ func TestCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srvFiles := typhatest.Certs(t, dir, ca, "typha", pki.Request{CommonName: "typha-server", Server: true})
+	// Each client's certificate from its issuer, with the CA both trust.
 	write := func(name string, a *pki.Authority, req pki.Request) tlsauth.Files {
-		crt, key, err := a.Issue(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := tlsauth.Files{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
-		for p, b := range map[string][]byte{f.CAFile: ca.CertPEM, f.CertFile: crt, f.KeyFile: key} {
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		f := typhatest.Certs(t, filepath.Join(dir, name), a, name, req)
+		f.CAFile = srvFiles.CAFile
 		return f
 	}
-	srvTLS, err := tlsauth.Server(write("typha", ca, pki.Request{CommonName: "typha-server", Server: true}), tlsauth.Identity{CN: "typha-client"})
+	srvTLS, err := tlsauth.Server(srvFiles, tlsauth.Identity{CN: "typha-client"})
 	if err != nil {
 		t.Fatal(err)
 	}

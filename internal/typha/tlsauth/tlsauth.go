@@ -63,11 +63,20 @@ type Files struct {
 	KeyFile  string
 }
 
-func (f Files) check() error {
+// load reads the CA and the key pair.
+func (f Files) load() (*x509.CertPool, *keyPair, error) {
 	if f.CAFile == "" || f.CertFile == "" || f.KeyFile == "" {
-		return errors.New("TLS needs a CA file, a certificate file and a key file")
+		return nil, nil, errors.New("TLS needs a CA file, a certificate file and a key file")
 	}
-	return nil
+	pool, err := loadCA(f.CAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	kp, err := newKeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, kp, nil
 }
 
 func loadCA(path string) (*x509.CertPool, error) {
@@ -85,14 +94,7 @@ func loadCA(path string) (*x509.CertPool, error) {
 // Server is the server's configuration: its certificate, and client
 // certificates required, signed by the CA and showing the identity.
 func Server(f Files, client Identity) (*tls.Config, error) {
-	if err := f.check(); err != nil {
-		return nil, err
-	}
-	pool, err := loadCA(f.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := newKeyPair(f.CertFile, f.KeyFile)
+	pool, kp, err := f.load()
 	if err != nil {
 		return nil, err
 	}
@@ -115,17 +117,10 @@ func Server(f Files, client Identity) (*tls.Config, error) {
 // Client is the client's configuration: its certificate, and the
 // server's chain verified against the CA and its identity checked.
 func Client(f Files, server Identity) (*tls.Config, error) {
-	if err := f.check(); err != nil {
-		return nil, err
-	}
 	if server.CN == "" && server.URISAN == "" {
 		return nil, errors.New("TLS to Typha needs the server's common name or URI SAN to check")
 	}
-	pool, err := loadCA(f.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := newKeyPair(f.CertFile, f.KeyFile)
+	pool, kp, err := f.load()
 	if err != nil {
 		return nil, err
 	}

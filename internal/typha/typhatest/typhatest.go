@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
+	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +19,8 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/pki"
+	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
 // WEP returns workload endpoint i of a synthetic cluster (namespace
@@ -195,4 +201,41 @@ func (r *Recorder) UpdatesOf(k model.Key) int {
 	defer r.mu.Unlock()
 	r.applyLocked()
 	return r.perKey[k]
+}
+
+// Certs issues a certificate from ca into dir (name.crt, name.key, and
+// the CA as ca.crt) and returns the files.
+func Certs(t testing.TB, dir string, ca *pki.Authority, name string, req pki.Request) tlsauth.Files {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	crt, key, err := ca.Issue(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tlsauth.Files{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
+	for p, b := range map[string][]byte{f.CAFile: ca.CertPEM, f.CertFile: crt, f.KeyFile: key} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// Eventually polls cond until it returns "" or d passes; then it fails
+// the test with cond's last message.
+func Eventually(t testing.TB, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
