@@ -147,6 +147,16 @@ func Client(f Files, server Identity) (*tls.Config, error) {
 	}, nil
 }
 
+// ServingCertificate loads a server's certificate and key for
+// tls.Config.GetCertificate, re-reading them when either file changes.
+func ServingCertificate(certFile, keyFile string) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
+	kp, err := newKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.get() }, nil
+}
+
 // keyPair is a certificate and key re-read when either file changes.
 type keyPair struct {
 	certFile, keyFile string

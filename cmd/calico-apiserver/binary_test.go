@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/pki"
+	"github.com/calicong/calico/internal/proc"
+)
+
+var testLab *labtest.Lab
+
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
+
+// TestWebhooksWithKubectl runs calico-apiserver as the lab API server's
+// admission webhooks and checks, with the real kubectl and real RBAC:
+// a user bound only to tier app manages policies there and is refused in
+// tier security with a clear message, while an admin may do both; an
+// invalid selector is refused with its position and nothing is stored;
+// kubectl and calicoctl store the same object; built-in tiers and tiers
+// with policies cannot be deleted.
+func TestWebhooksWithKubectl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	bin, err := labtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	kube := testLab.Client.Kube
+	dir := t.TempDir()
+
+	// The webhook's serving certificate, for 127.0.0.1.
+	ca, _, err := pki.NewAuthority("calico-apiserver-test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key, err := ca.Issue(pki.Request{CommonName: "calico-apiserver", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range map[string][]byte{"tls.crt": crt, "tls.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, p), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ports, err := labtest.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "calico-apiserver"), "--kubeconfig", testLab.Config.KubeconfigPath(),
+		"--secure-port", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-private-key-file", filepath.Join(dir, "tls.key"))
+	cmd.Stderr = os.Stderr
+	exited, err := proc.Start(cmd, syscall.SIGKILL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	poll(t, "calico-apiserver ready", 20*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readiness", ports[1]))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	// Register it, as the manifests do.
+	url := func(path string) *string { u := fmt.Sprintf("https://127.0.0.1:%d%s", ports[0], path); return &u }
+	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
+	rules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete},
+		Rule: admissionregistrationv1.Rule{APIGroups: []string{"projectcalico.org"}, APIVersions: []string{"v3"},
+			Resources: []string{"networkpolicies", "globalnetworkpolicies", "stagednetworkpolicies", "stagedglobalnetworkpolicies", "tiers", "ippools"}},
+	}}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "calico-apiserver-test"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "defaults.projectcalico.org", AdmissionReviewVersions: []string{"v1"},
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url(admission.PathMutate), CABundle: ca.CertPEM},
+			Rules: rules, FailurePolicy: &fail, SideEffects: &none}}}
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "calico-apiserver-test"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "validate.projectcalico.org", AdmissionReviewVersions: []string{"v1"},
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url(admission.PathValidate), CABundle: ca.CertPEM},
+			Rules: rules, FailurePolicy: &fail, SideEffects: &none}}}
+	if _, err := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.Name, metav1.DeleteOptions{})
+	})
+	if _, err := kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(context.Background(), vwc.Name, metav1.DeleteOptions{})
+	})
+
+	kubectl := func(stdin string, args ...string) (string, error) {
+		c := exec.Command(filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", testLab.Config.KubeconfigPath()}, args...)...)
+		c.Stdin = strings.NewReader(stdin)
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	// The webhooks take effect within a moment of registration.
+	poll(t, "webhooks in force", 20*time.Second, func() bool {
+		out, err := kubectl("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: probe}\nspec: {selector: \"a ==\"}\n", "apply", "--dry-run=server", "-f", "-")
+		return err != nil && strings.Contains(out, "selector")
+	})
+
+	for _, tier := range []string{"app", "security"} {
+		if out, err := kubectl(fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: %s}\nspec: {order: 100}\n", tier), "apply", "-f", "-"); err != nil {
+			t.Fatalf("tier %s: %v\n%s", tier, err, out)
+		}
+	}
+	if out, err := kubectl("", "create", "namespace", "app"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// dev may use the CRD, but in tier app only.
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "tier-app-editor"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"tier.networkpolicies"}, ResourceNames: []string{"app.*"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
+	}}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev-tier-app", Namespace: "app"},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: "dev", APIGroup: "rbac.authorization.k8s.io"}},
+		RoleRef:  rbacv1.RoleRef{Kind: "ClusterRole", Name: role.Name, APIGroup: "rbac.authorization.k8s.io"}}
+	if _, err := kube.RbacV1().RoleBindings("app").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Tiers are cluster-scoped: reading one takes a cluster binding, as
+	// in Calico's documentation.
+	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "tier-app-reader"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"tiers"}, ResourceNames: []string{"app"}, Verbs: []string{"get"}},
+	}}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, reader, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev-tier-app-reader"}, Subjects: binding.Subjects,
+		RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: reader.Name, APIGroup: "rbac.authorization.k8s.io"}}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	policy := func(name, tier, selector string) string {
+		return fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: app}\nspec:\n  tier: %s\n  selector: %q\n  ingress: [{action: Allow}]\n", name, tier, selector)
+	}
+	// RBAC bindings reach the authorizer's cache shortly after creation.
+	var last string
+	poll(t, "dev may create in tier app", 20*time.Second, func() bool {
+		out, err := kubectl(policy("web", "app", "app == 'web'"), "--as", "dev", "apply", "-f", "-")
+		last = out
+		return err == nil
+	}, &last)
+	if out, err := kubectl(policy("web", "app", "app == 'web2'"), "--as", "dev", "apply", "-f", "-"); err != nil {
+		t.Errorf("dev updating in tier app: %v\n%s", err, out)
+	}
+	out, err := kubectl(policy("lockdown", "security", "all()"), "--as", "dev", "apply", "-f", "-")
+	if err == nil || !strings.Contains(out, `User "dev" cannot get tiers.projectcalico.org "security"`) {
+		t.Errorf("dev in tier security: %v\n%s", err, out)
+	}
+	if out, err := kubectl(policy("lockdown", "security", "all()"), "apply", "-f", "-"); err != nil {
+		t.Errorf("admin in tier security: %v\n%s", err, out)
+	}
+	if out, err := kubectl("", "--as", "dev", "delete", "networkpolicies.projectcalico.org", "-n", "app", "lockdown"); err == nil || !strings.Contains(out, "cannot get tiers.projectcalico.org") {
+		t.Errorf("dev deleting in tier security: %v\n%s", err, out)
+	}
+	if out, err := kubectl("", "--as", "dev", "delete", "networkpolicies.projectcalico.org", "-n", "app", "web"); err != nil {
+		t.Errorf("dev deleting in tier app: %v\n%s", err, out)
+	}
+
+	// An invalid selector: refused, with where the error is; not stored.
+	out, err = kubectl(policy("broken", "app", "app == 'web' && ("), "apply", "-f", "-")
+	if err == nil || !strings.Contains(out, "spec.selector") || !strings.Contains(out, "position") {
+		t.Errorf("invalid selector: %v\n%s", err, out)
+	}
+	if out, err := kubectl("", "get", "networkpolicies.projectcalico.org", "-n", "app", "broken"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("the invalid policy was stored: %v\n%s", err, out)
+	}
+
+	// kubectl and calicoctl store the same thing.
+	gnp := func(name string) string {
+		return fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: %s}\nspec:\n  selector: role == 'db'\n  egress: [{action: Allow, protocol: TCP, destination: {ports: [5432]}}]\n", name)
+	}
+	if out, err := kubectl(gnp("by-kubectl"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cc := exec.Command(filepath.Join(bin, "calicoctl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "-f", "-")
+	cc.Stdin = strings.NewReader(gnp("by-calicoctl"))
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("calicoctl: %v\n%s", err, out)
+	}
+	spec := func(name string) string {
+		out, err := kubectl("", "get", "globalnetworkpolicies.projectcalico.org", name, "-o", "json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var o struct{ Spec any }
+		if err := json.Unmarshal([]byte(out), &o); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(o.Spec)
+		return string(b)
+	}
+	if a, b := spec("by-kubectl"), spec("by-calicoctl"); a != b {
+		t.Errorf("stored differently:\nkubectl   %s\ncalicoctl %s", a, b)
+	} else if !strings.Contains(a, `"types":["Egress"]`) || !strings.Contains(a, `"tier":"default"`) {
+		t.Errorf("not defaulted: %s", a)
+	}
+
+	// Tiers: built-in ones and ones with policies stay.
+	if out, err := kubectl("", "delete", "tier", "default"); err == nil {
+		t.Errorf("deleted the default tier\n%s", out)
+	}
+	if out, err := kubectl("", "delete", "tier", "security"); err == nil || !strings.Contains(out, `tier "security" still has 1 policies`) {
+		t.Errorf("deleting a tier with a policy: %v\n%s", err, out)
+	}
+	if out, err := kubectl("", "delete", "tier", "app"); err != nil {
+		t.Errorf("deleting the empty tier app: %v\n%s", err, out)
+	}
+}
+
+func poll(t *testing.T, what string, within time.Duration, ok func() bool, last ...*string) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !ok(); {
+		if time.Now().After(deadline) {
+			detail := ""
+			for _, l := range last {
+				detail += *l
+			}
+			t.Fatalf("%s: not within %s\n%s", what, within, detail)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
