@@ -97,11 +97,11 @@ func TestWebhooksWithKubectl(t *testing.T) {
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "calico-apiserver-test"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "defaults.projectcalico.org", AdmissionReviewVersions: []string{"v1"},
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url(admission.PathMutate), CABundle: ca.CertPEM},
-			Rules: rules, FailurePolicy: &fail, SideEffects: &none}}}
+			Rules:        rules, FailurePolicy: &fail, SideEffects: &none}}}
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "calico-apiserver-test"},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "validate.projectcalico.org", AdmissionReviewVersions: []string{"v1"},
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: url(admission.PathValidate), CABundle: ca.CertPEM},
-			Rules: rules, FailurePolicy: &fail, SideEffects: &none}}}
+			Rules:        rules, FailurePolicy: &fail, SideEffects: &none}}}
 	if _, err := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
