@@ -17,7 +17,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -27,7 +26,6 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -132,23 +130,10 @@ func (s sar) Allowed(ctx context.Context, u authenticationv1.UserInfo, a admissi
 	return out.Status.Allowed, nil
 }
 
-// tierPolicies counts a tier's policies of every kind, by the selectable
-// field spec.tier.
+// tierPolicies counts a tier's policies of every kind.
 type tierPolicies struct{ c *datastore.Client }
 
 func (p tierPolicies) InTier(ctx context.Context, tier string) (int, error) {
-	n := 0
-	for _, k := range []string{"NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy"} {
-		kind, _ := v3.KindFor(k)
-		list := kind.NewList()
-		if err := p.c.Request("GET", kind, "").Param("fieldSelector", "spec.tier="+tier).Do(ctx).Into(list); err != nil {
-			return 0, fmt.Errorf("listing %s in tier %s: %w", kind.Plural, tier, err)
-		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return 0, err
-		}
-		n += len(items)
-	}
-	return n, nil
+	ps, err := p.c.PoliciesInTier(ctx, tier)
+	return len(ps), err
 }

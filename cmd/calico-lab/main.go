@@ -98,6 +98,8 @@ Use it with:
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port")
 	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port")
 	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "kube-scheduler port")
+	f.IntVar(&cfg.APIServerWebhookPort, "calico-apiserver-port", cfg.APIServerWebhookPort, "calico-apiserver's admission webhook port")
+	f.IntVar(&cfg.APIServerHealthPort, "calico-apiserver-health-port", cfg.APIServerHealthPort, "calico-apiserver's health port")
 	f.StringVar(&cfg.KubeBinary, "kube-binary", cfg.KubeBinary, "the kube-lab control-plane binary")
 
 	down := &cobra.Command{

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -164,7 +165,9 @@ func TestKubectlAppliedObjectsShowDefaults(t *testing.T) {
 		t.Skip("needs a control plane")
 	}
 	kubectl(t, "apply", "-f", "testdata/policies.yaml")
-	defer kubectl(t, "delete", "-f", "testdata/policies.yaml")
+	// calicoctl deletes the tier after its policies; kubectl, in file
+	// order, would be refused the tier.
+	defer mustCalicoctl(t, "delete", "-f", "testdata/policies.yaml")
 	spec := specOf(t, mustCalicoctl(t, "get", "networkpolicy", "allow-web", "-n", "default", "-o", "yaml"))
 	if spec["tier"] != "default" {
 		t.Errorf("tier %v, want default", spec["tier"])
@@ -278,7 +281,16 @@ func TestSynthesisedKinds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a control plane")
 	}
-	out := mustCalicoctl(t, "get", "profiles")
+	// The controller manager creates each namespace's default
+	// ServiceAccount shortly after start.
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		out = mustCalicoctl(t, "get", "profiles")
+		if strings.Contains(out, "ksa.kube-system.default") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, want := range []string{"kns.default", "ksa.kube-system.default", "projectcalico-default-allow"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("profiles do not include %s:\n%s", want, out)

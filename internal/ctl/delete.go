@@ -3,6 +3,8 @@ package ctl
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,9 +75,35 @@ allow it) before anything is deleted; if one fails, nothing is deleted.`,
 					present = append(present, t)
 				}
 			}
+			// A tier goes after its policies: deleted last, and checked
+			// here, since the API server refuses a tier that still has
+			// policies and a dry run cannot see the ones deleted first.
+			sort.SliceStable(present, func(i, j int) bool { return present[i].kind.Kind != "Tier" && present[j].kind.Kind == "Tier" })
+			going := map[string]bool{}
 			for _, t := range present {
-				if err := c.Delete(ctx, t.kind, t.namespace, t.name, nil, datastore.DryRun()); err != nil {
+				going[t.kind.Kind+"/"+t.namespace+"/"+t.name] = true
+			}
+			for _, t := range present {
+				if t.kind.Kind != "Tier" {
+					if err := c.Delete(ctx, t.kind, t.namespace, t.name, nil, datastore.DryRun()); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", t.where(), err))
+					}
+					continue
+				}
+				ps, err := c.PoliciesInTier(ctx, t.name)
+				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", t.where(), err))
+					continue
+				}
+				var staying []string
+				for _, p := range ps {
+					id := p.GetObjectKind().GroupVersionKind().Kind + "/" + p.GetNamespace() + "/" + p.GetName()
+					if !going[id] {
+						staying = append(staying, id)
+					}
+				}
+				if len(staying) > 0 {
+					errs = append(errs, fmt.Errorf("%s: tier %s still has policies that are not being deleted: %s", t.where(), t.name, strings.Join(staying, ", ")))
 				}
 			}
 			if err := errors.Join(errs...); err != nil {

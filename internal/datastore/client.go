@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -112,4 +113,30 @@ func IsConflict(err error) bool { return crdclient.IsConflict(err) }
 func (c *Client) NewInformer(kind v3.KindInfo, ns string, resync time.Duration) cache.SharedIndexInformer {
 	return cache.NewSharedIndexInformer(c.ListWatch(kind, ns), kind.New(), resync,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+}
+
+// PolicyKinds are the kinds whose objects belong to a tier.
+var PolicyKinds = []string{"NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy"}
+
+// PoliciesInTier lists the policies of every kind in a tier (by the
+// selectable field spec.tier).
+func (c *Client) PoliciesInTier(ctx context.Context, tier string) ([]v3.Object, error) {
+	var out []v3.Object
+	for _, k := range PolicyKinds {
+		kind, _ := v3.KindFor(k)
+		list := kind.NewList()
+		if err := c.Request("GET", kind, "").Param("fieldSelector", "spec.tier="+tier).Do(ctx).Into(list); err != nil {
+			return nil, fmt.Errorf("listing %s in tier %s: %w", kind.Plural, tier, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if o, ok := it.(v3.Object); ok {
+				out = append(out, crdclient.Fill(kind, o))
+			}
+		}
+	}
+	return out, nil
 }

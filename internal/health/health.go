@@ -44,10 +44,16 @@ func New(now func() time.Time) *Aggregator {
 }
 
 // Register adds a part that must report at least every timeout (0: no
-// deadline) to stay live. It starts neither live nor ready.
+// deadline) to stay live. A new part starts neither live nor ready; one
+// registered again (a controller restarted with new settings) keeps its
+// last report and takes the new timeout.
 func (a *Aggregator) Register(name string, timeout time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if r, ok := a.reporters[name]; ok {
+		r.timeout = timeout
+		return
+	}
 	a.reporters[name] = &reporter{timeout: timeout, last: a.now()}
 }
 

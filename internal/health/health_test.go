@@ -39,3 +39,13 @@ func TestAggregation(t *testing.T) {
 		t.Errorf("liveness after a stall: %d %s", code, body)
 	}
 }
+
+func TestRegisterAgainKeepsTheLastReport(t *testing.T) {
+	a := New(nil)
+	a.Register("gc", time.Minute)
+	a.Report("gc", Report{Live: true, Ready: true})
+	a.Register("gc", 2*time.Minute) // restarted with new settings
+	if st := a.Status(); !st.Live || !st.Ready {
+		t.Fatalf("re-registering lost the report: %+v", st)
+	}
+}

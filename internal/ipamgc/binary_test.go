@@ -271,7 +271,9 @@ func TestBinary(t *testing.T) {
 		return h != nil && h.Labels["role"] == "gcbin-edge"
 	})
 	// The schema refuses a bad autoCreate; a negative grace period gets
-	// past it to the controller.
+	// past it to the controller when calico-apiserver's webhook, which
+	// refuses it too, is not there.
+	testLab.WithoutWebhooks(t)
 	setNode(func(n *v3.NodeControllerConfig) { n.LeakGracePeriod = &metav1.Duration{Duration: -time.Second} })
 	poll("the invalid configuration reported", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(logPath)

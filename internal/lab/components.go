@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 )
 
 // component is one process the supervisor runs: a control-plane
@@ -101,6 +102,20 @@ func components(cfg Config) []component {
 				"--v=1",
 			},
 			health: "https://" + hostPort(cfg.SchedulerPort) + "/healthz",
+		},
+		{
+			// The admission webhooks (docs/apiserver.md); install
+			// registers them once Calico's resources are in place.
+			name:   "calico-apiserver",
+			binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-apiserver"),
+			args: []string{
+				"--kubeconfig=" + cfg.KubeconfigPath(),
+				"--secure-port=" + hostPort(cfg.APIServerWebhookPort),
+				"--health-addr=" + hostPort(cfg.APIServerHealthPort),
+				"--tls-cert-file=" + pki("calico-apiserver.crt"),
+				"--tls-private-key-file=" + pki("calico-apiserver.key"),
+			},
+			health: "http://" + hostPort(cfg.APIServerHealthPort) + "/readiness",
 		},
 	}
 }

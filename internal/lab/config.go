@@ -27,6 +27,10 @@ type Config struct {
 	EtcdPeerPort          int    `json:"etcdPeerPort"`
 	ControllerManagerPort int    `json:"controllerManagerPort"`
 	SchedulerPort         int    `json:"schedulerPort"`
+	// APIServerWebhookPort is calico-apiserver's HTTPS port (the admission
+	// webhooks), APIServerHealthPort its /readiness.
+	APIServerWebhookPort int `json:"calicoAPIServerPort"`
+	APIServerHealthPort  int `json:"calicoAPIServerHealthPort"`
 	// ServiceCIDR is the Service cluster IP range.
 	ServiceCIDR string `json:"serviceCIDR"`
 	// Nodes is the number of sandbox nodes (network namespaces running
@@ -58,6 +62,8 @@ func Defaults() Config {
 		EtcdPeerPort:          2380,
 		ControllerManagerPort: 10257,
 		SchedulerPort:         10259,
+		APIServerWebhookPort:  5443,
+		APIServerHealthPort:   9095,
 		ServiceCIDR:           "10.96.0.0/16",
 		TyphaReplicas:         2,
 	}
@@ -123,6 +129,8 @@ func (c Config) ports() []portUse {
 		{"kube-apiserver", "--apiserver-port", c.APIServerPort},
 		{"kube-controller-manager", "--controller-manager-port", c.ControllerManagerPort},
 		{"kube-scheduler", "--scheduler-port", c.SchedulerPort},
+		{"calico-apiserver", "--calico-apiserver-port", c.APIServerWebhookPort},
+		{"calico-apiserver (health)", "--calico-apiserver-health-port", c.APIServerHealthPort},
 	}
 }
 

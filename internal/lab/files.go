@@ -89,6 +89,8 @@ func generateFiles(cfg Config) error {
 		}},
 		{"controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		{"scheduler-serving", pki.Request{CommonName: "kube-scheduler", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		// calico-apiserver's webhooks, called by the API server.
+		{"calico-apiserver", pki.Request{CommonName: "calico-apiserver", DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		// Typha and its clients (calico-node) authenticate each other.
 		{"typha-server", pki.Request{CommonName: typhaServerCN, Server: true}},
 		{"typha-client", pki.Request{CommonName: typhaClientCN, Client: true}},

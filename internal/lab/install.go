@@ -41,6 +41,9 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := c.WaitForAdmissionPolicies(ctx); err != nil {
 		return err
 	}
+	if err := RegisterWebhooks(ctx, cfg, c); err != nil {
+		return fmt.Errorf("registering calico-apiserver's webhooks: %w", err)
+	}
 	fmt.Fprintf(out, "  %-24s installed (%.1fs)\n", "calico resources", time.Since(start).Seconds())
 	return nil
 }

@@ -55,7 +55,7 @@ func Config(dir string) (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, err
 	}
-	ports, err := FreePorts(5)
+	ports, err := FreePorts(7)
 	if err != nil {
 		return lab.Config{}, err
 	}
@@ -65,6 +65,7 @@ func Config(dir string) (lab.Config, error) {
 	cfg.KubeBinary = filepath.Join(bin, "kube-lab")
 	cfg.EtcdClientPort, cfg.EtcdPeerPort, cfg.APIServerPort, cfg.ControllerManagerPort, cfg.SchedulerPort =
 		ports[0], ports[1], ports[2], ports[3], ports[4]
+	cfg.APIServerWebhookPort, cfg.APIServerHealthPort = ports[5], ports[6]
 	return cfg, nil
 }
 
@@ -107,6 +108,25 @@ func Start(out io.Writer, opts ...Option) (*Lab, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// WithoutWebhooks takes calico-apiserver's webhooks out of the API
+// server's path until the test ends: for tests that must store what no
+// user could (objects written before the webhooks were installed).
+func (l *Lab) WithoutWebhooks(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := lab.UnregisterWebhooks(ctx, l.Client); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := lab.RegisterWebhooks(ctx, l.Config, l.Client); err != nil {
+			t.Errorf("restoring the webhooks: %v", err)
+		}
+	})
 }
 
 // Stop tears the lab down and removes its directory.
