@@ -271,6 +271,9 @@ func (c *Cache) Snapshot() (*Snapshot, error) {
 		return nil, err
 	}
 	c.snap.Store(s)
+	// Let go of it once stale: a held snapshot pins every crumb after
+	// its own, and with no new clients nothing else would replace it.
+	time.AfterFunc(c.cfg.SnapshotReuse, func() { c.snap.CompareAndSwap(s, nil) })
 	c.countSnapshot(true)
 	return s, nil
 }
