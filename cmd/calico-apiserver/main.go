@@ -69,11 +69,7 @@ func serve(kubeconfig, addr, certFile, keyFile, healthAddr string, log *slog.Log
 	if err != nil {
 		return err
 	}
-	rc, err := datastore.LoadConfig(kubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := datastore.New(rc)
+	client, err := datastore.Connect(kubeconfig)
 	if err != nil {
 		return err
 	}

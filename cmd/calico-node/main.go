@@ -92,11 +92,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	if err != nil {
 		return err
 	}
-	rc, err := datastore.LoadConfig(kubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := datastore.New(rc)
+	client, err := datastore.Connect(kubeconfig)
 	if err != nil {
 		return err
 	}

@@ -68,11 +68,7 @@ func run() int {
 func serveTypha(cfg config, kubeconfig string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	kc, err := datastore.LoadConfig(kubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := datastore.New(kc)
+	client, err := datastore.Connect(kubeconfig)
 	if err != nil {
 		return err
 	}

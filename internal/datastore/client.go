@@ -32,6 +32,16 @@ type Client struct {
 // ~/.kube/config (kubectl's rules).
 func LoadConfig(kubeconfig string) (*rest.Config, error) { return crdclient.LoadConfig(kubeconfig) }
 
+// Connect is LoadConfig and New: a client for the cluster a kubeconfig
+// names.
+func Connect(kubeconfig string) (*Client, error) {
+	rc, err := LoadConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return New(rc)
+}
+
 // New creates a client. It does not contact the API server.
 func New(cfg *rest.Config) (*Client, error) {
 	cc, err := crdclient.New(cfg)

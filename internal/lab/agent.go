@@ -53,11 +53,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: cfg.KubeconfigPath()}); err != nil {
 		return err
 	}
-	rc, err := datastore.LoadConfig(cfg.KubeconfigPath())
-	if err != nil {
-		return err
-	}
-	client, err := datastore.New(rc)
+	client, err := datastore.Connect(cfg.KubeconfigPath())
 	if err != nil {
 		return err
 	}

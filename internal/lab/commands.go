@@ -49,11 +49,7 @@ func openLab(cfg Config) (*labView, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := datastore.LoadConfig(cfg.KubeconfigPath())
-	if err != nil {
-		return nil, err
-	}
-	c, err := datastore.New(rc)
+	c, err := datastore.Connect(cfg.KubeconfigPath())
 	if err != nil {
 		return nil, err
 	}

@@ -15,11 +15,7 @@ import (
 // objects into the cluster.
 func install(ctx context.Context, cfg Config, out io.Writer) error {
 	start := time.Now()
-	rc, err := datastore.LoadConfig(cfg.KubeconfigPath())
-	if err != nil {
-		return err
-	}
-	c, err := datastore.New(rc)
+	c, err := datastore.Connect(cfg.KubeconfigPath())
 	if err != nil {
 		return err
 	}
