@@ -18,7 +18,11 @@ import (
 
 var testLab *labtest.Lab
 
-func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
+// Dual-stack Services, so the service controller's IPv6 addresses can be
+// tested.
+func TestMain(m *testing.M) {
+	os.Exit(labtest.Main(m, &testLab, labtest.WithAPIServerArgs("--service-cluster-ip-range=10.96.0.0/16,fd00:96::/112")))
+}
 
 // cluster is the pods and nodes the test says exist.
 type cluster struct {

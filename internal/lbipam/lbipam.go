@@ -40,8 +40,9 @@ import (
 
 // Annotations a Service may carry.
 const (
-	AnnotationIPs   = "projectcalico.org/loadBalancerIPs"
-	AnnotationPools = "projectcalico.org/ipv4pools"
+	AnnotationIPs    = "projectcalico.org/loadBalancerIPs"
+	AnnotationPools  = "projectcalico.org/ipv4pools"
+	AnnotationPools6 = "projectcalico.org/ipv6pools"
 )
 
 // Owner is the virtual owner of LoadBalancer blocks.
@@ -141,8 +142,49 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 }
 
+// request is what a Service asks for: exact addresses, or pools per
+// family.
+type request struct {
+	ips           []netip.Addr
+	pools, pools6 []string
+}
+
 // requested are the addresses and pools a Service asks for.
-func requested(svc *corev1.Service) (ips []netip.Addr, pools []string, err error) {
+func requested(svc *corev1.Service) (r request, err error) {
+	r.ips, r.pools, err = requestedV4(svc)
+	if err != nil {
+		return r, err
+	}
+	if v, ok := svc.Annotations[AnnotationPools6]; ok {
+		if err := json.Unmarshal([]byte(v), &r.pools6); err != nil {
+			return r, fmt.Errorf("annotation %s: %q is not a JSON list of pools", AnnotationPools6, v)
+		}
+	}
+	return r, nil
+}
+
+// families says which address families a Service still lacks: those of
+// its spec.ipFamilies (IPv4 when unset, as for a single-stack IPv4
+// cluster) with no held address.
+func families(svc *corev1.Service, held []netip.Addr) (need4, need6 bool) {
+	fams := svc.Spec.IPFamilies
+	if len(fams) == 0 {
+		fams = []corev1.IPFamily{corev1.IPv4Protocol}
+	}
+	has4 := slices.ContainsFunc(held, netip.Addr.Is4)
+	has6 := slices.ContainsFunc(held, func(a netip.Addr) bool { return a.Is6() })
+	for _, f := range fams {
+		switch f {
+		case corev1.IPv4Protocol:
+			need4 = !has4
+		case corev1.IPv6Protocol:
+			need6 = !has6
+		}
+	}
+	return need4, need6
+}
+
+func requestedV4(svc *corev1.Service) (ips []netip.Addr, pools []string, err error) {
 	if v, ok := svc.Annotations[AnnotationIPs]; ok {
 		var list []string
 		if err := json.Unmarshal([]byte(v), &list); err != nil {
@@ -185,12 +227,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if exists {
 		svc = obj.(*corev1.Service)
 	}
-	ips, pools, reqErr := []netip.Addr(nil), []string(nil), error(nil)
+	var req request
+	var reqErr error
 	if svc != nil {
-		ips, pools, reqErr = requested(svc)
+		req, reqErr = requested(svc)
 	}
+	ips := req.ips
 	want := svc != nil && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil &&
-		(c.cfg.AssignIPs == v3.AllServices || len(ips) > 0 || len(pools) > 0)
+		(c.cfg.AssignIPs == v3.AllServices || len(ips) > 0 || len(req.pools) > 0 || len(req.pools6) > 0)
 	if !want {
 		if len(held) > 0 {
 			if err := c.cfg.IPAM.ReleaseByHandle(ctx, handle); err != nil && !errors.Is(err, ipam.ErrNotFound) {
@@ -230,14 +274,27 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			}
 		}
 		held = ips
-	case len(held) == 0:
-		got, err := c.cfg.IPAM.AutoAssign(ctx, ipam.AssignArgs{Num4: 1, HandleID: handle, Attrs: attrs, Node: Owner,
-			IPv4Pools: pools, Use: v3.IPPoolAllowedUseLoadBalancer})
-		if err != nil {
-			return fmt.Errorf("no LoadBalancer address (create an IPPool with allowedUses [LoadBalancer]): %w", err)
+	default:
+		// One address per family of the Service's ipFamilies.
+		need4, need6 := families(svc, held)
+		if !need4 && !need6 {
+			break
 		}
-		held = []netip.Addr{got.IPv4[0].Addr()}
-		c.cfg.Log.Info("assigned a LoadBalancer address", "service", key, "ip", held[0])
+		args := ipam.AssignArgs{HandleID: handle, Attrs: attrs, Node: Owner, IPv4Pools: req.pools, IPv6Pools: req.pools6, Use: v3.IPPoolAllowedUseLoadBalancer}
+		if need4 {
+			args.Num4 = 1
+		}
+		if need6 {
+			args.Num6 = 1
+		}
+		got, err := c.cfg.IPAM.AutoAssign(ctx, args)
+		if err != nil {
+			return fmt.Errorf("no LoadBalancer address (create an IPPool with allowedUses [LoadBalancer] for each of the Service's ipFamilies): %w", err)
+		}
+		for _, p := range append(got.IPv4, got.IPv6...) {
+			held = append(held, p.Addr())
+			c.cfg.Log.Info("assigned a LoadBalancer address", "service", key, "ip", p.Addr())
+		}
 	}
 	return c.setStatus(ctx, svc, held, nil)
 }
