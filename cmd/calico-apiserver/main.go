@@ -6,10 +6,14 @@
 // MutatingWebhookConfiguration and a ValidatingWebhookConfiguration
 // (failurePolicy Fail) carrying its CA bundle.
 //
-// Flags: --secure-port (5443), --tls-cert-file and --tls-private-key-file
-// (re-read when they change, so rotated certificates are picked up),
-// --kubeconfig (in-cluster when empty), --health-addr (:9095, /liveness
-// and /readiness).
+// Flags: --secure-port (5443); the serving certificate either from
+// --tls-cert-file and --tls-private-key-file (re-read when they change,
+// so rotated certificates are picked up) or from --cert-secret NS/NAME
+// (created with a CA of its own when missing, for clusters without a
+// certificate manager), with --register to create or update the webhook
+// configurations pointing at --service with that CA; --kubeconfig
+// (in-cluster when empty); --health-addr (:9095, /liveness and
+// /readiness).
 package main
 
 import (
@@ -17,19 +21,25 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/typha/tlsauth"
@@ -38,18 +48,32 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (in-cluster config when empty)")
+	var o options
+	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (in-cluster config when empty)")
 	addr := flag.String("secure-port", "5443", "HTTPS port, or host:port")
-	certFile := flag.String("tls-cert-file", "", "serving certificate (PEM)")
-	keyFile := flag.String("tls-private-key-file", "", "serving key (PEM)")
-	healthAddr := flag.String("health-addr", ":9095", "address for /liveness and /readiness")
+	flag.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM), re-read when it changes")
+	flag.StringVar(&o.keyFile, "tls-private-key-file", "", "serving key (PEM)")
+	flag.StringVar(&o.certSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret holding the serving certificate, created (with a CA of its own) when missing; instead of the files")
+	flag.StringVar(&o.service, "service", "kube-system/calico-apiserver", "NAMESPACE/NAME of the Service the API server reaches the webhooks through")
+	flag.BoolVar(&o.register, "register", false, "create or update the webhook configurations (the Service and the CA of --cert-secret)")
+	flag.StringVar(&o.webhookName, "webhook-name", admission.WebhookName, "name of the webhook configurations")
+	flag.StringVar(&o.healthAddr, "health-addr", ":9095", "address for /liveness and /readiness")
 	flag.Parse()
+	o.addr = listenAddr(*addr)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := serve(*kubeconfig, listenAddr(*addr), *certFile, *keyFile, *healthAddr, log); err != nil {
+	if err := serve(o, log); err != nil {
 		log.Error("calico-apiserver failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+type options struct {
+	kubeconfig, addr, healthAddr string
+	certFile, keyFile            string
+	certSecret, service          string
+	register                     bool
+	webhookName                  string
 }
 
 func listenAddr(a string) string {
@@ -61,27 +85,75 @@ func listenAddr(a string) string {
 	return ":" + a
 }
 
-func serve(kubeconfig, addr, certFile, keyFile, healthAddr string, log *slog.Logger) error {
-	if certFile == "" || keyFile == "" {
-		return errors.New("--tls-cert-file and --tls-private-key-file are required: the API server only calls webhooks over HTTPS")
+func splitName(flagName, v string) (ns, name string, err error) {
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok || ns == "" || name == "" {
+		return "", "", fmt.Errorf("--%s %q: want NAMESPACE/NAME", flagName, v)
 	}
-	getCert, err := tlsauth.ServingCertificate(certFile, keyFile)
-	if err != nil {
-		return err
+	return ns, name, nil
+}
+
+func serve(o options, log *slog.Logger) error {
+	files := o.certFile != "" || o.keyFile != ""
+	switch {
+	case files && o.certSecret != "":
+		return errors.New("give either --tls-cert-file and --tls-private-key-file, or --cert-secret, not both")
+	case files && (o.certFile == "" || o.keyFile == ""):
+		return errors.New("--tls-cert-file and --tls-private-key-file go together")
+	case !files && o.certSecret == "":
+		return errors.New("a serving certificate is needed (the API server only calls webhooks over HTTPS): --tls-cert-file and --tls-private-key-file, or --cert-secret")
+	case o.register && o.certSecret == "":
+		return errors.New("--register needs --cert-secret, whose CA goes into the webhook configurations")
 	}
-	client, err := datastore.Connect(kubeconfig)
+	client, err := datastore.Connect(o.kubeconfig)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	if files {
+		if getCert, err = tlsauth.ServingCertificate(o.certFile, o.keyFile); err != nil {
+			return err
+		}
+	} else {
+		ns, name, err := splitName("cert-secret", o.certSecret)
+		if err != nil {
+			return err
+		}
+		svcNS, svc, err := splitName("service", o.service)
+		if err != nil {
+			return err
+		}
+		if ns != svcNS {
+			return fmt.Errorf("--cert-secret %s and --service %s: the Secret belongs in the Service's namespace", o.certSecret, o.service)
+		}
+		cert, caPEM, err := register.Certificate(ctx, client.Kube, ns, name, svc)
+		if err != nil {
+			return err
+		}
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
+		if o.register {
+			port, err := servicePort(o.addr)
+			if err != nil {
+				return err
+			}
+			base := admissionregistrationv1.WebhookClientConfig{CABundle: caPEM,
+				Service: &admissionregistrationv1.ServiceReference{Namespace: svcNS, Name: svc, Port: &port}}
+			if err := register.Webhooks(ctx, client.Kube, o.webhookName, base); err != nil {
+				return fmt.Errorf("registering the webhooks: %w", err)
+			}
+			log.Info("webhook configurations registered", "name", o.webhookName, "service", o.service)
+		}
+	}
+
 	h := &admission.Handler{Authz: sar{client}, Policies: tierPolicies{client}}
 	agg := health.New(nil)
 	agg.Report("webhook", health.Report{Live: true, Ready: true})
-	go health.Serve(ctx, healthAddr, agg.Handler(), log)
+	go health.Serve(ctx, o.healthAddr, agg.Handler(), log)
 
-	srv := &http.Server{Addr: addr, Handler: logged(h, log), ReadHeaderTimeout: 5 * time.Second,
+	srv := &http.Server{Addr: o.addr, Handler: logged(h, log), ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}}
 	go func() {
 		<-ctx.Done()
@@ -89,11 +161,25 @@ func serve(kubeconfig, addr, certFile, keyFile, healthAddr string, log *slog.Log
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("calico-apiserver serving admission webhooks", "addr", addr)
+	log.Info("calico-apiserver serving admission webhooks", "addr", o.addr)
 	if err := srv.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// servicePort is the Service port the webhooks are registered with: the
+// one this process listens on (the Service maps it 1:1).
+func servicePort(addr string) (int32, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return 0, fmt.Errorf("--secure-port %q: %w", addr, err)
+	}
+	return int32(n), nil
 }
 
 // logged logs refused requests.

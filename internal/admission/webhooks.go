@@ -7,7 +7,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 )
 
-// WebhookName names both webhook configurations.
+// WebhookName is the configurations' usual name.
 const WebhookName = "calico-apiserver"
 
 // webhookKinds are what users write. IPAM's objects (written on every
@@ -24,11 +24,11 @@ func webhookResources() []string {
 	return out
 }
 
-// Webhooks are the configurations that make the API server call
-// calico-apiserver (failure policy Fail: no Calico object is written
-// unchecked). base is the client config without its path (a URL or a
-// Service, and the CA bundle).
-func Webhooks(base admissionregistrationv1.WebhookClientConfig) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
+// Webhooks are the configurations, both named name, that make the API
+// server call calico-apiserver (failure policy Fail: no Calico object is
+// written unchecked). base is the client config without its path (a URL
+// or a Service, and the CA bundle).
+func Webhooks(name string, base admissionregistrationv1.WebhookClientConfig) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
 	at := func(path string) admissionregistrationv1.WebhookClientConfig {
 		c := *base.DeepCopy()
 		if c.URL != nil {
@@ -47,7 +47,7 @@ func Webhooks(base admissionregistrationv1.WebhookClientConfig) (*admissionregis
 			APIGroups: []string{v3.GroupName}, APIVersions: []string{"v3"}, Resources: webhookResources()}}}
 	}
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: WebhookName},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name: "defaults.projectcalico.org", ClientConfig: at(PathMutate), AdmissionReviewVersions: []string{"v1"},
 			Rules: rule(admissionregistrationv1.Create, admissionregistrationv1.Update), FailurePolicy: &fail, SideEffects: &none,
@@ -55,7 +55,7 @@ func Webhooks(base admissionregistrationv1.WebhookClientConfig) (*admissionregis
 		}},
 	}
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: WebhookName},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name: "validate.projectcalico.org", ClientConfig: at(PathValidate), AdmissionReviewVersions: []string{"v1"},
 			Rules:         rule(admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	webhooks "github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/crdclient"
 	"github.com/calicong/calico/internal/datastore"
 )
@@ -26,30 +26,7 @@ func RegisterWebhooks(ctx context.Context, cfg Config, c *datastore.Client) erro
 		return err
 	}
 	url := "https://" + net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.APIServerWebhookPort))
-	mwc, vwc := webhooks.Webhooks(admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM})
-	ar := c.Kube.AdmissionregistrationV1()
-	if _, err := ar.MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		cur, err := ar.MutatingWebhookConfigurations().Get(ctx, mwc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		mwc.ResourceVersion = cur.ResourceVersion
-		if _, err := ar.MutatingWebhookConfigurations().Update(ctx, mwc, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	}
-	if _, err := ar.ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		cur, err := ar.ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		vwc.ResourceVersion = cur.ResourceVersion
-		if _, err := ar.ValidatingWebhookConfigurations().Update(ctx, vwc, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if err := register.Webhooks(ctx, c.Kube, webhooks.WebhookName, admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM}); err != nil {
 		return err
 	}
 	// In force once a dry run of an invalid selector is refused by it.
@@ -71,14 +48,8 @@ func RegisterWebhooks(ctx context.Context, cfg Config, c *datastore.Client) erro
 // UnregisterWebhooks takes calico-apiserver out of the API server's path
 // and waits until writes no longer reach it.
 func UnregisterWebhooks(ctx context.Context, c *datastore.Client) error {
-	ar := c.Kube.AdmissionregistrationV1()
-	for _, err := range []error{
-		ar.ValidatingWebhookConfigurations().Delete(ctx, webhooks.WebhookName, metav1.DeleteOptions{}),
-		ar.MutatingWebhookConfigurations().Delete(ctx, webhooks.WebhookName, metav1.DeleteOptions{}),
-	} {
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
+	if err := register.Unregister(ctx, c.Kube, webhooks.WebhookName); err != nil {
+		return err
 	}
 	probe := &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "calico-lab-webhook-probe"}, Spec: v3.GlobalNetworkPolicySpec{Selector: "a =="}}
 	probe.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("GlobalNetworkPolicy"))
