@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-kube deps run down test e2e unit bench generate verify clean
+.PHONY: all build build-kube deps run down test e2e unit bench generate manifests verify clean
 
 all: build
 
@@ -36,6 +36,10 @@ build-kube:
 	@mkdir -p $(BIN)
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
+
+## manifests: regenerate manifests/ (what operators apply) from internal/manifests
+manifests:
+	$(GO) run ./hack/manifests
 
 ## run: start the local lab (3 nodes and a demo application) and print how to use it
 run: deps build

@@ -1,0 +1,198 @@
+// Package manifests generates the YAML that installs the system on a real
+// cluster (manifests/ at the repository root), from Go objects, so the
+// lab's tests can apply and check exactly what operators apply. Each
+// component has its own least-privilege RBAC.
+package manifests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/datastore"
+)
+
+// Namespace is where the components run, as in Calico's calico.yaml.
+const Namespace = "kube-system"
+
+// APIServer names.
+const (
+	APIServerName   = "calico-apiserver"
+	APIServerSecret = "calico-apiserver-certs"
+	APIServerPort   = 5443
+	APIServerHealth = 9095
+)
+
+// Image is a component's image for a release.
+func Image(component, version string) string { return "calicong/" + component + ":" + version }
+
+// APIServerRBAC is what calico-apiserver may do, and no more: ask
+// SubjectAccessReviews, list the policies of a tier, keep its certificate
+// Secret and its two webhook configurations.
+func APIServerRBAC() []runtime.Object {
+	sa := &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(APIServerName, Namespace)}
+	var policies []string
+	for _, k := range datastore.PolicyKinds {
+		policies = append(policies, pluralOf(k))
+	}
+	cr := &rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(APIServerName, ""),
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"projectcalico.org"}, Resources: policies, Verbs: []string{"list"}},
+			// create cannot be limited by name; get and update can.
+			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
+				ResourceNames: []string{admission.WebhookName}, Verbs: []string{"get", "update"}},
+		}}
+	crb := &rbacv1.ClusterRoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(APIServerName, ""),
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: APIServerName, Namespace: Namespace}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: APIServerName}}
+	role := &rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(APIServerName, Namespace),
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{APIServerSecret}, Verbs: []string{"get"}},
+		}}
+	rb := &rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(APIServerName, Namespace),
+		Subjects: crb.Subjects, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: APIServerName}}
+	return []runtime.Object{sa, cr, crb, role, rb}
+}
+
+// APIServerArgs are the flags the Deployment runs calico-apiserver with.
+func APIServerArgs() []string {
+	return []string{
+		fmt.Sprintf("--secure-port=%d", APIServerPort),
+		fmt.Sprintf("--health-addr=:%d", APIServerHealth),
+		"--cert-secret=" + Namespace + "/" + APIServerSecret,
+		"--service=" + Namespace + "/" + APIServerName,
+		"--register",
+	}
+}
+
+// APIServer is calico-apiserver: its RBAC, Service, Deployment and
+// disruption budget. It provisions its certificate and registers its
+// webhooks itself (docs/apiserver.md).
+func APIServer(version string) []runtime.Object {
+	labels := map[string]string{"k8s-app": APIServerName}
+	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(APIServerName, Namespace),
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "webhook", Port: APIServerPort,
+			TargetPort: intstr.FromInt32(APIServerPort), Protocol: corev1.ProtocolTCP}}}}
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(APIServerHealth)}},
+			PeriodSeconds: 10, TimeoutSeconds: 5}
+	}
+	yes, no := true, false
+	replicas := int32(2)
+	dep := &appsv1.Deployment{TypeMeta: tm("apps/v1", "Deployment"), ObjectMeta: meta(APIServerName, Namespace),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: APIServerName,
+					PriorityClassName:  "system-cluster-critical",
+					Tolerations:        []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}},
+					Containers: []corev1.Container{{
+						Name: APIServerName, Image: Image("apiserver", version), Args: APIServerArgs(),
+						Ports:          []corev1.ContainerPort{{Name: "webhook", ContainerPort: APIServerPort}, {Name: "health", ContainerPort: APIServerHealth}},
+						ReadinessProbe: probe("/readiness"), LivenessProbe: probe("/liveness"),
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+						SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+					}},
+				},
+			},
+		}}
+	one := intstr.FromInt32(1)
+	pdb := &policyv1.PodDisruptionBudget{TypeMeta: tm("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(APIServerName, Namespace),
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+	return append(APIServerRBAC(), svc, dep, pdb)
+}
+
+// YAML renders objects as one multi-document file.
+func YAML(header string, objs []runtime.Object) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(header)
+	for _, o := range objs {
+		j, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		_ = json.Unmarshal(j, &m)
+		tidy(m)
+		y, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	return b.Bytes(), nil
+}
+
+// tidy drops what Go's zero values add and nobody writes:
+// creationTimestamp: null and empty status objects, at any depth.
+func tidy(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case nil:
+			if k == "creationTimestamp" {
+				delete(m, k)
+			}
+		case map[string]any:
+			tidy(x)
+			if len(x) == 0 && (k == "status" || k == "metadata" || k == "resources") {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					tidy(em)
+				}
+			}
+		}
+	}
+}
+
+func tm(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+func meta(name, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "calico"}}
+}
+
+func pluralOf(kind string) string {
+	k, ok := v3.KindFor(kind)
+	if !ok {
+		panic("unknown kind " + kind)
+	}
+	return k.Plural
+}
+
+// Version is the image tag the committed manifests name.
+const Version = "v0.1.0"
+
+// Files are the files of manifests/, by name.
+func Files() (map[string][]byte, error) {
+	header := "# Generated by `make manifests` from internal/manifests; do not edit.\n"
+	api, err := YAML(header+"# calico-apiserver: admission webhooks (docs/apiserver.md).\n", APIServer(Version))
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"calico-apiserver.yaml": api}, nil
+}
