@@ -59,7 +59,7 @@ func TestInstallTwice(t *testing.T) {
 
 func TestBadTemplateWritesNothing(t *testing.T) {
 	for tmpl, want := range map[string]string{
-		"":                          "is empty",
+		"":                           "is empty",
 		`{"name": "x", "plugins": [`: "not a CNI configuration list",
 		`{"name": "x", "cniVersion": "1.1.0", "plugins": [{"type": "bridge"}]}`: "no plugin of type calico",
 	} {
