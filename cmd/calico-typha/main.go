@@ -121,15 +121,17 @@ func serveTypha(cfg config, kubeconfig string, log *slog.Logger) error {
 	limitGauge.Set(float64(cfg.UpperLimit))
 	if cfg.Rebalancing == "kubernetes" {
 		disc := discovery.Config{Kube: client.Kube, Namespace: cfg.Namespace, Service: cfg.ServiceName}
+		computed := false
 		update := func() {
 			n, err := computeLimit(ctx, client, disc, len(caches), server.Limits{Lower: cfg.LowerLimit, Upper: cfg.UpperLimit})
 			if err != nil {
 				log.Warn("cannot compute the connection limit; keeping it", "limit", limit.Load(), "err", err)
 				return
 			}
-			if old := limit.Swap(int64(n)); old != int64(n) {
+			if old := limit.Swap(int64(n)); old != int64(n) || !computed {
 				log.Info("connection limit", "max", n)
 			}
+			computed = true
 			limitGauge.Set(float64(n))
 		}
 		wg.Add(1)

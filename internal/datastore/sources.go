@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -63,6 +64,44 @@ func (c *Client) SyncerSources(syncerType string, log *slog.Logger) ([]syncer.So
 		return slices.DeleteFunc(all, func(s syncer.Source) bool { return slices.Contains(synthesised, s.Name) }), nil
 	}
 	return nil, fmt.Errorf("unknown syncer type %q (felix or bgp)", syncerType)
+}
+
+// Reads is one API group's resources a syncer lists and watches.
+type Reads struct {
+	Group     string
+	Resources []string
+}
+
+// SyncerReads are the resources a syncer type lists and watches, for
+// RBAC: the manifests grant exactly these.
+func SyncerReads(syncerType string) ([]Reads, error) {
+	var kinds []string
+	synthesised := []string{SourcePods, SourceNamespaces, SourceServiceAccounts, SourceKubernetesNetworkPolicies, SourceEndpointSlices, SourceNodes}
+	switch syncerType {
+	case SyncerFelix:
+		kinds = FelixKinds
+	case SyncerBGP:
+		kinds, synthesised = BGPKinds, []string{SourceNodes}
+	default:
+		return nil, fmt.Errorf("unknown syncer type %q (felix or bgp)", syncerType)
+	}
+	calico := Reads{Group: v3.GroupName}
+	for _, k := range kinds {
+		ki, _ := v3.KindFor(k)
+		calico.Resources = append(calico.Resources, ki.Plural)
+	}
+	byGroup := map[string][]string{}
+	for _, s := range synthesised {
+		res, group, _ := strings.Cut(s, ".")
+		byGroup[group] = append(byGroup[group], res)
+	}
+	out := []Reads{calico}
+	for _, g := range []string{"", "networking.k8s.io", "discovery.k8s.io"} {
+		if len(byGroup[g]) > 0 {
+			out = append(out, Reads{Group: g, Resources: byGroup[g]})
+		}
+	}
+	return out, nil
 }
 
 // AllStoredKinds lists every stored Calico kind.

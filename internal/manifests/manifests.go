@@ -194,5 +194,9 @@ func Files() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{"calico-apiserver.yaml": api}, nil
+	typha, err := YAML(header+"# calico-typha: fan-out between the API server and calico-node (docs/typha.md).\n", Typha(Version))
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"calico-apiserver.yaml": api, "calico-typha.yaml": typha}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,26 +70,8 @@ func TestAPIServerManifest(t *testing.T) {
 	}
 
 	// The RBAC for real, and calico-apiserver as its ServiceAccount.
-	rbac, err := YAML("", APIServerRBAC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "-f", "-")
-	c.Stdin = bytes.NewReader(rbac)
-	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	kc, err := clientcmd.LoadFromFile(testLab.Config.KubeconfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ai := range kc.AuthInfos {
-		ai.Impersonate = "system:serviceaccount:" + Namespace + ":" + APIServerName
-	}
-	saConfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, saConfig); err != nil {
-		t.Fatal(err)
-	}
+	applyRBAC(t, bin, APIServerRBAC())
+	saConfig := kubeconfigAs(t, APIServerName)
 	// It will re-point the lab's webhook configurations at its Service,
 	// which has no endpoints here: the lab's are restored afterwards.
 	t.Cleanup(func() {
@@ -179,4 +162,113 @@ func TestAPIServerManifest(t *testing.T) {
 	if !r.Allowed {
 		t.Errorf("deleting an empty tier as its RBAC allows: %+v", r.Result)
 	}
+}
+
+// applyRBAC creates a component's ServiceAccount and roles for real.
+func applyRBAC(t *testing.T, bin string, objs []runtime.Object) {
+	t.Helper()
+	rbac, err := YAML("", objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "-f", "-")
+	c.Stdin = bytes.NewReader(rbac)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// kubeconfigAs is the lab's kubeconfig impersonating a component's
+// ServiceAccount: what runs with it has exactly the manifests' RBAC.
+func kubeconfigAs(t *testing.T, serviceAccount string) string {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(testLab.Config.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range kc.AuthInfos {
+		ai.Impersonate = "system:serviceaccount:" + Namespace + ":" + serviceAccount
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestTyphaManifest: the API server accepts the manifest, and
+// calico-typha, with exactly its RBAC, gets both syncers in sync and
+// computes its connection limit from the node and endpoint counts.
+func TestTyphaManifest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	bin, err := labtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "--dry-run=server",
+		"-f", filepath.Join("..", "..", "manifests", "calico-typha.yaml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the API server refuses the manifest: %v\n%s", err, out)
+	}
+	applyRBAC(t, bin, TyphaRBAC())
+	ports, err := labtest.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "calico-typha"), "--kubeconfig", kubeconfigAs(t, TyphaName))
+	cmd.Env = os.Environ()
+	for _, e := range TyphaEnv() {
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
+	cmd.Env = append(cmd.Env, "TYPHA_SERVERHOST=127.0.0.1", fmt.Sprintf("TYPHA_SERVERPORT=%d", ports[0]),
+		"TYPHA_HEALTHHOST=127.0.0.1", fmt.Sprintf("TYPHA_HEALTHPORT=%d", ports[1]), "TYPHA_PROMETHEUSMETRICSENABLED=false")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	exited, err := proc.Start(cmd, syscall.SIGKILL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("calico-typha:\n%s", logs.String())
+		}
+	})
+	ready := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readiness", ports[1]))
+		if err == nil {
+			ready = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+		}
+	}
+	if !ready {
+		t.Fatal("calico-typha with its manifest's RBAC never became ready")
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "connection limit"); time.Sleep(100 * time.Millisecond) {
+	}
+	if l := logs.String(); strings.Contains(l, "forbidden") || strings.Contains(l, "cannot compute the connection limit") || !strings.Contains(l, "connection limit") {
+		t.Errorf("calico-typha lacked a permission:\n%s", l)
+	}
+}
+
+// syncBuffer is a process's stderr, read while it writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
