@@ -121,7 +121,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(), "--metrics-addr", addr)
+	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", kubeControllersKubeconfig(t), "--metrics-addr", addr)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	exited, err := proc.Start(cmd, syscall.SIGKILL)
 	if err != nil {
@@ -191,7 +191,7 @@ func TestBinary(t *testing.T) {
 		t.Errorf("the live node's CalicoNodeStatus: %v", err)
 	}
 	// A second replica waits: the first leads.
-	second := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(), "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	second := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", kubeControllersKubeconfig(t), "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]))
 	var secondLog syncBuffer
 	second.Stdout, second.Stderr = &secondLog, &secondLog
 	secondExited, err := proc.Start(second, syscall.SIGKILL)

@@ -59,7 +59,7 @@ func TestLoadBalancerDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", testLab.Config.KubeconfigPath(),
+	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", kubeControllersKubeconfig(t),
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]))
 	var logs strings.Builder
 	cmd.Stderr = &logs

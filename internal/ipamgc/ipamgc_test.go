@@ -14,6 +14,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/manifests"
 )
 
 var testLab *labtest.Lab
@@ -126,4 +127,16 @@ func TestCollector(t *testing.T) {
 	}
 	_ = m.ReleaseNodeAffinities(ctx, "gc-a")
 	_ = testLab.Client.Delete(ctx, ipam.KindPool, "", "gc-pool", nil)
+}
+
+// kubeControllersKubeconfig runs calico-kube-controllers as the manifests
+// do: as its ServiceAccount, with exactly manifests.KubeControllersRBAC.
+func kubeControllersKubeconfig(t *testing.T) string {
+	t.Helper()
+	y, err := manifests.YAML("", manifests.KubeControllersRBAC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testLab.Apply(t, y)
+	return testLab.KubeconfigAs(t, "system:serviceaccount:"+manifests.Namespace+":"+manifests.KubeControllersName)
 }

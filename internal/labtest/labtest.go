@@ -5,10 +5,13 @@
 package labtest
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"k8s.io/client-go/tools/clientcmd"
+	"os/exec"
 
 	"os"
 	"path/filepath"
@@ -156,4 +159,37 @@ func Main(m *testing.M, shared **Lab, opts ...Option) int {
 // new namespace (see multihost.CreatePod).
 func CreatePod(ctx context.Context, kube kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
 	return multihost.CreatePod(ctx, kube, pod)
+}
+
+// Apply applies YAML documents with the lab's kubectl, as an administrator.
+func (l *Lab) Apply(t testing.TB, yaml []byte) {
+	t.Helper()
+	bin, err := BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", l.Config.KubeconfigPath(), "apply", "-f", "-")
+	c.Stdin = bytes.NewReader(yaml)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+}
+
+// KubeconfigAs is the lab's kubeconfig impersonating user (for a
+// ServiceAccount, system:serviceaccount:NS:NAME): what runs with it has
+// exactly that user's permissions.
+func (l *Lab) KubeconfigAs(t testing.TB, user string) string {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(l.Config.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range kc.AuthInfos {
+		ai.Impersonate = user
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -198,5 +198,9 @@ func Files() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{"calico-apiserver.yaml": api, "calico-typha.yaml": typha}, nil
+	kc, err := YAML(header+"# calico-kube-controllers: IPAM garbage collection, node clean-up, LoadBalancer addresses, automatic host endpoints (docs/kube-controllers.md).\n", KubeControllers(Version))
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{"calico-apiserver.yaml": api, "calico-typha.yaml": typha, "calico-kube-controllers.yaml": kc}, nil
 }

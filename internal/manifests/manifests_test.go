@@ -21,7 +21,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/admission/register"
@@ -165,35 +164,18 @@ func TestAPIServerManifest(t *testing.T) {
 }
 
 // applyRBAC creates a component's ServiceAccount and roles for real.
-func applyRBAC(t *testing.T, bin string, objs []runtime.Object) {
+func applyRBAC(t *testing.T, _ string, objs []runtime.Object) {
 	t.Helper()
-	rbac, err := YAML("", objs)
+	y, err := YAML("", objs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "-f", "-")
-	c.Stdin = bytes.NewReader(rbac)
-	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	testLab.Apply(t, y)
 }
 
-// kubeconfigAs is the lab's kubeconfig impersonating a component's
-// ServiceAccount: what runs with it has exactly the manifests' RBAC.
+// kubeconfigAs runs as a component's ServiceAccount.
 func kubeconfigAs(t *testing.T, serviceAccount string) string {
-	t.Helper()
-	kc, err := clientcmd.LoadFromFile(testLab.Config.KubeconfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ai := range kc.AuthInfos {
-		ai.Impersonate = "system:serviceaccount:" + Namespace + ":" + serviceAccount
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testLab.KubeconfigAs(t, "system:serviceaccount:"+Namespace+":"+serviceAccount)
 }
 
 // TestTyphaManifest: the API server accepts the manifest, and
@@ -271,4 +253,27 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestEveryManifestIsAccepted applies every file of manifests/ to the
+// lab's API server as a server-side dry run.
+func TestEveryManifestIsAccepted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	bin, err := labtest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		out, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "--dry-run=server",
+			"-f", filepath.Join("..", "..", "manifests", name)).CombinedOutput()
+		if err != nil {
+			t.Errorf("the API server refuses manifests/%s: %v\n%s", name, err, out)
+		}
+	}
 }
