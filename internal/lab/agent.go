@@ -131,7 +131,7 @@ func (a *agent) kubeProxyArgs() []string {
 func (a *agent) calicoNodeEnv() []string {
 	h := a.host
 	return append([]string{
-		"NODENAME=" + h.Name, "KUBECONFIG=" + a.cfg.KubeconfigPath(), "IP=" + h.IP.String(), "IP6=none",
+		"NODENAME=" + h.Name, "KUBECONFIG=" + a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP=" + h.IP.String(), "IP6=none",
 		"CALICO_NETWORKING_BACKEND=bird", "CALICO_IPV4POOL_CIDR=192.168.0.0/16",
 		"CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"),
 		"CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),

@@ -109,7 +109,7 @@ func components(cfg Config) []component {
 			name:   "calico-apiserver",
 			binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-apiserver"),
 			args: []string{
-				"--kubeconfig=" + cfg.KubeconfigPath(),
+				"--kubeconfig=" + cfg.componentKubeconfig(apiServerIdentity.file),
 				"--secure-port=" + hostPort(cfg.APIServerWebhookPort),
 				"--health-addr=" + hostPort(cfg.APIServerHealthPort),
 				"--tls-cert-file=" + pki("calico-apiserver.crt"),

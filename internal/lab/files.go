@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/calicong/calico/internal/manifests"
 	"github.com/calicong/calico/internal/pki"
 )
 
@@ -22,7 +23,20 @@ var (
 	adminIdentity             = identity{file: "kubeconfig", commonName: "lab-admin", organization: []string{"system:masters"}}
 	controllerManagerIdentity = identity{file: "controller-manager", commonName: "system:kube-controller-manager"}
 	schedulerIdentity         = identity{file: "scheduler", commonName: "system:kube-scheduler"}
+	// Calico's components act as their manifests' ServiceAccounts, with
+	// exactly those roles (installed by install): a certificate's common
+	// name is its user name, which is what RBAC matches a ServiceAccount
+	// subject against.
+	calicoNodeIdentity      = serviceAccountIdentity(manifests.NodeName)
+	kubeControllersIdentity = serviceAccountIdentity(manifests.KubeControllersName)
+	typhaIdentity           = serviceAccountIdentity(manifests.TyphaName)
+	apiServerIdentity       = serviceAccountIdentity(manifests.APIServerName)
 )
+
+func serviceAccountIdentity(name string) identity {
+	return identity{file: name, commonName: "system:serviceaccount:" + manifests.Namespace + ":" + name,
+		organization: []string{"system:serviceaccounts", "system:serviceaccounts:" + manifests.Namespace}}
+}
 
 // auditPolicy records who changed what. Writes to Calico resources, network
 // policies, namespaces and RBAC are kept with their request and response
@@ -116,7 +130,7 @@ func generateFiles(cfg Config) error {
 	}
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
-	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity} {
+	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

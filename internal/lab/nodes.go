@@ -97,7 +97,7 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 	out := []component{{
 		name:   "calico-kube-controllers",
 		binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-kube-controllers"),
-		args: []string{"--kubeconfig=" + cfg.KubeconfigPath(), fmt.Sprintf("--metrics-addr=127.0.0.1:%d", rec.ControllersPort),
+		args: []string{"--kubeconfig=" + cfg.componentKubeconfig(kubeControllersIdentity.file), fmt.Sprintf("--metrics-addr=127.0.0.1:%d", rec.ControllersPort),
 			"--lease-namespace=kube-system"},
 		health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.ControllersPort),
 	}}

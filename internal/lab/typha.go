@@ -32,7 +32,7 @@ const (
 // typhaEnv is calico-typha's configuration on a lab node.
 func (a *agent) typhaEnv() []string {
 	return []string{
-		"KUBECONFIG=" + a.cfg.KubeconfigPath(),
+		"KUBECONFIG=" + a.cfg.componentKubeconfig(typhaIdentity.file),
 		"TYPHA_CAFILE=" + a.cfg.pkiPath("ca.crt"),
 		"TYPHA_SERVERCERTFILE=" + a.cfg.pkiPath("typha-server.crt"),
 		"TYPHA_SERVERKEYFILE=" + a.cfg.pkiPath("typha-server.key"),

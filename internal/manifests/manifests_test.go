@@ -1,4 +1,4 @@
-package manifests
+package manifests_test
 
 import (
 	"bytes"
@@ -26,6 +26,7 @@ import (
 	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/manifests"
 	"github.com/calicong/calico/internal/proc"
 )
 
@@ -34,7 +35,7 @@ var testLab *labtest.Lab
 func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 
 func TestCommittedManifestsAreCurrent(t *testing.T) {
-	files, err := Files()
+	files, err := manifests.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +70,14 @@ func TestAPIServerManifest(t *testing.T) {
 	}
 
 	// The RBAC for real, and calico-apiserver as its ServiceAccount.
-	applyRBAC(t, bin, APIServerRBAC())
-	saConfig := kubeconfigAs(t, APIServerName)
+	applyRBAC(t, bin, manifests.APIServerRBAC())
+	saConfig := kubeconfigAs(t, manifests.APIServerName)
 	// It will re-point the lab's webhook configurations at its Service,
 	// which has no endpoints here: the lab's are restored afterwards.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = kube.CoreV1().Secrets(Namespace).Delete(ctx, APIServerSecret, metav1.DeleteOptions{})
+		_ = kube.CoreV1().Secrets(manifests.Namespace).Delete(ctx, manifests.APIServerSecret, metav1.DeleteOptions{})
 		if err := lab.RegisterWebhooks(ctx, testLab.Config, testLab.Client); err != nil {
 			t.Errorf("restoring the lab's webhooks: %v", err)
 		}
@@ -86,7 +87,7 @@ func TestAPIServerManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var args []string
-	for _, a := range APIServerArgs() {
+	for _, a := range manifests.APIServerArgs() {
 		switch {
 		case strings.HasPrefix(a, "--secure-port="):
 			a = fmt.Sprintf("--secure-port=127.0.0.1:%d", ports[0])
@@ -112,7 +113,7 @@ func TestAPIServerManifest(t *testing.T) {
 
 	var s []byte
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && s == nil; time.Sleep(100 * time.Millisecond) {
-		if sec, err := kube.CoreV1().Secrets(Namespace).Get(ctx, APIServerSecret, metav1.GetOptions{}); err == nil {
+		if sec, err := kube.CoreV1().Secrets(manifests.Namespace).Get(ctx, manifests.APIServerSecret, metav1.GetOptions{}); err == nil {
 			s = sec.Data[register.KeyCA]
 		}
 	}
@@ -131,7 +132,7 @@ func TestAPIServerManifest(t *testing.T) {
 	// A review for a user with no tier rights needs SubjectAccessReviews.
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: APIServerName + "." + Namespace + ".svc"}}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: manifests.APIServerName + "." + manifests.Namespace + ".svc"}}}
 	review := func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 		t.Helper()
 		body, _ := json.Marshal(admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Request: req})
@@ -166,7 +167,7 @@ func TestAPIServerManifest(t *testing.T) {
 // applyRBAC creates a component's ServiceAccount and roles for real.
 func applyRBAC(t *testing.T, _ string, objs []runtime.Object) {
 	t.Helper()
-	y, err := YAML("", objs)
+	y, err := manifests.YAML("", objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func applyRBAC(t *testing.T, _ string, objs []runtime.Object) {
 
 // kubeconfigAs runs as a component's ServiceAccount.
 func kubeconfigAs(t *testing.T, serviceAccount string) string {
-	return testLab.KubeconfigAs(t, "system:serviceaccount:"+Namespace+":"+serviceAccount)
+	return testLab.KubeconfigAs(t, "system:serviceaccount:"+manifests.Namespace+":"+serviceAccount)
 }
 
 // TestTyphaManifest: the API server accepts the manifest, and
@@ -194,14 +195,14 @@ func TestTyphaManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the API server refuses the manifest: %v\n%s", err, out)
 	}
-	applyRBAC(t, bin, TyphaRBAC())
+	applyRBAC(t, bin, manifests.TyphaRBAC())
 	ports, err := labtest.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "calico-typha"), "--kubeconfig", kubeconfigAs(t, TyphaName))
+	cmd := exec.Command(filepath.Join(bin, "calico-typha"), "--kubeconfig", kubeconfigAs(t, manifests.TyphaName))
 	cmd.Env = os.Environ()
-	for _, e := range TyphaEnv() {
+	for _, e := range manifests.TyphaEnv() {
 		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 	}
 	cmd.Env = append(cmd.Env, "TYPHA_SERVERHOST=127.0.0.1", fmt.Sprintf("TYPHA_SERVERPORT=%d", ports[0]),
@@ -265,7 +266,7 @@ func TestEveryManifestIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Files()
+	files, err := manifests.Files()
 	if err != nil {
 		t.Fatal(err)
 	}
