@@ -153,7 +153,7 @@ func serve(o options, log *slog.Logger) error {
 	agg.Report("webhook", health.Report{Live: true, Ready: true})
 	go health.Serve(ctx, o.healthAddr, agg.Handler(), log)
 
-	srv := &http.Server{Addr: o.addr, Handler: logged(h, log), ReadHeaderTimeout: 5 * time.Second,
+	srv := &http.Server{Addr: o.addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}}
 	go func() {
 		<-ctx.Done()
@@ -180,15 +180,6 @@ func servicePort(addr string) (int32, error) {
 		return 0, fmt.Errorf("--secure-port %q: %w", addr, err)
 	}
 	return int32(n), nil
-}
-
-// logged logs refused requests.
-func logged(h http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		h.ServeHTTP(w, r)
-		log.Debug("review", "path", r.URL.Path, "ms", time.Since(start).Milliseconds())
-	})
 }
 
 // sar asks the API server whether a user may do something.

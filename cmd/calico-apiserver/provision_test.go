@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 
 	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/proc"
 )
 
 // TestSelfProvisioning runs calico-apiserver as the manifests do on a
@@ -49,17 +47,8 @@ func TestSelfProvisioning(t *testing.T) {
 		"--health-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--cert-secret", "kube-system/" + secret,
 		"--service", "kube-system/calico-apiserver", "--webhook-name", hooks, "--register"}
 	start := func() func() {
-		cmd := exec.Command(filepath.Join(bin, "calico-apiserver"), args...)
-		var logs bytes.Buffer
-		cmd.Stderr = &logs
-		exited, err := proc.Start(cmd, syscall.SIGKILL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-exited
-		}
+		p := labtest.StartProcess(t, "calico-apiserver", exec.Command(filepath.Join(bin, "calico-apiserver"), args...))
+		stop := func() { _ = p.Stop() }
 		// Serving once the certificate verifies for the Service's name.
 		var lastErr error
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -68,7 +57,7 @@ func TestSelfProvisioning(t *testing.T) {
 			}
 		}
 		stop()
-		t.Fatalf("not serving a verifiable certificate: %v\n%s", lastErr, logs.String())
+		t.Fatalf("not serving a verifiable certificate: %v\n%s", lastErr, p.Logs.String())
 		return nil
 	}
 	stop := start()

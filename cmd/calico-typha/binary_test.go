@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,7 +26,6 @@ import (
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/pki"
-	"github.com/calicong/calico/internal/proc"
 	"github.com/calicong/calico/internal/syncer"
 	"github.com/calicong/calico/internal/typha/client"
 	"github.com/calicong/calico/internal/typha/tlsauth"
@@ -41,10 +39,7 @@ func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 // replica is one calico-typha process.
 type replica struct {
 	addr, health, metrics string
-	cmd                   *exec.Cmd
-	done                  chan struct{} // closed when the process has exited
-	err                   error         // its exit, once done
-	logs                  *logBuffer
+	*labtest.Process
 }
 
 func startReplica(t *testing.T, bin string, env []string) *replica {
@@ -57,51 +52,16 @@ func startReplica(t *testing.T, bin string, env []string) *replica {
 		addr:    fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		health:  fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		metrics: fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		logs:    &logBuffer{},
 	}
-	r.cmd = exec.Command(filepath.Join(bin, "calico-typha"), "--kubeconfig", testLab.Config.KubeconfigPath())
-	r.cmd.Env = append(os.Environ(), append([]string{
+	cmd := exec.Command(filepath.Join(bin, "calico-typha"), "--kubeconfig", testLab.Config.KubeconfigPath())
+	cmd.Env = append(os.Environ(), append([]string{
 		"TYPHA_SERVERHOST=127.0.0.1", "TYPHA_SERVERPORT=" + strconv.Itoa(ports[0]),
 		"TYPHA_HEALTHHOST=127.0.0.1", "TYPHA_HEALTHPORT=" + strconv.Itoa(ports[1]),
 		"TYPHA_PROMETHEUSMETRICSENABLED=true", "TYPHA_PROMETHEUSMETRICSHOST=127.0.0.1", "TYPHA_PROMETHEUSMETRICSPORT=" + strconv.Itoa(ports[2]),
 		"TYPHA_SHUTDOWNTIMEOUTSECS=1", "TYPHA_CONNECTIONREBALANCINGMODE=none",
 	}, env...)...)
-	r.cmd.Stderr = r.logs
-	exited, err := proc.Start(r.cmd, syscall.SIGKILL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.done = make(chan struct{})
-	go func() {
-		r.err = <-exited
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		if t.Failed() {
-			t.Logf("calico-typha %s logs:\n%s", r.addr, r.logs)
-		}
-	})
+	r.Process = labtest.StartProcess(t, "calico-typha "+r.addr, cmd)
 	return r
-}
-
-// logBuffer collects a process's stderr.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func get(url string) (int, string) {
@@ -265,7 +225,7 @@ func TestThroughTyphaEqualsDirect(t *testing.T) {
 		victim, other = b, a
 	}
 	updates, _ := felixRec.Counts()
-	_ = victim.cmd.Process.Kill()
+	victim.Kill()
 	eventually(t, 20*time.Second, func() string {
 		if felix.Connected() != other.addr {
 			return "felix client has not moved to the other replica"
@@ -316,7 +276,7 @@ func TestThroughTyphaEqualsDirect(t *testing.T) {
 			}
 		}
 		if round == 15 {
-			_ = other.cmd.Process.Kill()
+			other.Kill()
 		}
 	}
 	eventually(t, 30*time.Second, func() string {
@@ -344,7 +304,7 @@ func TestThroughTyphaEqualsDirect(t *testing.T) {
 		t.Errorf("a client with the wrong common name: %v", err)
 	}
 	eventually(t, 10*time.Second, func() string {
-		if !strings.Contains(c.logs.String(), `does not have common name \"typha-client\"`) {
+		if !strings.Contains(c.Logs.String(), `does not have common name \"typha-client\"`) {
 			return "replica did not log the refused certificate"
 		}
 		return ""
@@ -356,13 +316,13 @@ func TestThroughTyphaEqualsDirect(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-c.done:
-		if c.err != nil {
-			t.Errorf("SIGTERM: %v", c.err)
+	case <-c.Done():
+		if c.Err() != nil {
+			t.Errorf("SIGTERM: %v", c.Err())
 		}
 	case <-time.After(15 * time.Second):
 		t.Error("calico-typha did not exit within 15 s of SIGTERM")

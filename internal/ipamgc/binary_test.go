@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,7 +191,7 @@ func TestBinary(t *testing.T) {
 	}
 	// A second replica waits: the first leads.
 	second := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", kubeControllersKubeconfig(t), "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]))
-	var secondLog syncBuffer
+	var secondLog labtest.LogBuffer
 	second.Stdout, second.Stderr = &secondLog, &secondLog
 	secondExited, err := proc.Start(second, syscall.SIGKILL)
 	if err != nil {
@@ -322,22 +321,4 @@ func metricValue(text, name string) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// syncBuffer is a buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

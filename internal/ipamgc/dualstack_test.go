@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/lbipam"
-	"github.com/calicong/calico/internal/proc"
 )
 
 // TestLoadBalancerDualStack: with dual-stack Services in the API server,
@@ -61,19 +59,8 @@ func TestLoadBalancerDualStack(t *testing.T) {
 	}
 	cmd := exec.Command(filepath.Join(bin, "calico-kube-controllers"), "--kubeconfig", kubeControllersKubeconfig(t),
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]))
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	exited, err := proc.Start(cmd, syscall.SIGKILL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
-		if t.Failed() {
-			t.Logf("calico-kube-controllers log:\n%s", logs.String())
-		}
-	})
+	kc := labtest.StartProcess(t, "calico-kube-controllers", cmd)
+	t.Cleanup(func() { _ = kc.Stop() }) // before the kill: SIGTERM releases the Lease
 
 	policy := func(p corev1.IPFamilyPolicy) *corev1.IPFamilyPolicy { return &p }
 	for _, tc := range []struct {

@@ -14,7 +14,6 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	webhooks "github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/admission/register"
-	"github.com/calicong/calico/internal/crdclient"
 	"github.com/calicong/calico/internal/datastore"
 )
 
@@ -30,16 +29,27 @@ func RegisterWebhooks(ctx context.Context, cfg Config, c *datastore.Client) erro
 		return err
 	}
 	// In force once a dry run of an invalid selector is refused by it.
+	return waitWebhooks(ctx, c, true)
+}
+
+// waitWebhooks waits until the webhooks are in force (a dry run of an
+// invalid policy is refused by them) or, with inForce false, until such a
+// dry run is accepted.
+func waitWebhooks(ctx context.Context, c *datastore.Client, inForce bool) error {
 	probe := &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "calico-lab-webhook-probe"}, Spec: v3.GlobalNetworkPolicySpec{Selector: "a =="}}
 	probe.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("GlobalNetworkPolicy"))
 	for {
-		_, err := c.Create(ctx, probe, crdclient.DryRun())
-		if err != nil && strings.Contains(err.Error(), "validate.projectcalico.org") {
+		_, err := c.Create(ctx, probe, datastore.DryRun())
+		done, state := err == nil, "gone"
+		if inForce {
+			done, state = err != nil && strings.Contains(err.Error(), "validate.projectcalico.org"), "in force"
+		}
+		if done {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the webhooks are not in force (last answer: %v)", err)
+			return fmt.Errorf("the webhooks are not %s (last answer: %v)", state, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -51,17 +61,5 @@ func UnregisterWebhooks(ctx context.Context, c *datastore.Client) error {
 	if err := register.Unregister(ctx, c.Kube, webhooks.WebhookName); err != nil {
 		return err
 	}
-	probe := &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "calico-lab-webhook-probe"}, Spec: v3.GlobalNetworkPolicySpec{Selector: "a =="}}
-	probe.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("GlobalNetworkPolicy"))
-	for {
-		_, err := c.Create(ctx, probe, crdclient.DryRun())
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the webhooks are still in force (last answer: %v)", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return waitWebhooks(ctx, c, false)
 }

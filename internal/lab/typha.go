@@ -84,9 +84,11 @@ func (a *agent) publishTypha(ctx context.Context, kube kubernetes.Interface) {
 	var published *discoveryv1.EndpointSlice
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	svcDone := false
 	for {
-		if _, err := kube.CoreV1().Services(typhaNS).Get(ctx, typhaService, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			if _, err := kube.CoreV1().Services(typhaNS).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if !svcDone {
+			_, err := kube.CoreV1().Services(typhaNS).Create(ctx, svc, metav1.CreateOptions{})
+			if svcDone = err == nil || apierrors.IsAlreadyExists(err); !svcDone {
 				a.log.Warn("creating the calico-typha Service", "err", err)
 			}
 		}

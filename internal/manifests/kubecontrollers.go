@@ -21,29 +21,19 @@ const (
 // keep automatic host endpoints; clean up deleted nodes' status objects;
 // follow and report its configuration; hold its leader Lease.
 func KubeControllersRBAC() []runtime.Object {
-	sa := &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(KubeControllersName, Namespace)}
 	rw := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	cr := &rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(KubeControllersName, ""),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods", "nodes", "services"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update"}},
-			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ipamblocks", "blockaffinities", "ipamhandles", "hostendpoints"}, Verbs: rw},
-			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ippools", "ipamconfigurations", "ipreservations"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses"}, Verbs: []string{"get", "list", "delete"}},
-			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"kubecontrollersconfigurations"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
-			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"kubecontrollersconfigurations/status"}, Verbs: []string{"update"}},
-		}}
-	crb := &rbacv1.ClusterRoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(KubeControllersName, ""),
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: KubeControllersName, Namespace: Namespace}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: KubeControllersName}}
-	role := &rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(KubeControllersName, Namespace),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{KubeControllersName}, Verbs: []string{"get", "update"}},
-		}}
-	rb := &rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(KubeControllersName, Namespace),
-		Subjects: crb.Subjects, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: KubeControllersName}}
-	return []runtime.Object{sa, cr, crb, role, rb}
+	return serviceAccountRBAC(KubeControllersName, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "nodes", "services"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ipamblocks", "blockaffinities", "ipamhandles", "hostendpoints"}, Verbs: rw},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ippools", "ipamconfigurations", "ipreservations"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses"}, Verbs: []string{"get", "list", "delete"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"kubecontrollersconfigurations"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"kubecontrollersconfigurations/status"}, Verbs: []string{"update"}},
+	}, []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{KubeControllersName}, Verbs: []string{"get", "update"}},
+	})
 }
 
 // KubeControllers is calico-kube-controllers: RBAC and a Deployment (one

@@ -42,31 +42,42 @@ func Image(component, version string) string { return "calicong/" + component + 
 // SubjectAccessReviews, list the policies of a tier, keep its certificate
 // Secret and its two webhook configurations.
 func APIServerRBAC() []runtime.Object {
-	sa := &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(APIServerName, Namespace)}
 	var policies []string
 	for _, k := range datastore.PolicyKinds {
 		policies = append(policies, pluralOf(k))
 	}
-	cr := &rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(APIServerName, ""),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-			{APIGroups: []string{"projectcalico.org"}, Resources: policies, Verbs: []string{"list"}},
-			// create cannot be limited by name; get and update can.
-			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, Verbs: []string{"create"}},
-			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
-				ResourceNames: []string{admission.WebhookName}, Verbs: []string{"get", "update"}},
-		}}
-	crb := &rbacv1.ClusterRoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(APIServerName, ""),
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: APIServerName, Namespace: Namespace}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: APIServerName}}
-	role := &rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(APIServerName, Namespace),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{APIServerSecret}, Verbs: []string{"get"}},
-		}}
-	rb := &rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(APIServerName, Namespace),
-		Subjects: crb.Subjects, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: APIServerName}}
-	return []runtime.Object{sa, cr, crb, role, rb}
+	return serviceAccountRBAC(APIServerName, []rbacv1.PolicyRule{
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: policies, Verbs: []string{"list"}},
+		// create cannot be limited by name; get and update can.
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
+			ResourceNames: []string{admission.WebhookName}, Verbs: []string{"get", "update"}},
+	}, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{APIServerSecret}, Verbs: []string{"get"}},
+	})
+}
+
+// serviceAccountRBAC is a component's ServiceAccount, a ClusterRole with
+// the cluster rules bound to it, and, when there are namespaced rules, a
+// Role in its namespace bound likewise. All are named after it.
+func serviceAccountRBAC(name string, cluster, namespaced []rbacv1.PolicyRule) []runtime.Object {
+	const rbacAPI = "rbac.authorization.k8s.io"
+	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: Namespace}}
+	out := []runtime.Object{
+		&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(name, Namespace)},
+		&rbacv1.ClusterRole{TypeMeta: tm(rbacAPI+"/v1", "ClusterRole"), ObjectMeta: meta(name, ""), Rules: cluster},
+		&rbacv1.ClusterRoleBinding{TypeMeta: tm(rbacAPI+"/v1", "ClusterRoleBinding"), ObjectMeta: meta(name, ""),
+			Subjects: subjects, RoleRef: rbacv1.RoleRef{APIGroup: rbacAPI, Kind: "ClusterRole", Name: name}},
+	}
+	if len(namespaced) > 0 {
+		out = append(out,
+			&rbacv1.Role{TypeMeta: tm(rbacAPI+"/v1", "Role"), ObjectMeta: meta(name, Namespace), Rules: namespaced},
+			&rbacv1.RoleBinding{TypeMeta: tm(rbacAPI+"/v1", "RoleBinding"), ObjectMeta: meta(name, Namespace),
+				Subjects: subjects, RoleRef: rbacv1.RoleRef{APIGroup: rbacAPI, Kind: "Role", Name: name}})
+	}
+	return out
 }
 
 // APIServerArgs are the flags the Deployment runs calico-apiserver with.

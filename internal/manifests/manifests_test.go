@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +25,6 @@ import (
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/labtest"
 	"github.com/calicong/calico/internal/manifests"
-	"github.com/calicong/calico/internal/proc"
 )
 
 var testLab *labtest.Lab
@@ -96,20 +93,7 @@ func TestAPIServerManifest(t *testing.T) {
 		}
 		args = append(args, a)
 	}
-	cmd := exec.Command(filepath.Join(bin, "calico-apiserver"), append(args, "--kubeconfig", saConfig)...)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	exited, err := proc.Start(cmd, syscall.SIGKILL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("calico-apiserver:\n%s", logs.String())
-		}
-	})
+	labtest.StartProcess(t, "calico-apiserver", exec.Command(filepath.Join(bin, "calico-apiserver"), append(args, "--kubeconfig", saConfig)...))
 
 	var s []byte
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && s == nil; time.Sleep(100 * time.Millisecond) {
@@ -207,19 +191,8 @@ func TestTyphaManifest(t *testing.T) {
 	}
 	cmd.Env = append(cmd.Env, "TYPHA_SERVERHOST=127.0.0.1", fmt.Sprintf("TYPHA_SERVERPORT=%d", ports[0]),
 		"TYPHA_HEALTHHOST=127.0.0.1", fmt.Sprintf("TYPHA_HEALTHPORT=%d", ports[1]), "TYPHA_PROMETHEUSMETRICSENABLED=false")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	exited, err := proc.Start(cmd, syscall.SIGKILL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("calico-typha:\n%s", logs.String())
-		}
-	})
+	typha := labtest.StartProcess(t, "calico-typha", cmd)
+	logs := &typha.Logs
 	ready := false
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readiness", ports[1]))
@@ -236,24 +209,6 @@ func TestTyphaManifest(t *testing.T) {
 	if l := logs.String(); strings.Contains(l, "forbidden") || strings.Contains(l, "cannot compute the connection limit") || !strings.Contains(l, "connection limit") {
 		t.Errorf("calico-typha lacked a permission:\n%s", l)
 	}
-}
-
-// syncBuffer is a process's stderr, read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestEveryManifestIsAccepted applies every file of manifests/ to the

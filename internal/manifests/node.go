@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -18,8 +17,7 @@ const NodeName = "calico-node"
 // reports; BGP passwords from Secrets in its namespace; and finding
 // Typha's endpoints.
 func CalicoNodeRBAC() []runtime.Object {
-	sa := &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(NodeName, Namespace)}
-	cr := &rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(NodeName, "")}
+	var rules []rbacv1.PolicyRule
 	seen := map[string]bool{}
 	for _, st := range []string{datastore.SyncerFelix, datastore.SyncerBGP} {
 		reads, err := datastore.SyncerReads(st)
@@ -35,12 +33,12 @@ func CalicoNodeRBAC() []runtime.Object {
 				}
 			}
 			if len(res) > 0 {
-				cr.Rules = append(cr.Rules, rbacv1.PolicyRule{APIGroups: []string{r.Group}, Resources: res, Verbs: []string{"get", "list", "watch"}})
+				rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{r.Group}, Resources: res, Verbs: []string{"get", "list", "watch"}})
 			}
 		}
 	}
 	rw := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	cr.Rules = append(cr.Rules,
+	rules = append(rules,
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"patch", "update"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch", "update"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ipamhandles", "blockaffinities"}, Verbs: rw},
@@ -50,14 +48,7 @@ func CalicoNodeRBAC() []runtime.Object {
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses/status"}, Verbs: []string{"update", "patch"}},
 	)
-	crb := &rbacv1.ClusterRoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(NodeName, ""),
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: NodeName, Namespace: Namespace}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: NodeName}}
-	role := &rbacv1.Role{TypeMeta: tm("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: meta(NodeName, Namespace),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
-		}}
-	rb := &rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(NodeName, Namespace),
-		Subjects: crb.Subjects, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: NodeName}}
-	return []runtime.Object{sa, cr, crb, role, rb}
+	return serviceAccountRBAC(NodeName, rules, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
+	})
 }

@@ -26,7 +26,6 @@ const (
 // read (datastore.SyncerReads), which also covers the node and endpoint
 // counts of its connection limit.
 func TyphaRBAC() []runtime.Object {
-	sa := &corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(TyphaName, Namespace)}
 	byGroup := map[string][]string{}
 	var groups []string
 	for _, st := range []string{datastore.SyncerFelix, datastore.SyncerBGP} {
@@ -45,14 +44,11 @@ func TyphaRBAC() []runtime.Object {
 			}
 		}
 	}
-	cr := &rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(TyphaName, "")}
+	var rules []rbacv1.PolicyRule
 	for _, g := range groups {
-		cr.Rules = append(cr.Rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: byGroup[g], Verbs: []string{"list", "watch"}})
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: byGroup[g], Verbs: []string{"list", "watch"}})
 	}
-	crb := &rbacv1.ClusterRoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: meta(TyphaName, ""),
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: TyphaName, Namespace: Namespace}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: TyphaName}}
-	return []runtime.Object{sa, cr, crb}
+	return serviceAccountRBAC(TyphaName, rules, nil)
 }
 
 func contains(list []string, s string) bool {

@@ -22,31 +22,30 @@ import (
 func Webhooks(ctx context.Context, kube kubernetes.Interface, name string, base admissionregistrationv1.WebhookClientConfig) error {
 	mwc, vwc := admission.Webhooks(name, base)
 	ar := kube.AdmissionregistrationV1()
-	if _, err := ar.MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		cur, err := ar.MutatingWebhookConfigurations().Get(ctx, mwc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		mwc.ResourceVersion = cur.ResourceVersion
-		if _, err := ar.MutatingWebhookConfigurations().Update(ctx, mwc, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-	} else if err != nil {
+	m := ar.MutatingWebhookConfigurations()
+	if err := createOrUpdate(ctx, mwc, m.Create, m.Get, m.Update); err != nil {
 		return err
 	}
-	if _, err := ar.ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		cur, err := ar.ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		vwc.ResourceVersion = cur.ResourceVersion
-		if _, err := ar.ValidatingWebhookConfigurations().Update(ctx, vwc, metav1.UpdateOptions{}); err != nil {
-			return err
-		}
-	} else if err != nil {
+	v := ar.ValidatingWebhookConfigurations()
+	return createOrUpdate(ctx, vwc, v.Create, v.Get, v.Update)
+}
+
+// createOrUpdate creates obj, or replaces the object of its name.
+func createOrUpdate[T metav1.Object](ctx context.Context, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
+	_, err := create(ctx, obj, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	return nil
+	cur, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	_, err = update(ctx, obj, metav1.UpdateOptions{})
+	return err
 }
 
 // Unregister deletes the two configurations named name.

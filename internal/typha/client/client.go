@@ -66,7 +66,6 @@ type Client struct {
 
 	mu        sync.Mutex
 	connected string
-	conns     int
 }
 
 // New creates a client feeding cb. It starts nothing; call Run.
@@ -92,13 +91,6 @@ func (c *Client) Connected() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.connected
-}
-
-// Connections counts the connections that got past the handshake.
-func (c *Client) Connections() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.conns
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -141,7 +133,6 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			c.mu.Lock()
 			c.connected = addr
-			c.conns++
 			c.mu.Unlock()
 			c.cfg.Log.Info("streaming from Typha", "addr", addr, "syncer", c.cfg.SyncerType)
 			err = c.stream(ctx, nc, r)

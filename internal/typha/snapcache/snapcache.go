@@ -232,13 +232,6 @@ func (c *Cache) publishLocked(frames []byte, kvs int) {
 	close(old.ready)
 }
 
-// Status is the syncer status the cache last recorded.
-func (c *Cache) Status() model.SyncStatus {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
-}
-
 // Len is the number of keys in the cache.
 func (c *Cache) Len() int {
 	c.mu.Lock()

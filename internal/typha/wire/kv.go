@@ -134,15 +134,6 @@ func Entries(payload []byte, fn func(Entry) error) error {
 	return nil
 }
 
-// CountEntries returns the number of entries a KVs payload declares.
-func CountEntries(payload []byte) (int, error) {
-	n, k := binary.Uvarint(payload)
-	if k <= 0 {
-		return 0, fmt.Errorf("%w: bad entry count", ErrMalformed)
-	}
-	return int(n), nil
-}
-
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
