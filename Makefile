@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export GOFLAGS := -buildvcs=false
+# Static binaries: the CNI plugins run on hosts of any distribution, and
+# the images have no C library. Tests share the build's cache.
+export CGO_ENABLED := 0
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
@@ -18,7 +21,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-kube deps run down test e2e unit bench generate manifests verify clean
+.PHONY: all build build-product build-kube images deps run down test e2e unit bench generate manifests verify clean
 
 all: build
 
@@ -26,7 +29,12 @@ deps:
 	@hack/install-deps.sh $(DEBIAN_PACKAGES)
 
 ## build: every binary into ./bin (the product's, plus the lab's control plane)
-build: build-kube
+build: build-kube build-product
+
+# build-product: the product's binaries only; the images' build stage
+# runs exactly this (images/*/Dockerfile: make build-product BIN=/out).
+build-product:
+	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # The lab's Kubernetes control plane lives in its own module so that its
@@ -36,6 +44,11 @@ build-kube:
 	@mkdir -p $(BIN)
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
+
+## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
+IMAGES := node typha kube-controllers apiserver ctl
+images:
+	for t in $(IMAGES); do docker build --build-arg VERSION=$(VERSION) --target $$t -t calicong/$$t:$(VERSION) . || exit 1; done
 
 ## manifests: regenerate manifests/ (what operators apply) from internal/manifests
 manifests:
@@ -53,7 +66,8 @@ down:
 test: deps build
 	$(GO) vet ./...
 	hack/verify-codegen.sh
-	CALICO_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	CALICO_BIN=$(BIN) CALICO_VERSION=$(VERSION) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd test/images && $(GO) vet ./... && CALICO_BIN=$(BIN) CALICO_VERSION=$(VERSION) $(GO) test -count=1 ./...
 
 ## e2e: the end-to-end suite, every scenario (make test runs a representative subset)
 e2e: deps build

@@ -40,6 +40,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/admission/register"
+	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/typha/tlsauth"
@@ -58,7 +59,9 @@ func run() int {
 	flag.BoolVar(&o.register, "register", false, "create or update the webhook configurations (the Service and the CA of --cert-secret)")
 	flag.StringVar(&o.webhookName, "webhook-name", admission.WebhookName, "name of the webhook configurations")
 	flag.StringVar(&o.healthAddr, "health-addr", ":9095", "address for /liveness and /readiness")
+	printVersion := buildinfo.VersionFlag("calico-apiserver")
 	flag.Parse()
+	printVersion()
 	o.addr = listenAddr(*addr)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := serve(o, log); err != nil {

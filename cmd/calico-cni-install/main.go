@@ -9,11 +9,14 @@
 // CNI_CONF_NAME (10-calico.conflist), CNI_NET_DIR (/etc/cni/net.d),
 // CNI_BIN_DIR (/opt/cni/bin), CNI_MTU (1500), KUBERNETES_NODE_NAME; the
 // kubeconfig is made from KUBERNETES_SERVICE_HOST/PORT and the pod's
-// service-account token and CA. --root (/host) is where the host's
+// service-account token and CA, or, with CALICO_CNI_SERVICE_ACCOUNT set, a
+// token of that ServiceAccount (the plugins' own, calico-cni-plugin in the
+// manifests) requested with the pod's. --root (/host) is where the host's
 // filesystem is mounted; --source-dir (/opt/cni/bin) holds the plugins.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,15 +25,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/cniinstall"
+	"github.com/calicong/calico/internal/cnitoken"
 )
 
 func main() {
 	root := flag.String("root", "/host", "where the host's filesystem is mounted")
 	source := flag.String("source-dir", "/opt/cni/bin", "directory holding the plugins to install")
 	saDir := flag.String("serviceaccount-dir", "/var/run/secrets/kubernetes.io/serviceaccount", "the pod's service-account token and CA")
+	printVersion := buildinfo.VersionFlag("calico-cni-install")
 	flag.Parse()
+	printVersion()
 	if err := run(*root, *source, *saDir, os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "calico-cni-install:", err)
 		os.Exit(1)
@@ -62,7 +73,26 @@ func run(root, source, saDir string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("the service-account CA: %w", err)
 	}
-	cfg.Kubeconfig = cniinstall.Kubeconfig("https://"+net.JoinHostPort(host, port), ca, strings.TrimSpace(string(token)))
+	server := "https://" + net.JoinHostPort(host, port)
+	tok := strings.TrimSpace(string(token))
+	if sa := getenv("CALICO_CNI_SERVICE_ACCOUNT"); sa != "" {
+		// The plugins' own identity rather than this pod's: a token of
+		// their ServiceAccount, which calico-node then keeps fresh.
+		ns := "kube-system"
+		if b, err := os.ReadFile(filepath.Join(saDir, "namespace")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			ns = strings.TrimSpace(string(b))
+		}
+		kube, err := kubernetes.NewForConfig(&rest.Config{Host: server, BearerToken: tok, TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if tok, _, err = cnitoken.Request(ctx, cnitoken.Config{Kube: kube, Namespace: ns, ServiceAccount: sa}); err != nil {
+			return err
+		}
+	}
+	cfg.Kubeconfig = cniinstall.Kubeconfig(server, ca, tok)
 	r, err := cniinstall.Install(cfg)
 	if err != nil {
 		return err

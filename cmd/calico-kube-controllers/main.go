@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/ipamgc"
@@ -50,7 +51,9 @@ func run() int {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	addr := flag.String("metrics-addr", ":9094", "address for /metrics, /liveness and /readiness")
 	leaseNS := flag.String("lease-namespace", "kube-system", "namespace of the leader-election Lease")
+	printVersion := buildinfo.VersionFlag("calico-kube-controllers")
 	flag.Parse()
+	printVersion()
 	level := new(slog.LevelVar)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/lab"
 )
 
@@ -47,6 +48,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "calico-lab",
 		Short:         "Run a local Kubernetes cluster with Calico",
+		Version:       buildinfo.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {

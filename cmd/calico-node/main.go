@@ -36,6 +36,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/bird"
+	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/confd"
 	"github.com/calicong/calico/internal/dataplane"
 	"github.com/calicong/calico/internal/dataplane/nft"
@@ -56,7 +57,9 @@ func main() { os.Exit(run()) }
 func run() int {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	startupOnly := flag.Bool("startup", false, "run start-up only, then exit")
+	printVersion := buildinfo.VersionFlag("calico-node")
 	flag.Parse()
+	printVersion()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("FELIX_LOGSEVERITYSCREEN"))}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -148,6 +151,10 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		reg = r
 		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
 		go health.Serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
+	}
+
+	if err := startCNITokenRefresh(ctx, os.Getenv, client.Kube, log); err != nil {
+		return err
 	}
 
 	// Routing between nodes: BGP through confd and BIRD, or none here

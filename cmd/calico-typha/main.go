@@ -49,7 +49,9 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (in-cluster config when empty)")
+	printVersion := buildinfo.VersionFlag("calico-typha")
 	flag.Parse()
+	printVersion()
 	cfg, err := parseConfig(os.Getenv)
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel)

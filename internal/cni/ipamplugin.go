@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +39,10 @@ const opTimeout = 90 * time.Second
 
 // IPAMMain is the calico-ipam binary.
 func IPAMMain() {
+	if buildinfo.AskedForVersion(os.Args[1:]) {
+		fmt.Println(buildinfo.String("calico-ipam"))
+		return
+	}
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    wrap(ipamAdd, "calico-ipam ADD"),
 		Del:    wrap(ipamDel, "calico-ipam DEL"),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 
 // Main is the calico binary.
 func Main() {
+	if buildinfo.AskedForVersion(os.Args[1:]) {
+		fmt.Println(buildinfo.String("calico"))
+		return
+	}
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    wrap(cmdAdd, "calico ADD"),
 		Del:    wrap(cmdDel, "calico DEL"),

@@ -144,12 +144,32 @@ func Install(c Config) (Result, error) {
 // put writes data to path through a renamed temporary file, unless path
 // already holds exactly data with that mode.
 func (r *Result) put(path string, data []byte, mode os.FileMode) error {
+	written, err := WriteFile(path, data, mode)
+	if err != nil {
+		return err
+	}
+	if written {
+		r.Written = append(r.Written, path)
+	} else {
+		r.Unchanged = append(r.Unchanged, path)
+	}
+	return nil
+}
+
+// WriteFile puts data at path with mode through a temporary file in the
+// same directory and a rename, so readers see the old file or the new
+// one, never a part. A file that already holds exactly data with that
+// mode is left alone (written is false).
+func WriteFile(path string, data []byte, mode os.FileMode) (written bool, err error) {
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
 		if st, err := os.Stat(path); err == nil && st.Mode().Perm() == mode {
-			r.Unchanged = append(r.Unchanged, path)
-			return nil
+			return false, nil
 		}
 	}
+	return true, replace(path, data, mode)
+}
+
+func replace(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+filepath.Base(path)+"-")
 	if err != nil {
 		return err
@@ -170,11 +190,7 @@ func (r *Result) put(path string, data []byte, mode os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	r.Written = append(r.Written, path)
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 // removeStale deletes temporary files an interrupted run left.

@@ -49,16 +49,24 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err := h.Relay(fmt.Sprintf("%s:%d", cfg.Host, cfg.APIServerPort)); err != nil {
 		return err
 	}
-	bin := filepath.Dir(cfg.Executable)
-	if err := h.SetupCNI(multihost.CNIOptions{BinDir: bin, Kubeconfig: cfg.KubeconfigPath()}); err != nil {
-		return err
-	}
 	client, err := datastore.Connect(cfg.KubeconfigPath())
 	if err != nil {
 		return err
 	}
-	a := &agent{cfg: cfg, host: h, log: log, bin: bin, restart: map[string]chan struct{}{
+	a := &agent{cfg: cfg, host: h, log: log, bin: filepath.Dir(cfg.Executable), restart: map[string]chan struct{}{
 		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
+	// calico-node's init container, then its agent, as the DaemonSet has them.
+	cni, err := a.installCNI(ctx, client.Kube)
+	if err != nil {
+		return fmt.Errorf("installing the CNI plugins on %s: %w", node, err)
+	}
+	if err := h.SetupCNI(cni); err != nil {
+		return err
+	}
+	nodeEnv, err := a.calicoNodeEnv()
+	if err != nil {
+		return err
+	}
 	for i, hs := range rec.Cluster.Hosts {
 		if hs.Name == node && cfg.typhaNode(i) {
 			a.typha = true
@@ -77,7 +85,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 		wg.Go(func() { a.supervise(ctx, "calico-typha", a.typhaEnv(), filepath.Join(a.bin, "calico-typha")) })
 		wg.Go(func() { a.publishTypha(ctx, client.Kube) })
 	}
-	wg.Go(func() { a.supervise(ctx, "calico-node", a.calicoNodeEnv(), filepath.Join(a.bin, "calico-node")) })
+	wg.Go(func() { a.supervise(ctx, "calico-node", nodeEnv, filepath.Join(a.bin, "calico-node")) })
 	wg.Go(func() { a.supervise(ctx, "kube-proxy", nil, a.kubeProxyArgs()...) })
 	wg.Go(func() {
 		if err := rt.Run(ctx); err != nil {
@@ -125,18 +133,6 @@ func (a *agent) kubeProxyArgs() []string {
 		"--metrics-bind-address=127.0.0.1:10249",
 		"--nodeport-addresses=primary",
 	}
-}
-
-// calicoNodeEnv is calico-node's configuration on a lab node.
-func (a *agent) calicoNodeEnv() []string {
-	h := a.host
-	return append([]string{
-		"NODENAME=" + h.Name, "KUBECONFIG=" + a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP=" + h.IP.String(), "IP6=none",
-		"CALICO_NETWORKING_BACKEND=bird", "CALICO_IPV4POOL_CIDR=192.168.0.0/16",
-		"CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"),
-		"CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
-		"FELIX_HEALTHENABLED=true", "FELIX_DEFAULTENDPOINTTOHOSTACTION=ACCEPT", "FELIX_LOGSEVERITYSCREEN=info",
-	}, a.typhaClientEnv()...)
 }
 
 // supervise keeps a program running in the node, restarting it when it

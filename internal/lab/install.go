@@ -35,7 +35,7 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 	}
 	// Calico's components run with their manifests' RBAC.
-	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC()} {
+	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC()} {
 		y, err := manifests.YAML("", rbac)
 		if err != nil {
 			return err

@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // KubeControllers names.
@@ -40,10 +39,6 @@ func KubeControllersRBAC() []runtime.Object {
 // replica leads at a time; a second waits).
 func KubeControllers(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": KubeControllersName}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(KubeControllersMetrics)}},
-			PeriodSeconds: 10, TimeoutSeconds: 5}
-	}
 	yes, no := true, false
 	replicas := int32(1)
 	dep := &appsv1.Deployment{TypeMeta: tm("apps/v1", "Deployment"), ObjectMeta: meta(KubeControllersName, Namespace),
@@ -62,7 +57,7 @@ func KubeControllers(version string) []runtime.Object {
 						Name: KubeControllersName, Image: Image("kube-controllers", version),
 						Args:           []string{"--lease-namespace=" + Namespace},
 						Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: KubeControllersMetrics}},
-						ReadinessProbe: probe("/readiness"), LivenessProbe: probe("/liveness"),
+						ReadinessProbe: httpProbe("/readiness", KubeControllersMetrics), LivenessProbe: httpProbe("/liveness", KubeControllersMetrics),
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 							corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
 						SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(999)), AllowPrivilegeEscalation: &no,

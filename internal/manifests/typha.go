@@ -83,10 +83,6 @@ func Typha(version string) []runtime.Object {
 	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(TyphaName, Namespace),
 		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: discovery.PortName, Port: discovery.DefaultPort,
 			TargetPort: intstr.FromString(discovery.PortName), Protocol: corev1.ProtocolTCP}}}}
-	probe := func(path string) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(TyphaHealth)}},
-			PeriodSeconds: 10, TimeoutSeconds: 5}
-	}
 	yes, no := true, false
 	replicas := int32(1)
 	grace := int64(300)
@@ -111,7 +107,7 @@ func Typha(version string) []runtime.Object {
 					Containers: []corev1.Container{{
 						Name: TyphaName, Image: Image("typha", version), Env: TyphaEnv(),
 						Ports:          []corev1.ContainerPort{{Name: discovery.PortName, ContainerPort: discovery.DefaultPort, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe: probe("/readiness"), LivenessProbe: probe("/liveness"),
+						ReadinessProbe: httpProbe("/readiness", TyphaHealth), LivenessProbe: httpProbe("/liveness", TyphaHealth),
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 							corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")}},
 						SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(999)), AllowPrivilegeEscalation: &no,

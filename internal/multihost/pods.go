@@ -34,6 +34,10 @@ type CNIOptions struct {
 	IPv4Pools []string
 	// AssignIPv6 asks for an IPv6 address too.
 	AssignIPv6 bool
+	// ConfFile, when set, is the configuration list to use as it is
+	// (one calico-cni-install wrote); Kubeconfig, MTU and the pool
+	// options are then unused.
+	ConfFile string
 }
 
 // SetupCNI installs the calico CNI plugins on the host as a runtime would
@@ -54,6 +58,15 @@ func (h *Host) SetupCNI(o CNIOptions) error {
 			return err
 		}
 	}
+	cache := filepath.Join(h.Dir, "cni-cache")
+	if o.ConfFile != "" {
+		conf, err := libcni.ConfListFromFile(o.ConfFile)
+		if err != nil {
+			return err
+		}
+		h.cni = &cniSetup{cni: libcni.NewCNIConfigWithCacheDir([]string{wrappers}, cache, nil), conf: conf}
+		return nil
+	}
 	mtu := o.MTU
 	if mtu == 0 {
 		mtu = 1450
@@ -73,7 +86,7 @@ func (h *Host) SetupCNI(o CNIOptions) error {
 	if err != nil {
 		return err
 	}
-	h.cni = &cniSetup{cni: libcni.NewCNIConfigWithCacheDir([]string{wrappers}, filepath.Join(h.Dir, "cni-cache"), nil), conf: conf}
+	h.cni = &cniSetup{cni: libcni.NewCNIConfigWithCacheDir([]string{wrappers}, cache, nil), conf: conf}
 	return nil
 }
 

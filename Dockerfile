@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+#
+# The product's images, one target each, built from the repository root:
+#
+#   docker build --build-arg VERSION=v0.1.0 --target node -t calicong/node:v0.1.0 .
+#
+# or all of them with `make images`. Targets: node, typha,
+# kube-controllers, apiserver, ctl. Every binary comes from one build
+# stage running `make build-product`, the same recipe and flags as
+# `make build` (static, version stamped); test/images checks this file
+# against the Makefile and the manifests.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN make build-product BIN=/out VERSION=${VERSION}
+
+# calico-node: the agent (Felix's nftables dataplane, confd and BIRD),
+# the CNI plugins and their installer (the init container), and
+# calicoctl for `calicoctl node status` inside the pod.
+FROM debian:bookworm-slim AS node
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nftables bird2 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/calico-node /out/calico-cni-install /out/calicoctl /usr/local/bin/
+COPY --from=build /out/calico /out/calico-ipam /opt/cni/bin/
+ENTRYPOINT ["/usr/local/bin/calico-node"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS typha
+COPY --from=build /out/calico-typha /usr/local/bin/
+USER 999:999
+EXPOSE 5473
+ENTRYPOINT ["/usr/local/bin/calico-typha"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS kube-controllers
+COPY --from=build /out/calico-kube-controllers /usr/local/bin/
+USER 999:999
+ENTRYPOINT ["/usr/local/bin/calico-kube-controllers"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS apiserver
+COPY --from=build /out/calico-apiserver /usr/local/bin/
+USER 65532:65532
+EXPOSE 5443
+ENTRYPOINT ["/usr/local/bin/calico-apiserver"]
+
+# calicoctl and calicoq, for running as a pod or a container.
+FROM gcr.io/distroless/static-debian12:nonroot AS ctl
+COPY --from=build /out/calicoctl /out/calicoq /usr/local/bin/
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/calicoctl"]
