@@ -119,6 +119,22 @@ func newRestartCommand(cfg *lab.Config) *cobra.Command {
 	return cmd
 }
 
+func newRolloutCommand(cfg *lab.Config) *cobra.Command {
+	rollout := &cobra.Command{Use: "rollout", Short: "Roll a node component over every node, as a DaemonSet update does"}
+	var perNode time.Duration
+	restart := &cobra.Command{
+		Use:   "restart calico-node|kube-proxy",
+		Short: "Restart the component node by node, each after the previous one is ready again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageOr(lab.Rollout(cmd.Context(), *cfg, args[0], perNode, cmd.OutOrStdout()))
+		},
+	}
+	restart.Flags().DurationVar(&perNode, "timeout", 2*time.Minute, "how long each node may take to be ready again")
+	rollout.AddCommand(restart)
+	return rollout
+}
+
 // usageOr marks usage errors for exit code 2.
 func usageOr(err error) error {
 	if errors.Is(err, lab.ErrUsage) {

@@ -161,7 +161,7 @@ Use it with:
 		},
 	}
 	nodeAgent.Flags().StringVar(&agentNode, "node", "", "the node to run")
-	root.AddCommand(up, down, status, env, supervise, nodeAgent, newProbeCommand(&cfg), newExecCommand(&cfg),
+	root.AddCommand(up, down, status, env, supervise, nodeAgent, newProbeCommand(&cfg), newExecCommand(&cfg), newRolloutCommand(&cfg),
 		newLogsCommand(&cfg), newRestartCommand(&cfg))
 	return root
 }

@@ -175,7 +175,11 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	birdSocket := ""
 	switch backend {
 	case "bird":
-		d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"),
+		graceful, err := bgpGracefulShutdown(os.Getenv("CALICO_BGP_SHUTDOWN"))
+		if err != nil {
+			return err
+		}
+		d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"), GracefulStop: graceful,
 			RunDir: envOr("CALICO_RUN_DIR", "/var/run/calico"), Log: log.With("component", "bird")})
 		secretsNS := envOr("CALICO_NAMESPACE", "kube-system")
 		cd := confd.New(confd.Config{Node: res.NodeName, BIRD: d, Log: log.With("component", "confd"),
@@ -298,6 +302,20 @@ func networkingBackend() (string, error) {
 	default:
 		return "", fmt.Errorf("CALICO_NETWORKING_BACKEND=%q: use bird, vxlan or none", b)
 	}
+}
+
+// bgpGracefulShutdown reads CALICO_BGP_SHUTDOWN: "graceful" (the
+// default; peers keep this node's routes while calico-node restarts, as
+// in a rolling update) or "withdraw" (peers drop them at once: for a node
+// leaving for good).
+func bgpGracefulShutdown(v string) (bool, error) {
+	switch v {
+	case "", "graceful":
+		return true, nil
+	case "withdraw":
+		return false, nil
+	}
+	return false, fmt.Errorf("CALICO_BGP_SHUTDOWN=%q: want graceful or withdraw", v)
 }
 
 func envOr(key, def string) string {

@@ -35,6 +35,14 @@ type Config struct {
 	// RestartBackoff is the first wait before restarting a BIRD that died
 	// (default 1s, doubling to 30s).
 	RestartBackoff time.Duration
+	// GracefulStop stops BIRD with its `graceful restart` command rather
+	// than SIGTERM: its peers keep this node's routes, as stale, for their
+	// graceful-restart time instead of withdrawing them, and the kernel
+	// keeps the routes BIRD installed (persist). BIRD then starts in
+	// graceful-restart recovery (-R), so the next one prunes none of them
+	// before its sessions have resent theirs: traffic flows while
+	// calico-node restarts.
+	GracefulStop bool
 }
 
 // Daemon is one BIRD process and its configuration.
@@ -121,8 +129,9 @@ func (d *Daemon) Apply(ctx context.Context, c *bgp.Config) error {
 }
 
 // Run starts BIRD once a configuration is installed and keeps it running
-// until ctx ends; then BIRD is stopped (SIGTERM: it tells its peers, which
-// withdraw this node's routes).
+// until ctx ends; then BIRD is stopped: for a graceful restart
+// (Config.GracefulStop), or with SIGTERM, which tells its peers to
+// withdraw this node's routes.
 func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := exec.LookPath(d.cfg.Binary); err != nil {
 		return fmt.Errorf("BIRD (%s) is not installed: %w", d.cfg.Binary, err)
@@ -161,7 +170,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) runOnce(ctx context.Context) error {
 	_ = os.Remove(d.Socket())
-	cmd := exec.Command(d.cfg.Binary, "-f", "-c", MainFile, "-s", d.Socket(), "-P", filepath.Join(d.cfg.RunDir, "bird.pid"))
+	args := []string{"-f", "-c", MainFile, "-s", d.Socket(), "-P", filepath.Join(d.cfg.RunDir, "bird.pid")}
+	if d.cfg.GracefulStop {
+		// Graceful restart recovery: the routes the last BIRD left in the
+		// kernel stay until the sessions are back and have resent theirs.
+		args = append(args, "-R")
+	}
+	cmd := exec.Command(d.cfg.Binary, args...)
 	cmd.Dir = d.cfg.ConfigDir
 	// BIRD's output is logged line by line.
 	pr, pw, err := os.Pipe()
@@ -209,7 +224,7 @@ func (d *Daemon) runOnce(ctx context.Context) error {
 		}
 		return err
 	case <-ctx.Done():
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		d.stop(cmd.Process)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
@@ -218,6 +233,22 @@ func (d *Daemon) runOnce(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// stop asks BIRD to stop: through its control socket for a graceful
+// restart, if configured and it answers, else with SIGTERM.
+func (d *Daemon) stop(p *os.Process) {
+	if d.cfg.GracefulStop {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := Command(ctx, d.Socket(), "graceful restart")
+		if err == nil {
+			d.cfg.Log.Info("BIRD stopping for a graceful restart: peers keep this node's routes meanwhile")
+			return
+		}
+		d.cfg.Log.Warn("BIRD did not take the graceful restart; stopping it", "err", err)
+	}
+	_ = p.Signal(syscall.SIGTERM)
 }
 
 // waitSocket waits for BIRD's control socket to answer.

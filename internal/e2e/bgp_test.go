@@ -29,19 +29,17 @@ import (
 func TestBGPMesh(t *testing.T) {
 	c := newCluster(t, clusterOpts{hosts: 3})
 	makePool(t, "e2e-mesh", "10.70.0.0/16")
-	for _, h := range c.hosts {
-		poll(t, "mesh sessions on "+h.Name, 60*time.Second, func() bool {
-			s := sessions(h)
-			if len(s) != 2 {
+	meshUp := func(h *multihost.Host) bool {
+		s := sessions(h)
+		for _, up := range s {
+			if !up {
 				return false
 			}
-			for _, up := range s {
-				if !up {
-					return false
-				}
-			}
-			return true
-		})
+		}
+		return len(s) == 2
+	}
+	for _, h := range c.hosts {
+		poll(t, "mesh sessions on "+h.Name, 60*time.Second, func() bool { return meshUp(h) })
 	}
 	pods := c.pods("e2e-mesh")
 	for i, h := range c.hosts {
@@ -95,8 +93,27 @@ func TestBGPMesh(t *testing.T) {
 		}
 	}
 
-	// Host 2 stops: the others withdraw its block.
+	// Host 0's calico-node restarts (graceful, the default): the others
+	// keep its block throughout, so traffic to its pods flows on.
+	restarted, kept := c.hosts[0], blockOf(pods[0].IP())
+	c.stopNode(restarted)
+	for _, h := range c.hosts[1:] {
+		if ok, _ := hasRoute(h, kept); !ok {
+			t.Errorf("%s dropped %s's block while its calico-node was down for a restart", h.Name, restarted.Name)
+		}
+	}
+	c.startNode(restarted)
+	poll(t, "the restarted host's mesh sessions", 60*time.Second, func() bool { return meshUp(restarted) })
+	if !reach(pods[1], pods[0]) {
+		t.Errorf("after the restart, %s cannot reach %s", pods[1].Name, pods[0].Name)
+	}
+
+	// Host 2 stops for good (CALICO_BGP_SHUTDOWN=withdraw): the others
+	// withdraw its block at once.
 	gone := c.hosts[2]
+	c.stopNode(gone)
+	c.startNode(gone, "CALICO_BGP_SHUTDOWN=withdraw")
+	poll(t, "the mesh sessions of "+gone.Name, 60*time.Second, func() bool { return meshUp(gone) })
 	c.stopNode(gone)
 	blk := blockOf(pods[2].IP())
 	for _, h := range c.hosts[:2] {

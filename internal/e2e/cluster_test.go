@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +141,9 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 }
 
 // startNode runs calico-node on a host.
-func (c *cluster) startNode(h *multihost.Host) {
+// startNode runs calico-node on a host with the cluster's environment
+// and extra, which comes last and so wins.
+func (c *cluster) startNode(h *multihost.Host, extra ...string) {
 	c.t.Helper()
 	ip6 := "none"
 	if h.IP6.IsValid() {
@@ -151,7 +154,7 @@ func (c *cluster) startNode(h *multihost.Host) {
 		"NO_DEFAULT_POOLS=true", "CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"),
 		"CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"), "CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
 		"FELIX_LOGSEVERITYSCREEN=info",
-	}, c.env...)
+	}, append(slices.Clone(c.env), extra...)...)
 	p, err := h.Start("calico-node", env, filepath.Join(c.bin, "calico-node"))
 	if err != nil {
 		c.t.Fatal(err)

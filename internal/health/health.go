@@ -80,7 +80,9 @@ type Status struct {
 func (a *Aggregator) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{Live: true, Ready: true, Parts: map[string]Report{}}
+	// Nothing registered yet is not ready: the daemon is still starting
+	// (a rolling update must not move on to the next node).
+	st := Status{Live: true, Ready: len(a.reporters) > 0, Parts: map[string]Report{}}
 	for _, name := range slices.Sorted(maps.Keys(a.reporters)) {
 		r := a.reporters[name]
 		rep := r.report

@@ -49,3 +49,16 @@ func TestRegisterAgainKeepsTheLastReport(t *testing.T) {
 		t.Fatalf("re-registering lost the report: %+v", st)
 	}
 }
+
+// A daemon serves its endpoints before its parts register: until one
+// does, it is live (starting) but not ready.
+func TestNothingRegisteredIsNotReady(t *testing.T) {
+	a := New(nil)
+	if st := a.Status(); st.Ready || !st.Live {
+		t.Errorf("with no parts: %+v, want live and not ready", st)
+	}
+	a.Report("webhook", Report{Live: true, Ready: true})
+	if st := a.Status(); !st.Ready {
+		t.Errorf("with a ready part: %+v", st)
+	}
+}

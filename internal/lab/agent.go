@@ -53,7 +53,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	a := &agent{cfg: cfg, host: h, log: log, bin: filepath.Dir(cfg.Executable), restart: map[string]chan struct{}{
+	a := &agent{cfg: cfg, host: h, log: log, bin: filepath.Dir(cfg.Executable), starts: map[string]int{}, restart: map[string]chan struct{}{
 		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
 	// calico-node's init container, then its agent, as the DaemonSet has them.
 	cni, err := a.installCNI(ctx, client.Kube)
@@ -115,6 +115,16 @@ type agent struct {
 	typha bool
 	// restart asks for a component to be restarted.
 	restart map[string]chan struct{}
+	// starts counts each component's processes started, so a rollout can
+	// tell the new process from the old.
+	startsMu sync.Mutex
+	starts   map[string]int
+}
+
+func (a *agent) started(name string) int {
+	a.startsMu.Lock()
+	defer a.startsMu.Unlock()
+	return a.starts[name]
 }
 
 // kubeProxyHealth is kube-proxy's health endpoint inside the node.
@@ -145,6 +155,9 @@ func (a *agent) supervise(ctx context.Context, name string, env []string, argv .
 		if err != nil {
 			a.log.Error("starting "+name, "err", err)
 		} else {
+			a.startsMu.Lock()
+			a.starts[name]++
+			a.startsMu.Unlock()
 			select {
 			case <-ctx.Done():
 				_ = p.Stop(20 * time.Second)
@@ -202,11 +215,7 @@ func (a *agent) handler() http.Handler {
 			http.Error(w, "the node is not registered yet", http.StatusServiceUnavailable)
 			return
 		}
-		checks := map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"}
-		if a.typha {
-			checks["calico-typha"] = "http://" + typhaHealth + "/readiness"
-		}
-		for what, url := range checks {
+		for what, url := range a.readiness() {
 			if err := a.healthy(r.Context(), what, url); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
@@ -233,11 +242,42 @@ func (a *agent) handler() http.Handler {
 			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
+		before := a.started(c)
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
-		fmt.Fprintln(w, "restarting "+c)
+		if r.URL.Query().Get("wait") == "" {
+			fmt.Fprintln(w, "restarting "+c)
+			return
+		}
+		// Until a new process runs and is ready, as a DaemonSet's rolling
+		// update waits for the new pod's readiness before the next node.
+		start := time.Now()
+		var err error
+		for {
+			if a.started(c) > before {
+				if err = a.healthy(r.Context(), c, a.readiness()[c]); err == nil {
+					break
+				}
+			}
+			select {
+			case <-r.Context().Done():
+				http.Error(w, fmt.Sprintf("%s on %s not ready again: %v", c, a.host.Name, err), http.StatusGatewayTimeout)
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		fmt.Fprintf(w, "%s restarted, ready in %.1fs\n", c, time.Since(start).Seconds())
 	})
 	return mux
+}
+
+// readiness is each component's readiness endpoint inside the node.
+func (a *agent) readiness() map[string]string {
+	checks := map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"}
+	if a.typha {
+		checks["calico-typha"] = "http://" + typhaHealth + "/readiness"
+	}
+	return checks
 }

@@ -168,6 +168,23 @@ func Probe(ctx context.Context, cfg Config, from, to string, port int, protocol 
 	return res, nil
 }
 
+// Namespace is the network namespace of a lab pod ("NS/NAME") or node,
+// for programs that act from inside it (probe.InNamespace).
+func Namespace(ctx context.Context, cfg Config, target string) (string, error) {
+	l, err := openLab(cfg)
+	if err != nil {
+		return "", err
+	}
+	e, err := l.resolve(ctx, target)
+	if err != nil {
+		return "", err
+	}
+	if e.NS == "" {
+		return "", fmt.Errorf("%w: %s is not a pod or node of the lab", ErrUsage, target)
+	}
+	return e.NS, nil
+}
+
 // Exec runs a command inside a pod's or a node's network namespace and
 // returns its exit code. In a node, CALICO_RUN_DIR points at the node's
 // calico-node (so `calicoctl node status` works) and KUBECONFIG at the lab.
@@ -286,17 +303,8 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		if !ok {
 			return fmt.Errorf("%w: the lab has no node %q", ErrUsage, node)
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/restart?component=%s", port, component), nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("node %s's agent: %w", node, err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("node %s's agent: %s", node, strings.TrimSpace(string(b)))
-		}
-		return nil
+		_, err = agentRestart(ctx, node, port, component, false)
+		return err
 	}
 	name := component
 	if component == "node-agent" {
@@ -323,6 +331,57 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the lab runs no %q (see calico-lab status)", ErrUsage, name)
+}
+
+// agentRestart asks a node's agent to restart one of its components and,
+// with wait, to answer once the new process is ready.
+func agentRestart(ctx context.Context, node string, port int, component string, wait bool) (string, error) {
+	u := fmt.Sprintf("http://127.0.0.1:%d/restart?component=%s", port, component)
+	if wait {
+		u += "&wait=1"
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("node %s's agent: %w", node, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("node %s's agent: %s", node, strings.TrimSpace(string(b)))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Rollout restarts a node component on every node, one node at a time,
+// each only after the previous node's new process is ready: what a
+// DaemonSet's rolling update with maxUnavailable 1 does
+// (manifests/calico-node.yaml). It stops at the first node that does not
+// become ready within perNode.
+func Rollout(ctx context.Context, cfg Config, component string, perNode time.Duration, out io.Writer) error {
+	if supervisorPID(cfg) == 0 {
+		return ErrNotUp
+	}
+	if component != "calico-node" && component != "kube-proxy" {
+		return fmt.Errorf("%w: rollout restarts calico-node or kube-proxy, not %q", ErrUsage, component)
+	}
+	rec, err := readNodes(cfg)
+	if err != nil {
+		return err
+	}
+	if rec == nil || len(rec.Cluster.Hosts) == 0 {
+		return fmt.Errorf("%w: the lab has no nodes", ErrUsage)
+	}
+	for i, h := range rec.Cluster.Hosts {
+		nctx, cancel := context.WithTimeout(ctx, perNode)
+		msg, err := agentRestart(nctx, h.Name, rec.AgentPorts[h.Name], component, true)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("rollout stopped at %s (%d of %d): %w", h.Name, i+1, len(rec.Cluster.Hosts), err)
+		}
+		fmt.Fprintf(out, "%s (%d/%d): %s\n", h.Name, i+1, len(rec.Cluster.Hosts), msg)
+	}
+	return nil
 }
 
 // PrintProbe writes a probe result as text or JSON.
