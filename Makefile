@@ -10,7 +10,10 @@ export CGO_ENABLED := 0
 GO        ?= go
 BIN       := $(CURDIR)/bin
 MODULE    := github.com/calicong/calico
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Evaluated once: the version must not change while make runs.
+ifndef VERSION
+VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
 KUBE_VERSION := v1.36.3
 LDFLAGS   := -X $(MODULE)/internal/buildinfo.Version=$(VERSION)
 KV        := k8s.io/component-base/version

@@ -22,19 +22,7 @@ import (
 // ClusterIP; the lab's commands behave; `down` leaves no namespace and no
 // process behind.
 func TestUpWithNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	netnstest.Require(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
-	cfg := newConfig(t)
-	cfg.Nodes = 2
-	var out bytes.Buffer
-	if err := lab.Up(context.Background(), cfg, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
+	cfg, out := upWithNodes(t, 2)
 	for _, n := range []string{"node-1", "node-2"} {
 		if !strings.Contains(out.String(), n) {
 			t.Errorf("up did not report %s:\n%s", n, out.String())
@@ -259,7 +247,7 @@ func TestUpWithNodes(t *testing.T) {
 		t.Errorf("pod addresses changed when node-1's agent restarted:\nbefore %s\nafter  %s", before, after)
 	}
 
-	if err := lab.Down(context.Background(), cfg, &out); err != nil {
+	if err := lab.Down(context.Background(), cfg, out); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ = os.ReadDir("/var/run/netns")
@@ -274,4 +262,24 @@ func TestUpWithNodes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "nodes.json")); !os.IsNotExist(err) {
 		t.Errorf("state left after down: %v", err)
 	}
+}
+
+// upWithNodes brings up a lab with n sandbox nodes (skipping where that
+// cannot run) and returns its configuration and what up printed.
+func upWithNodes(t *testing.T, n int) (lab.Config, *bytes.Buffer) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	netnstest.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		t.Skip("needs bird (Debian bird2)")
+	}
+	cfg := newConfig(t)
+	cfg.Nodes = n
+	var out bytes.Buffer
+	if err := lab.Up(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	return cfg, &out
 }

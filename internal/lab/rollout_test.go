@@ -17,7 +17,6 @@ import (
 
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/netnstest"
 	"github.com/calicong/calico/internal/probe"
 )
 
@@ -56,19 +55,7 @@ spec:
 // answer without stalling (BIRD stops for a graceful restart, so no
 // route goes missing), and nothing denied gets through.
 func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	netnstest.Require(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
-	cfg := newConfig(t)
-	cfg.Nodes = 2
-	var out bytes.Buffer
-	if err := lab.Up(context.Background(), cfg, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
+	cfg, _ := upWithNodes(t, 2)
 	manifest := rolloutPods + rolloutPod("srv-a", "node-1", "app: srv") + rolloutPod("srv-b", "node-2", "app: srv") +
 		rolloutPod("client", "node-1", "role: client") + rolloutPod("other", "node-2", "role: other")
 	apply := exec.Command(filepath.Join(mustBin(t), "kubectl"), "--kubeconfig", cfg.KubeconfigPath(), "apply", "-f", "-")

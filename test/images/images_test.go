@@ -222,14 +222,18 @@ func TestMakeImagesBuildsEveryTarget(t *testing.T) {
 
 // container is what the manifests say of one container.
 type container struct {
-	Name    string   `yaml:"name"`
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Args    []string `yaml:"args"`
-	Sec     *struct {
-		RunAsNonRoot *bool  `yaml:"runAsNonRoot"`
-		RunAsUser    *int64 `yaml:"runAsUser"`
-	} `yaml:"securityContext"`
+	Name    string           `yaml:"name"`
+	Image   string           `yaml:"image"`
+	Command []string         `yaml:"command"`
+	Args    []string         `yaml:"args"`
+	Sec     *securityContext `yaml:"securityContext"`
+}
+
+// securityContext is the part of a pod's or container's that says as
+// whom it runs.
+type securityContext struct {
+	RunAsNonRoot *bool  `yaml:"runAsNonRoot"`
+	RunAsUser    *int64 `yaml:"runAsUser"`
 }
 
 type workload struct {
@@ -240,12 +244,9 @@ type workload struct {
 	Spec struct {
 		Template struct {
 			Spec struct {
-				InitContainers  []container `yaml:"initContainers"`
-				Containers      []container `yaml:"containers"`
-				SecurityContext *struct {
-					RunAsNonRoot *bool  `yaml:"runAsNonRoot"`
-					RunAsUser    *int64 `yaml:"runAsUser"`
-				} `yaml:"securityContext"`
+				InitContainers  []container      `yaml:"initContainers"`
+				Containers      []container      `yaml:"containers"`
+				SecurityContext *securityContext `yaml:"securityContext"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 	} `yaml:"spec"`
