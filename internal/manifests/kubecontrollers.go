@@ -3,10 +3,12 @@ package manifests
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // KubeControllers names.
@@ -35,8 +37,9 @@ func KubeControllersRBAC() []runtime.Object {
 	})
 }
 
-// KubeControllers is calico-kube-controllers: RBAC and a Deployment (one
-// replica leads at a time; a second waits).
+// KubeControllers is calico-kube-controllers: RBAC, a Deployment (one
+// replica leads at a time; a second would wait), a metrics Service for
+// Prometheus and a disruption budget that lets a drain move it.
 func KubeControllers(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": KubeControllersName}
 	yes, no := true, false
@@ -66,5 +69,10 @@ func KubeControllers(version string) []runtime.Object {
 				},
 			},
 		}}
-	return append(KubeControllersRBAC(), dep)
+	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(KubeControllersName+"-metrics", Namespace),
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "metrics", Port: KubeControllersMetrics,
+			TargetPort: intstr.FromInt32(KubeControllersMetrics), Protocol: corev1.ProtocolTCP}}}}
+	pdb := &policyv1.PodDisruptionBudget{TypeMeta: tm("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(KubeControllersName, Namespace),
+		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+	return append(KubeControllersRBAC(), dep, svc, pdb)
 }
