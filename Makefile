@@ -35,7 +35,7 @@ deps:
 build: build-kube build-product
 
 # build-product: the product's binaries only; the images' build stage
-# runs exactly this (images/*/Dockerfile: make build-product BIN=/out).
+# runs exactly this (Dockerfile: make build-product BIN=/out).
 build-product:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...

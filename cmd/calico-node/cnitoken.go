@@ -14,10 +14,11 @@ import (
 )
 
 // startCNITokenRefresh keeps the CNI plugins' kubeconfig token fresh when
-// CALICO_MANAGE_CNI=true: CNI_NET_DIR is where the host's CNI
-// configuration directory is mounted (/host/etc/cni/net.d),
-// CALICO_CNI_SERVICE_ACCOUNT the plugins' ServiceAccount
-// (calico-cni-plugin) in CALICO_NAMESPACE (kube-system).
+// CALICO_MANAGE_CNI=true: CALICO_CNI_KUBECONFIG is the plugins'
+// kubeconfig as this container sees it
+// (/host/etc/cni/net.d/calico-kubeconfig), CALICO_CNI_SERVICE_ACCOUNT
+// their ServiceAccount (calico-cni-plugin) in CALICO_NAMESPACE
+// (kube-system).
 func startCNITokenRefresh(ctx context.Context, getenv func(string) string, kube kubernetes.Interface, log *slog.Logger) error {
 	v := getenv("CALICO_MANAGE_CNI")
 	if v == "" {
@@ -38,7 +39,7 @@ func startCNITokenRefresh(ctx context.Context, getenv func(string) string, kube 
 	}
 	c := cnitoken.Config{Kube: kube, Namespace: or("CALICO_NAMESPACE", "kube-system"),
 		ServiceAccount: or("CALICO_CNI_SERVICE_ACCOUNT", cnitoken.DefaultServiceAccount),
-		Kubeconfig:     filepath.Join(or("CNI_NET_DIR", "/host/etc/cni/net.d"), cniinstall.KubeconfigName),
+		Kubeconfig:     or("CALICO_CNI_KUBECONFIG", filepath.Join("/host/etc/cni/net.d", cniinstall.KubeconfigName)),
 		Log:            log.With("component", "cni-token")}
 	go cnitoken.Run(ctx, c)
 	return nil

@@ -282,8 +282,9 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		return err
 	}
 	err = f.Run(ctx)
-	// BIRD is stopped before calico-node exits: its peers withdraw this
-	// node's routes.
+	// BIRD is stopped before calico-node exits: for a graceful restart
+	// (peers keep this node's routes), or with CALICO_BGP_SHUTDOWN=withdraw
+	// so that they drop them.
 	cancel()
 	if bgpDone != nil {
 		<-bgpDone

@@ -34,7 +34,11 @@ type typhaSettings struct {
 // typhaFromEnv returns nil settings when Typha is not configured.
 func typhaFromEnv(getenv func(string) string, kube kubernetes.Interface, node string) (*typhaSettings, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
-	d := discovery.Config{Static: env("FELIX_TYPHAADDR"), Kube: kube, Service: env("FELIX_TYPHAK8SSERVICENAME"),
+	service := env("FELIX_TYPHAK8SSERVICENAME")
+	if strings.EqualFold(service, "none") {
+		service = "" // as Calico's manifests write "no Typha"
+	}
+	d := discovery.Config{Static: env("FELIX_TYPHAADDR"), Kube: kube, Service: service,
 		Namespace: env("FELIX_TYPHAK8SNAMESPACE"), Node: node}
 	files := tlsauth.Files{CAFile: env("FELIX_TYPHACAFILE"), CertFile: env("FELIX_TYPHACERTFILE"), KeyFile: env("FELIX_TYPHAKEYFILE")}
 	id := tlsauth.Identity{CN: env("FELIX_TYPHACN"), URISAN: env("FELIX_TYPHAURISAN")}

@@ -38,10 +38,10 @@ type Config struct {
 	// GracefulStop stops BIRD with its `graceful restart` command rather
 	// than SIGTERM: its peers keep this node's routes, as stale, for their
 	// graceful-restart time instead of withdrawing them, and the kernel
-	// keeps the routes BIRD installed (persist). BIRD then starts in
-	// graceful-restart recovery (-R), so the next one prunes none of them
-	// before its sessions have resent theirs: traffic flows while
-	// calico-node restarts.
+	// keeps the routes BIRD installed (persist). The next BIRD (in the
+	// same RunDir) starts in graceful-restart recovery (-R), so it prunes
+	// none of them before its sessions have resent theirs, or 30 s have
+	// passed: traffic flows while calico-node restarts.
 	GracefulStop bool
 }
 
@@ -171,9 +171,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) runOnce(ctx context.Context) error {
 	_ = os.Remove(d.Socket())
 	args := []string{"-f", "-c", MainFile, "-s", d.Socket(), "-P", filepath.Join(d.cfg.RunDir, "bird.pid")}
-	if d.cfg.GracefulStop {
-		// Graceful restart recovery: the routes the last BIRD left in the
-		// kernel stay until the sessions are back and have resent theirs.
+	if err := os.Remove(d.gracefulMarker()); err == nil {
+		// The last BIRD stopped for a graceful restart: recover, so the
+		// routes it left in the kernel stay until the sessions are back
+		// and have resent theirs. A first start, or one after a crash,
+		// syncs the kernel at once.
 		args = append(args, "-R")
 	}
 	cmd := exec.Command(d.cfg.Binary, args...)
@@ -243,6 +245,9 @@ func (d *Daemon) stop(p *os.Process) {
 		defer cancel()
 		_, err := Command(ctx, d.Socket(), "graceful restart")
 		if err == nil {
+			if err := os.WriteFile(d.gracefulMarker(), nil, 0o644); err != nil {
+				d.cfg.Log.Warn("cannot record the graceful restart; the next BIRD will not recover", "err", err)
+			}
 			d.cfg.Log.Info("BIRD stopping for a graceful restart: peers keep this node's routes meanwhile")
 			return
 		}
@@ -250,6 +255,10 @@ func (d *Daemon) stop(p *os.Process) {
 	}
 	_ = p.Signal(syscall.SIGTERM)
 }
+
+// gracefulMarker records, across calico-node restarts, that the last
+// BIRD stopped for a graceful restart.
+func (d *Daemon) gracefulMarker() string { return filepath.Join(d.cfg.RunDir, "bird.graceful-restart") }
 
 // waitSocket waits for BIRD's control socket to answer.
 func (d *Daemon) waitSocket(ctx context.Context) error {

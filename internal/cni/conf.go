@@ -29,6 +29,9 @@ type NetConf struct {
 	MTU                  int      `json:"mtu,omitempty"`
 	LogLevel             string   `json:"log_level,omitempty"`
 	LogFilePath          string   `json:"log_file_path,omitempty"`
+	// LogFileMaxSize is the log file's size, in MB, at which it is moved
+	// to <log_file_path>.1 and a new one begun (default 100).
+	LogFileMaxSize int `json:"log_file_max_size,omitempty"`
 	IPAMLockFile         string   `json:"ipam_lock_file,omitempty"`
 	IPAM                 IPAMConf `json:"ipam"`
 	Kubernetes           struct {

@@ -72,5 +72,7 @@ func (c *core) nodeLabels(ctx context.Context, name string) (map[string]string, 
 }
 
 func (c *core) patchPod(ctx context.Context, ns, name string, patch []byte) error {
-	return c.rest.Patch(k8stypes.MergePatchType).Namespace(ns).Resource("pods").Name(name).Body(patch).Do(ctx).Error()
+	// Through the status subresource, as Calico does: the plugins' role
+	// may patch pods/status, not the pods' specs.
+	return c.rest.Patch(k8stypes.MergePatchType).Namespace(ns).Resource("pods").Name(name).SubResource("status").Body(patch).Do(ctx).Error()
 }

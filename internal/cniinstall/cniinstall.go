@@ -121,7 +121,7 @@ func Install(c Config) (Result, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return r, err
 		}
-		removeStale(d)
+		RemoveStale(d)
 	}
 	for _, p := range Plugins {
 		src, err := os.ReadFile(filepath.Join(c.SourceBinDir, p))
@@ -193,8 +193,9 @@ func replace(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// removeStale deletes temporary files an interrupted run left.
-func removeStale(dir string) {
+// RemoveStale deletes the temporary files an interrupted WriteFile left
+// in dir.
+func RemoveStale(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tmpPrefix) {

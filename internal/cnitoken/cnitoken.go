@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -44,8 +45,17 @@ type Config struct {
 	// Validity is the lifetime asked for (DefaultValidity); the API
 	// server may grant another, and the refresh follows what it grants.
 	Validity time.Duration
-	Log      *slog.Logger
+	// Log may be nil (nothing is logged).
+	Log *slog.Logger
 }
+
+// attemptTimeout bounds one request and write, so a hung request cannot
+// stop the refreshes.
+const attemptTimeout = 30 * time.Second
+
+// minWait is the shortest time between two requests, whatever lifetime
+// the API server grants (a clock skewed against it must not make a loop).
+const minWait = time.Second
 
 // Request asks the API server for a token of the ServiceAccount.
 func Request(ctx context.Context, c Config) (token string, expires time.Time, err error) {
@@ -59,7 +69,12 @@ func Request(ctx context.Context, c Config) (token string, expires time.Time, er
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", c.Namespace, c.ServiceAccount, err)
 	}
-	return tr.Status.Token, tr.Status.ExpirationTimestamp.Time, nil
+	expires = tr.Status.ExpirationTimestamp.Time
+	if s := tr.Spec.ExpirationSeconds; s != nil && *s > 0 {
+		// The lifetime granted, on this node's clock.
+		expires = time.Now().Add(time.Duration(*s) * time.Second)
+	}
+	return tr.Status.Token, expires, nil
 }
 
 // ErrNoKubeconfig is returned while the kubeconfig to update does not
@@ -119,10 +134,17 @@ func NextRefresh(issued, expires time.Time) time.Time {
 // NextRefresh of the last token.
 func Run(ctx context.Context, c Config) {
 	const minRetry, maxRetry = 5 * time.Second, 5 * time.Minute
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	// Temporary files a killed writer left hold live tokens.
+	cniinstall.RemoveStale(filepath.Dir(c.Kubeconfig))
 	retry := minRetry
 	for {
 		issued := time.Now()
-		expires, err := Refresh(ctx, c)
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		expires, err := Refresh(actx, c)
+		cancel()
 		var wait time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
@@ -133,7 +155,7 @@ func Run(ctx context.Context, c Config) {
 		} else {
 			c.Log.Info("CNI token refreshed", "serviceAccount", c.Namespace+"/"+c.ServiceAccount, "expires", expires.UTC().Format(time.RFC3339))
 			retry = minRetry
-			wait = time.Until(NextRefresh(issued, expires))
+			wait = max(time.Until(NextRefresh(issued, expires)), minWait)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,37 +96,80 @@ func TestRefreshKeepsServerAndCA(t *testing.T) {
 	}
 }
 
-// TestRunRefreshesOnSchedule: with tokens living 800 ms, Run replaces
-// them every 200 ms (a quarter of the lifetime), each a new one.
+// TestRunRefreshesOnSchedule: with tokens living 4 s, Run replaces them
+// every second (a quarter of the lifetime), each a new one, and stops
+// with its context.
 func TestRunRefreshesOnSchedule(t *testing.T) {
+	path := kubeconfigFile(t)
 	var fail atomic.Bool
 	var asked atomic.Int64
+	stop := runFor(t, Config{Kube: issuer(4*time.Second, &fail, &asked), Namespace: "kube-system", ServiceAccount: "cni", Kubeconfig: path})
+	start := time.Now()
+	for deadline := start.Add(10 * time.Second); token(t, path) != "token-3"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("token %s after 10 s", token(t, path))
+		}
+	}
+	// token-1 at once, then two refreshes a second apart.
+	if el := time.Since(start); el < 1800*time.Millisecond {
+		t.Errorf("three tokens took %v, want about 2 s", el)
+	}
+	stop()
+}
+
+// TestRunNeverLoops: a token that is already expired when it arrives (a
+// clock far behind the API server's) is not replaced in a tight loop.
+func TestRunNeverLoops(t *testing.T) {
+	path := kubeconfigFile(t)
+	var fail atomic.Bool
+	var asked atomic.Int64
+	stop := runFor(t, Config{Kube: issuer(-time.Hour, &fail, &asked), Namespace: "kube-system", ServiceAccount: "cni", Kubeconfig: path})
+	for deadline := time.Now().Add(5 * time.Second); token(t, path) != "token-1"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no token")
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // a window in which to count requests, not a synchronisation
+	if n := token(t, path); n != "token-2" && n != "token-3" {
+		t.Errorf("after 1.5 s with expired tokens: %s, want at most one request a second", n)
+	}
+	stop()
+}
+
+func kubeconfigFile(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), cniinstall.KubeconfigName)
 	if err := os.WriteFile(path, cniinstall.Kubeconfig("https://10.96.0.1:443", []byte("CA"), "pod-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// What a writer killed between its temporary file and the rename left.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), ".calico-cni-install-calico-kubeconfig-123"), []byte("live token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runFor runs Run (with no logger) until the returned stop is called,
+// and checks it then returns and removed the stale temporary file.
+func runFor(t *testing.T, c Config) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Config{Kube: issuer(800*time.Millisecond, &fail, &asked), Namespace: "kube-system", ServiceAccount: "cni",
-			Kubeconfig: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Run(ctx, c)
 	}()
-	start := time.Now()
-	for deadline := start.Add(5 * time.Second); token(t, path) != "token-5"; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("token %s after 5 s", token(t, path))
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatal("Run did not stop with its context")
 		}
-	}
-	// token-1 at once, then four refreshes 200 ms apart.
-	if el := time.Since(start); el < 700*time.Millisecond || el > 2*time.Second {
-		t.Errorf("five tokens took %v, want about 800 ms", el)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Run did not stop with its context")
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(c.Kubeconfig), ".calico-cni-install-*")); len(left) > 0 {
+			t.Errorf("temporary files left: %v", left)
+		}
 	}
 }
 

@@ -25,6 +25,14 @@ func (c *Client) EnsureInitialized(ctx context.Context) error {
 			Spec:       v3.TierSpec{Order: &order, DefaultAction: bt.DefaultAction},
 		}
 		fill(tierKind, t)
+		// Read first: a create is admitted (calico-apiserver's webhooks,
+		// failure policy Fail) even when the tier exists, and on a cold
+		// start of the cluster those webhooks may not be reachable yet.
+		if _, err := c.Get(ctx, tierKind, "", bt.Name); err == nil {
+			continue
+		} else if !IsNotFound(err) {
+			return fmt.Errorf("read built-in tier %q: %w", bt.Name, err)
+		}
 		if _, err := c.Create(ctx, t); err != nil && !IsAlreadyExists(err) {
 			return fmt.Errorf("create built-in tier %q: %w", bt.Name, err)
 		}

@@ -97,9 +97,13 @@ func TestBGPMesh(t *testing.T) {
 	// keep its block throughout, so traffic to its pods flows on.
 	restarted, kept := c.hosts[0], blockOf(pods[0].IP())
 	c.stopNode(restarted)
-	for _, h := range c.hosts[1:] {
-		if ok, _ := hasRoute(h, kept); !ok {
-			t.Errorf("%s dropped %s's block while its calico-node was down for a restart", h.Name, restarted.Name)
+	// Longer than the kernel protocol's scan time: a withdrawal would
+	// have reached the peers' kernels by then.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, h := range c.hosts[1:] {
+			if ok, _ := hasRoute(h, kept); !ok {
+				t.Fatalf("%s dropped %s's block while its calico-node was down for a restart", h.Name, restarted.Name)
+			}
 		}
 	}
 	c.startNode(restarted)

@@ -151,6 +151,12 @@ func (a *agent) supervise(ctx context.Context, name string, env []string, argv .
 	backoff := time.Second
 	for {
 		started := time.Now()
+		// A restart asked for while the component was down is done by
+		// this start; left pending it would kill the new process.
+		select {
+		case <-a.restart[name]:
+		default:
+		}
 		p, err := a.host.Start(name, env, argv...)
 		if err != nil {
 			a.log.Error("starting "+name, "err", err)

@@ -149,7 +149,7 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 	env = append(env,
 		"KUBECONFIG="+a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP="+h.IP.String(), "IP6=none",
 		"CALICO_CONFD_CONFIG_DIR="+filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"),
-		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CNI_NET_DIR="+a.cniNetDir())
+		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CALICO_CNI_KUBECONFIG="+filepath.Join(a.cniNetDir(), cniinstall.KubeconfigName))
 	if a.cfg.TyphaReplicas == 0 {
 		return append(env, "FELIX_TYPHAK8SSERVICENAME="), nil
 	}

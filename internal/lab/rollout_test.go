@@ -95,7 +95,8 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 		to       string
 		conn     net.Conn
 		r        *bufio.Reader
-		requests int
+		requests atomic.Int32
+		broken   atomic.Bool // failures has its entry; the loop ended
 		failures []string
 		maxWait  time.Duration
 	}
@@ -145,9 +146,10 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 					return
 				case <-time.After(50 * time.Millisecond):
 				}
-				h.requests++
+				h.requests.Add(1)
 				if err := request(h); err != nil {
 					h.failures = append(h.failures, time.Now().Format("15:04:05.000")+" "+err.Error())
+					h.broken.Store(true)
 					return // the connection is gone
 				}
 			}
@@ -190,8 +192,18 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 		}
 		return true
 	})
-	settled := time.Now()
-	waitFor(t, 5*time.Second, "a second of traffic after that", func() bool { return time.Since(settled) > time.Second })
+	var settled []int32
+	for _, h := range conns {
+		settled = append(settled, h.requests.Load())
+	}
+	waitFor(t, 10*time.Second, "20 more requests on each held connection", func() bool {
+		for i, h := range conns {
+			if h.requests.Load() < settled[i]+20 && !h.broken.Load() {
+				return false
+			}
+		}
+		return true
+	})
 	close(stop)
 	wg.Wait()
 	if !strings.Contains(string(o), "node-1 (1/2): calico-node restarted") || !strings.Contains(string(o), "node-2 (2/2): calico-node restarted") {
@@ -205,14 +217,14 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 	}
 	for _, h := range conns {
 		if len(h.failures) > 0 {
-			t.Errorf("the held connection to %s broke after %d requests: %v", h.to, h.requests, h.failures)
+			t.Errorf("the held connection to %s broke after %d requests: %v", h.to, h.requests.Load(), h.failures)
 		}
 		// A stall this long means routes went missing for a while (the
 		// sessions take about 2 s to come back).
 		if h.maxWait > time.Second {
 			t.Errorf("a request to %s waited %v for its answer during the rollout", h.to, h.maxWait.Round(time.Millisecond))
 		}
-		t.Logf("held connection to %s: %d requests during the rollout and BGP's recovery, slowest answer %v", h.to, h.requests, h.maxWait.Round(time.Millisecond))
+		t.Logf("held connection to %s: %d requests during the rollout and BGP's recovery, slowest answer %v", h.to, h.requests.Load(), h.maxWait.Round(time.Millisecond))
 	}
 	if leaked.Load() > 0 {
 		t.Errorf("%d of %d denied connection attempts got through during the rollout", leaked.Load(), knocks.Load())

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/calicong/calico/internal/cniinstall"
 	"github.com/calicong/calico/internal/cnitoken"
 	"github.com/calicong/calico/internal/datastore"
 )
@@ -20,8 +21,7 @@ const NodeName = "calico-node"
 // syncers read (directly, when there is no Typha); start-up (its Node's
 // addresses and annotations, the default pool, the cluster's initial
 // objects); the VXLAN tunnel address through IPAM; CalicoNodeStatus
-// reports; BGP passwords from Secrets in its namespace; and finding
-// Typha's endpoints.
+// reports; finding Typha's endpoints; and tokens for the CNI plugins.
 func CalicoNodeRBAC() []runtime.Object {
 	var rules []rbacv1.PolicyRule
 	seen := map[string]bool{}
@@ -54,8 +54,9 @@ func CalicoNodeRBAC() []runtime.Object {
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses/status"}, Verbs: []string{"update", "patch"}},
 	)
+	// BGP passwords come from Secrets the operator names and grants by
+	// name (docs/install.md); no blanket access to kube-system's Secrets.
 	return serviceAccountRBAC(NodeName, rules, []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
 		// The CNI plugins' token, for their kubeconfig (internal/cnitoken).
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{CNIPluginName}, Verbs: []string{"create"}},
 	})
@@ -71,10 +72,10 @@ const CNIPluginName = cnitoken.DefaultServiceAccount
 func CNIPluginRBAC() []runtime.Object {
 	return serviceAccountRBAC(CNIPluginName, []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ipamblocks", "ipamhandles", "blockaffinities"},
 			Verbs: []string{"get", "list", "create", "update", "delete"}},
-		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ippools", "ipamconfigurations", "ipreservations", "clusterinformations"},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ippools", "ipamconfigurations", "ipreservations"},
 			Verbs: []string{"get", "list"}},
 	}, nil)
 }
@@ -114,7 +115,8 @@ const CNINetworkConfig = `{
 // the DaemonSet (docs/install.md).
 func NodeConfig() *corev1.ConfigMap {
 	return &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: meta(NodeConfigMap, Namespace), Data: map[string]string{
-		// Typha's Service; empty: every calico-node watches the API server.
+		// Typha's Service; "none" or empty: every calico-node watches the
+		// API server.
 		"typha_service_name": TyphaName,
 		// bird (BGP), vxlan or none (policy only).
 		"calico_backend": "bird",
@@ -146,7 +148,7 @@ func NodePodSpec(version string) corev1.PodSpec {
 	// Calico's kubernetes-services-endpoint.
 	apiEndpoint := []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "kubernetes-services-endpoint"}, Optional: ptr(true)}}}
-	no := false
+	yes := true
 	install := corev1.Container{
 		Name: "install-cni", Image: image,
 		Command: []string{NodeImageBinDir + "/calico-cni-install"},
@@ -160,10 +162,11 @@ func NodePodSpec(version string) corev1.PodSpec {
 			{Name: "CALICO_CNI_SERVICE_ACCOUNT", Value: CNIPluginName},
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "cni-bin-dir", MountPath: "/host/opt/cni/bin"}, {Name: "cni-net-dir", MountPath: "/host/etc/cni/net.d"}},
-		// Root writes root's directories on the host: no capability needed.
-		SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		// Writing the host's /opt/cni/bin and /etc/cni/net.d needs no
+		// capability, but SELinux-enforcing hosts let only a privileged
+		// container write host paths labelled for the host.
+		SecurityContext: &corev1.SecurityContext{Privileged: &yes},
 	}
-	yes := true
 	node := corev1.Container{
 		Name: NodeName, Image: image,
 		Command: []string{NodeImageBinDir + "/calico-node"},
@@ -178,10 +181,9 @@ func NodePodSpec(version string) corev1.PodSpec {
 			{Name: "CALICO_IPV4POOL_CIDR", Value: "192.168.0.0/16"},
 			{Name: "CALICO_IPV4POOL_VXLAN", Value: "Never"},
 			{Name: "CALICO_MANAGE_CNI", Value: "true"},
-			{Name: "CNI_NET_DIR", Value: "/host/etc/cni/net.d"},
+			{Name: "CALICO_CNI_KUBECONFIG", Value: "/host/etc/cni/net.d/" + cniinstall.KubeconfigName},
 			{Name: "CALICO_CNI_SERVICE_ACCOUNT", Value: CNIPluginName},
 			{Name: "FELIX_HEALTHENABLED", Value: "true"},
-			{Name: "FELIX_PROMETHEUSMETRICSENABLED", Value: "true"},
 			{Name: "FELIX_DEFAULTENDPOINTTOHOSTACTION", Value: "ACCEPT"},
 			{Name: "FELIX_LOGSEVERITYSCREEN", Value: "info"},
 		},
@@ -192,13 +194,14 @@ func NodePodSpec(version string) corev1.PodSpec {
 			PeriodSeconds: 10, TimeoutSeconds: 10},
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("128Mi")}},
+		// Prometheus metrics (:9091 on the host) are off; turn them on with
+		// FELIX_PROMETHEUSMETRICSENABLED=true where the port is firewalled.
 		// nftables, routes, links and BGP need NET_ADMIN and port 179;
 		// the per-interface sysctls need a writable /proc/sys, which only
 		// a privileged container has.
 		SecurityContext: &corev1.SecurityContext{Privileged: &yes},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "var-run-calico", MountPath: "/var/run/calico"},
-			{Name: "var-lib-calico", MountPath: "/var/lib/calico"},
 			{Name: "confd", MountPath: "/etc/calico/confd/config"},
 			{Name: "cni-net-dir", MountPath: "/host/etc/cni/net.d"},
 		},
@@ -215,7 +218,7 @@ func NodePodSpec(version string) corev1.PodSpec {
 		InitContainers: []corev1.Container{install},
 		Containers:     []corev1.Container{node},
 		Volumes: []corev1.Volume{
-			hostDir("var-run-calico", "/var/run/calico"), hostDir("var-lib-calico", "/var/lib/calico"),
+			hostDir("var-run-calico", "/var/run/calico"),
 			hostDir("cni-bin-dir", "/opt/cni/bin"), hostDir("cni-net-dir", "/etc/cni/net.d"),
 			{Name: "confd", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},

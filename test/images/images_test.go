@@ -149,6 +149,11 @@ func TestBuildStageRunsMakeBuild(t *testing.T) {
 	if !strings.Contains(product, "buildinfo.Version=v9.9.9-test") {
 		t.Errorf("make build-product does not stamp VERSION: %s", product)
 	}
+	// Static binaries: the build runs with cgo off, whatever the machine.
+	out, err := exec.Command("make", "-s", "-C", root, "--eval=print-cgo: ; @echo $$CGO_ENABLED", "print-cgo").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("make does not export CGO_ENABLED=0 to its builds: %q %v", out, err)
+	}
 }
 
 // TestImagesHoldWhatMakeBuildProduces: every file an image copies is a
