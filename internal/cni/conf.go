@@ -23,18 +23,18 @@ type NetConf struct {
 	Mode     string `json:"mode,omitempty"`
 	Nodename string `json:"nodename,omitempty"`
 	// NodenameFile holds the node name calico-node wrote at start-up.
-	NodenameFile         string   `json:"nodename_file,omitempty"`
-	NodenameFileOptional bool     `json:"nodename_file_optional,omitempty"`
-	DatastoreType        string   `json:"datastore_type,omitempty"`
-	MTU                  int      `json:"mtu,omitempty"`
-	LogLevel             string   `json:"log_level,omitempty"`
-	LogFilePath          string   `json:"log_file_path,omitempty"`
+	NodenameFile         string `json:"nodename_file,omitempty"`
+	NodenameFileOptional bool   `json:"nodename_file_optional,omitempty"`
+	DatastoreType        string `json:"datastore_type,omitempty"`
+	MTU                  int    `json:"mtu,omitempty"`
+	LogLevel             string `json:"log_level,omitempty"`
+	LogFilePath          string `json:"log_file_path,omitempty"`
 	// LogFileMaxSize is the log file's size, in MB, at which it is moved
 	// to <log_file_path>.1 and a new one begun (default 100).
-	LogFileMaxSize int `json:"log_file_max_size,omitempty"`
-	IPAMLockFile         string   `json:"ipam_lock_file,omitempty"`
-	IPAM                 IPAMConf `json:"ipam"`
-	Kubernetes           struct {
+	LogFileMaxSize int      `json:"log_file_max_size,omitempty"`
+	IPAMLockFile   string   `json:"ipam_lock_file,omitempty"`
+	IPAM           IPAMConf `json:"ipam"`
+	Kubernetes     struct {
 		Kubeconfig string `json:"kubeconfig,omitempty"`
 		NodeName   string `json:"node_name,omitempty"`
 	} `json:"kubernetes"`
