@@ -185,6 +185,14 @@ func (c *cluster) startTypha(n int) {
 		c.typhas[h.Name] = p
 		addrs = append(addrs, net.JoinHostPort(h.IP.Addr().String(), "5473"))
 	}
+	// Felix takes the first replica that answers, so the order in
+	// FELIX_TYPHAADDR means something only once every replica listens.
+	for _, h := range c.hosts[:n] {
+		poll(c.t, "calico-typha listening on "+h.Name, 30*time.Second, func() bool {
+			b, _ := os.ReadFile(filepath.Join(h.Dir, "calico-typha.log"))
+			return strings.Contains(string(b), "calico-typha serving")
+		})
+	}
 	c.env = append(c.env, "FELIX_TYPHAADDR="+strings.Join(addrs, ","), "FELIX_TYPHACAFILE="+cli.CAFile,
 		"FELIX_TYPHACERTFILE="+cli.CertFile, "FELIX_TYPHAKEYFILE="+cli.KeyFile, "FELIX_TYPHACN=calico-typha")
 }
