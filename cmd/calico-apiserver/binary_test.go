@@ -30,13 +30,7 @@ func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 // kubectl and calicoctl store the same object; built-in tiers and tiers
 // with policies cannot be deleted.
 func TestWebhooksWithKubectl(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	// The lab runs calico-apiserver and registers its webhooks (up waits

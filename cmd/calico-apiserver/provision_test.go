@@ -25,13 +25,7 @@ import (
 // restart reuses the Secret. Bad flag combinations are refused before
 // anything is touched.
 func TestSelfProvisioning(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	const secret, hooks = "calico-apiserver-provision-test", "calico-apiserver-provision-test"

@@ -92,13 +92,7 @@ func (c certs) issue(t *testing.T, name string, req pki.Request) tlsauth.Files {
 // nothing on to the consumer and never leaves InSync; that a client
 // with the wrong certificate is refused; and health, metrics and SIGTERM.
 func TestThroughTyphaEqualsDirect(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	kube := testLab.Client.Kube

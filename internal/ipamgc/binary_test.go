@@ -35,13 +35,7 @@ import (
 // configuration are followed while it runs (status.runningConfig,
 // automatic host endpoints); SIGTERM stops it cleanly.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	m := testLab.Client.IPAM()

@@ -25,13 +25,7 @@ import (
 // LoadBalancer Service one address from each family's LoadBalancer pool,
 // an IPv6-only one an IPv6 address, and releases them with the Services.
 func TestLoadBalancerDualStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	kind, _ := v3.KindFor("KubeControllersConfiguration")

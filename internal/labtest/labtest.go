@@ -10,10 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"k8s.io/client-go/tools/clientcmd"
-	"os/exec"
-
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
@@ -47,6 +46,21 @@ func BinDir() (string, error) {
 		return "", fmt.Errorf("built binaries not found in %s (run `make build`, or set CALICO_BIN): %w", d, err)
 	}
 	return filepath.Abs(d)
+}
+
+// Bin is the preamble of a test that runs the built binaries against the
+// lab: skipped under -short, failed when the binaries are missing; it
+// returns their directory.
+func Bin(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	d, err := BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1.

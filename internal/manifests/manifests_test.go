@@ -58,13 +58,7 @@ func TestCommittedManifestsAreCurrent(t *testing.T) {
 // it provisions its Secret, registers its webhooks and answers reviews
 // that need SubjectAccessReviews and policy lists.
 func TestAPIServerManifest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	kubectl := func(args ...string) (string, error) {
@@ -176,13 +170,7 @@ func kubeconfigAs(t *testing.T, serviceAccount string) string {
 // calico-typha, with exactly its RBAC, gets both syncers in sync and
 // computes its connection limit from the node and endpoint counts.
 func TestTyphaManifest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	out, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "--dry-run=server",
 		"-f", filepath.Join("..", "..", "manifests", "calico-typha.yaml")).CombinedOutput()
 	if err != nil {
@@ -223,13 +211,7 @@ func TestTyphaManifest(t *testing.T) {
 // TestEveryManifestIsAccepted applies every file of manifests/ to the
 // lab's API server as a server-side dry run.
 func TestEveryManifestIsAccepted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	files, err := manifests.Files()
 	if err != nil {
 		t.Fatal(err)

@@ -31,13 +31,7 @@ import (
 // kubeconfig whose token is the calico-cni-plugin ServiceAccount's, with
 // that role's rights and no more.
 func TestNodeManifestCNIIdentity(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	bin, err := labtest.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := labtest.Bin(t)
 	ctx := context.Background()
 	applyRBAC(t, bin, append(manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC()...))
 
