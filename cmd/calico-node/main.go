@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -209,6 +210,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			wg.Wait()
 		}()
 		birdSocket = d.Socket()
+		go reportBGP(ctx, agg, birdSocket, time.Second)
 		log.Info("networking backend", "backend", backend, "birdSocket", birdSocket)
 	default:
 		log.Info("networking backend", "backend", backend)

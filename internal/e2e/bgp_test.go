@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -40,6 +44,10 @@ func TestBGPMesh(t *testing.T) {
 	}
 	for _, h := range c.hosts {
 		poll(t, "mesh sessions on "+h.Name, 60*time.Second, func() bool { return meshUp(h) })
+		poll(t, "calico-node ready on "+h.Name, 30*time.Second, func() bool {
+			ready, _ := nodeReadiness(t, h)
+			return ready
+		})
 	}
 	pods := c.pods("e2e-mesh")
 	for i, h := range c.hosts {
@@ -128,6 +136,17 @@ func TestBGPMesh(t *testing.T) {
 	}
 	if !reach(pods[0], pods[1]) {
 		t.Errorf("the remaining hosts lost each other")
+	}
+	// The peers' readiness probes say which session is down, as
+	// Calico's -bird-ready does.
+	for _, h := range c.hosts[:2] {
+		want := "BGP not established with " + gone.IP.Addr().String()
+		var body string
+		poll(t, h.Name+"'s readiness names the stopped peer", 30*time.Second, func() bool {
+			var ready bool
+			ready, body = nodeReadiness(t, h)
+			return !ready && strings.Contains(body, want)
+		})
 	}
 	if out := nodeStatus(t, c, gone, 1); !strings.Contains(out, "Calico process is not running.") {
 		t.Errorf("calicoctl node status on the stopped host:\n%s", out)
@@ -388,3 +407,31 @@ func TestBGPBorrowedAddress(t *testing.T) {
 }
 
 func blockOf30(a netip.Addr) string { return netip.PrefixFrom(a, 30).Masked().String() }
+
+// nodeReadiness asks calico-node's /readiness inside host h (the test
+// cluster serves it on the host's 127.0.0.1:9099) and returns whether it
+// answered 200, with the body.
+func nodeReadiness(t *testing.T, h *multihost.Host) (bool, string) {
+	t.Helper()
+	var conn net.Conn
+	err := probe.InNamespace(h.NS, func() (err error) {
+		conn, err = net.DialTimeout("tcp", "127.0.0.1:9099", 2*time.Second)
+		return err
+	})
+	if err != nil {
+		return false, err.Error()
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:9099/readiness", nil)
+	if err := req.Write(conn); err != nil {
+		return false, err.Error()
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == http.StatusOK, string(b)
+}

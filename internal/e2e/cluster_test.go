@@ -153,7 +153,7 @@ func (c *cluster) startNode(h *multihost.Host, extra ...string) {
 		"NODENAME=" + h.Name, "KUBECONFIG=" + testLab.Config.KubeconfigPath(), "IP=" + h.IP.String(), "IP6=" + ip6,
 		"NO_DEFAULT_POOLS=true", "CALICO_CONFD_CONFIG_DIR=" + filepath.Join(h.Dir, "confd"),
 		"CALICO_RUN_DIR=" + filepath.Join(h.Dir, "run"), "CALICO_NODENAME_FILE=" + filepath.Join(h.Dir, "nodename"),
-		"FELIX_LOGSEVERITYSCREEN=info",
+		"FELIX_LOGSEVERITYSCREEN=info", "FELIX_HEALTHENABLED=true", "FELIX_HEALTHHOST=127.0.0.1",
 	}, append(slices.Clone(c.env), extra...)...)
 	p, err := h.Start("calico-node", env, filepath.Join(c.bin, "calico-node"))
 	if err != nil {
