@@ -106,12 +106,10 @@ func (n *testNode) hostProbe(t *testing.T, from, to string, pr probe.Port) probe
 // oracle to agree with the kernel.
 func (n *testNode) expect(t *testing.T, what, from, to, proto string, port int, want bool) {
 	t.Helper()
-	r := n.hostProbe(t, from, to, probe.Port{Protocol: proto, Port: port})
-	// A first connection from a new pod can outlast one probe's timeout on
-	// a loaded machine (neighbour resolution, a lost SYN): an expected
-	// connection gets a few tries within a deadline.
-	for deadline := time.Now().Add(4 * time.Second); want && !r.connected && time.Now().Before(deadline); {
-		r = n.hostProbe(t, from, to, probe.Port{Protocol: proto, Port: port})
+	again := func() probeResult { return n.hostProbe(t, from, to, probe.Port{Protocol: proto, Port: port}) }
+	r := again()
+	if want {
+		r = retry(r, again)
 	}
 	if r.connected != want {
 		t.Errorf("%s: connected=%v, want %v", what, r.connected, want)
@@ -135,7 +133,7 @@ func (n *testNode) probeHostPaths(t *testing.T) []probeResult {
 			}
 			for _, pr := range n.place(to).ports {
 				wg.Go(func() {
-					r := n.hostProbe(t, from, to, pr)
+					r := untilConnected(n.hostProbe(t, from, to, pr), func() probeResult { return n.hostProbe(t, from, to, pr) })
 					mu.Lock()
 					out = append(out, r)
 					mu.Unlock()

@@ -229,18 +229,20 @@ func (n *testNode) probeAllFamily(probes []probe.Port, v6 bool) []probeResult {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					res, err := probe.Connect(s.netns, pr.Protocol, addr(dst), pr.Port, 1500*time.Millisecond)
-					if err != nil {
-						t.Errorf("probe %s → %s: %v", s.name, k, err)
-						return
+					tr := n.graph.Evaluate(packetFor(s.ip, addr(dst), pr))
+					once := func() probeResult {
+						res, err := probe.Connect(s.netns, pr.Protocol, addr(dst), pr.Port, 1500*time.Millisecond)
+						if err != nil {
+							t.Errorf("probe %s → %s: %v", s.name, k, err)
+						}
+						if res.Connected && res.Reply != "" && res.Reply != k {
+							t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
+						}
+						return probeResult{s.name, k, pr.Protocol, pr.Port, res.Connected, tr}
 					}
-					pkt := packetFor(s.ip, addr(dst), pr)
-					tr := n.graph.Evaluate(pkt)
-					if res.Connected && res.Reply != "" && res.Reply != k {
-						t.Errorf("probe %s → %s reached %q", s.name, k, res.Reply)
-					}
+					r := untilConnected(once(), once)
 					mu.Lock()
-					out = append(out, probeResult{s.name, k, pr.Protocol, pr.Port, res.Connected, tr})
+					out = append(out, r)
 					mu.Unlock()
 				}()
 			}
@@ -248,6 +250,27 @@ func (n *testNode) probeAllFamily(probes []probe.Port, v6 bool) []probeResult {
 	}
 	wg.Wait()
 	return out
+}
+
+// retry probes again, for up to 4 s, while the probe did not connect. A
+// first connection from a new pod can outlast one probe's timeout on a
+// loaded machine (neighbour resolution, a lost SYN), so a connection that
+// should succeed gets a few tries; one that should fail is never retried
+// into passing, since a policy that wrongly drops fails every try.
+func retry(r probeResult, again func() probeResult) probeResult {
+	for deadline := time.Now().Add(4 * time.Second); !r.connected && time.Now().Before(deadline); {
+		r = again()
+	}
+	return r
+}
+
+// untilConnected is retry for a probe the oracle allows, and the probe
+// itself otherwise.
+func untilConnected(r probeResult, again func() probeResult) probeResult {
+	if r.oracle.Verdict != "Allow" {
+		return r
+	}
+	return retry(r, again)
 }
 
 // packetFor is the oracle's view of a probe's first packet.
