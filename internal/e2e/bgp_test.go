@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -413,21 +411,7 @@ func blockOf30(a netip.Addr) string { return netip.PrefixFrom(a, 30).Masked().St
 // answered 200, with the body.
 func nodeReadiness(t *testing.T, h *multihost.Host) (bool, string) {
 	t.Helper()
-	var conn net.Conn
-	err := probe.InNamespace(h.NS, func() (err error) {
-		conn, err = net.DialTimeout("tcp", "127.0.0.1:9099", 2*time.Second)
-		return err
-	})
-	if err != nil {
-		return false, err.Error()
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:9099/readiness", nil)
-	if err := req.Write(conn); err != nil {
-		return false, err.Error()
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	resp, err := probe.HTTPClient(h.NS, 5*time.Second).Get("http://127.0.0.1:9099/readiness")
 	if err != nil {
 		return false, err.Error()
 	}

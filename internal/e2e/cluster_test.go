@@ -140,7 +140,6 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	return c
 }
 
-// startNode runs calico-node on a host.
 // startNode runs calico-node on a host with the cluster's environment
 // and extra, which comes last and so wins.
 func (c *cluster) startNode(h *multihost.Host, extra ...string) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -191,18 +190,8 @@ func (a *agent) supervise(ctx context.Context, name string, env []string, argv .
 
 // healthy asks a health endpoint inside the node.
 func (a *agent) healthy(ctx context.Context, what, url string) error {
-	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := probe.InNamespace(a.host.NS, func() error {
-			var err error
-			c, err = (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}}
-	cl := &http.Client{Transport: tr, Timeout: 2 * time.Second}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := cl.Do(req)
+	resp, err := probe.HTTPClient(a.host.NS, 2*time.Second).Do(req)
 	if err != nil {
 		return fmt.Errorf("%s is not answering: %w", what, err)
 	}
@@ -260,7 +249,7 @@ func (a *agent) handler() http.Handler {
 		// Until a new process runs and is ready, as a DaemonSet's rolling
 		// update waits for the new pod's readiness before the next node.
 		start := time.Now()
-		var err error
+		err := fmt.Errorf("no new %s process has started", c)
 		for {
 			if a.started(c) > before {
 				if err = a.healthy(r.Context(), c, a.readiness()[c]); err == nil {

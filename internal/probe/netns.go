@@ -5,8 +5,12 @@
 package probe
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -37,4 +41,19 @@ func InNamespace(name string, f func() error) error {
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// HTTPClient is an HTTP client whose connections are made inside the
+// named network namespace, one per request (no keep-alive: a pooled
+// connection would outlive the namespace it belongs to).
+func HTTPClient(ns string, timeout time.Duration) *http.Client {
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := InNamespace(ns, func() (err error) {
+			c, err = (&net.Dialer{Timeout: timeout}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}}
+	return &http.Client{Transport: tr, Timeout: timeout}
 }
