@@ -14,7 +14,7 @@ echo "== policy engine (250,200 endpoints, 10,000 policies)"
 go test -run '^$' -bench 'BenchmarkColdStart|BenchmarkIncremental' -benchtime 1x -count 3 -timeout 30m ./internal/calc/ | tee "$out/calc.txt"
 
 echo "== dataplane (real nftables in a network namespace)"
-go test -run '^$' -bench 'BenchmarkPolicyProgramming|BenchmarkTCPRR' -benchtime 1x -count 3 -timeout 30m ./internal/dataplane/ | tee "$out/dataplane.txt"
+go test -run '^$' -bench 'BenchmarkPolicyProgramming|BenchmarkTCPRR' -benchtime 1x -count 3 -timeout 30m ./internal/node/dataplane/ | tee "$out/dataplane.txt"
 
 echo "== syncer initial sync (10,000 pods, 100 namespaces, 1,000 policies; real API server)"
 go test -run '^$' -bench BenchmarkSyncerInitialSync -benchtime 3x -timeout 30m ./internal/syncer/ | tee "$out/syncer.txt"

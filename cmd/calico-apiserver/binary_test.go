@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/admission"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 var testLab *labtest.Lab

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/cniinstall"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 const template = `{"name": "k8s-pod-network", "cniVersion": "1.1.0", "plugins": [{"type": "calico", "nodename": "__KUBERNETES_NODE_NAME__",

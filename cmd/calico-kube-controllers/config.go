@@ -10,7 +10,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
-	"github.com/calicong/calico/internal/kcconfig"
+	"github.com/calicong/calico/internal/kubecontrollers/kcconfig"
 )
 
 // follower watches KubeControllersConfiguration "default" and, on the

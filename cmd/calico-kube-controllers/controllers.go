@@ -13,15 +13,15 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/autohep"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/ipamgc"
-	"github.com/calicong/calico/internal/kcconfig"
-	"github.com/calicong/calico/internal/lbipam"
-	"github.com/calicong/calico/internal/nodecleanup"
+	"github.com/calicong/calico/internal/kubecontrollers/autohep"
+	"github.com/calicong/calico/internal/kubecontrollers/ipamgc"
+	"github.com/calicong/calico/internal/kubecontrollers/kcconfig"
+	"github.com/calicong/calico/internal/kubecontrollers/lbipam"
+	"github.com/calicong/calico/internal/kubecontrollers/nodecleanup"
 )
 
 // deps are what every run of the controllers shares.

@@ -41,8 +41,8 @@ import (
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
-	"github.com/calicong/calico/internal/ipamgc"
-	"github.com/calicong/calico/internal/kcconfig"
+	"github.com/calicong/calico/internal/kubecontrollers/ipamgc"
+	"github.com/calicong/calico/internal/kubecontrollers/kcconfig"
 )
 
 func main() { os.Exit(run()) }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/calicong/calico/internal/bird"
 	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/node/bird"
 )
 
 // healthBGP is the readiness part for BGP: calico-node is not ready while

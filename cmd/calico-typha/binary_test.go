@@ -23,7 +23,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/pki"
 	"github.com/calicong/calico/internal/syncer"

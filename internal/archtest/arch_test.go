@@ -13,13 +13,14 @@ type pkg struct {
 	Name       string
 	Doc        string
 	Deps       []string
+	Imports    []string
 	Standard   bool
 	Dir        string
 }
 
 func listPackages(t *testing.T, patterns ...string) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", append([]string{"list", "-json=ImportPath,Name,Doc,Deps,Standard,Dir"}, patterns...)...)
+	cmd := exec.Command("go", append([]string{"list", "-json=ImportPath,Name,Doc,Deps,Imports,Standard,Dir"}, patterns...)...)
 	cmd.Dir = "../.."
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -49,19 +50,19 @@ func listPackages(t *testing.T, patterns ...string) []pkg {
 // get net/http transitively through k8s.io/apimachinery, which is harmless;
 // clients, kernel access and subprocesses are not.
 var pure = map[string][]string{
-	"github.com/calicong/calico/internal/selector":        append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/model":           append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/conversion":      ioPackages,
-	"github.com/calicong/calico/api/v3":                   ioPackages,
-	"github.com/calicong/calico/api/v3/validation":        ioPackages,
-	"github.com/calicong/calico/internal/calc":            ioPackages,
-	"github.com/calicong/calico/internal/felixconfig":     ioPackages,
-	"github.com/calicong/calico/internal/proto":           append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/labelindex":      append([]string{"net/http"}, ioPackages...),
-	"github.com/calicong/calico/internal/bgp":             ioPackages,
-	"github.com/calicong/calico/internal/typha/wire":      ioPackages,
-	"github.com/calicong/calico/internal/typha/snapcache": ioPackages,
-	"github.com/calicong/calico/internal/kcconfig":        ioPackages,
+	"github.com/calicong/calico/internal/selector":                 append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/model":                    append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/conversion":               ioPackages,
+	"github.com/calicong/calico/api/v3":                            ioPackages,
+	"github.com/calicong/calico/api/v3/validation":                 ioPackages,
+	"github.com/calicong/calico/internal/calc":                     ioPackages,
+	"github.com/calicong/calico/internal/felixconfig":              ioPackages,
+	"github.com/calicong/calico/internal/proto":                    append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/labelindex":               append([]string{"net/http"}, ioPackages...),
+	"github.com/calicong/calico/internal/node/bgp":                 ioPackages,
+	"github.com/calicong/calico/internal/typha/wire":               ioPackages,
+	"github.com/calicong/calico/internal/typha/snapcache":          ioPackages,
+	"github.com/calicong/calico/internal/kubecontrollers/kcconfig": ioPackages,
 }
 
 var ioPackages = []string{
@@ -109,6 +110,46 @@ func TestEveryPackageHasADoc(t *testing.T) {
 		}
 		if p.Doc == "" {
 			t.Errorf("package %s has no package doc comment", p.ImportPath)
+		}
+	}
+}
+
+// components lists the folders that belong to one component each, and
+// the only packages outside the folder that may import them. Shared
+// libraries live outside these folders; a component's parts stay its own
+// (tests may import anything).
+var components = map[string][]string{
+	// calico-node's parts; calicoctl's `node status` talks to BIRD on the
+	// node it runs on.
+	"internal/node": {"cmd/calico-node", "internal/ctl"},
+	// calico-kube-controllers' controllers.
+	"internal/kubecontrollers": {"cmd/calico-kube-controllers"},
+	// The lab and its test harness: no product binary may depend on it.
+	"internal/lab": {"cmd/calico-lab"},
+}
+
+func TestComponentFoldersStayPrivate(t *testing.T) {
+	const module = "github.com/calicong/calico/"
+	within := func(path, folder string) bool {
+		return path == module+folder || strings.HasPrefix(path, module+folder+"/")
+	}
+	for _, p := range listPackages(t, "./...") {
+		for folder, allowed := range components {
+			if within(p.ImportPath, folder) {
+				continue
+			}
+			ok := false
+			for _, a := range allowed {
+				ok = ok || within(p.ImportPath, a)
+			}
+			if ok {
+				continue
+			}
+			for _, d := range p.Imports {
+				if within(d, folder) {
+					t.Errorf("%s imports %s: %s/ belongs to %v", p.ImportPath, d, folder, allowed)
+				}
+			}
 		}
 	}
 }

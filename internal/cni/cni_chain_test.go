@@ -12,8 +12,8 @@ import (
 	"github.com/containernetworking/cni/libcni"
 
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 func requireStandardPlugins(t *testing.T, names ...string) {

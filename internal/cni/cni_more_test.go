@@ -17,8 +17,8 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 func skipShort(t *testing.T) {

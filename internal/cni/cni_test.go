@@ -21,9 +21,9 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 var testLab *labtest.Lab

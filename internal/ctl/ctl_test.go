@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/calicong/calico/internal/ctl"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 var testLab *labtest.Lab

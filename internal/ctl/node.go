@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/calicong/calico/internal/bird"
+	"github.com/calicong/calico/internal/node/bird"
 )
 
 func newNodeCommand(o *options) *cobra.Command {

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/syncer"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/calicong/calico/internal/netnstest"
+	"github.com/calicong/calico/internal/lab/netnstest"
 )
 
 // BenchmarkBlockRoute measures BGP route propagation: a node claims a new

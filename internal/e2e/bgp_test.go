@@ -19,9 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/bird"
-	"github.com/calicong/calico/internal/multihost"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/node/bird"
 )
 
 // Three hosts with BGP (the default full mesh): every host has sessions

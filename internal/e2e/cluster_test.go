@@ -18,14 +18,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/bird"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/multihost"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/noderuntime"
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/noderuntime"
+	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/node/bird"
 	"github.com/calicong/calico/internal/pki"
-	"github.com/calicong/calico/internal/probe"
 	"github.com/calicong/calico/internal/typha/typhatest"
 )
 

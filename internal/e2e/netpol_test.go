@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v3 "github.com/calicong/calico/api/v3"
-	"github.com/calicong/calico/internal/multihost"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // The NetworkPolicy conformance world (the shape of Kubernetes' own

@@ -14,8 +14,8 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/probe"
-	"github.com/calicong/calico/internal/tunneladdr"
+	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/node/tunneladdr"
 )
 
 // Three hosts with a VXLAN pool and BGP off (CALICO_NETWORKING_BACKEND

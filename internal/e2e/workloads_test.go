@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/calicong/calico/internal/ipam"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // A Deployment on two lab nodes, through the real scheduler and

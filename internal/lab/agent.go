@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/datastore"
-	"github.com/calicong/calico/internal/multihost"
-	"github.com/calicong/calico/internal/noderuntime"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/noderuntime"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // felixHealth is calico-node's readiness endpoint inside the node.

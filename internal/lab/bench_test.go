@@ -18,10 +18,10 @@ import (
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
-	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/noderuntime"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/noderuntime"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // BenchmarkLab brings up a 3-node lab and reports:

@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/calicong/calico/internal/cniinstall"
+	"github.com/calicong/calico/internal/lab/multihost"
 	"github.com/calicong/calico/internal/manifests"
-	"github.com/calicong/calico/internal/multihost"
 )
 
 // A lab node is installed as the manifests install a real one: the

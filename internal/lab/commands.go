@@ -20,9 +20,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/calicong/calico/internal/datastore"
-	"github.com/calicong/calico/internal/multihost"
-	"github.com/calicong/calico/internal/noderuntime"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/noderuntime"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // ErrUsage marks a command used wrongly (exit code 2 for probe).

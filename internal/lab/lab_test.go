@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 func newConfig(t *testing.T) lab.Config {

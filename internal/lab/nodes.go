@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/calicong/calico/internal/multihost"
+	"github.com/calicong/calico/internal/lab/multihost"
 )
 
 // NamespacePrefix starts the name of every network namespace a lab makes

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab"
-	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/netnstest"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // `up --nodes 2`: two sandbox nodes come up Ready, each running

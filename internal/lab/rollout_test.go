@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab"
-	"github.com/calicong/calico/internal/labtest"
-	"github.com/calicong/calico/internal/probe"
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 const rolloutPods = `apiVersion: v1

@@ -23,7 +23,7 @@ import (
 	"github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/lab"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/manifests"
 )
 

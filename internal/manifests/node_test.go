@@ -20,7 +20,7 @@ import (
 
 	"github.com/calicong/calico/internal/cniinstall"
 	"github.com/calicong/calico/internal/cnitoken"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/manifests"
 )
 

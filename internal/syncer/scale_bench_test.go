@@ -18,7 +18,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
-	"github.com/calicong/calico/internal/labtest"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/syncer"
 )

@@ -1,0 +1,219 @@
+package bird
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/node/bgp"
+)
+
+func requireBird(t *testing.T) {
+	t.Helper()
+	netnstest.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		t.Skip("needs bird (Debian bird2)")
+	}
+}
+
+type host struct {
+	name, ns string
+	ip       netip.Prefix
+	d        *Daemon
+	dir      string
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// wrapper is a "bird" that runs in a network namespace.
+func wrapper(t *testing.T, dir, ns string) string {
+	path := filepath.Join(dir, "bird-in-ns")
+	bird, _ := exec.LookPath("bird")
+	script := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=/var/run/netns/%s %s \"$@\"\n", ns, bird)
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func start(t *testing.T, h *host) {
+	h.dir = t.TempDir()
+	h.d = New(Config{Binary: wrapper(t, h.dir, h.ns), ConfigDir: filepath.Join(h.dir, "conf"), RunDir: filepath.Join(h.dir, "run"),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), RestartBackoff: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- h.d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-h.done
+	})
+}
+
+func input(self string, hosts []*host, blocks map[string][]string) *bgp.Input {
+	in := &bgp.Input{Node: self, Nodes: map[string]*v3.Node{},
+		Pools: []*v3.IPPool{{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v3.IPPoolSpec{CIDR: "10.65.0.0/16"}}}}
+	for _, h := range hosts {
+		in.Nodes[h.name] = &v3.Node{ObjectMeta: metav1.ObjectMeta{Name: h.name}, Spec: v3.NodeSpec{BGP: &v3.NodeBGPSpec{IPv4Address: h.ip.String()}}}
+	}
+	for _, b := range blocks[self] {
+		in.Blocks = append(in.Blocks, netip.MustParsePrefix(b))
+	}
+	return in
+}
+
+func poll(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func established(h *host, peer string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ps, err := Protocols(ctx, h.d.Socket())
+	if err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if p.Name == peer && p.Proto == "BGP" && p.State == "up" && strings.HasPrefix(p.Info, "Established") {
+			return true
+		}
+	}
+	return false
+}
+
+func hasRoute(t *testing.T, ns, dst string) bool {
+	out := netnstest.Run(t, "ip", "-n", ns, "route", "show", dst)
+	return strings.Contains(out, dst)
+}
+
+func birdPID(t *testing.T, h *host) int {
+	b, err := os.ReadFile(filepath.Join(h.d.cfg.RunDir, "bird.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// Two hosts on a link, each with a BIRD driven by this package: the
+// session comes up and each host's block reaches the other's kernel; a
+// configuration BIRD rejects is not installed and the session stays up;
+// a reload adds a block without dropping the session; a BIRD killed is
+// restarted and the routes come back; a BIRD stopped has its routes
+// withdrawn by its peer.
+func TestTwoHosts(t *testing.T) {
+	requireBird(t)
+	a := &host{name: "host-a", ns: netnstest.New(t, "bird-a"), ip: netip.MustParsePrefix("172.31.0.1/24")}
+	b := &host{name: "host-b", ns: netnstest.New(t, "bird-b"), ip: netip.MustParsePrefix("172.31.0.2/24")}
+	netnstest.Run(t, "ip", "-n", a.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b.ns)
+	for _, h := range []*host{a, b} {
+		netnstest.Run(t, "ip", "-n", h.ns, "addr", "add", h.ip.String(), "dev", "eth0")
+		netnstest.Run(t, "ip", "-n", h.ns, "link", "set", "eth0", "up")
+	}
+	hosts := []*host{a, b}
+	blocks := map[string][]string{"host-a": {"10.65.1.0/26"}, "host-b": {"10.65.2.0/26"}}
+	ctx := context.Background()
+	for _, h := range hosts {
+		start(t, h)
+		c, err := bgp.Render(input(h.name, hosts, blocks))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.d.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll(t, "session a-b established", 20*time.Second, func() bool { return established(a, "Mesh_172_31_0_2") && established(b, "Mesh_172_31_0_1") })
+	poll(t, "host-b learns host-a's block", 10*time.Second, func() bool { return hasRoute(t, b.ns, "10.65.1.0/26") })
+	poll(t, "host-a learns host-b's block", 10*time.Second, func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
+	if out := netnstest.Run(t, "ip", "-n", b.ns, "route", "show", "10.65.1.0/26"); !strings.Contains(out, "via 172.31.0.1") || !strings.Contains(out, "proto bird") {
+		t.Errorf("host-b's route to host-a's block: %q", out)
+	}
+	// What status reports read.
+	st, err := Status(ctx, b.d.Socket())
+	if err != nil || st.RouterID != "172.31.0.2" || !strings.HasPrefix(st.Version, "2.") || st.LastBoot == "" {
+		t.Errorf("status %+v %v", st, err)
+	}
+	ss, err := Sessions(ctx, b.d.Socket())
+	if err != nil || len(ss) != 1 || ss[0].Name != "Mesh_172_31_0_1" || !ss[0].Established() || ss[0].Neighbor.String() != "172.31.0.1" || ss[0].State != "up" {
+		t.Errorf("sessions %+v %v", ss, err)
+	}
+	rs, err := Routes(ctx, b.d.Socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var learned, own bool
+	for _, r := range rs {
+		switch r.Destination.String() {
+		case "10.65.1.0/26":
+			learned = r.Protocol == "Mesh_172_31_0_1" && r.Primary && r.Gateway.String() == "172.31.0.1" && r.Interface == "eth0"
+		case "10.65.2.0/26":
+			own = r.Protocol == "blocks4" && r.Kind == "blackhole"
+		}
+	}
+	if !learned || !own {
+		t.Errorf("routes (learned %v, own block %v): %+v", learned, own, rs)
+	}
+
+	// A configuration BIRD rejects: an error, and nothing changes.
+	before, _ := os.ReadFile(filepath.Join(a.d.cfg.ConfigDir, MainFile))
+	bad := &bgp.Config{Main: string(before) + "\nprotocol bgp broken { neighbor 1.2.3.4 as; }\n"}
+	if err := a.d.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "rejects") {
+		t.Errorf("a broken configuration: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(a.d.cfg.ConfigDir, MainFile)); string(after) != string(before) {
+		t.Errorf("a rejected configuration was installed")
+	}
+
+	// A reload with one more block: the session stays established
+	// throughout (checked right after), and the new block arrives.
+	blocks["host-a"] = append(blocks["host-a"], "10.65.9.0/26")
+	c, _ := bgp.Render(input("host-a", hosts, blocks))
+	if err := a.d.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if !established(b, "Mesh_172_31_0_1") {
+		t.Errorf("the reload dropped the session")
+	}
+	poll(t, "host-b learns the new block", 10*time.Second, func() bool { return hasRoute(t, b.ns, "10.65.9.0/26") })
+
+	// BIRD killed: restarted, and the session comes back.
+	pid := birdPID(t, a)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "BIRD restarted", 10*time.Second, func() bool { return a.d.Restarts() > 0 })
+	poll(t, "session back after the restart", 30*time.Second, func() bool { return established(b, "Mesh_172_31_0_1") })
+
+	// host-b stops (SIGTERM: BIRD tells its peers): host-a withdraws
+	// host-b's block. (host-b, not the host just restarted: host-b still
+	// treats host-a's old session as gracefully restarting, and would
+	// keep its routes for the restart time.)
+	poll(t, "host-a relearns host-b's block", 10*time.Second, func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
+	b.cancel()
+	<-b.done
+	b.done <- nil // for the cleanup
+	poll(t, "host-a withdraws host-b's block", 10*time.Second, func() bool { return !hasRoute(t, a.ns, "10.65.2.0/26") })
+}

@@ -1,0 +1,341 @@
+// Package felix assembles the per-node policy agent: a syncer on the
+// datastore feeds the policy engine (internal/calc) for this node, whose
+// messages drive the dataplane (internal/dataplane); health and
+// Prometheus metrics report how it goes.
+//
+// The main loop is single-threaded: datastore events are applied to the
+// graph and flushed to the dataplane as they come (cheap, no I/O), and the
+// dataplane is programmed when something changed and the datastore is in
+// sync, retrying with back-off after a failure. Nothing is programmed
+// before the first in-sync.
+package felix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/calc"
+	"github.com/calicong/calico/internal/felixconfig"
+	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/node/dataplane"
+	"github.com/calicong/calico/internal/node/dataplane/vxlan"
+	"github.com/calicong/calico/internal/proto"
+)
+
+// ErrConfigChanged is returned when the FelixConfiguration changed in a way
+// that needs a restart; calico-node exits with code 129 and its
+// supervisor starts it again, as Calico does.
+var ErrConfigChanged = errors.New("felix configuration changed; restarting")
+
+// Source delivers the datastore stream (a syncer) to callbacks.
+type Source interface {
+	Run(ctx context.Context) error
+}
+
+// Config assembles Felix.
+type Config struct {
+	NodeName string
+	// Felix is the configuration Felix started with; a different one
+	// arriving from the datastore ends Run with ErrConfigChanged.
+	Felix *felixconfig.Config
+	// NewSource makes the datastore source, given the callbacks.
+	NewSource func(model.SyncerCallbacks) (Source, error)
+	Dataplane *dataplane.Dataplane
+	// Kicks, if set, delivers events that call for an Apply (an interface
+	// appeared, say).
+	Kicks  <-chan struct{}
+	Health *health.Aggregator
+	// Metrics registers Felix's metrics (nil: none).
+	Metrics prometheus.Registerer
+	// Env is the environment the configuration was resolved with.
+	Env []string
+	Log *slog.Logger
+	// MinApplyInterval spaces dataplane programming (default 100ms);
+	// RetryInterval is the first back-off after a failure (default 1s).
+	MinApplyInterval time.Duration
+	RetryInterval    time.Duration
+}
+
+// Felix is the agent.
+type Felix struct {
+	cfg     Config
+	graph   *calc.Graph
+	pending []proto.Message
+	metrics *metrics
+	events  chan event
+
+	globalConfig, nodeConfig *v3.FelixConfiguration
+	inSync                   bool
+}
+
+type event struct {
+	updates []model.Update
+	status  *model.SyncStatus
+}
+
+const (
+	healthGraph     = "calculation-graph"
+	healthDataplane = "dataplane"
+)
+
+// New assembles Felix; it starts nothing.
+func New(cfg Config) (*Felix, error) {
+	if cfg.Dataplane == nil || cfg.NewSource == nil || cfg.Felix == nil {
+		return nil, errors.New("felix: Dataplane, NewSource and Felix are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MinApplyInterval == 0 {
+		cfg.MinApplyInterval = 100 * time.Millisecond
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = time.Second
+	}
+	if cfg.Health == nil {
+		cfg.Health = health.New(nil)
+	}
+	f := &Felix{cfg: cfg, events: make(chan event, 128)}
+	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Host: calc.HostSettingsFor(cfg.Felix.Spec), Log: cfg.Log}, func(msgs []proto.Message) {
+		f.pending = append(f.pending, msgs...)
+	})
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	f.metrics = m
+	cfg.Health.Register(healthGraph, 90*time.Second)
+	cfg.Health.Register(healthDataplane, 0)
+	return f, nil
+}
+
+// OnUpdates and OnStatusUpdated are the syncer callbacks: they hand
+// events to the main loop.
+func (f *Felix) OnUpdates(us []model.Update) { f.events <- event{updates: us} }
+func (f *Felix) OnStatusUpdated(s model.SyncStatus) {
+	f.events <- event{status: &s}
+}
+
+// Run runs Felix until ctx ends, the source fails, or the configuration
+// changes (ErrConfigChanged).
+func (f *Felix) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src, err := f.cfg.NewSource(f)
+	if err != nil {
+		return err
+	}
+	srcErr := make(chan error, 1)
+	go func() { srcErr <- src.Run(ctx) }()
+
+	heartbeat := time.NewTicker(10 * time.Second)
+	defer heartbeat.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	backoff := f.cfg.RetryInterval
+	needApply, applied := false, false
+	var lastApply time.Time
+	f.reportGraph()
+	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Detail: "waiting for the datastore to be in sync"})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-srcErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("datastore: %w", err)
+		case ev := <-f.events:
+			if err := f.handle(ev); err != nil {
+				return err
+			}
+			// Take whatever else is queued before flushing.
+			for drained := false; !drained; {
+				select {
+				case ev := <-f.events:
+					if err := f.handle(ev); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			start := time.Now()
+			f.graph.Flush()
+			f.metrics.graphTime.Observe(time.Since(start).Seconds())
+			if len(f.pending) > 0 {
+				if err := f.cfg.Dataplane.OnMessages(f.pending); err != nil {
+					return err
+				}
+				f.metrics.messages.Add(float64(len(f.pending)))
+				f.pending = nil
+				needApply = true
+			}
+		case <-f.cfg.Kicks:
+			needApply = true
+		case <-retry.C:
+			needApply = true
+		case <-heartbeat.C:
+			f.reportGraph()
+		}
+		if !needApply || !f.inSync {
+			continue
+		}
+		if wait := f.cfg.MinApplyInterval - time.Since(lastApply); wait > 0 {
+			retry.Reset(wait)
+			continue
+		}
+		start := time.Now()
+		err := f.cfg.Dataplane.Apply(ctx)
+		lastApply = time.Now()
+		f.metrics.applyTime.Observe(time.Since(start).Seconds())
+		f.metrics.update(f.cfg.Dataplane)
+		if err != nil {
+			f.metrics.failures.Inc()
+			f.cfg.Log.Error("programming the dataplane failed; will retry", "err", err, "retry", backoff)
+			f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: applied, Detail: "last apply failed: " + err.Error()})
+			retry.Reset(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		needApply, applied, backoff = false, true, f.cfg.RetryInterval
+		f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: true})
+	}
+}
+
+func (f *Felix) reportGraph() {
+	detail := "in sync"
+	if !f.inSync {
+		detail = "waiting for the datastore"
+	}
+	f.cfg.Health.Report(healthGraph, health.Report{Live: true, Ready: f.inSync, Detail: detail})
+}
+
+func (f *Felix) handle(ev event) error {
+	if ev.status != nil {
+		f.metrics.resyncState.Set(float64(*ev.status) + 1)
+		f.graph.OnStatusUpdated(*ev.status)
+		if *ev.status == model.InSync && !f.inSync {
+			f.inSync = true
+			f.reportGraph()
+		}
+		return nil
+	}
+	// Felix's own configuration is not for the graph: a change to it
+	// restarts Felix (once in sync, to compare against the whole picture).
+	var rest []model.Update
+	for _, u := range ev.updates {
+		if u.Key.Kind == "FelixConfiguration" {
+			fc, _ := u.Value.(*v3.FelixConfiguration)
+			switch u.Key.Name {
+			case v3.DefaultConfigName:
+				f.globalConfig = fc
+			case v3.NodeConfigPrefix + f.cfg.NodeName:
+				f.nodeConfig = fc
+			default:
+				continue
+			}
+			if f.inSync {
+				if err := f.checkConfig(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		rest = append(rest, u)
+	}
+	start := time.Now()
+	f.graph.OnUpdates(rest)
+	f.metrics.graphTime.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// checkConfig ends Felix if the effective configuration differs from the
+// one it started with.
+func (f *Felix) checkConfig() error {
+	now, err := felixconfig.Resolve(f.globalConfig, f.nodeConfig, f.cfg.Env)
+	if err != nil {
+		f.cfg.Log.Error("ignoring invalid Felix configuration", "err", err)
+		return nil
+	}
+	if !reflect.DeepEqual(now.Spec, f.cfg.Felix.Spec) {
+		return ErrConfigChanged
+	}
+	return nil
+}
+
+// FirstConfig reads the FelixConfiguration objects a node needs before
+// Felix starts (Felix's own settings decide how the dataplane is built).
+func FirstConfig(list func(name string) (*v3.FelixConfiguration, error), node string, env []string) (*felixconfig.Config, error) {
+	global, err := list(v3.DefaultConfigName)
+	if err != nil {
+		return nil, err
+	}
+	perNode, err := list(v3.NodeConfigPrefix + node)
+	if err != nil {
+		return nil, err
+	}
+	return felixconfig.Resolve(global, perNode, env)
+}
+
+// DataplaneConfig derives the dataplane's settings from Felix's.
+func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config {
+	s := fc.Spec
+	cfg := dataplane.Config{
+		InterfacePrefix:             strings.Split(s.InterfacePrefix, ",")[0],
+		DefaultEndpointToHostAction: normaliseAction(s.DefaultEndpointToHostAction),
+		Log:                         log,
+	}
+	host := calc.HostSettingsFor(s)
+	cfg.FailsafeInbound, cfg.FailsafeOutbound = host.FailsafeInbound, host.FailsafeOutbound
+	if s.IptablesMarkMask != nil && *s.IptablesMarkMask != 0 {
+		// Take the two lowest bits of the mask for accept and pass.
+		var bits []uint32
+		for b := uint32(1); b != 0 && len(bits) < 2; b <<= 1 {
+			if *s.IptablesMarkMask&b != 0 {
+				bits = append(bits, b)
+			}
+		}
+		if len(bits) == 2 {
+			cfg.MarkAccept, cfg.MarkPass = bits[0], bits[1]
+		}
+	}
+	return cfg
+}
+
+// VXLANConfig is the VXLAN overlay's configuration from FelixConfiguration.
+func VXLANConfig(fc *felixconfig.Config) vxlan.Config {
+	s := fc.Spec
+	var c vxlan.Config
+	if s.VXLANVNI != nil {
+		c.VNI = *s.VXLANVNI
+	}
+	if s.VXLANPort != nil {
+		c.Port = *s.VXLANPort
+	}
+	if s.VXLANMTU != nil {
+		c.MTU = *s.VXLANMTU
+	}
+	return c
+}
+
+// normaliseAction maps Felix's spellings (DROP, ACCEPT, RETURN, any case).
+func normaliseAction(a string) string {
+	switch strings.ToUpper(a) {
+	case "ACCEPT":
+		return "Accept"
+	case "RETURN":
+		return "Return"
+	}
+	return "Drop"
+}

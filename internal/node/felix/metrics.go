@@ -1,0 +1,61 @@
+package felix
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/calicong/calico/internal/node/dataplane"
+)
+
+// metrics carries Felix's Prometheus metrics, named as Felix names them.
+type metrics struct {
+	applyTime      prometheus.Histogram
+	graphTime      prometheus.Histogram
+	failures       prometheus.Counter
+	messages       prometheus.Counter
+	resyncState    prometheus.Gauge
+	localEndpoints prometheus.Gauge
+	localPolicies  prometheus.Gauge
+	ipsets         prometheus.Gauge
+	chains         prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		applyTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "felix_int_dataplane_apply_time_seconds",
+			Help: "Time to program the dataplane.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		graphTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "felix_calc_graph_update_time_seconds",
+			Help: "Time to process datastore updates in the calculation graph.", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10)}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "felix_int_dataplane_failures",
+			Help: "Failed attempts to program the dataplane."}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{Name: "felix_int_dataplane_messages",
+			Help: "Messages from the calculation graph to the dataplane."}),
+		resyncState: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_resync_state",
+			Help: "Datastore sync state: 1 waiting for the datastore, 2 resyncing, 3 in sync."}),
+		localEndpoints: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_active_local_endpoints",
+			Help: "Local endpoints the dataplane is programmed for."}),
+		localPolicies: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_active_local_policies",
+			Help: "Policies that apply to local endpoints."}),
+		ipsets: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_ipsets_calico",
+			Help: "IP sets the dataplane holds."}),
+		chains: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_nft_chains",
+			Help: "Chains in Felix's nftables table."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.applyTime, m.graphTime, m.failures, m.messages, m.resyncState,
+		m.localEndpoints, m.localPolicies, m.ipsets, m.chains} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) update(dp *dataplane.Dataplane) {
+	st := dp.State()
+	m.localEndpoints.Set(float64(len(st.Workloads) + len(st.Hosts)))
+	m.localPolicies.Set(float64(len(st.Policies)))
+	m.ipsets.Set(float64(len(st.IPSets)))
+	m.chains.Set(float64(len(dp.Table().ChainNames())))
+}
