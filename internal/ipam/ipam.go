@@ -662,8 +662,9 @@ type AssignIPArgs struct {
 }
 
 // AssignIP hands out a specific address (the cni.projectcalico.org/ipAddrs
-// annotation). It must be in a pool and not reserved; its block is claimed
-// for the node if no one has it yet.
+// annotation). It must be in an enabled pool (as Calico's, only enabled
+// pools are considered) and not reserved; its block is claimed for the
+// node if no one has it yet.
 func (m *IPAM) AssignIP(ctx context.Context, a AssignIPArgs) error {
 	if a.HandleID == "" {
 		return errors.New("ipam: a handle is required")
@@ -672,8 +673,11 @@ func (m *IPAM) AssignIP(ctx context.Context, a AssignIPArgs) error {
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(pools, func(p pool) bool { return p.cidr.Contains(a.IP) })
+	i := slices.IndexFunc(pools, func(p pool) bool { return !p.obj.Spec.Disabled && p.cidr.Contains(a.IP) })
 	if i < 0 {
+		if d := slices.IndexFunc(pools, func(p pool) bool { return p.cidr.Contains(a.IP) }); d >= 0 {
+			return fmt.Errorf("%w: %s is in pool %s (%s), which is disabled, and in no enabled pool", ErrNoPools, a.IP, pools[d].name, pools[d].cidr)
+		}
 		return fmt.Errorf("%w: %s is not in any IP pool", ErrNoPools, a.IP)
 	}
 	if a.Use != "" && !slices.Contains(pools[i].obj.Spec.AllowedUses, a.Use) {

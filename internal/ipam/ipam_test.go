@@ -456,3 +456,29 @@ func TestVirtualOwner(t *testing.T) {
 	}
 	e.consistent()
 }
+
+// TestAssignIPOnlyFromEnabledPools: a specific address is taken only from
+// an enabled pool, as Calico's; one whose pool is disabled is refused
+// with an error naming the address and the pool, and nothing is written.
+func TestAssignIPOnlyFromEnabledPools(t *testing.T) {
+	e := newEnv(t)
+	e.pool("off", "10.67.0.0/24", 26, func(s *v3.IPPoolSpec) { s.Disabled = true })
+	writes := e.s.writes
+	err := e.m.AssignIP(e.ctx, AssignIPArgs{IP: netip.MustParseAddr("10.67.0.5"), HandleID: "a", Node: "node-1"})
+	if !errors.Is(err, ErrNoPools) || !strings.Contains(err.Error(), "10.67.0.5") || !strings.Contains(err.Error(), "pool off") ||
+		!strings.Contains(err.Error(), "disabled") {
+		t.Errorf("address in a disabled pool: %v", err)
+	}
+	if e.s.writes != writes {
+		t.Errorf("a refused assignment wrote %d object(s)", e.s.writes-writes)
+	}
+	// An enabled pool covering the same address is used.
+	e.pool("on", "10.67.0.0/25", 26)
+	if err := e.m.AssignIP(e.ctx, AssignIPArgs{IP: netip.MustParseAddr("10.67.0.5"), HandleID: "a", Node: "node-1"}); err != nil {
+		t.Errorf("address also in an enabled pool: %v", err)
+	}
+	if ips, err := e.m.IPsByHandle(e.ctx, "a"); err != nil || len(ips) != 1 {
+		t.Errorf("after assigning: %v %v", ips, err)
+	}
+	e.consistent()
+}
