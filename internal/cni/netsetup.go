@@ -84,6 +84,12 @@ func checkNetns(path string) error {
 	return h.Close()
 }
 
+// routesTo lists the host's routes to a destination. A variable so that a
+// test can make it fail.
+var routesTo = func(h *netlink.Handle, family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
+	return h.RouteListFiltered(family, filter, mask)
+}
+
 // Setup creates the veth pair and everything around it. On failure it
 // removes what it made.
 func Setup(w Wiring) (Wired, error) {
@@ -214,7 +220,10 @@ func Setup(w Wiring) (Wired, error) {
 		if ip.Is6() {
 			family = netlink.FAMILY_V6
 		}
-		existing, _ := host.RouteListFiltered(family, &netlink.Route{Dst: dst}, netlink.RT_FILTER_DST)
+		existing, err := routesTo(host, family, &netlink.Route{Dst: dst}, netlink.RT_FILTER_DST)
+		if err != nil {
+			return fail(fmt.Errorf("listing the host's routes to %s (to refuse an address routed elsewhere): %w", ip, err))
+		}
 		for _, r := range existing {
 			if r.LinkIndex != hostLink.Attrs().Index && r.Type != unix.RTN_BLACKHOLE {
 				other := fmt.Sprint(r.LinkIndex)
@@ -309,7 +318,10 @@ func Check(w Wiring) error {
 		if ip.Is6() {
 			family = netlink.FAMILY_V6
 		}
-		rs, _ := host.RouteListFiltered(family, &netlink.Route{Dst: dst, LinkIndex: hostLink.Attrs().Index}, netlink.RT_FILTER_DST|netlink.RT_FILTER_OIF)
+		rs, err := routesTo(host, family, &netlink.Route{Dst: dst, LinkIndex: hostLink.Attrs().Index}, netlink.RT_FILTER_DST|netlink.RT_FILTER_OIF)
+		if err != nil {
+			return fmt.Errorf("listing the host's routes to %s: %w", ip, err)
+		}
 		if len(rs) == 0 {
 			return fmt.Errorf("no host route to %s via %s", ip, w.HostIface)
 		}
