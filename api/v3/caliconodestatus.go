@@ -57,6 +57,14 @@ type CalicoNodeStatusStatus struct {
 	BGP CalicoNodeBGPStatus `json:"bgp,omitempty"`
 	// +optional
 	Routes CalicoNodeBGPRouteStatus `json:"routes,omitempty"`
+	// Conditions are the node's findings about its configuration, whatever
+	// the classes asked for (an extension of Calico's status): for
+	// example IPIPUnsupported, True while an IP pool asks for IPIP, which
+	// this calico-node routes without encapsulation.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // CalicoNodeAgentStatus is the status of the BGP daemons.

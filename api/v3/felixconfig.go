@@ -507,7 +507,8 @@ type FelixConfigurationSpec struct {
 	// +optional
 	NFTablesMode *NFTablesMode `json:"nftablesMode,omitempty"`
 
-	// NftablesRefreshInterval is how often nftables state is re-checked. [Default: 90s]
+	// NftablesRefreshInterval is how often the nftables table is read back and
+	// what differs from what was programmed is repaired; 0 disables. [Default: 180s]
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^0$`
 	// +optional

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,32 +23,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/vishvananda/netlink"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
-	"github.com/calicong/calico/internal/node/bird"
-	"github.com/calicong/calico/internal/node/confd"
-	"github.com/calicong/calico/internal/node/dataplane"
-	"github.com/calicong/calico/internal/node/dataplane/nft"
-	"github.com/calicong/calico/internal/node/dataplane/routes"
-	"github.com/calicong/calico/internal/node/dataplane/vxlan"
 	"github.com/calicong/calico/internal/node/felix"
-	"github.com/calicong/calico/internal/node/nodestatus"
+	"github.com/calicong/calico/internal/node/ipipcheck"
 	"github.com/calicong/calico/internal/node/startup"
-	"github.com/calicong/calico/internal/node/tunneladdr"
 	"github.com/calicong/calico/internal/syncer"
 )
 
@@ -87,6 +75,11 @@ func logLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
+// runNode runs start-up, then the node's parts until ctx ends: health and
+// metrics endpoints, the dataplane, routing between nodes (bgp.go), the
+// CNI plugins' token (cnitoken.go), the tunnel address and
+// CalicoNodeStatus (status.go), and Felix reading the datastore directly
+// or through Typha (typha.go).
 func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog.Logger) error {
 	backend, err := networkingBackend()
 	if err != nil {
@@ -107,177 +100,45 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	if startupOnly {
 		return nil
 	}
-	fcKind, _ := v3.KindFor("FelixConfiguration")
-	fc, err := felix.FirstConfig(func(name string) (*v3.FelixConfiguration, error) {
-		obj, err := client.Get(ctx, fcKind, "", name)
-		if datastore.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return obj.(*v3.FelixConfiguration), nil
-	}, res.NodeName, os.Environ())
+	fc, err := firstFelixConfig(ctx, client, res.NodeName)
 	if err != nil {
 		return err
 	}
-	proto := 3
-	if fc.Spec.DeviceRouteProtocol != nil {
-		proto = *fc.Spec.DeviceRouteProtocol
-	}
-	rm, err := routes.New(routes.Config{InterfacePrefix: fc.Spec.InterfacePrefix, Protocol: proto}, nil, nil)
+	agg, reg := serveHealthAndMetrics(ctx, fc, log)
+	repairs, err := felix.NewRepairs(reg, log)
 	if err != nil {
 		return err
 	}
-	dpCfg := felix.DataplaneConfig(fc, log)
-	dpCfg.NodeName = res.NodeName
-	dp, err := dataplane.New(dpCfg, nft.Runner{}, rm)
+	dp, rm, err := newDataplane(fc, res.NodeName, repairs, log)
 	if err != nil {
 		return err
 	}
-	overlay, err := vxlan.New(felix.VXLANConfig(fc), nil)
-	if err != nil {
-		return err
-	}
-	dp.SetOverlay(overlay)
-	agg := health.New(nil)
-	if b := fc.Spec.HealthEnabled; b != nil && *b {
-		addr := net.JoinHostPort(*fc.Spec.HealthHost, strconv.Itoa(*fc.Spec.HealthPort))
-		go health.Serve(ctx, addr, agg.Handler(), log)
-	}
-	var reg prometheus.Registerer
-	if b := fc.Spec.PrometheusMetricsEnabled; b != nil && *b {
-		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		reg = r
-		addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
-		go health.Serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
-	}
-
 	if err := startCNITokenRefresh(ctx, os.Getenv, client.Kube, log); err != nil {
 		return err
 	}
-
-	// Routing between nodes: BGP through confd and BIRD, or none here
-	// (VXLAN is Felix's; "none" is policy only, for clusters routed by
-	// someone else).
 	typha, err := typhaFromEnv(os.Getenv, client.Kube, res.NodeName)
 	if err != nil {
 		return err
 	}
-	// consumers take Felix's stream; bgpConsumer, when BGP runs, takes
-	// the BGP syncer's (the same direct syncer without Typha).
-	var consumers []model.SyncerCallbacks
-	var bgpConsumer model.SyncerCallbacks
-	kinds := slices.Clone(datastore.FelixKinds)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var bgpDone chan struct{}
-	birdSocket := ""
-	switch backend {
-	case "bird":
-		graceful, err := bgpGracefulShutdown(os.Getenv("CALICO_BGP_SHUTDOWN"))
-		if err != nil {
-			return err
-		}
-		d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"), GracefulStop: graceful,
-			RunDir: envOr("CALICO_RUN_DIR", "/var/run/calico"), Log: log.With("component", "bird")})
-		secretsNS := envOr("CALICO_NAMESPACE", "kube-system")
-		cd := confd.New(confd.Config{Node: res.NodeName, BIRD: d, Log: log.With("component", "confd"),
-			Secrets: func(ctx context.Context, name, key string) (string, error) {
-				sec, err := client.Kube.CoreV1().Secrets(secretsNS).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return "", err
-				}
-				v, ok := sec.Data[key]
-				if !ok {
-					return "", fmt.Errorf("secret %s/%s has no key %s", secretsNS, name, key)
-				}
-				return string(v), nil
-			}})
-		bgpConsumer = cd
-		kinds = append(kinds, datastore.BGPKinds...)
-		bgpDone = make(chan struct{})
-		go func() {
-			defer close(bgpDone)
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				if err := d.Run(ctx); err != nil {
-					log.Error("BIRD cannot run", "err", err)
-				}
-			})
-			wg.Go(func() { _ = cd.Run(ctx) })
-			wg.Wait()
-		}()
-		birdSocket = d.Socket()
-		go reportBGP(ctx, agg, birdSocket, time.Second)
-		log.Info("networking backend", "backend", backend, "birdSocket", birdSocket)
-	default:
-		log.Info("networking backend", "backend", backend)
+	routing, err := startRouting(ctx, backend, client, res.NodeName, agg, log)
+	if err != nil {
+		return err
 	}
-	// The node's VXLAN tunnel address, while VXLAN pools exist.
-	tunnels := tunneladdr.New(tunneladdr.Config{Node: res.NodeName, IPAM: client.IPAM(), Log: log.With("component", "tunnel-address"),
-		Record: func(ctx context.Context, addr, mac string) error {
-			val := func(v string) any {
-				if v == "" {
-					return nil
-				}
-				return v
-			}
-			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
-				v3.AnnotationNodeIPv4VXLANTunnelAddr: val(addr), v3.AnnotationNodeVXLANTunnelMACAddr: val(mac)}}})
-			_, err := client.Kube.CoreV1().Nodes().Patch(ctx, res.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
-			return err
-		}})
-	consumers = append(consumers, tunnels)
-	go func() { _ = tunnels.Run(ctx) }()
-	// CalicoNodeStatus: BIRD's figures when it runs, the kernel's
-	// workload routes otherwise.
-	var statusSource nodestatus.Source = nodestatus.WithoutBGP{KernelRoutes: func() ([]v3.CalicoNodeRoute, error) {
-		rs, err := rm.Programmed()
-		out := make([]v3.CalicoNodeRoute, 0, len(rs))
-		for _, r := range rs {
-			out = append(out, v3.CalicoNodeRoute{Destination: r.Destination, Interface: r.Interface})
-		}
-		return out, err
-	}}
-	if birdSocket != "" {
-		statusSource = nodestatus.WithBIRD{Socket: birdSocket}
-	}
-	nsKind, _ := v3.KindFor("CalicoNodeStatus")
-	go func() {
-		err := nodestatus.Run(ctx, nodestatus.Config{
-			Node: res.NodeName, Informer: client.NewInformer(nsKind, "", 0), Writer: client, Log: log, Source: statusSource,
-		})
-		if err != nil {
-			log.Error("CalicoNodeStatus reporting stopped", "err", err)
-		}
-	}()
-	slices.Sort(kinds)
-	kinds = slices.Compact(kinds)
+	// Felix's stream also feeds the tunnel address allocator and the pool
+	// checks; routing.consumer, when BGP runs, takes the BGP syncer's.
+	pools := ipipcheck.New(agg)
+	consumers := []model.SyncerCallbacks{startTunnelAddress(ctx, client, res.NodeName, log), pools}
+	startNodeStatus(ctx, client, res.NodeName, routing.birdSocket, rm, pools, log)
 	kicks := make(chan struct{}, 1)
-	go watchLinks(ctx, fc.Spec.InterfacePrefix, rm, kicks, log)
+	go watchLinks(ctx, felix.InterfacePrefixes(fc.Spec), rm, kicks, log)
 	f, err := felix.New(felix.Config{
 		NodeName: res.NodeName, Felix: fc, Dataplane: dp, Kicks: kicks, Health: agg, Metrics: reg,
 		Env: os.Environ(), Log: log,
 		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
-			felixCBs := append([]model.SyncerCallbacks{cb}, consumers...)
-			if typha != nil {
-				// Through Typha: Felix's syncer type, and BGP's for confd.
-				ss := sources{typha.newClient(datastore.SyncerFelix, res.NodeName, model.Tee(felixCBs...), log)}
-				if bgpConsumer != nil {
-					ss = append(ss, typha.newClient(datastore.SyncerBGP, res.NodeName, bgpConsumer, log))
-				}
-				return ss, nil
-			}
-			srcs, err := client.Sources(kinds, log)
-			if err != nil {
-				return nil, err
-			}
-			if bgpConsumer != nil {
-				felixCBs = append(felixCBs, bgpConsumer)
-			}
-			return syncer.New(srcs, model.Tee(felixCBs...), log), nil
+			return felixSource(client, typha, res.NodeName, append([]model.SyncerCallbacks{cb}, consumers...), routing.consumer, log)
 		},
 	})
 	if err != nil {
@@ -288,70 +149,65 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	// (peers keep this node's routes), or with CALICO_BGP_SHUTDOWN=withdraw
 	// so that they drop them.
 	cancel()
-	if bgpDone != nil {
-		<-bgpDone
-	}
+	routing.wait()
 	return err
 }
 
-// networkingBackend is CALICO_NETWORKING_BACKEND: bird (default), vxlan or
-// none.
-func networkingBackend() (string, error) {
-	switch b := strings.ToLower(os.Getenv("CALICO_NETWORKING_BACKEND")); b {
-	case "", "bird":
-		return "bird", nil
-	case "vxlan", "none":
-		return b, nil
-	default:
-		return "", fmt.Errorf("CALICO_NETWORKING_BACKEND=%q: use bird, vxlan or none", b)
-	}
-}
-
-// bgpGracefulShutdown reads CALICO_BGP_SHUTDOWN: "graceful" (the
-// default; peers keep this node's routes while calico-node restarts, as
-// in a rolling update) or "withdraw" (peers drop them at once: for a node
-// leaving for good).
-func bgpGracefulShutdown(v string) (bool, error) {
-	switch v {
-	case "", "graceful":
-		return true, nil
-	case "withdraw":
-		return false, nil
-	}
-	return false, fmt.Errorf("CALICO_BGP_SHUTDOWN=%q: want graceful or withdraw", v)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// watchLinks kicks the dataplane when a workload interface appears or
-// comes up, so its routes are programmed without waiting for a resync.
-func watchLinks(ctx context.Context, prefix string, rm *routes.Manager, kicks chan<- struct{}, log *slog.Logger) {
-	updates := make(chan netlink.LinkUpdate, 64)
-	if err := netlink.LinkSubscribe(updates, ctx.Done()); err != nil {
-		log.Warn("cannot watch interfaces; relying on periodic resyncs", "err", err)
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u, ok := <-updates:
-			if !ok {
-				return
-			}
-			if !strings.HasPrefix(u.Attrs().Name, strings.Split(prefix, ",")[0]) {
-				continue
-			}
-			rm.Kick()
-			select {
-			case kicks <- struct{}{}:
-			default:
-			}
+// firstFelixConfig reads the FelixConfiguration the node starts with.
+func firstFelixConfig(ctx context.Context, client *datastore.Client, node string) (*felixconfig.Config, error) {
+	fcKind, _ := v3.KindFor("FelixConfiguration")
+	return felix.FirstConfig(func(name string) (*v3.FelixConfiguration, error) {
+		obj, err := client.Get(ctx, fcKind, "", name)
+		if datastore.IsNotFound(err) {
+			return nil, nil
 		}
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*v3.FelixConfiguration), nil
+	}, node, os.Environ())
+}
+
+// serveHealthAndMetrics starts /liveness and /readiness and the
+// Prometheus endpoint when Felix's configuration enables them; reg is nil
+// without metrics.
+func serveHealthAndMetrics(ctx context.Context, fc *felixconfig.Config, log *slog.Logger) (*health.Aggregator, prometheus.Registerer) {
+	agg := health.New(nil)
+	if b := fc.Spec.HealthEnabled; b != nil && *b {
+		addr := net.JoinHostPort(*fc.Spec.HealthHost, strconv.Itoa(*fc.Spec.HealthPort))
+		go health.Serve(ctx, addr, agg.Handler(), log)
 	}
+	b := fc.Spec.PrometheusMetricsEnabled
+	if b == nil || !*b {
+		return agg, nil
+	}
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	addr := net.JoinHostPort("", strconv.Itoa(*fc.Spec.PrometheusMetricsPort))
+	go health.Serve(ctx, addr, promhttp.HandlerFor(r, promhttp.HandlerOpts{}), log)
+	return agg, r
+}
+
+// felixSource is the datastore stream for Felix and the consumers that
+// share it (felixCBs), and for BGP (bgp, nil without BIRD): through Typha
+// (Felix's syncer type, and BGP's) or straight from the API server.
+func felixSource(client *datastore.Client, typha *typhaSettings, node string, felixCBs []model.SyncerCallbacks, bgp model.SyncerCallbacks, log *slog.Logger) (felix.Source, error) {
+	if typha != nil {
+		ss := sources{typha.newClient(datastore.SyncerFelix, node, model.Tee(felixCBs...), log)}
+		if bgp != nil {
+			ss = append(ss, typha.newClient(datastore.SyncerBGP, node, bgp, log))
+		}
+		return ss, nil
+	}
+	kinds := slices.Clone(datastore.FelixKinds)
+	if bgp != nil {
+		kinds = append(kinds, datastore.BGPKinds...)
+		felixCBs = append(felixCBs, bgp)
+	}
+	slices.Sort(kinds)
+	srcs, err := client.Sources(slices.Compact(kinds), log)
+	if err != nil {
+		return nil, err
+	}
+	return syncer.New(srcs, model.Tee(felixCBs...), log), nil
 }

@@ -38,6 +38,7 @@ func Defaults() v3.FelixConfigurationSpec {
 		PrometheusMetricsPort:       ptr(9091),
 		RouteRefreshInterval:        &metav1.Duration{Duration: 90 * time.Second},
 		IptablesRefreshInterval:     &metav1.Duration{Duration: 180 * time.Second},
+		NftablesRefreshInterval:     &metav1.Duration{Duration: 180 * time.Second},
 		DeviceRouteProtocol:         &proto,
 		FailsafeInboundHostPorts:    ports("tcp:22,udp:68,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
 		FailsafeOutboundHostPorts:   ports("udp:53,udp:67,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),

@@ -247,6 +247,61 @@ func TestUpWithNodes(t *testing.T) {
 		t.Errorf("pod addresses changed when node-1's agent restarted:\nbefore %s\nafter  %s", before, after)
 	}
 
+	// Self-repair: what someone else does to a node's kernel state is
+	// undone within the refresh intervals (2 s here, 180 s and 90 s by
+	// default): `nft flush ruleset`, which Debian's nftables.service runs
+	// on restart, and a deleted pod route.
+	calicoctl("", "patch", "felixconfiguration", "default", "-p", `{"spec":{"nftablesRefreshInterval":"2s","routeRefreshInterval":"2s"}}`)
+	for _, node := range []string{"node-1", "node-2"} {
+		waitFor(t, 30*time.Second, node+"'s calico-node to restart with the new intervals", func() bool {
+			o, _ := calicoLab("logs", "calico-node", "--node", node)
+			return strings.Contains(o, "nftablesRefreshInterval=2s routeRefreshInterval=2s")
+		})
+	}
+	if o, err := kubectl(t, cfg, "run", "locked", "--image=web:1", "--labels=role=locked", "--port=8080"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	calicoctl("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: locked}\nspec: {selector: role == 'locked', types: [Ingress]}\n", "apply", "-f", "-")
+	var lockedIP, lockedNode string
+	waitFor(t, 60*time.Second, "pod locked to run", func() bool {
+		o, _ := kubectl(t, cfg, "get", "pod", "locked", "-o", `jsonpath={.status.phase} {.status.podIP} {.spec.nodeName}`)
+		f := strings.Fields(o)
+		if len(f) == 3 && f[0] == "Running" {
+			lockedIP, lockedNode = f[1], f[2]
+			return true
+		}
+		return false
+	})
+	denied := func() bool {
+		r, _ := probe.Connect(podNS, "TCP", lockedIP, 8080, 500*time.Millisecond)
+		return !r.Connected
+	}
+	waitFor(t, 20*time.Second, "the policy to deny traffic to pod locked", denied)
+	if o, code := calicoLab("exec", lockedNode, "--", "nft", "flush", "ruleset"); code != 0 {
+		t.Fatalf("nft flush ruleset on %s: exit %d\n%s", lockedNode, code, o)
+	}
+	waitFor(t, 15*time.Second, "calico-node to find its table missing", func() bool {
+		o, _ := calicoLab("logs", "calico-node", "--node", lockedNode)
+		return strings.Contains(o, `kind=nftables repair="table inet calico is missing"`)
+	})
+	waitFor(t, 5*time.Second, "traffic to pod locked to be denied again", denied)
+	if o, code := calicoLab("probe", from, to, "--port", "8080"); code != 0 {
+		t.Errorf("allowed traffic after the table was repaired: exit %d\n%s", code, o)
+	}
+	toIP, _ := kubectl(t, cfg, "get", "pod", strings.TrimPrefix(to, "default/"), "-o", "jsonpath={.status.podIP} {.spec.nodeName}")
+	toF := strings.Fields(toIP)
+	if o, code := calicoLab("exec", toF[1], "--", "ip", "route", "del", toF[0]+"/32"); code != 0 {
+		t.Fatalf("ip route del on %s: exit %d\n%s", toF[1], code, o)
+	}
+	waitFor(t, 15*time.Second, "the deleted pod route to be put back", func() bool {
+		o, _ := calicoLab("logs", "calico-node", "--node", toF[1])
+		return strings.Contains(o, "kind=routes repair=\"route "+toF[0]+"/32 via ")
+	})
+	waitFor(t, 5*time.Second, "the pod to be reachable again", func() bool {
+		_, code := calicoLab("probe", from, to, "--port", "8080", "--timeout", "1s")
+		return code == 0
+	})
+
 	if err := lab.Down(context.Background(), cfg, out); err != nil {
 		t.Fatal(err)
 	}

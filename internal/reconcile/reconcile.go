@@ -30,9 +30,10 @@ type Loop struct {
 	MinInterval time.Duration
 	// Resync, if positive, runs the function this often without pokes.
 	Resync time.Duration
-	// Run reconciles; an error is retried after 1s, doubling to 30s,
-	// until a run succeeds.
-	Run func(ctx context.Context) error
+	// Run reconciles; an error is retried after FirstRetry (default 1s),
+	// doubling to 30s, until a run succeeds.
+	Run        func(ctx context.Context) error
+	FirstRetry time.Duration
 	// OnError, if set, hears every failure.
 	OnError func(error)
 }
@@ -76,7 +77,11 @@ func (l Loop) Serve(ctx context.Context) {
 			if l.OnError != nil {
 				l.OnError(err)
 			}
-			retry = min(max(2*retry, time.Second), 30*time.Second)
+			first := l.FirstRetry
+			if first <= 0 {
+				first = time.Second
+			}
+			retry = min(max(2*retry, first), max(first, 30*time.Second))
 			continue
 		}
 		retry = 0

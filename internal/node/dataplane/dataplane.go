@@ -27,8 +27,8 @@ import (
 type Config struct {
 	// Table is our nftables table (family inet); default "calico".
 	Table string
-	// InterfacePrefix starts every workload interface name; default "cali".
-	InterfacePrefix string
+	// InterfacePrefixes start workload interface names; default ["cali"].
+	InterfacePrefixes []string
 	// MarkAccept and MarkPass are the packet mark bits rules use; defaults
 	// 0x10000 and 0x20000.
 	MarkAccept, MarkPass uint32
@@ -44,6 +44,10 @@ type Config struct {
 	FailsafeInbound, FailsafeOutbound []FailsafePort
 	// NodeName is this node: its VTEP describes the local VXLAN device.
 	NodeName string
+	// Repaired, if set, hears each repair of kernel state that someone
+	// else changed: kind is "nftables" (found by CheckKernel); the routes
+	// and overlay managers report theirs through their own configuration.
+	Repaired func(kind, what string)
 	Log      *slog.Logger
 }
 
@@ -51,8 +55,11 @@ func (c *Config) defaults() {
 	if c.Table == "" {
 		c.Table = "calico"
 	}
-	if c.InterfacePrefix == "" {
-		c.InterfacePrefix = "cali"
+	if len(c.InterfacePrefixes) == 0 {
+		c.InterfacePrefixes = []string{"cali"}
+	}
+	if c.Repaired == nil {
+		c.Repaired = func(string, string) {}
 	}
 	if c.MarkAccept == 0 {
 		c.MarkAccept = 0x10000
@@ -85,7 +92,7 @@ func (c Config) Validate() error {
 // NFT is how the dataplane reaches nftables (nft.Runner; a fake in tests).
 type NFT interface {
 	Apply(ctx context.Context, script string) error
-	Existing(ctx context.Context, family, table string) (chains, sets, maps []string, err error)
+	Read(ctx context.Context, family, table string) (*nft.Kernel, error)
 }
 
 // Routes programs workload routes and interface settings.
@@ -94,6 +101,9 @@ type Routes interface {
 	RemoveWorkload(iface string)
 	SetBlackhole(cidr netip.Prefix)
 	RemoveBlackhole(cidr netip.Prefix)
+	// Kick makes the next Apply read back the kernel's routes and repair
+	// what differs.
+	Kick()
 	Apply(ctx context.Context) error
 }
 
@@ -105,6 +115,7 @@ type Overlay interface {
 	RemoveVTEP(node string)
 	SetRoute(r proto.RouteUpdate)
 	RemoveRoute(dst netip.Prefix)
+	Kick()
 	Apply(ctx context.Context) error
 }
 
@@ -548,11 +559,11 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 		return nil
 	}
 	if !d.started {
-		chains, sets, maps, err := d.nft.Existing(ctx, "inet", d.cfg.Table)
+		k, err := d.nft.Read(ctx, "inet", d.cfg.Table)
 		if err != nil {
 			return err
 		}
-		d.table.Existing(chains, sets, maps)
+		d.table.Existing(k)
 		d.started = true
 	}
 	d.syncPools()
@@ -575,6 +586,37 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CheckKernel reads back our nftables table and schedules a repair of
+// whatever differs from what was programmed (Felix's
+// nftablesRefreshInterval); the next Apply makes the repairs, in one
+// transaction. It reports whether anything needs repair. Before the first
+// Apply it does nothing.
+func (d *Dataplane) CheckKernel(ctx context.Context) (bool, error) {
+	if !d.started {
+		return false, nil
+	}
+	k, err := d.nft.Read(ctx, "inet", d.cfg.Table)
+	if err != nil {
+		return false, err
+	}
+	found := d.table.Check(k)
+	for _, f := range found {
+		d.cfg.Repaired("nftables", f)
+	}
+	return len(found) > 0, nil
+}
+
+// RefreshRoutes makes the next Apply read back workload and overlay
+// routes and repair what differs (Felix's routeRefreshInterval).
+func (d *Dataplane) RefreshRoutes() {
+	if d.routes != nil {
+		d.routes.Kick()
+	}
+	if d.overlay != nil {
+		d.overlay.Kick()
+	}
 }
 
 // State is what the dataplane was told to program.

@@ -49,12 +49,25 @@ func hostChains(iface string) map[string]string {
 	}
 }
 
+// workloadInterfaces matches the names of workload interfaces: "cali*",
+// or a set of wildcards for several prefixes.
+func workloadInterfaces(prefixes []string) string {
+	var ws []string
+	for _, p := range prefixes {
+		ws = append(ws, fmt.Sprintf("%q", p+"*"))
+	}
+	if len(ws) == 1 {
+		return ws[0]
+	}
+	return "{ " + strings.Join(ws, ", ") + " }"
+}
+
 // baseChains renders the hooked chains; they depend on whether a host
 // endpoint for all interfaces exists.
 func (d *Dataplane) baseChains() {
 	t := d.table
 	m := d.marks
-	wl := fmt.Sprintf("%q", d.cfg.InterfacePrefix+"*")
+	wl := workloadInterfaces(d.cfg.InterfacePrefixes)
 	star := d.starHost != ""
 	// A "*" host endpoint covers every interface but loopback and the
 	// workloads' own.

@@ -17,9 +17,12 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/calc"
@@ -29,6 +32,7 @@ import (
 	"github.com/calicong/calico/internal/node/dataplane"
 	"github.com/calicong/calico/internal/node/dataplane/vxlan"
 	"github.com/calicong/calico/internal/proto"
+	"github.com/calicong/calico/internal/reconcile"
 )
 
 // ErrConfigChanged is returned when the FelixConfiguration changed in a way
@@ -61,6 +65,8 @@ type Config struct {
 	Log *slog.Logger
 	// MinApplyInterval spaces dataplane programming (default 100ms);
 	// RetryInterval is the first back-off after a failure (default 1s).
+	// The periodic read-backs of the kernel follow the configuration's
+	// nftablesRefreshInterval and routeRefreshInterval.
 	MinApplyInterval time.Duration
 	RetryInterval    time.Duration
 }
@@ -74,7 +80,14 @@ type Felix struct {
 	events  chan event
 
 	globalConfig, nodeConfig *v3.FelixConfiguration
-	inSync                   bool
+	inSync                   bool // the main loop's view
+	// synced is inSync for the loops that program the dataplane.
+	synced atomic.Bool
+
+	// dpMu serialises the dataplane's callers; applied (under it) says
+	// the dataplane was programmed once.
+	dpMu    sync.Mutex
+	applied bool
 }
 
 type event struct {
@@ -127,8 +140,17 @@ func (f *Felix) OnStatusUpdated(s model.SyncStatus) {
 
 // Run runs Felix until ctx ends, the source fails, or the configuration
 // changes (ErrConfigChanged).
+//
+// The main loop feeds the graph and hands its messages to the dataplane;
+// programming the kernel runs in a reconcile.Loop (coalesced, spaced by
+// MinApplyInterval, retried with back-off), and so do the periodic
+// read-backs that repair what someone else changed: the nftables table
+// every nftablesRefreshInterval, routes every routeRefreshInterval. The
+// dataplane is used under one lock, so it sees one caller at a time.
 func (f *Felix) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	defer loops.Wait()
 	defer cancel()
 	src, err := f.cfg.NewSource(f)
 	if err != nil {
@@ -137,13 +159,23 @@ func (f *Felix) Run(ctx context.Context) error {
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- src.Run(ctx) }()
 
+	serve := func(l reconcile.Loop) { loops.Go(func() { l.Serve(ctx) }) }
+	apply := reconcile.NewTrigger()
+	serve(reconcile.Loop{Trigger: apply, MinInterval: f.cfg.MinApplyInterval, FirstRetry: f.cfg.RetryInterval,
+		Run: f.apply, OnError: f.applyFailed})
+	spec := f.cfg.Felix.Spec
+	f.cfg.Log.Info("reading back the kernel's state periodically", "nftablesRefreshInterval", interval(spec.NftablesRefreshInterval),
+		"routeRefreshInterval", interval(spec.RouteRefreshInterval))
+	if d := interval(spec.NftablesRefreshInterval); d > 0 {
+		serve(reconcile.Loop{Resync: d, Run: func(ctx context.Context) error { return f.checkNFTables(ctx, apply) },
+			OnError: func(err error) { f.cfg.Log.Warn("reading back the nftables table failed", "err", err) }})
+	}
+	if d := interval(spec.RouteRefreshInterval); d > 0 {
+		serve(reconcile.Loop{Resync: d, Run: func(context.Context) error { f.refreshRoutes(apply); return nil }})
+	}
+
 	heartbeat := time.NewTicker(10 * time.Second)
 	defer heartbeat.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	backoff := f.cfg.RetryInterval
-	needApply, applied := false, false
-	var lastApply time.Time
 	f.reportGraph()
 	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Detail: "waiting for the datastore to be in sync"})
 	for {
@@ -174,43 +206,87 @@ func (f *Felix) Run(ctx context.Context) error {
 			f.graph.Flush()
 			f.metrics.graphTime.Observe(time.Since(start).Seconds())
 			if len(f.pending) > 0 {
-				if err := f.cfg.Dataplane.OnMessages(f.pending); err != nil {
+				f.dpMu.Lock()
+				err := f.cfg.Dataplane.OnMessages(f.pending)
+				f.dpMu.Unlock()
+				if err != nil {
 					return err
 				}
 				f.metrics.messages.Add(float64(len(f.pending)))
 				f.pending = nil
-				needApply = true
+				if f.inSync {
+					apply.Poke()
+				}
 			}
 		case <-f.cfg.Kicks:
-			needApply = true
-		case <-retry.C:
-			needApply = true
+			if f.inSync {
+				apply.Poke()
+			}
 		case <-heartbeat.C:
 			f.reportGraph()
 		}
-		if !needApply || !f.inSync {
-			continue
-		}
-		if wait := f.cfg.MinApplyInterval - time.Since(lastApply); wait > 0 {
-			retry.Reset(wait)
-			continue
-		}
-		start := time.Now()
-		err := f.cfg.Dataplane.Apply(ctx)
-		lastApply = time.Now()
-		f.metrics.applyTime.Observe(time.Since(start).Seconds())
-		f.metrics.update(f.cfg.Dataplane)
-		if err != nil {
-			f.metrics.failures.Inc()
-			f.cfg.Log.Error("programming the dataplane failed; will retry", "err", err, "retry", backoff)
-			f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: applied, Detail: "last apply failed: " + err.Error()})
-			retry.Reset(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		needApply, applied, backoff = false, true, f.cfg.RetryInterval
-		f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: true})
 	}
+}
+
+func interval(d *metav1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
+}
+
+// apply programs the dataplane (the apply loop's Run).
+func (f *Felix) apply(ctx context.Context) error {
+	f.dpMu.Lock()
+	defer f.dpMu.Unlock()
+	if !f.synced.Load() {
+		return nil
+	}
+	start := time.Now()
+	err := f.cfg.Dataplane.Apply(ctx)
+	f.metrics.applyTime.Observe(time.Since(start).Seconds())
+	f.metrics.update(f.cfg.Dataplane)
+	if err != nil {
+		return err
+	}
+	f.applied = true
+	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: true})
+	return nil
+}
+
+func (f *Felix) applyFailed(err error) {
+	f.metrics.failures.Inc()
+	f.cfg.Log.Error("programming the dataplane failed; will retry", "err", err)
+	f.dpMu.Lock()
+	applied := f.applied
+	f.dpMu.Unlock()
+	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: applied, Detail: "last apply failed: " + err.Error()})
+}
+
+// checkNFTables reads back the nftables table; what differs is repaired
+// by the next apply.
+func (f *Felix) checkNFTables(ctx context.Context, apply reconcile.Trigger) error {
+	f.dpMu.Lock()
+	defer f.dpMu.Unlock()
+	if !f.applied {
+		return nil
+	}
+	repair, err := f.cfg.Dataplane.CheckKernel(ctx)
+	if repair {
+		apply.Poke()
+	}
+	return err
+}
+
+// refreshRoutes makes the next apply read back and repair routes.
+func (f *Felix) refreshRoutes(apply reconcile.Trigger) {
+	f.dpMu.Lock()
+	defer f.dpMu.Unlock()
+	if !f.applied {
+		return
+	}
+	f.cfg.Dataplane.RefreshRoutes()
+	apply.Poke()
 }
 
 func (f *Felix) reportGraph() {
@@ -227,7 +303,11 @@ func (f *Felix) handle(ev event) error {
 		f.graph.OnStatusUpdated(*ev.status)
 		if *ev.status == model.InSync && !f.inSync {
 			f.inSync = true
+			f.synced.Store(true)
 			f.reportGraph()
+			// A configuration change that arrived after Felix read its
+			// first configuration, and before now, counts too.
+			return f.checkConfig()
 		}
 		return nil
 	}
@@ -292,7 +372,7 @@ func FirstConfig(list func(name string) (*v3.FelixConfiguration, error), node st
 func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config {
 	s := fc.Spec
 	cfg := dataplane.Config{
-		InterfacePrefix:             strings.Split(s.InterfacePrefix, ",")[0],
+		InterfacePrefixes:           InterfacePrefixes(s),
 		DefaultEndpointToHostAction: normaliseAction(s.DefaultEndpointToHostAction),
 		Log:                         log,
 	}
@@ -311,6 +391,21 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 		}
 	}
 	return cfg
+}
+
+// InterfacePrefixes splits Felix's interfacePrefix ("cali,tap") into the
+// prefixes of workload interface names.
+func InterfacePrefixes(s v3.FelixConfigurationSpec) []string {
+	var out []string
+	for _, p := range strings.Split(s.InterfacePrefix, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"cali"}
+	}
+	return out
 }
 
 // VXLANConfig is the VXLAN overlay's configuration from FelixConfiguration.

@@ -21,6 +21,7 @@ import (
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/node/dataplane"
+	"github.com/calicong/calico/internal/node/dataplane/nft"
 	"github.com/calicong/calico/internal/node/felix"
 )
 
@@ -44,8 +45,8 @@ func (n *failingNFT) Apply(_ context.Context, script string) error {
 	return nil
 }
 
-func (n *failingNFT) Existing(context.Context, string, string) ([]string, []string, []string, error) {
-	return nil, nil, nil, nil
+func (n *failingNFT) Read(context.Context, string, string) (*nft.Kernel, error) {
+	return &nft.Kernel{}, nil
 }
 
 func (n *failingNFT) setFailing(b bool) {
@@ -218,5 +219,52 @@ func TestLoopOrderingRetriesAndIncrementalChanges(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigChangeBeforeInSyncRestarts: a FelixConfiguration that changes
+// after Felix read its first configuration, and arrives before the
+// datastore is in sync, still restarts Felix once it is in sync (and not
+// before: the stream is partial until then).
+func TestConfigChangeBeforeInSyncRestarts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fc, err := felixconfig.Resolve(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := dataplane.New(felix.DataplaneConfig(fc, log), &failingNFT{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbs := make(chan model.SyncerCallbacks, 1)
+	f, err := felix.New(felix.Config{NodeName: "cfg-node", Felix: fc, Dataplane: dp, Log: log,
+		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
+			cbs <- cb
+			return idleSource{}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	cb := <-cbs
+	cb.OnStatusUpdated(model.ResyncInProgress)
+	changed := &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v3.FelixConfigurationSpec{InterfacePrefix: "tap"}}
+	cb.OnUpdates([]model.Update{{KVPair: model.KVPair{Key: model.Key{Kind: "FelixConfiguration", Name: "default"}, Value: changed}}})
+	select {
+	case err := <-done:
+		t.Fatalf("Felix ended before the datastore was in sync: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cb.OnStatusUpdated(model.InSync)
+	select {
+	case err := <-done:
+		if !errors.Is(err, felix.ErrConfigChanged) {
+			t.Fatalf("Run ended with %v, want ErrConfigChanged", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a configuration change that arrived before in-sync was ignored")
 	}
 }

@@ -1,6 +1,8 @@
 package felix
 
 import (
+	"log/slog"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/calicong/calico/internal/node/dataplane"
@@ -58,4 +60,39 @@ func (m *metrics) update(dp *dataplane.Dataplane) {
 	m.localPolicies.Set(float64(len(st.Policies)))
 	m.ipsets.Set(float64(len(st.IPSets)))
 	m.chains.Set(float64(len(dp.Table().ChainNames())))
+}
+
+// Repairs logs and counts the repairs of kernel state that someone else
+// changed (felix_dataplane_repairs_total, by kind: nftables, routes,
+// vxlan). The dataplane's parts report to it through their Repaired
+// hooks.
+type Repairs struct {
+	count *prometheus.CounterVec
+	log   *slog.Logger
+}
+
+// NewRepairs makes the recorder and registers its metric (reg nil: none).
+func NewRepairs(reg prometheus.Registerer, log *slog.Logger) (*Repairs, error) {
+	r := &Repairs{log: log, count: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "felix_dataplane_repairs_total",
+		Help: "Repairs of kernel state (nftables, routes, the VXLAN overlay) that was changed by someone else."}, []string{"kind"})}
+	for _, k := range []string{"nftables", "routes", "vxlan"} {
+		r.count.WithLabelValues(k)
+	}
+	if reg != nil {
+		if err := reg.Register(r.count); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Record logs and counts one repair.
+func (r *Repairs) Record(kind, what string) {
+	r.count.WithLabelValues(kind).Inc()
+	r.log.Warn("repairing kernel state changed by someone else", "kind", kind, "repair", what)
+}
+
+// For is Record for one kind, as the routes and overlay managers take it.
+func (r *Repairs) For(kind string) func(what string) {
+	return func(what string) { r.Record(kind, what) }
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -43,7 +44,10 @@ type Config struct {
 	Informer cache.SharedIndexInformer
 	Writer   Writer
 	Source   Source
-	Log      *slog.Logger
+	// Conditions, if set, gives the node's conditions for every object
+	// (their transition times are kept while their status stays).
+	Conditions func() []metav1.Condition
+	Log        *slog.Logger
 	// RetryInterval is the wait after a failed write (default 1s).
 	RetryInterval time.Duration
 }
@@ -156,7 +160,14 @@ func (cfg Config) report(ctx context.Context, key string) bool {
 		return true
 	}
 	st := obj.(*v3.CalicoNodeStatus).DeepCopy()
+	prev := st.Status.Conditions
 	st.Status = Collect(ctx, cfg.Source, st.Spec.Classes, cfg.Log)
+	if cfg.Conditions != nil {
+		st.Status.Conditions = prev
+		for _, c := range cfg.Conditions() {
+			meta.SetStatusCondition(&st.Status.Conditions, c)
+		}
+	}
 	if _, err := cfg.Writer.UpdateStatus(ctx, st); err != nil {
 		// A conflict means the informer is about to bring the newer
 		// version; either way, retry shortly.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,9 +64,17 @@ func TestReportsRequestedClasses(t *testing.T) {
 	src := brokenBGP{nodestatus.WithoutBGP{KernelRoutes: func() ([]v3.CalicoNodeRoute, error) {
 		return []v3.CalicoNodeRoute{{Destination: "10.65.0.1/32", Interface: "cali1"}, {Destination: "fd00::1/128", Interface: "cali1"}}, nil
 	}}}
+	var problem atomic.Bool
+	problem.Store(true)
+	conditions := func() []metav1.Condition {
+		if problem.Load() {
+			return []metav1.Condition{{Type: "IPIPUnsupported", Status: metav1.ConditionTrue, Reason: "IPIPPoolNotEncapsulated", Message: "IP pool p (10.0.0.0/16) has ipipMode Always"}}
+		}
+		return []metav1.Condition{{Type: "IPIPUnsupported", Status: metav1.ConditionFalse, Reason: "NoIPIPPool", Message: "no IP pool asks for IPIP"}}
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- nodestatus.Run(ctx, nodestatus.Config{Node: "ns-node", Informer: c.NewInformer(kind, "", 0), Writer: c, Source: src})
+		done <- nodestatus.Run(ctx, nodestatus.Config{Node: "ns-node", Informer: c.NewInformer(kind, "", 0), Writer: c, Source: src, Conditions: conditions})
 	}()
 
 	get := func(name string) *v3.CalicoNodeStatus {
@@ -87,9 +97,23 @@ func TestReportsRequestedClasses(t *testing.T) {
 	if len(st.Routes.RoutesV4) != 1 || st.Routes.RoutesV4[0] != want4 || len(st.Routes.RoutesV6) != 1 {
 		t.Errorf("routes = %+v", st.Routes)
 	}
-	// The period is one second: lastUpdated moves on.
+	if len(st.Conditions) != 1 || st.Conditions[0].Status != metav1.ConditionTrue || !strings.Contains(st.Conditions[0].Message, "10.0.0.0/16") ||
+		st.Conditions[0].LastTransitionTime.IsZero() {
+		t.Errorf("conditions = %+v", st.Conditions)
+	}
+	since := st.Conditions[0].LastTransitionTime
+	// The period is one second: lastUpdated moves on, and a condition that
+	// stays keeps its transition time.
 	waitFor(t, 20*time.Second, "a second report", func() bool {
 		return get("mine").Status.LastUpdated.After(first)
+	})
+	if c := get("mine").Status.Conditions; len(c) != 1 || !c[0].LastTransitionTime.Equal(&since) {
+		t.Errorf("a condition that stayed moved its transition time: %+v", c)
+	}
+	problem.Store(false)
+	waitFor(t, 20*time.Second, "the condition to clear", func() bool {
+		c := get("mine").Status.Conditions
+		return len(c) == 1 && c[0].Status == metav1.ConditionFalse && c[0].Reason == "NoIPIPPool"
 	})
 	// All three arrived together; two reports on ours mean the others
 	// were passed over, not merely not reached yet.

@@ -37,6 +37,10 @@ type Config struct {
 	IPv4PoolBlockSize   int    // default 26
 	IPv4PoolNATOutgoing bool
 	IPv4PoolVXLANMode   string // Never, Always, CrossSubnet
+	// IPv4PoolIPIPMode is written into the default pool as asked, though
+	// this calico-node does not encapsulate IPIP: the pool, the webhook,
+	// readiness and CalicoNodeStatus then say so (internal/node/ipipcheck).
+	IPv4PoolIPIPMode string
 	// NodenameFile is where the CNI plugin reads the node name from
 	// ("" to skip).
 	NodenameFile string
@@ -53,7 +57,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		NoDefaultPools:      getenv("NO_DEFAULT_POOLS") == "true",
 		IPv4PoolCIDR:        getenv("CALICO_IPV4POOL_CIDR"),
 		IPv4PoolNATOutgoing: getenv("CALICO_IPV4POOL_NAT_OUTGOING") != "false",
-		IPv4PoolVXLANMode:   getenv("CALICO_IPV4POOL_VXLAN"),
 		NodenameFile:        getenv("CALICO_NODENAME_FILE"),
 	}
 	if c.NodeName == "" {
@@ -77,10 +80,28 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.IPv4PoolBlockSize = n
 	}
-	if c.IPv4PoolVXLANMode == "" {
-		c.IPv4PoolVXLANMode = "Never"
+	var err error
+	if c.IPv4PoolVXLANMode, err = encapMode("CALICO_IPV4POOL_VXLAN", getenv("CALICO_IPV4POOL_VXLAN")); err != nil {
+		return c, err
+	}
+	if c.IPv4PoolIPIPMode, err = encapMode("CALICO_IPV4POOL_IPIP", getenv("CALICO_IPV4POOL_IPIP")); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// encapMode reads an encapsulation mode as Calico's start-up does (any
+// case; "off" and "cross-subnet" too).
+func encapMode(variable, v string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "off", "never":
+		return string(v3.EncapNever), nil
+	case "crosssubnet", "cross-subnet":
+		return string(v3.EncapCrossSubnet), nil
+	case "always":
+		return string(v3.EncapAlways), nil
+	}
+	return "", fmt.Errorf("%s=%q: want Always, CrossSubnet or Never", variable, v)
 }
 
 // Result is what start-up found out.
@@ -230,7 +251,7 @@ func defaultPool(ctx context.Context, c *datastore.Client, cfg Config, log *slog
 		ObjectMeta: metav1.ObjectMeta{Name: "default-ipv4-ippool"},
 		Spec: v3.IPPoolSpec{
 			CIDR: cfg.IPv4PoolCIDR, BlockSize: cfg.IPv4PoolBlockSize, NATOutgoing: cfg.IPv4PoolNATOutgoing,
-			VXLANMode: v3.EncapMode(cfg.IPv4PoolVXLANMode), NodeSelector: "all()",
+			VXLANMode: v3.EncapMode(cfg.IPv4PoolVXLANMode), IPIPMode: v3.EncapMode(cfg.IPv4PoolIPIPMode), NodeSelector: "all()",
 		},
 	}
 	pool.GetObjectKind().SetGroupVersionKind(kind.GroupVersionKind())
@@ -241,6 +262,11 @@ func defaultPool(ctx context.Context, c *datastore.Client, cfg Config, log *slog
 	if _, err := c.Create(ctx, pool); err != nil && !datastore.IsAlreadyExists(err) {
 		return fmt.Errorf("create default IP pool: %w", err)
 	}
-	log.Info("created the default IP pool", "cidr", pool.Spec.CIDR)
+	log.Info("created the default IP pool", "cidr", pool.Spec.CIDR, "vxlanMode", pool.Spec.VXLANMode, "ipipMode", pool.Spec.IPIPMode)
+	if m := pool.Spec.IPIPMode; m != "" && m != v3.EncapNever {
+		log.Warn("the default IP pool asks for IPIP (CALICO_IPV4POOL_IPIP), which this calico-node does not implement: "+
+			"its traffic is routed without encapsulation; use CALICO_IPV4POOL_VXLAN=Always or CrossSubnet instead",
+			"pool", pool.Name, "ipipMode", m)
+	}
 	return nil
 }

@@ -3,7 +3,6 @@ package nft
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -37,39 +36,23 @@ func (r Runner) Apply(ctx context.Context, script string) error {
 	return nil
 }
 
-// Existing lists the chains, sets and maps a table holds, or nothing if
-// it does not exist.
-func (r Runner) Existing(ctx context.Context, family, table string) (chains, sets, maps []string, err error) {
+// Read lists what the kernel holds of a table (Kernel.Exists is false
+// when there is no such table).
+func (r Runner) Read(ctx context.Context, family, table string) (*Kernel, error) {
 	cmd := r.command(ctx, "-j", "list", "table", family, table)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if strings.Contains(stderr.String(), "No such file or directory") {
-			return nil, nil, nil, nil
+			return &Kernel{}, nil
 		}
-		return nil, nil, nil, fmt.Errorf("nft list table %s %s: %w: %s", family, table, err, firstLines(stderr.String(), 4))
+		return nil, fmt.Errorf("nft list table %s %s: %w: %s", family, table, err, firstLines(stderr.String(), 4))
 	}
-	var doc struct {
-		Nftables []map[string]struct {
-			Name string `json:"name"`
-		} `json:"nftables"`
+	k, err := ParseKernel(stdout.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("nft list table %s %s: %w", family, table, err)
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
-		return nil, nil, nil, fmt.Errorf("nft list table %s %s: %w", family, table, err)
-	}
-	for _, o := range doc.Nftables {
-		for kind, v := range o {
-			switch kind {
-			case "chain":
-				chains = append(chains, v.Name)
-			case "set":
-				sets = append(sets, v.Name)
-			case "map":
-				maps = append(maps, v.Name)
-			}
-		}
-	}
-	return chains, sets, maps, nil
+	return k, nil
 }
 
 // List returns `nft list table` output.

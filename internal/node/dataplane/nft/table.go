@@ -84,6 +84,14 @@ type Table struct {
 	newMaps      map[string]struct{}
 	deletedMaps  map[string]*Map
 	dirtyKeys    map[string]map[string]struct{} // map → keys that may differ from the kernel
+	// resetSets and resetMaps are rewritten whole (declared, flushed and
+	// filled again): repairs of what the kernel lost or had changed.
+	resetSets map[string]struct{}
+	resetMaps map[string]struct{}
+	// verified holds the kernel's fingerprint of each object as the last
+	// Check found it, matching what was committed; an object changed
+	// since has none until the next Check.
+	verified Kernel
 	// full means the kernel's content is unknown: rewrite everything.
 	full bool
 	// stale lists objects found in the kernel at start-up, to delete if not
@@ -96,6 +104,7 @@ type Table struct {
 func NewTable(family, name string) *Table {
 	t := &Table{family: family, name: name, chains: map[string]*Chain{}, sets: map[string]*Set{}, maps: map[string]*Map{}}
 	t.resetPending()
+	t.resetVerified()
 	t.full = true
 	return t
 }
@@ -109,6 +118,12 @@ func (t *Table) resetPending() {
 	t.newMaps = map[string]struct{}{}
 	t.deletedMaps = map[string]*Map{}
 	t.dirtyKeys = map[string]map[string]struct{}{}
+	t.resetSets = map[string]struct{}{}
+	t.resetMaps = map[string]struct{}{}
+}
+
+func (t *Table) resetVerified() {
+	t.verified = Kernel{Chains: map[string]Fingerprint{}, Sets: map[string]Fingerprint{}, Maps: map[string]Fingerprint{}}
 }
 
 // Family and Name identify the table.
@@ -313,6 +328,14 @@ func (t *Table) MapElements(name string) map[string]string {
 	return nil
 }
 
+func keySet[V any](m map[string]V) map[string]struct{} {
+	out := make(map[string]struct{}, len(m))
+	for k := range m {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
 func addTo(m map[string]map[string]struct{}, name, e string) {
 	s := m[name]
 	if s == nil {
@@ -324,32 +347,144 @@ func addTo(m map[string]map[string]struct{}, name, e string) {
 
 // Existing tells the table what the kernel holds now (at start-up), so
 // that the next script deletes what is no longer wanted.
-func (t *Table) Existing(chains, sets, maps []string) {
+func (t *Table) Existing(k *Kernel) {
 	t.full = true
 	t.staleChains, t.staleSets, t.staleMaps = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
-	for _, c := range chains {
+	for c := range k.Chains {
 		t.staleChains[c] = struct{}{}
 	}
-	for _, s := range sets {
+	for s := range k.Sets {
 		t.staleSets[s] = struct{}{}
 	}
-	for _, m := range maps {
+	for m := range k.Maps {
 		t.staleMaps[m] = struct{}{}
 	}
+}
+
+// Check compares what the kernel holds with what was committed, and
+// schedules a repair of every object that differs: a chain is rewritten,
+// a set or map flushed and filled again, an object that is not ours
+// deleted, and a missing table rewritten whole; the next Script does it
+// in one transaction. It returns what it found, for the log.
+//
+// An object is compared with its fingerprint from the last Check that
+// found it right; one changed since is compared by its rule or element
+// count, and its fingerprint taken from then on. Objects with changes
+// still pending are left to those, and nothing is checked while a full
+// rewrite is pending.
+func (t *Table) Check(k *Kernel) []string {
+	if t.full {
+		return nil
+	}
+	if !k.Exists {
+		t.Failed()
+		return []string{fmt.Sprintf("table %s %s is missing", t.family, t.name)}
+	}
+	var found []string
+	// ok reports whether one object is as committed.
+	ok := func(kind, name string, want int, pending bool, have Fingerprint, present bool, verified map[string]Fingerprint) bool {
+		v, known := verified[name]
+		switch {
+		case !known && pending:
+			return true // its pending change rewrites it; verified next time
+		case !present:
+			found = append(found, fmt.Sprintf("%s %s is missing", kind, name))
+		case known && v != have:
+			found = append(found, fmt.Sprintf("%s %s was changed", kind, name))
+		case !known && have.Count != want:
+			found = append(found, fmt.Sprintf("%s %s holds %d entries, want %d", kind, name, have.Count, want))
+		default:
+			verified[name] = have
+			return true
+		}
+		delete(verified, name)
+		return false
+	}
+	for _, name := range t.ChainNames() {
+		_, pending := t.dirtyChains[name]
+		have, present := k.Chains[name]
+		if !ok("chain", name, len(t.chains[name].Rules), pending, have, present, t.verified.Chains) {
+			t.dirtyChains[name] = struct{}{}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.sets)) {
+		_, added := t.addedElems[name]
+		_, deleted := t.deletedElems[name]
+		_, isNew := t.newSets[name]
+		if isNew {
+			continue
+		}
+		have, present := k.Sets[name]
+		if !ok("set", name, len(t.sets[name].elements), added || deleted, have, present, t.verified.Sets) {
+			t.resetSets[name] = struct{}{}
+			delete(t.addedElems, name)
+			delete(t.deletedElems, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.maps)) {
+		_, dirty := t.dirtyKeys[name]
+		if _, isNew := t.newMaps[name]; isNew {
+			continue
+		}
+		have, present := k.Maps[name]
+		if !ok("map", name, len(t.maps[name].elements), dirty, have, present, t.verified.Maps) {
+			t.resetMaps[name] = struct{}{}
+			delete(t.dirtyKeys, name)
+		}
+	}
+	// Objects that are not ours, in our table.
+	for _, name := range slices.Sorted(maps.Keys(k.Chains)) {
+		_, pending := t.dirtyChains[name]
+		if _, want := t.chains[name]; !want && !pending {
+			found = append(found, fmt.Sprintf("chain %s is not ours", name))
+			t.dirtyChains[name] = struct{}{}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(k.Sets)) {
+		_, pending := t.deletedSets[name]
+		if _, want := t.sets[name]; !want && !pending {
+			found = append(found, fmt.Sprintf("set %s is not ours", name))
+			t.deletedSets[name] = &Set{}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(k.Maps)) {
+		_, pending := t.deletedMaps[name]
+		if _, want := t.maps[name]; !want && !pending {
+			found = append(found, fmt.Sprintf("map %s is not ours", name))
+			t.deletedMaps[name] = &Map{}
+		}
+	}
+	return found
 }
 
 // Dirty reports whether there is anything to program.
 func (t *Table) Dirty() bool {
 	return t.full || len(t.dirtyChains) > 0 || len(t.newSets) > 0 || len(t.deletedSets) > 0 ||
 		len(t.addedElems) > 0 || len(t.deletedElems) > 0 || len(t.newMaps) > 0 || len(t.deletedMaps) > 0 ||
-		len(t.dirtyKeys) > 0
+		len(t.dirtyKeys) > 0 || len(t.resetSets) > 0 || len(t.resetMaps) > 0
 }
 
 // Committed records that the last script was applied.
 func (t *Table) Committed() {
-	for _, m := range t.maps {
-		if t.full {
+	for name, m := range t.maps {
+		if _, reset := t.resetMaps[name]; reset || t.full {
 			m.kernel = maps.Clone(m.elements)
+		}
+	}
+	if t.full {
+		t.resetVerified()
+	}
+	for n := range t.dirtyChains {
+		delete(t.verified.Chains, n)
+	}
+	for _, changed := range []map[string]struct{}{t.newSets, t.resetSets, keySet(t.addedElems), keySet(t.deletedElems), keySet(t.deletedSets)} {
+		for n := range changed {
+			delete(t.verified.Sets, n)
+		}
+	}
+	for _, changed := range []map[string]struct{}{t.newMaps, t.resetMaps, keySet(t.dirtyKeys), keySet(t.deletedMaps)} {
+		for n := range changed {
+			delete(t.verified.Maps, n)
 		}
 	}
 	for name, keys := range t.dirtyKeys {
@@ -393,6 +528,14 @@ func (t *Table) Script() string {
 	for _, n := range slices.Sorted(maps.Keys(t.newMaps)) {
 		fmt.Fprintf(&b, "add map %s %s { type %s; }\n", tbl, n, t.maps[n].Type)
 	}
+	for _, n := range slices.Sorted(maps.Keys(t.resetSets)) {
+		writeSetDecl(&b, tbl, n, t.sets[n])
+		fmt.Fprintf(&b, "flush set %s %s\n", tbl, n)
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.resetMaps)) {
+		fmt.Fprintf(&b, "add map %s %s { type %s; }\n", tbl, n, t.maps[n].Type)
+		fmt.Fprintf(&b, "flush map %s %s\n", tbl, n)
+	}
 	var rewrite, remove []string
 	for _, n := range slices.Sorted(maps.Keys(t.dirtyChains)) {
 		if _, ok := t.chains[n]; ok {
@@ -407,6 +550,12 @@ func (t *Table) Script() string {
 	// Elements.
 	for _, n := range slices.Sorted(maps.Keys(t.addedElems)) {
 		writeElements(&b, "add", tbl, n, slices.Sorted(maps.Keys(t.addedElems[n])))
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.resetSets)) {
+		writeElements(&b, "add", tbl, n, slices.Sorted(maps.Keys(t.sets[n].elements)))
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.resetMaps)) {
+		writeElements(&b, "add", tbl, n, t.mapElements(n))
 	}
 	for _, n := range slices.Sorted(maps.Keys(t.dirtyKeys)) {
 		if _, isNew := t.newMaps[n]; isNew {
@@ -439,6 +588,16 @@ func (t *Table) Script() string {
 	return b.String()
 }
 
+// mapElements renders all of a map's desired elements.
+func (t *Table) mapElements(name string) []string {
+	m := t.maps[name]
+	var elems []string
+	for _, k := range slices.Sorted(maps.Keys(m.elements)) {
+		elems = append(elems, k+" : "+m.elements[k])
+	}
+	return elems
+}
+
 // fullScript rewrites everything: the kernel may hold anything of ours.
 func (t *Table) fullScript(b *strings.Builder, tbl string) {
 	chains := t.ChainNames()
@@ -457,12 +616,7 @@ func (t *Table) fullScript(b *strings.Builder, tbl string) {
 		writeElements(b, "add", tbl, n, slices.Sorted(maps.Keys(t.sets[n].elements)))
 	}
 	for _, n := range slices.Sorted(maps.Keys(t.maps)) {
-		m := t.maps[n]
-		var elems []string
-		for _, k := range slices.Sorted(maps.Keys(m.elements)) {
-			elems = append(elems, k+" : "+m.elements[k])
-		}
-		writeElements(b, "add", tbl, n, elems)
+		writeElements(b, "add", tbl, n, t.mapElements(n))
 	}
 	for _, n := range chains {
 		writeChainRules(b, tbl, n, t.chains[n], true)

@@ -100,15 +100,15 @@ func TestStartOverAnExistingTable(t *testing.T) {
 	apply(t, r, old)
 
 	// A new process: it knows only what the kernel lists.
-	chains, sets, maps, err := r.Existing(context.Background(), "inet", "calico")
+	k, err := r.Read(context.Background(), "inet", "calico")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chains) != 2 || len(sets) != 2 || len(maps) != 1 {
-		t.Fatalf("existing: chains %v sets %v maps %v", chains, sets, maps)
+	if !k.Exists || len(k.Chains) != 2 || len(k.Sets) != 2 || len(k.Maps) != 1 {
+		t.Fatalf("existing: %+v", k)
 	}
 	tbl := NewTable("inet", "calico")
-	tbl.Existing(chains, sets, maps)
+	tbl.Existing(k)
 	tbl.EnsureSet("kept", "ipv4_addr", false)
 	tbl.AddElements("kept", "10.0.0.2", "10.0.0.3")
 	tbl.EnsureMap("dispatch", "ifname : verdict")
@@ -123,7 +123,7 @@ func TestStartOverAnExistingTable(t *testing.T) {
 	if !strings.Contains(got, "10.0.0.3") || !strings.Contains(got, "chain kept-chain {\n\t\taccept") {
 		t.Errorf("after the rewrite:\n%s", got)
 	}
-	if chains, _, _, _ := r.Existing(context.Background(), "inet", "nosuch"); chains != nil {
-		t.Error("a missing table lists chains")
+	if k, err := r.Read(context.Background(), "inet", "nosuch"); err != nil || k.Exists || k.Chains != nil {
+		t.Errorf("a missing table reads as %+v, %v", k, err)
 	}
 }

@@ -27,8 +27,9 @@ import (
 
 // Config says which routes are ours.
 type Config struct {
-	// InterfacePrefix starts every workload interface; default "cali".
-	InterfacePrefix string
+	// InterfacePrefixes start workload interface names; default
+	// ["cali"] (Felix's interfacePrefix, split at commas).
+	InterfacePrefixes []string
 	// Protocol marks our routes; default 3 ("boot", Calico's
 	// DeviceRouteProtocol default).
 	Protocol int
@@ -37,6 +38,19 @@ type Config struct {
 	// on a workload interface. It must differ from the protocol of any
 	// blackhole route someone else manages: ours are swept by it.
 	BlackholeProtocol int
+	// Repaired, if set, hears each change made to put back what someone
+	// else changed: a route of ours deleted or added behind our back.
+	Repaired func(what string)
+}
+
+// IsWorkloadInterface reports whether name starts with one of prefixes.
+func IsWorkloadInterface(prefixes []string, name string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Manager reconciles workload routes and interface settings.
@@ -50,17 +64,31 @@ type Manager struct {
 	// blackholes are the CIDRs to blackhole (this node's IPAM blocks).
 	blackholes map[netip.Prefix]struct{}
 	dirty      bool
-	swept      bool
+	// programmed and programmedBlackholes are what the last successful
+	// Apply left in the kernel (interfaces by index): a change needed
+	// where nothing was asked to change is a repair. swept says the
+	// start-up sweep of an earlier run's routes is done.
+	programmed           map[string]programmedIface
+	programmedBlackholes map[netip.Prefix]struct{}
+	swept                bool
 	// configured remembers interfaces whose sysctls are set (by ifindex,
 	// so a recreated interface is configured again).
 	configured map[string]int
 }
 
+type programmedIface struct {
+	index int
+	nets  []string
+}
+
 // New creates a manager using the netlink handle (nil: the current
 // namespace) and sysctl writer (nil: write /proc/sys directly).
 func New(cfg Config, nl *netlink.Handle, sysctl func(key, value string) error) (*Manager, error) {
-	if cfg.InterfacePrefix == "" {
-		cfg.InterfacePrefix = "cali"
+	if len(cfg.InterfacePrefixes) == 0 {
+		cfg.InterfacePrefixes = []string{"cali"}
+	}
+	if cfg.Repaired == nil {
+		cfg.Repaired = func(string) {}
 	}
 	if cfg.Protocol == 0 {
 		cfg.Protocol = unix.RTPROT_BOOT
@@ -77,7 +105,9 @@ func New(cfg Config, nl *netlink.Handle, sysctl func(key, value string) error) (
 	if sysctl == nil {
 		sysctl = WriteSysctl
 	}
-	return &Manager{cfg: cfg, nl: nl, sysctl: sysctl, desired: map[string][]string{}, blackholes: map[netip.Prefix]struct{}{}, configured: map[string]int{}, dirty: true}, nil
+	return &Manager{cfg: cfg, nl: nl, sysctl: sysctl, desired: map[string][]string{}, blackholes: map[netip.Prefix]struct{}{},
+		programmed: map[string]programmedIface{}, programmedBlackholes: map[netip.Prefix]struct{}{},
+		configured: map[string]int{}, dirty: true}, nil
 }
 
 // WriteSysctl writes /proc/sys/<key> ("net/ipv4/conf/eth0/proxy_arp").
@@ -131,7 +161,9 @@ func (m *Manager) RemoveBlackhole(cidr netip.Prefix) {
 	}
 }
 
-// Kick makes the next Apply reconcile again (after an interface event).
+// Kick makes the next Apply reconcile again: after an interface event,
+// or to read back the kernel's routes and repair what differs (Felix's
+// routeRefreshInterval).
 func (m *Manager) Kick() {
 	m.mu.Lock()
 	m.dirty = true
@@ -155,6 +187,7 @@ func (m *Manager) Apply(ctx context.Context) error {
 			var nf netlink.LinkNotFoundError
 			if errors.As(err, &nf) {
 				missing = true
+				delete(m.programmed, iface)
 				continue
 			}
 			errs = append(errs, fmt.Errorf("interface %s: %w", iface, err))
@@ -163,9 +196,21 @@ func (m *Manager) Apply(ctx context.Context) error {
 		if err := m.configure(iface, link); err != nil {
 			errs = append(errs, err)
 		}
-		if err := m.syncRoutes(link, m.desired[iface]); err != nil {
+		want := m.desired[iface]
+		was, known := m.programmed[iface]
+		unchanged := known && was.index == link.Attrs().Index && slices.Equal(was.nets, want)
+		changes, err := m.syncRoutes(link, want)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("routes of %s: %w", iface, err))
+			delete(m.programmed, iface)
+			continue
 		}
+		if unchanged {
+			for _, c := range changes {
+				m.cfg.Repaired(c)
+			}
+		}
+		m.programmed[iface] = programmedIface{index: link.Attrs().Index, nets: slices.Clone(want)}
 	}
 	if err := m.sweep(); err != nil {
 		errs = append(errs, err)
@@ -173,6 +218,7 @@ func (m *Manager) Apply(ctx context.Context) error {
 	if err := m.syncBlackholes(); err != nil {
 		errs = append(errs, err)
 	}
+	m.swept = m.swept || len(errs) == 0
 	m.dirty = missing || len(errs) > 0
 	return errors.Join(errs...)
 }
@@ -211,25 +257,30 @@ func (m *Manager) configure(iface string, link netlink.Link) error {
 	return nil
 }
 
-func (m *Manager) syncRoutes(link netlink.Link, nets []string) error {
+// syncRoutes makes an interface's routes of ours exactly nets, and says
+// what it changed.
+func (m *Manager) syncRoutes(link netlink.Link, nets []string) (changes []string, _ error) {
 	want := map[string]*net.IPNet{}
 	for _, n := range nets {
 		_, ipn, err := net.ParseCIDR(n)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		want[ipn.String()] = ipn
 	}
 	have, err := m.ourRoutes(link)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
+	iface := link.Attrs().Name
 	for _, r := range have {
 		if _, ok := want[r.Dst.String()]; !ok {
 			if err := m.nl.RouteDel(&r); err != nil {
 				errs = append(errs, fmt.Errorf("delete route %s: %w", r.Dst, err))
+				continue
 			}
+			changes = append(changes, fmt.Sprintf("deleted route %s on %s, which was not ours to have", r.Dst, iface))
 		}
 	}
 	for dst, ipn := range want {
@@ -245,9 +296,11 @@ func (m *Manager) syncRoutes(link netlink.Link, nets []string) error {
 		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipn, Scope: netlink.SCOPE_LINK, Protocol: netlink.RouteProtocol(m.cfg.Protocol)}
 		if err := m.nl.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("add route %s: %w", dst, err))
+			continue
 		}
+		changes = append(changes, fmt.Sprintf("route %s via %s was missing", dst, iface))
 	}
-	return errors.Join(errs...)
+	return changes, errors.Join(errs...)
 }
 
 func (m *Manager) ourRoutes(link netlink.Link) ([]netlink.Route, error) {
@@ -275,23 +328,43 @@ func (m *Manager) sweep() error {
 		return err
 	}
 	var errs []error
+	present := map[string]bool{}
 	for _, l := range links {
 		name := l.Attrs().Name
-		if !strings.HasPrefix(name, m.cfg.InterfacePrefix) {
+		present[name] = true
+		if !IsWorkloadInterface(m.cfg.InterfacePrefixes, name) {
 			continue
 		}
 		if _, ok := m.desired[name]; ok {
 			continue
 		}
+		// Routes of a workload we removed are cleanup; routes appearing
+		// on an interface we do not route, after the start-up sweep, were
+		// put there by someone else.
+		_, ours := m.programmed[name]
 		rs, err := m.ourRoutes(l)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		failed := false
 		for _, r := range rs {
 			if err := m.nl.RouteDel(&r); err != nil {
 				errs = append(errs, fmt.Errorf("delete stale route %s on %s: %w", r.Dst, name, err))
+				failed = true
+				continue
 			}
+			if m.swept && !ours {
+				m.cfg.Repaired(fmt.Sprintf("deleted route %s on %s, which routes no workload", r.Dst, name))
+			}
+		}
+		if !failed {
+			delete(m.programmed, name)
+		}
+	}
+	for name := range m.programmed {
+		if !present[name] {
+			delete(m.programmed, name) // gone with its routes
 		}
 	}
 	return errors.Join(errs...)
@@ -319,18 +392,29 @@ func (m *Manager) syncBlackholes() error {
 			}
 			if err := m.nl.RouteDel(&r); err != nil {
 				errs = append(errs, fmt.Errorf("delete blackhole %s: %w", p, err))
+				continue
 			}
+			if _, ours := m.programmedBlackholes[p]; m.swept && !ours {
+				m.cfg.Repaired(fmt.Sprintf("deleted blackhole route %s, which is no block of this node's", p))
+			}
+			delete(m.programmedBlackholes, p)
 		}
 	}
-	for p := range m.blackholes {
+	for _, p := range slices.SortedFunc(maps.Keys(m.blackholes), netip.Prefix.Compare) {
 		if have[p] {
+			m.programmedBlackholes[p] = struct{}{}
 			continue
 		}
 		r := &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
 			Type: unix.RTN_BLACKHOLE, Protocol: netlink.RouteProtocol(m.cfg.BlackholeProtocol)}
 		if err := m.nl.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("add blackhole %s: %w", p, err))
+			continue
 		}
+		if _, ours := m.programmedBlackholes[p]; ours {
+			m.cfg.Repaired(fmt.Sprintf("blackhole route %s was missing", p))
+		}
+		m.programmedBlackholes[p] = struct{}{}
 	}
 	return errors.Join(errs...)
 }
@@ -364,7 +448,7 @@ func (m *Manager) Programmed() ([]Route, error) {
 	var out []Route
 	for _, l := range links {
 		name := l.Attrs().Name
-		if !strings.HasPrefix(name, m.cfg.InterfacePrefix) {
+		if !IsWorkloadInterface(m.cfg.InterfacePrefixes, name) {
 			continue
 		}
 		rs, err := m.ourRoutes(l)

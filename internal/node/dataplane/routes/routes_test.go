@@ -133,3 +133,84 @@ func TestBlackholes(t *testing.T) {
 		t.Errorf("after removal:\n%s", bh)
 	}
 }
+
+// TestRepairsWhatOthersChanged: routes deleted or added behind the
+// manager's back are put right at the next reconcile (Felix kicks it every
+// routeRefreshInterval) and reported as repairs; routine changes and a
+// reconcile with nothing to do report none. Every interface prefix counts
+// (Felix's interfacePrefix "cali,tap").
+func TestRepairsWhatOthersChanged(t *testing.T) {
+	netnstest.Require(t)
+	node := netnstest.New(t, "rtfix")
+	pod := netnstest.New(t, "rtfixp")
+	run := netnstest.Run
+	run(t, "ip", "-n", node, "link", "add", "cali0000000001", "type", "veth", "peer", "name", "eth0", "netns", pod)
+	run(t, "ip", "-n", node, "link", "add", "tap0000000002", "type", "veth", "peer", "name", "eth1", "netns", pod)
+	run(t, "ip", "-n", node, "link", "add", "tap0000000003", "type", "veth", "peer", "name", "eth2", "netns", pod)
+	run(t, "ip", "-n", node, "link", "set", "tap0000000003", "up")
+	// Left by an earlier run on an interface nobody wants: swept, not a repair.
+	run(t, "ip", "-n", node, "route", "add", "10.70.0.9/32", "dev", "tap0000000003", "proto", "boot")
+	var repaired []string
+	nl := netnstest.Handle(t, node)
+	m, err := routes.New(routes.Config{InterfacePrefixes: []string{"cali", "tap"}, Repaired: func(s string) { repaired = append(repaired, s) }}, nl,
+		func(key, value string) error {
+			return probe.InNamespace(node, func() error { return routes.WriteSysctl(key, value) })
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetWorkload("cali0000000001", []string{"10.70.0.1/32"})
+	m.SetWorkload("tap0000000002", []string{"10.70.0.2/32"})
+	m.SetBlackhole(netip.MustParsePrefix("10.70.0.0/26"))
+	reconcile := func() []string {
+		t.Helper()
+		repaired = nil
+		m.Kick()
+		if err := m.Apply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return repaired
+	}
+	if got := reconcile(); len(got) != 0 {
+		t.Errorf("first programming reported repairs %v", got)
+	}
+	out := run(t, "ip", "-n", node, "route")
+	if !strings.Contains(out, "10.70.0.2 dev tap0000000002") || strings.Contains(out, "10.70.0.9") {
+		t.Fatalf("the second prefix's interfaces are not handled:\n%s", out)
+	}
+	if got := reconcile(); len(got) != 0 {
+		t.Errorf("a reconcile with nothing changed reported repairs %v", got)
+	}
+	if got, _ := m.Programmed(); len(got) != 2 {
+		t.Errorf("Programmed() = %v, want the routes on both prefixes' interfaces", got)
+	}
+
+	run(t, "ip", "-n", node, "route", "del", "10.70.0.1/32", "dev", "cali0000000001")
+	run(t, "ip", "-n", node, "route", "del", "blackhole", "10.70.0.0/26")
+	run(t, "ip", "-n", node, "route", "add", "10.70.0.7/32", "dev", "tap0000000002", "proto", "boot")
+	run(t, "ip", "-n", node, "route", "add", "10.70.0.8/32", "dev", "tap0000000003", "proto", "boot")
+	got := reconcile()
+	slices.Sort(got)
+	want := []string{
+		"blackhole route 10.70.0.0/26 was missing",
+		"deleted route 10.70.0.7/32 on tap0000000002, which was not ours to have",
+		"deleted route 10.70.0.8/32 on tap0000000003, which routes no workload",
+		"route 10.70.0.1/32 via cali0000000001 was missing",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("repairs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	out = run(t, "ip", "-n", node, "route")
+	if !strings.Contains(out, "10.70.0.1 dev cali0000000001") || !strings.Contains(out, "blackhole 10.70.0.0/26") ||
+		strings.Contains(out, "10.70.0.7") || strings.Contains(out, "10.70.0.8") {
+		t.Errorf("after the repair:\n%s", out)
+	}
+	// A workload that goes away is routine, not a repair.
+	m.RemoveWorkload("tap0000000002")
+	if got := reconcile(); len(got) != 0 {
+		t.Errorf("removing a workload reported repairs %v", got)
+	}
+	if out := run(t, "ip", "-n", node, "route"); strings.Contains(out, "10.70.0.2") {
+		t.Errorf("route of a removed workload remains:\n%s", out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -45,6 +46,9 @@ type Config struct {
 	// Protocol marks our routes (default 80). Blackholes with the same
 	// protocol belong to the routes manager and are left alone.
 	Protocol int
+	// Repaired, if set, hears each change made to put back what someone
+	// else changed (an entry or route deleted, the device taken down).
+	Repaired func(what string)
 }
 
 // Manager reconciles the overlay.
@@ -57,6 +61,17 @@ type Manager struct {
 	remote map[string]proto.VTEPUpdate
 	routes map[netip.Prefix]proto.RouteUpdate
 	dirty  bool
+	// applied is what the last successful Apply programmed: changes
+	// needed to program the same again are repairs. changes collects
+	// what one apply changed.
+	applied *overlayState
+	changes []string
+}
+
+type overlayState struct {
+	local  *proto.VTEPUpdate
+	remote map[string]proto.VTEPUpdate
+	routes map[netip.Prefix]proto.RouteUpdate
 }
 
 // New makes a manager on a netlink handle (nil: the current namespace).
@@ -72,6 +87,9 @@ func New(cfg Config, nl *netlink.Handle) (*Manager, error) {
 	}
 	if cfg.Protocol == 0 {
 		cfg.Protocol = DefaultProtocol
+	}
+	if cfg.Repaired == nil {
+		cfg.Repaired = func(string) {}
 	}
 	if nl == nil {
 		var err error
@@ -138,16 +156,28 @@ func (m *Manager) Apply(ctx context.Context) error {
 		m.mu.Unlock()
 		return nil
 	}
-	local := m.local
-	remote := maps.Clone(m.remote)
-	routes := maps.Clone(m.routes)
+	want := &overlayState{local: m.local, remote: maps.Clone(m.remote), routes: maps.Clone(m.routes)}
 	m.dirty = false
 	m.mu.Unlock()
-	err := m.apply(local, remote, routes)
+	m.changes = nil
+	err := m.apply(want.local, want.remote, want.routes)
 	if err != nil {
+		m.applied = nil
 		m.Kick()
+		return err
 	}
-	return err
+	if reflect.DeepEqual(m.applied, want) {
+		for _, c := range m.changes {
+			m.cfg.Repaired(c)
+		}
+	}
+	m.applied = want
+	return nil
+}
+
+// changed records a change to the kernel.
+func (m *Manager) changed(format string, args ...any) {
+	m.changes = append(m.changes, fmt.Sprintf(format, args...))
 }
 
 func (m *Manager) apply(local *proto.VTEPUpdate, remote map[string]proto.VTEPUpdate, routes map[netip.Prefix]proto.RouteUpdate) error {
@@ -157,6 +187,8 @@ func (m *Manager) apply(local *proto.VTEPUpdate, remote map[string]proto.VTEPUpd
 		if l, err := m.nl.LinkByName(m.cfg.Device); err == nil {
 			if err := m.nl.LinkDel(l); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", m.cfg.Device, err))
+			} else {
+				m.changed("removed device %s, which no VTEP wants", m.cfg.Device)
 			}
 		}
 	} else {
@@ -216,6 +248,7 @@ func (m *Manager) ensureDevice(v proto.VTEPUpdate) (netlink.Link, error) {
 			if err := m.nl.LinkDel(l); err != nil {
 				return nil, fmt.Errorf("replacing %s: %w", m.cfg.Device, err)
 			}
+			m.changed("replaced device %s, whose settings had changed", m.cfg.Device)
 			l = nil
 		}
 	} else {
@@ -225,6 +258,7 @@ func (m *Manager) ensureDevice(v proto.VTEPUpdate) (netlink.Link, error) {
 		if err := m.nl.LinkAdd(want); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", m.cfg.Device, err)
 		}
+		m.changed("device %s was missing", m.cfg.Device)
 		if l, err = m.nl.LinkByName(m.cfg.Device); err != nil {
 			return nil, err
 		}
@@ -233,11 +267,13 @@ func (m *Manager) ensureDevice(v proto.VTEPUpdate) (netlink.Link, error) {
 		if err := m.nl.LinkSetHardwareAddr(l, mac); err != nil {
 			return nil, fmt.Errorf("setting %s's MAC: %w", m.cfg.Device, err)
 		}
+		m.changed("%s's MAC was %s, want %s", m.cfg.Device, l.Attrs().HardwareAddr, mac)
 	}
 	if l.Attrs().MTU != mtu {
 		if err := m.nl.LinkSetMTU(l, mtu); err != nil {
 			return nil, fmt.Errorf("setting %s's MTU: %w", m.cfg.Device, err)
 		}
+		m.changed("%s's MTU was %d, want %d", m.cfg.Device, l.Attrs().MTU, mtu)
 	}
 	// Exactly the tunnel address.
 	want32 := netip.PrefixFrom(v.TunnelIP, 32)
@@ -256,16 +292,19 @@ func (m *Manager) ensureDevice(v proto.VTEPUpdate) (netlink.Link, error) {
 		if err := m.nl.AddrDel(l, &a); err != nil {
 			return nil, fmt.Errorf("removing %s from %s: %w", a.IPNet, m.cfg.Device, err)
 		}
+		m.changed("removed address %s from %s", a.IPNet, m.cfg.Device)
 	}
 	if !have {
 		if err := m.nl.AddrAdd(l, &netlink.Addr{IPNet: prefixNet(want32)}); err != nil {
 			return nil, fmt.Errorf("adding %s to %s: %w", want32, m.cfg.Device, err)
 		}
+		m.changed("address %s of %s was missing", want32, m.cfg.Device)
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := m.nl.LinkSetUp(l); err != nil {
 			return nil, fmt.Errorf("bringing %s up: %w", m.cfg.Device, err)
 		}
+		m.changed("%s was down", m.cfg.Device)
 	}
 	return l, nil
 }
@@ -299,6 +338,8 @@ func (m *Manager) syncNeighbours(dev netlink.Link, remote map[string]proto.VTEPU
 		}
 		if err := m.nl.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("removing ARP entry %s: %w", n.IP, err))
+		} else {
+			m.changed("removed ARP entry %s", n.IP)
 		}
 	}
 	for _, ip := range slices.SortedFunc(maps.Keys(wantARP), netip.Addr.Compare) {
@@ -306,6 +347,8 @@ func (m *Manager) syncNeighbours(dev netlink.Link, remote map[string]proto.VTEPU
 		n := &netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, IP: ip.AsSlice(), HardwareAddr: mac}
 		if err := m.nl.NeighSet(n); err != nil {
 			errs = append(errs, fmt.Errorf("ARP entry %s → %s: %w", ip, mac, err))
+		} else {
+			m.changed("ARP entry %s → %s was missing", ip, mac)
 		}
 	}
 	// Forwarding: MAC → the node's address.
@@ -325,6 +368,8 @@ func (m *Manager) syncNeighbours(dev netlink.Link, remote map[string]proto.VTEPU
 		}
 		if err := m.nl.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("removing forwarding entry %s: %w", mac, err))
+		} else {
+			m.changed("removed forwarding entry %s", mac)
 		}
 	}
 	for _, mac := range slices.Sorted(maps.Keys(wantFDB)) {
@@ -333,6 +378,8 @@ func (m *Manager) syncNeighbours(dev netlink.Link, remote map[string]proto.VTEPU
 			IP: wantFDB[mac].AsSlice(), HardwareAddr: hw}
 		if err := m.nl.NeighSet(n); err != nil {
 			errs = append(errs, fmt.Errorf("forwarding entry %s → %s: %w", mac, wantFDB[mac], err))
+		} else {
+			m.changed("forwarding entry %s → %s was missing", mac, wantFDB[mac])
 		}
 	}
 	return errs
@@ -377,12 +424,16 @@ func (m *Manager) syncRoutes(dev netlink.Link, routes map[netip.Prefix]proto.Rou
 			}
 			if err := m.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("removing route %s: %w", dst, err))
+			} else {
+				m.changed("removed route %s", dst)
 			}
 		}
 	}
 	for _, dst := range slices.SortedFunc(maps.Keys(want), netip.Prefix.Compare) {
 		if err := m.nl.RouteReplace(want[dst]); err != nil {
 			errs = append(errs, fmt.Errorf("route %s via %s: %w", dst, net.IP(want[dst].Gw), err))
+		} else {
+			m.changed("route %s via %s was missing or different", dst, net.IP(want[dst].Gw))
 		}
 	}
 	return errs

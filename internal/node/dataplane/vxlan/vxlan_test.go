@@ -180,3 +180,53 @@ func TestOverlay(t *testing.T) {
 		t.Errorf("device still there:\n%s", out)
 	}
 }
+
+// TestRepairsWhatOthersChanged: with nothing asked to change, a kick (as
+// Felix's routeRefreshInterval gives) puts back what someone deleted or
+// changed, and says so; a kick with nothing wrong says nothing.
+func TestRepairsWhatOthersChanged(t *testing.T) {
+	a, b := setup(t)
+	var repaired []string
+	a.m.cfg.Repaired = func(s string) { repaired = append(repaired, s) }
+	program(t, a, b)
+	program(t, b, a)
+	kick := func() []string {
+		t.Helper()
+		repaired = nil
+		a.m.Kick()
+		if err := a.m.Apply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return repaired
+	}
+	if got := kick(); len(got) != 0 {
+		t.Errorf("a kick with nothing wrong repaired %v", got)
+	}
+	show(t, a.ns, "route", "del", b.block.String())
+	show(t, a.ns, "neigh", "del", b.tunnel.String(), "dev", DefaultDevice)
+	show(t, a.ns, "link", "set", DefaultDevice, "down")
+	got := kick()
+	for _, want := range []string{"vxlan.calico was down", "ARP entry 10.66.2.0 → 66:00:00:00:02:02 was missing", "route 10.66.2.0/26 via 10.66.2.0 was missing or different"} {
+		found := false
+		for _, g := range got {
+			found = found || g == want
+		}
+		if !found {
+			t.Errorf("repairs %q lack %q", got, want)
+		}
+	}
+	if !reach(t, a, b) {
+		t.Error("pods cannot reach each other after the repair")
+	}
+	if got := kick(); len(got) != 0 {
+		t.Errorf("a kick after the repair repaired %v", got)
+	}
+	// A routine change is not a repair.
+	a.m.RemoveRoute(b.block)
+	if err := a.m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(repaired) != 0 {
+		t.Errorf("a routine change counted as a repair: %v", repaired)
+	}
+}
