@@ -251,7 +251,7 @@ func TestUpWithNodes(t *testing.T) {
 	// undone within the refresh intervals (2 s here, 180 s and 90 s by
 	// default): `nft flush ruleset`, which Debian's nftables.service runs
 	// on restart, and a deleted pod route.
-	calicoctl("", "patch", "felixconfiguration", "default", "-p", `{"spec":{"nftablesRefreshInterval":"2s","routeRefreshInterval":"2s"}}`)
+	calicoctl("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {nftablesRefreshInterval: 2s, routeRefreshInterval: 2s}\n", "apply", "-f", "-")
 	for _, node := range []string{"node-1", "node-2"} {
 		waitFor(t, 30*time.Second, node+"'s calico-node to restart with the new intervals", func() bool {
 			o, _ := calicoLab("logs", "calico-node", "--node", node)
