@@ -110,7 +110,7 @@ func (g *Graph) onIPPool(key model.Key, value any) {
 	ok := false
 	if p != nil {
 		if c, err := netip.ParsePrefix(p.Spec.CIDR); err == nil {
-			info, ok = poolInfo{cidr: c.Masked(), masquerade: p.Spec.NATOutgoing && !p.Spec.Disabled, vxlan: p.Spec.VXLANMode}, true
+			info, ok = poolInfo{cidr: c.Masked(), masquerade: p.Spec.NATOutgoing, vxlan: p.Spec.VXLANMode}, true
 		}
 	}
 	old, had := r.pools[key.Name]

@@ -193,3 +193,19 @@ func TestVXLANRoutes(t *testing.T) {
 		check(seq, run(t, node, seq, r), "shuffled: ")
 	}
 }
+
+// TestDisabledPoolKeepsNATOutgoing: disabling a pool stops new
+// allocations from it, not outbound NAT for the pods still using it
+// (Calico's pool migration disables the old pool, then recycles pods).
+func TestDisabledPoolKeepsNATOutgoing(t *testing.T) {
+	pool := func(disabled bool) model.KVPair {
+		p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "old"}, Spec: v3.IPPoolSpec{CIDR: "10.66.0.0/16", NATOutgoing: true, Disabled: disabled}}
+		return model.KVPair{Key: model.Key{Kind: "IPPool", Name: "old"}, Value: p}
+	}
+	states := []state{state{name: "enabled"}.with(pool(false)), state{name: "disabled"}.with(pool(true))}
+	for i, s := range run(t, node, states, nil) {
+		if p := s.Pools["old"]; !p.Masquerade {
+			t.Errorf("%s pool: sent as %+v, want masquerade", states[i].name, p)
+		}
+	}
+}
