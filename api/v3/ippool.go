@@ -29,7 +29,7 @@ type IPPool struct {
 //
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self.cidr) || cidr(self.cidr).ip().family() != 4 || !has(self.blockSize) || (self.blockSize >= 20 && self.blockSize <= 32)",message="an IPv4 pool's blockSize must be 20-32",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self.cidr) || cidr(self.cidr).ip().family() != 6 || !has(self.blockSize) || (self.blockSize >= 116 && self.blockSize <= 128)",message="an IPv6 pool's blockSize must be 116-128",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="!isCIDR(self.cidr) || !has(self.blockSize) || cidr(self.cidr).prefixLength() <= self.blockSize",message="the pool's cidr must be at least as large as one block (prefix length <= blockSize)",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!isCIDR(self.cidr) || !has(self.blockSize) || (has(self.disabled) && self.disabled) || cidr(self.cidr).prefixLength() <= self.blockSize",message="the pool's cidr must be at least as large as one block (prefix length <= blockSize) unless the pool is disabled",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.ipipMode) || self.ipipMode == 'Never' || !has(self.vxlanMode) || self.vxlanMode == 'Never'",message="ipipMode and vxlanMode cannot both be enabled",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self.cidr) || cidr(self.cidr).ip().family() != 6 || !has(self.ipipMode) || self.ipipMode == 'Never'",message="IPIP is not supported on IPv6 pools; set ipipMode Never",reason=FieldValueForbidden
 type IPPoolSpec struct {

@@ -126,6 +126,9 @@ type AutoHostEndpointTemplate struct {
 	// Labels are added to the generated endpoints, overriding node labels.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are added to the generated endpoints.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// NodeSelector picks the nodes the template applies to.
 	// +optional
 	NodeSelector string `json:"nodeSelector,omitempty"`

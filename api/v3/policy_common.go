@@ -51,7 +51,6 @@ const PerfHintAssumeNeededOnEveryNode PolicyPerformanceHint = "AssumeNeededOnEve
 // Rule is one match-and-act entry of a policy or profile. Every criterion given
 // must match for the rule to match; each criterion has a negated "not" form.
 //
-// +kubebuilder:validation:XValidation:rule="self.action == 'Allow' || !has(self.http)",message="http match is only valid on Allow rules",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.http) || !has(self.protocol) || self.protocol == 'TCP' || self.protocol == 6",message="rules with an http match must have protocol TCP or no protocol",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.icmp) || (has(self.protocol) && (self.protocol == 'ICMP' || self.protocol == 'ICMPv6' || self.protocol == 1 || self.protocol == 58))",message="icmp requires protocol ICMP or ICMPv6",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.notICMP) || (has(self.protocol) && (self.protocol == 'ICMP' || self.protocol == 'ICMPv6' || self.protocol == 1 || self.protocol == 58))",message="notICMP requires protocol ICMP or ICMPv6",reason=FieldValueInvalid
@@ -93,7 +92,8 @@ type Rule struct {
 	// +optional
 	Destination EntityRule `json:"destination,omitempty"`
 
-	// HTTP matches HTTP requests; only valid on Allow rules.
+	// HTTP matches HTTP requests (ingress rules only). This dataplane has no L7
+	// proxy: it enforces the rule's L3/L4 part and warns that HTTP is not matched.
 	// +optional
 	HTTP *HTTPMatch `json:"http,omitempty"`
 

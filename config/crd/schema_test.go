@@ -149,7 +149,7 @@ func TestCRDAndGoValidatorAgree(t *testing.T) {
 		{"ICMPv6 number with ipVersion 4", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - {action: Allow, protocol: 58, ipVersion: 4}\n", false, "requires ipVersion 6"},
 		{"ports with ICMP number", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - {action: Allow, protocol: 1, destination: {ports: [80]}}\n", false, "ports and notPorts require protocol TCP, UDP or SCTP"},
 		{"ports without protocol", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  egress:\n  - {action: Allow, source: {notPorts: [80]}}\n", false, "ports and notPorts require protocol"},
-		{"http on Deny", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - {action: Deny, http: {methods: [GET]}}\n", false, "http match is only valid on Allow rules"},
+		{"http on Deny", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - {action: Deny, http: {methods: [GET]}}\n", true, ""},
 		{"http with UDP", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  ingress:\n  - {action: Allow, protocol: UDP, http: {methods: [GET]}}\n", false, "protocol TCP or no protocol"},
 		{"services and selector", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  egress:\n  - {action: Allow, destination: {selector: a == 'b', services: {name: s, namespace: n}}}\n", false, "services cannot be combined"},
 		{"services and ports", head + "kind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec:\n  egress:\n  - {action: Allow, protocol: TCP, destination: {ports: [53], services: {name: s, namespace: n}}}\n", false, "cannot be combined with destination services"},

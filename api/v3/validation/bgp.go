@@ -19,19 +19,23 @@ func validateBGPConfiguration(c *v3.BGPConfiguration) field.ErrorList {
 	errs := validateMeta(&c.ObjectMeta, false, subdomainName)
 	s := c.Spec
 	errs = append(errs, oneOfFold(specPath.Child("logSeverityScreen"), s.LogSeverityScreen, logLevels...)...)
-	for i, b := range s.ServiceClusterIPs {
-		errs = append(errs, validateCIDR(specPath.Child("serviceClusterIPs").Index(i).Child("cidr"), b.CIDR)...)
-	}
-	for i, b := range s.ServiceExternalIPs {
-		errs = append(errs, validateCIDR(specPath.Child("serviceExternalIPs").Index(i).Child("cidr"), b.CIDR)...)
-	}
-	for i, b := range s.ServiceLoadBalancerIPs {
-		errs = append(errs, validateCIDR(specPath.Child("serviceLoadBalancerIPs").Index(i).Child("cidr"), b.CIDR)...)
+	// Service address blocks, like BGP advertisements, are addresses or
+	// CIDRs written as their network address.
+	for _, blocks := range []struct {
+		name  string
+		cidrs []string
+	}{{"serviceClusterIPs", serviceCIDRs(s.ServiceClusterIPs)}, {"serviceExternalIPs", serviceCIDRs(s.ServiceExternalIPs)}, {"serviceLoadBalancerIPs", serviceCIDRs(s.ServiceLoadBalancerIPs)}} {
+		for i, c := range blocks.cidrs {
+			errs = append(errs, validateAdvertisedNet(specPath.Child(blocks.name).Index(i).Child("cidr"), c)...)
+		}
 	}
 	if s.ServiceLoadBalancerAggregation != nil {
 		errs = append(errs, oneOf(specPath.Child("serviceLoadBalancerAggregation"), *s.ServiceLoadBalancerAggregation, false, v3.Enabled, v3.Disabled)...)
 	}
 	names := map[string]bool{}
+	if len(s.Communities) > 500 {
+		errs = append(errs, field.TooMany(specPath.Child("communities"), len(s.Communities), 500))
+	}
 	for i, cm := range s.Communities {
 		cp := specPath.Child("communities").Index(i)
 		if cm.Name == "" {
@@ -45,13 +49,28 @@ func validateBGPConfiguration(c *v3.BGPConfiguration) field.ErrorList {
 			errs = append(errs, field.Duplicate(cp.Child("name"), cm.Name))
 		}
 		names[cm.Name] = true
-		if err := validateCommunity(cm.Value); err != nil {
+		if cm.Value == "" {
+			errs = append(errs, field.Required(cp.Child("value"), "a community: aa:nn or aa:nn:mm"))
+		} else if err := validateCommunity(cm.Value); err != nil {
 			errs = append(errs, field.Invalid(cp.Child("value"), cm.Value, err.Error()))
 		}
 	}
+	if len(s.Communities) > 0 && len(s.PrefixAdvertisements) == 0 {
+		errs = append(errs, field.Required(specPath.Child("prefixAdvertisements"), "communities are only used through prefixAdvertisements: add the prefixes to advertise with them, or remove communities"))
+	}
+	if len(s.PrefixAdvertisements) > 500 {
+		errs = append(errs, field.TooMany(specPath.Child("prefixAdvertisements"), len(s.PrefixAdvertisements), 500))
+	}
 	for i, pa := range s.PrefixAdvertisements {
 		pp := specPath.Child("prefixAdvertisements").Index(i)
-		errs = append(errs, validateCIDR(pp.Child("cidr"), pa.CIDR)...)
+		if pa.CIDR == "" {
+			errs = append(errs, field.Required(pp.Child("cidr"), "the prefix to advertise, e.g. 192.0.2.0/24"))
+		} else {
+			errs = append(errs, validateAdvertisedNet(pp.Child("cidr"), pa.CIDR)...)
+		}
+		if len(pa.Communities) == 0 {
+			errs = append(errs, field.Required(pp.Child("communities"), "the communities to advertise the prefix with: values (aa:nn, aa:nn:mm) or names from spec.communities"))
+		}
 		for j, cm := range pa.Communities {
 			if names[cm] {
 				continue
@@ -67,17 +86,11 @@ func validateBGPConfiguration(c *v3.BGPConfiguration) field.ErrorList {
 		if meshDisabled {
 			errs = append(errs, field.Forbidden(specPath.Child("nodeMeshPassword"), "cannot be set when nodeToNodeMeshEnabled is false"))
 		}
-		if c.Name != v3.DefaultConfigName {
-			errs = append(errs, field.Forbidden(specPath.Child("nodeMeshPassword"), "can only be set on the BGPConfiguration named default"))
-		}
 		errs = append(errs, validatePassword(specPath.Child("nodeMeshPassword"), s.NodeMeshPassword)...)
 	}
 	if s.NodeMeshMaxRestartTime != nil {
 		if meshDisabled {
 			errs = append(errs, field.Forbidden(specPath.Child("nodeMeshMaxRestartTime"), "cannot be set when nodeToNodeMeshEnabled is false"))
-		}
-		if c.Name != v3.DefaultConfigName {
-			errs = append(errs, field.Forbidden(specPath.Child("nodeMeshMaxRestartTime"), "can only be set on the BGPConfiguration named default"))
 		}
 		if s.NodeMeshMaxRestartTime.Duration < 0 {
 			errs = append(errs, field.Invalid(specPath.Child("nodeMeshMaxRestartTime"), s.NodeMeshMaxRestartTime.Duration.String(), "must not be negative"))
@@ -96,8 +109,8 @@ func validateBGPConfiguration(c *v3.BGPConfiguration) field.ErrorList {
 		errs = append(errs, oneOf(specPath.Child("programClusterRoutes"), *s.ProgramClusterRoutes, false, "Enabled", "Disabled", "EnabledIPIPOnly", "EnabledNoEncapOnly")...)
 	}
 	for i, ifc := range s.IgnoredInterfaces {
-		if ifc == "" {
-			errs = append(errs, field.Required(specPath.Child("ignoredInterfaces").Index(i), "an interface name or glob such as docker*"))
+		if ifc == "*" || !bgpInterfaceRegex.MatchString(ifc) {
+			errs = append(errs, field.Invalid(specPath.Child("ignoredInterfaces").Index(i), ifc, `must be an interface name or glob of 1-15 letters, digits, '*', '_', '.' or '-', such as docker*; "*" alone would ignore every interface`))
 		}
 	}
 	for _, rp := range []struct {
@@ -111,11 +124,22 @@ func validateBGPConfiguration(c *v3.BGPConfiguration) field.ErrorList {
 	return errs
 }
 
-func validateCIDR(p *field.Path, s string) field.ErrorList {
-	if _, err := parseNet(s, false); err != nil {
+// validateAdvertisedNet checks an address, or a CIDR written as its network
+// address, e.g. 10.96.0.0/12.
+func validateAdvertisedNet(p *field.Path, s string) field.ErrorList {
+	if _, err := parseMaskedNet(s); err != nil {
 		return field.ErrorList{field.Invalid(p, s, err.Error())}
 	}
 	return nil
+}
+
+// serviceCIDRs lists the CIDRs of service address blocks.
+func serviceCIDRs[T v3.ServiceClusterIPBlock | v3.ServiceExternalIPBlock | v3.ServiceLoadBalancerIPBlock](blocks []T) []string {
+	out := make([]string, len(blocks))
+	for i, b := range blocks {
+		out[i] = v3.ServiceClusterIPBlock(b).CIDR
+	}
+	return out
 }
 
 // validateCommunity checks "aa:nn" (16-bit parts) or "aa:nn:mm" (32-bit parts).
@@ -138,9 +162,11 @@ func validateCommunity(v string) error {
 	return nil
 }
 
+// validatePassword checks a BGP password. Without a secretKeyRef there is no
+// password (sessions are not authenticated), as in Calico.
 func validatePassword(p *field.Path, pw *v3.BGPPassword) field.ErrorList {
 	if pw.SecretKeyRef == nil {
-		return field.ErrorList{field.Required(p.Child("secretKeyRef"), "a Secret name and key holding the password")}
+		return nil
 	}
 	var errs field.ErrorList
 	if pw.SecretKeyRef.Name == "" {
@@ -239,7 +265,8 @@ func validateBGPPeer(b *v3.BGPPeer) field.ErrorList {
 	return errs
 }
 
-var bgpInterfaceRegex = regexp.MustCompile(`^[a-zA-Z0-9_.@:*-]{1,15}$`)
+// bgpInterfaceRegex is an interface name or glob in BGP settings.
+var bgpInterfaceRegex = regexp.MustCompile(`^[a-zA-Z0-9_.*-]{1,15}$`)
 
 func validateBGPFilter(f *v3.BGPFilter) field.ErrorList {
 	errs := validateMeta(&f.ObjectMeta, false, subdomainName)
@@ -297,16 +324,13 @@ func validateFilterRule(p *field.Path, fam int, r filterRule) field.ErrorList {
 	if fam == 6 {
 		maxLen = 128
 	}
-	var cidrLen int32 = -1
 	if r.cidr != "" {
-		pr, err := netip.ParsePrefix(r.cidr)
+		pr, err := parseMaskedNet(r.cidr)
 		switch {
 		case err != nil:
-			errs = append(errs, field.Invalid(p.Child("cidr"), r.cidr, fmt.Sprintf("must be an IPv%d range in CIDR notation", fam)))
+			errs = append(errs, field.Invalid(p.Child("cidr"), r.cidr, fmt.Sprintf("must be an IPv%d range in CIDR notation: %v", fam, err)))
 		case family(pr) != fam:
 			errs = append(errs, field.Invalid(p.Child("cidr"), r.cidr, fmt.Sprintf("must be an IPv%d range: this is a V%d rule", fam, fam)))
-		default:
-			cidrLen = int32(pr.Bits())
 		}
 		if r.op == "" {
 			errs = append(errs, field.Required(p.Child("matchOperator"), "cidr needs a matchOperator: Equal, NotEqual, In or NotIn"))
@@ -315,33 +339,23 @@ func validateFilterRule(p *field.Path, fam int, r filterRule) field.ErrorList {
 		errs = append(errs, field.Required(p.Child("cidr"), "matchOperator needs a cidr"))
 	}
 	errs = append(errs, oneOf(p.Child("matchOperator"), r.op, true, v3.MatchOperatorEqual, v3.MatchOperatorNotEqual, v3.MatchOperatorIn, v3.MatchOperatorNotIn)...)
+	// The prefix lengths bound the routes matched inside cidr; like Calico,
+	// they are only checked against the address family's range.
 	if r.prefix != nil {
 		pp := p.Child("prefixLength")
 		if r.cidr == "" {
 			errs = append(errs, field.Required(p.Child("cidr"), "prefixLength needs a cidr"))
 		}
-		lo, hi := int32(0), maxLen
-		if r.prefix.min != nil {
-			lo = *r.prefix.min
-			if lo < 0 || lo > maxLen {
-				errs = append(errs, field.Invalid(pp.Child("min"), lo, fmt.Sprintf("must be 0-%d", maxLen)))
-			} else if cidrLen >= 0 && lo < cidrLen {
-				errs = append(errs, field.Invalid(pp.Child("min"), lo, fmt.Sprintf("must be at least the cidr's prefix length (%d)", cidrLen)))
-			}
+		if r.prefix.min != nil && (*r.prefix.min < 0 || *r.prefix.min > maxLen) {
+			errs = append(errs, field.Invalid(pp.Child("min"), *r.prefix.min, fmt.Sprintf("must be 0-%d", maxLen)))
 		}
-		if r.prefix.max != nil {
-			hi = *r.prefix.max
-			if hi < 0 || hi > maxLen {
-				errs = append(errs, field.Invalid(pp.Child("max"), hi, fmt.Sprintf("must be 0-%d", maxLen)))
-			}
-		}
-		if lo > hi {
-			errs = append(errs, field.Invalid(pp, fmt.Sprintf("%d-%d", lo, hi), "min must not be greater than max"))
+		if r.prefix.max != nil && (*r.prefix.max < 0 || *r.prefix.max > maxLen) {
+			errs = append(errs, field.Invalid(pp.Child("max"), *r.prefix.max, fmt.Sprintf("must be 0-%d", maxLen)))
 		}
 	}
 	errs = append(errs, oneOf(p.Child("source"), r.source, true, v3.BGPFilterSourceRemotePeers)...)
 	if r.iface != "" && !bgpInterfaceRegex.MatchString(r.iface) {
-		errs = append(errs, field.Invalid(p.Child("interface"), r.iface, "must be an interface name or glob of up to 15 letters, digits, '*' or any of _ . @ : -"))
+		errs = append(errs, field.Invalid(p.Child("interface"), r.iface, "must be an interface name or glob of up to 15 letters, digits, '*', '_', '.' or '-'"))
 	}
 	errs = append(errs, oneOf(p.Child("peerType"), r.peerType, true, v3.BGPFilterPeerTypeEBGP, v3.BGPFilterPeerTypeIBGP)...)
 	if c := r.communities; c != nil {

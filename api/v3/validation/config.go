@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"strings"
 
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -47,15 +49,15 @@ var felixEnums = map[string]felixEnum{
 	"bpfMapSizeConntrackScaling":     {true, []string{"Disabled", "DoubleIfFull"}},
 	"bpfEnforceRPF":                  {true, []string{"Disabled", "Strict", "Loose"}},
 	"bpfRedirectToPeer":              {false, []string{"Enabled", "Disabled", "L2Only"}},
-	"bpfAttachType":                  {false, []string{"TC", "TCX"}},
+	"bpfAttachType":                  {false, []string{"TC", "TCX", "Netkit"}},
 	"bpfProfiling":                   {false, []string{"Enabled", "Disabled"}},
 	"bpfConntrackMode":               {false, []string{"Auto", "Userspace", "BPFProgram"}},
 	"bpfJITHardening":                {false, []string{"Auto", "Strict"}},
 	"bpfOverlayHostSourceIP":         {false, []string{"TunnelAddress", "HostAddress"}},
 	"routeSource":                    {true, []string{"WorkloadIPs", "CalicoIPAM"}},
 	"awsSrcDstCheck":                 {false, []string{"DoNothing", "Enable", "Disable"}},
-	"serviceLoopPrevention":          {true, []string{"Drop", "Reject", "Disabled"}},
-	"workloadSourceSpoofing":         {true, []string{"Disabled", "Any"}},
+	"serviceLoopPrevention":          {false, []string{"Drop", "Reject", "Disabled"}},
+	"workloadSourceSpoofing":         {false, []string{"Disabled", "Any"}},
 	"floatingIPs":                    {false, []string{"Enabled", "Disabled"}},
 	"windowsManageFirewallRules":     {false, []string{"Enabled", "Disabled"}},
 	"flowLogsLocalReporter":          {false, []string{"Disabled", "Enabled"}},
@@ -69,14 +71,35 @@ var felixEnums = map[string]felixEnum{
 var felixRegexes = []string{"logDebugFilenameRegex", "bpfDataIfacePattern", "bpfL3IfacePattern", "mtuIfacePattern", "bpfDisableGROForIfaces"}
 
 // felixPorts are settings that hold a TCP or UDP port (0 where it disables).
-var felixPorts = []string{"healthPort", "prometheusMetricsPort", "debugPort", "metadataPort", "vxlanPort", "wireguardListeningPort", "wireguardListeningPortV6", "bpfKubeProxyHealthzPort"}
+var felixPorts = []string{"healthPort", "prometheusMetricsPort", "debugPort", "metadataPort", "vxlanPort", "bpfKubeProxyHealthzPort"}
+
+// felixRanges are integer settings with a range, by JSON name: {min, max, what}.
+var felixRanges = map[string]struct {
+	min, max int64
+	what     string
+}{
+	"wireguardListeningPort":          {1, 65535, "a UDP port 1-65535"},
+	"wireguardListeningPortV6":        {1, 65535, "a UDP port 1-65535"},
+	"wireguardRoutingRulePriority":    {1, 32765, "a routing rule priority 1-32765 (32766 is the kernel's main table rule)"},
+	"bpfExtToServiceConnmark":         {0, 0xffffffff, "a 32-bit mark 0-4294967295"},
+	"bpfMaglevMaxEndpointsPerService": {1, 3000, "1-3000"},
+	"bpfMaglevMaxServices":            {1, 3000, "1-3000"},
+}
+
+// felixInterfaces are settings that hold a Linux interface name.
+var felixInterfaces = []string{"wireguardInterfaceName", "wireguardInterfaceNameV6"}
 
 var (
-	featureDetectRegex = regexp.MustCompile(`^([a-zA-Z0-9-_]+=(true|false|),)*([a-zA-Z0-9-_]+=(true|false|))?$`)
-	featureGatesRegex  = regexp.MustCompile(`^([a-zA-Z0-9-_]+=([^=]+),)*([a-zA-Z0-9-_]+=([^=]+))?$`)
-	logPrefixRegex     = regexp.MustCompile(`^([a-zA-Z0-9%: /_-])*$`)
-	rateLimitRegex     = regexp.MustCompile(`^[1-9][0-9]{0,3}/(second|minute|hour|day)$`)
-	ctTimeoutRegex     = regexp.MustCompile(`^(([0-9]*(\.[0-9]*)?(ms|s|h|m|us)+)+|Auto)$`)
+	// ifaceFilterRegex is an interface name or an iptables-style prefix
+	// match ("eth+").
+	ifaceFilterRegex    = regexp.MustCompile(`^[a-zA-Z0-9:._+-]{1,15}$`)
+	prometheusHostRegex = regexp.MustCompile(`^[a-zA-Z0-9:._+-]{1,64}$`)
+	healthNameRegex     = regexp.MustCompile(`^[a-zA-Z0-9_ -]+$`)
+	featureDetectRegex  = regexp.MustCompile(`^([a-zA-Z0-9-_]+=(true|false|),)*([a-zA-Z0-9-_]+=(true|false|))?$`)
+	featureGatesRegex   = regexp.MustCompile(`^([a-zA-Z0-9-_]+=([^=]+),)*([a-zA-Z0-9-_]+=([^=]+))?$`)
+	logPrefixRegex      = regexp.MustCompile(`^([a-zA-Z0-9%: /_-])*$`)
+	rateLimitRegex      = regexp.MustCompile(`^[1-9][0-9]{0,3}/(second|minute|hour|day)$`)
+	ctTimeoutRegex      = regexp.MustCompile(`^(([0-9]*(\.[0-9]*)?(ms|s|h|m|us)+)+|Auto)$`)
 )
 
 // felixFields indexes FelixConfigurationSpec's fields by JSON name.
@@ -133,6 +156,48 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 			errs = append(errs, field.Invalid(specPath.Child(name), v.Int(), "must be a port number 0-65535"))
 		}
 	}
+	for name, r := range felixRanges {
+		if v := felixValue(s, name); v.IsValid() && (v.Int() < r.min || v.Int() > r.max) {
+			errs = append(errs, field.Invalid(specPath.Child(name), v.Int(), "must be "+r.what))
+		}
+	}
+	for _, name := range felixInterfaces {
+		if v := felixValue(s, name); v.IsValid() && v.String() != "" {
+			errs = append(errs, validateInterfaceName(specPath.Child(name), v.String())...)
+		}
+	}
+	if f := s.IptablesNATOutgoingInterfaceFilter; f != "" && !ifaceFilterRegex.MatchString(f) {
+		errs = append(errs, field.Invalid(specPath.Child("iptablesNATOutgoingInterfaceFilter"), f, `must be an interface name, or a prefix ending in "+" (e.g. eth+): 1-15 letters, digits or any of : . _ + -`))
+	}
+	if s.BPFForceTrackPacketsFromIfaces != nil {
+		for i, f := range *s.BPFForceTrackPacketsFromIfaces {
+			if !ifaceFilterRegex.MatchString(f) {
+				errs = append(errs, field.Invalid(specPath.Child("bpfForceTrackPacketsFromIfaces").Index(i), f, `must be an interface name, or a prefix ending in "+" (e.g. docker+): 1-15 letters, digits or any of : . _ + -`))
+			}
+		}
+	}
+	if s.BPFLogFilters != nil {
+		for k := range *s.BPFLogFilters {
+			if !ifaceRegex.MatchString(k) {
+				errs = append(errs, field.Invalid(specPath.Child("bpfLogFilters").Key(k), k, "keys must be interface names (1-15 letters, digits, '_', '.' or '-') or all, weps, heps"))
+			}
+		}
+	}
+	if h := s.PrometheusMetricsHost; h != "" && !prometheusHostRegex.MatchString(h) {
+		errs = append(errs, field.Invalid(specPath.Child("prometheusMetricsHost"), h, "must be a host name or an IP address: 1-64 letters, digits or any of : . _ + -"))
+	}
+	// The region names a namespace, openstack-region-<region>.
+	if r := s.OpenstackRegion; r != "" {
+		const prefix = "openstack-region-"
+		if max := 63 - len(prefix); len(r) > max {
+			errs = append(errs, field.TooLong(specPath.Child("openstackRegion"), r, max))
+		} else {
+			for _, msg := range k8svalidation.IsDNS1123Label(r) {
+				errs = append(errs, field.Invalid(specPath.Child("openstackRegion"), r, "must be a DNS-1123 label (it names the namespace "+prefix+"<region>): "+msg))
+			}
+		}
+	}
+
 	// Durations must not be negative.
 	t := reflect.TypeOf(*s)
 	for i := 0; i < t.NumField(); i++ {
@@ -183,9 +248,11 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 		}
 		for i, port := range *pp.ports {
 			p := specPath.Child(pp.name).Index(i)
+			// Port 0 is accepted, as in Calico. The protocol is matched in any
+			// case: Felix's own failsafe settings are written "tcp:22".
 			errs = append(errs, oneOfFold(p.Child("protocol"), port.Protocol, "TCP", "UDP", "SCTP")...)
-			if port.Port == 0 {
-				errs = append(errs, field.Invalid(p.Child("port"), port.Port, "must be a port number 1-65535"))
+			if port.Protocol == "" {
+				errs = append(errs, field.Required(p.Child("protocol"), "TCP, UDP or SCTP"))
 			}
 			if port.Net != "" {
 				errs = append(errs, validateNetList(p.Child("net"), []string{port.Net}, true, 1)...)
@@ -214,10 +281,17 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 		errs = append(errs, field.Invalid(specPath.Child("routeTableRange"), fmt.Sprintf("%d-%d", r.Min, r.Max), "must be a range of route table indices within 1-250"))
 	}
 	if s.RouteTableRanges != nil {
+		tables := int64(0)
 		for i, r := range *s.RouteTableRanges {
 			if r.Min < 1 || r.Max < r.Min || int64(r.Max) > 0xffffffff {
 				errs = append(errs, field.Invalid(specPath.Child("routeTableRanges").Index(i), fmt.Sprintf("%d-%d", r.Min, r.Max), "must be a range min-max with 1 <= min <= max <= 4294967295"))
+				continue
 			}
+			tables += int64(r.Max) - int64(r.Min) + 1
+		}
+		// Felix manages every table it is given: keep the count sane.
+		if tables > 0xffff {
+			errs = append(errs, field.Invalid(specPath.Child("routeTableRanges"), tables, "the ranges add up to more than 65535 route tables; use fewer or smaller ranges"))
 		}
 	}
 	if s.NATOutgoingAddress != "" {
@@ -249,6 +323,8 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 		hp := specPath.Child("healthTimeoutOverrides").Index(i)
 		if h.Name == "" {
 			errs = append(errs, field.Required(hp.Child("name"), "the name of a health reporter, e.g. InternalDataplaneMainLoop"))
+		} else if !healthNameRegex.MatchString(h.Name) {
+			errs = append(errs, field.Invalid(hp.Child("name"), h.Name, "must be the name of a health reporter: letters, digits, '_', '-' and spaces, e.g. InternalDataplaneMainLoop"))
 		}
 		if h.Timeout.Duration < 0 {
 			errs = append(errs, field.Invalid(hp.Child("timeout"), h.Timeout.Duration.String(), "must not be negative"))
@@ -268,7 +344,12 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 		}
 	}
 	if s.ExternalNodesCIDRList != nil {
-		errs = append(errs, validateNetList(specPath.Child("externalNodesList"), *s.ExternalNodesCIDRList, true, 100000)...)
+		enp := specPath.Child("externalNodesList")
+		nerrs, fams := validateNets(enp, *s.ExternalNodesCIDRList, true, 100000)
+		errs = append(errs, nerrs...)
+		if fams[6] {
+			errs = append(errs, field.Invalid(enp, "IPv6 ranges", "must list IPv4 addresses and CIDRs only"))
+		}
 	}
 	if s.BPFDSROptoutCIDRs != nil {
 		errs = append(errs, validateNetList(specPath.Child("bpfDSROptoutCIDRs"), *s.BPFDSROptoutCIDRs, true, 100000)...)
@@ -323,8 +404,8 @@ func validateKCCSpec(p *field.Path, s *v3.KubeControllersConfigurationSpec) fiel
 			errs = append(errs, oneOf(hp.Child("createDefaultHostEndpoint"), h.CreateDefaultHostEndpoint, true, v3.Enabled, v3.Disabled)...)
 			for i, t := range h.Templates {
 				tp := hp.Child("templates").Index(i)
-				if len(t.GenerateName) > 253 {
-					errs = append(errs, field.TooLong(tp.Child("generateName"), "", 253))
+				if t.GenerateName != "" {
+					errs = append(errs, validateObjectName(tp.Child("generateName"), t.GenerateName, "")...)
 				}
 				errs = append(errs, validateNetList(tp.Child("interfaceCIDRs"), t.InterfaceCIDRs, true, 1000)...)
 				if t.InterfacePattern != "" {
@@ -332,10 +413,8 @@ func validateKCCSpec(p *field.Path, s *v3.KubeControllersConfigurationSpec) fiel
 						errs = append(errs, field.Invalid(tp.Child("interfacePattern"), t.InterfacePattern, "must be a valid regular expression: "+err.Error()))
 					}
 				}
-				if len(t.InterfaceCIDRs) == 0 && t.InterfacePattern == "" {
-					errs = append(errs, field.Required(tp, "give interfaceCIDRs, interfacePattern or both"))
-				}
 				errs = append(errs, metav1validation.ValidateLabels(t.Labels, tp.Child("labels"))...)
+				errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, tp.Child("annotations"))...)
 				errs = append(errs, validateSelector(tp.Child("nodeSelector"), t.NodeSelector, false)...)
 			}
 		}
@@ -375,8 +454,16 @@ func validateCalicoNodeStatus(n *v3.CalicoNodeStatus) field.ErrorList {
 	} else {
 		errs = append(errs, validateNodeName(specPath.Child("node"), n.Spec.Node)...)
 	}
+	seen := map[v3.NodeStatusClassType]bool{}
 	for i, c := range n.Spec.Classes {
 		errs = append(errs, oneOf(specPath.Child("classes").Index(i), c, false, v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes)...)
+		if seen[c] {
+			errs = append(errs, field.Duplicate(specPath.Child("classes").Index(i), c))
+		}
+		seen[c] = true
+	}
+	if p := n.Spec.UpdatePeriodSeconds; p != nil && *p > 86400 {
+		errs = append(errs, field.Invalid(specPath.Child("updatePeriodSeconds"), *p, "must be 0-86400 (a day); 0 stops reporting"))
 	}
 	return errs
 }

@@ -5,9 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
-	"strings"
 
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -31,14 +29,14 @@ func validateHostEndpoint(h *v3.HostEndpoint) field.ErrorList {
 		errs = append(errs, validateIP(specPath.Child("expectedIPs").Index(i), ip, 0)...)
 	}
 	errs = append(errs, validateProfileNames(specPath.Child("profiles"), s.Profiles)...)
-	seen := map[string]bool{}
+	// Names may repeat: a port name can stand for a TCP and a UDP port.
 	for i, port := range s.Ports {
 		pp := specPath.Child("ports").Index(i)
-		errs = append(errs, validatePortName(pp.Child("name"), port.Name)...)
-		if seen[port.Name] {
-			errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+		if port.Name == "" {
+			errs = append(errs, field.Required(pp.Child("name"), "policy refers to a host endpoint's ports by name, e.g. http"))
+		} else {
+			errs = append(errs, validateK8sPortName(pp.Child("name"), port.Name)...)
 		}
-		seen[port.Name] = true
 		errs = append(errs, validateEndpointPortProtocol(pp.Child("protocol"), port.Protocol)...)
 		if port.Port == 0 {
 			errs = append(errs, field.Invalid(pp.Child("port"), port.Port, "must be a port number 1-65535"))
@@ -48,6 +46,9 @@ func validateHostEndpoint(h *v3.HostEndpoint) field.ErrorList {
 }
 
 func validateEndpointPortProtocol(p *field.Path, proto v3.Protocol) field.ErrorList {
+	if proto == (v3.Protocol{}) {
+		return field.ErrorList{field.Required(p, "TCP, UDP or SCTP")}
+	}
 	if err := proto.Validate(); err != nil {
 		return field.ErrorList{field.Invalid(p, proto.String(), err.Error())}
 	}
@@ -57,41 +58,24 @@ func validateEndpointPortProtocol(p *field.Path, proto v3.Protocol) field.ErrorL
 	return nil
 }
 
-var portNameRegex = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-
-func validatePortName(p *field.Path, name string) field.ErrorList {
-	if name == "" {
-		return field.ErrorList{field.Required(p, "a port name of 1-128 letters, digits, '_', '.' or '-'")}
-	}
-	if !portNameRegex.MatchString(name) || !strings.ContainsAny(strings.ToLower(name), "abcdefghijklmnopqrstuvwxyz") {
-		return field.ErrorList{field.Invalid(p, name, "must be 1-128 letters, digits, '_', '.' or '-' with at least one letter")}
-	}
-	return nil
-}
-
-var ifaceRegex = regexp.MustCompile(`^[a-zA-Z0-9_.@:-]{1,15}$`)
+// ifaceRegex is a Linux interface name as Calico accepts one.
+var ifaceRegex = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
 
 func validateInterfaceName(p *field.Path, name string) field.ErrorList {
 	if !ifaceRegex.MatchString(name) {
-		return field.ErrorList{field.Invalid(p, name, "must be a Linux interface name: 1-15 letters, digits or any of _ . @ : -")}
+		return field.ErrorList{field.Invalid(p, name, "must be a Linux interface name: 1-15 letters, digits, '_', '.' or '-'")}
 	}
 	return nil
 }
 
 func validateNodeName(p *field.Path, name string) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
-		errs = append(errs, field.Invalid(p, name, "must be a node name: "+msg))
-	}
-	return errs
+	return validateObjectName(p, name, "a node")
 }
 
 func validateProfileNames(p *field.Path, names []string) field.ErrorList {
 	var errs field.ErrorList
 	for i, n := range names {
-		if n == "" || len(n) > 253 || strings.ContainsAny(n, " /\t\n") {
-			errs = append(errs, field.Invalid(p.Index(i), n, "must be a profile name, e.g. kns.default or projectcalico-default-allow"))
-		}
+		errs = append(errs, validateObjectName(p.Index(i), n, "a profile, e.g. kns.default or projectcalico-default-allow")...)
 	}
 	return errs
 }
@@ -132,7 +116,9 @@ func validateIPPool(pool *v3.IPPool) field.ErrorList {
 		}
 		if s.BlockSize != 0 && (s.BlockSize < lo || s.BlockSize > hi) {
 			errs = append(errs, field.Invalid(bp, s.BlockSize, fmt.Sprintf("an IPv%d pool's blockSize must be %d-%d", fam, lo, hi)))
-		} else if s.BlockSize != 0 && pr.Bits() > s.BlockSize {
+		} else if s.BlockSize != 0 && pr.Bits() > s.BlockSize && !s.Disabled {
+			// A disabled pool allocates nothing, so its size does not matter
+			// (it may, for instance, keep workloads off a range).
 			errs = append(errs, field.Invalid(cp, s.CIDR, fmt.Sprintf("the pool (/%d) is smaller than one block (/%d); use a prefix length of at most %d or a larger blockSize", pr.Bits(), s.BlockSize, s.BlockSize)))
 		}
 	}
@@ -154,12 +140,34 @@ func validateIPPool(pool *v3.IPPool) field.ErrorList {
 	errs = append(errs, validateSelector(specPath.Child("namespaceSelector"), s.NamespaceSelector, false)...)
 	seen := map[v3.IPPoolAllowedUse]bool{}
 	up := specPath.Child("allowedUses")
+	if len(s.AllowedUses) > 10 {
+		errs = append(errs, field.TooMany(up, len(s.AllowedUses), 10))
+	}
 	for i, u := range s.AllowedUses {
 		errs = append(errs, oneOf(up.Index(i), u, false, v3.IPPoolAllowedUseWorkload, v3.IPPoolAllowedUseTunnel, v3.IPPoolAllowedUseLoadBalancer)...)
 		if seen[u] {
 			errs = append(errs, field.Duplicate(up.Index(i), u))
 		}
 		seen[u] = true
+	}
+	if seen[v3.IPPoolAllowedUseLoadBalancer] {
+		// LoadBalancer addresses are assigned by kube-controllers and
+		// advertised over BGP from every node: the pool serves nothing else.
+		if seen[v3.IPPoolAllowedUseWorkload] || seen[v3.IPPoolAllowedUseTunnel] {
+			errs = append(errs, field.Forbidden(up, "LoadBalancer must be the only use: a pool for Service addresses cannot also serve workloads or tunnels; create a separate pool"))
+		}
+		if ipip || vxlan {
+			errs = append(errs, field.Forbidden(specPath.Child("ipipMode"), "a LoadBalancer pool's addresses are not routed through tunnels: set ipipMode and vxlanMode to Never"))
+		}
+		if s.DisableBGPExport {
+			errs = append(errs, field.Forbidden(specPath.Child("disableBGPExport"), "a LoadBalancer pool's addresses are reached through BGP: disableBGPExport must be false"))
+		}
+		if s.NodeSelector != "all()" {
+			errs = append(errs, field.Invalid(specPath.Child("nodeSelector"), s.NodeSelector, "a LoadBalancer pool belongs to every node: use all() or leave nodeSelector empty"))
+		}
+	}
+	if seen[v3.IPPoolAllowedUseTunnel] && s.NamespaceSelector != "" {
+		errs = append(errs, field.Forbidden(specPath.Child("namespaceSelector"), "a pool with allowed use Tunnel gives nodes their tunnel addresses, which belong to no namespace; remove namespaceSelector or use allowedUses [Workload]"))
 	}
 	if s.AssignmentMode != nil {
 		errs = append(errs, oneOf(specPath.Child("assignmentMode"), *s.AssignmentMode, false, v3.AssignmentModeAutomatic, v3.AssignmentModeManual)...)
@@ -213,6 +221,9 @@ func validateIPAMBlock(b *v3.IPAMBlock) field.ErrorList {
 func validateBlockAffinity(a *v3.BlockAffinity) field.ErrorList {
 	errs := validateMeta(&a.ObjectMeta, false, subdomainName)
 	s := a.Spec
+	if s.Deleted {
+		errs = append(errs, field.Forbidden(specPath.Child("deleted"), "IPAM marks an affinity deleted while it removes it; a written affinity must have deleted false"))
+	}
 	errs = append(errs, oneOf(specPath.Child("state"), s.State, true, v3.StateConfirmed, v3.StatePending, v3.StatePendingDeletion)...)
 	if s.Node == "" {
 		errs = append(errs, field.Required(specPath.Child("node"), "the node (or virtual owner) the block is affine to"))

@@ -3,10 +3,15 @@ package validation
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -31,6 +36,48 @@ func validateTier(t *v3.Tier) field.ErrorList {
 	return errs
 }
 
+// Policy names. A Calico policy's name is a DNS-1123 label, optionally
+// prefixed with its tier and a dot ("security.allow-dns"). A namespaced
+// policy may also carry the form of the names Calico gives the policies it
+// converts ("knp.default.<name>" for a Kubernetes NetworkPolicy,
+// "ossg.default.<name>"); a global policy may not.
+var (
+	labelFmt              = `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
+	subdomainFmt          = labelFmt + `(\.` + labelFmt + `)*`
+	policyNameRegex       = regexp.MustCompile(`^(` + labelFmt + `(\.` + labelFmt + `)?|(knp|ossg)\.default\.` + subdomainFmt + `)$`)
+	globalPolicyNameRegex = regexp.MustCompile(`^(` + labelFmt + `\.)?` + labelFmt + `$`)
+)
+
+// validatePolicyMeta checks a policy's metadata and its name rule.
+func validatePolicyMeta(m *metav1.ObjectMeta, namespaced bool) field.ErrorList {
+	errs := validateMeta(m, namespaced, subdomainName)
+	if len(apivalidation.NameIsDNSSubdomain(m.Name, false)) > 0 {
+		return errs // already reported
+	}
+	np := metaPath.Child("name")
+	if namespaced && !policyNameRegex.MatchString(m.Name) {
+		errs = append(errs, field.Invalid(np, m.Name, `a policy name must be a DNS-1123 label (lower-case letters, digits and '-'), optionally prefixed with its tier and one dot, e.g. "allow-dns" or "security.allow-dns"`))
+	}
+	if !namespaced && !globalPolicyNameRegex.MatchString(m.Name) {
+		msg := `a global policy name must be a DNS-1123 label (lower-case letters, digits and '-'), optionally prefixed with its tier and one dot, e.g. "allow-dns" or "security.allow-dns"`
+		if strings.HasPrefix(m.Name, "knp.") || strings.HasPrefix(m.Name, "ossg.") {
+			msg = `names starting with "knp." or "ossg." belong to policies converted from Kubernetes; ` + msg
+		}
+		errs = append(errs, field.Invalid(np, m.Name, msg))
+	}
+	return errs
+}
+
+// direction tells which list a rule is in: what a services match and an http
+// match may be used with depends on it.
+type direction int
+
+const (
+	dirNone direction = iota // a profile's rules: no direction rules
+	dirIngress
+	dirEgress
+)
+
 // commonPolicy holds the fields all Calico policy kinds share.
 type commonPolicy struct {
 	tier                   string
@@ -40,6 +87,9 @@ type commonPolicy struct {
 	types                  []v3.PolicyType
 	serviceAccountSelector string
 	hints                  []v3.PolicyPerformanceHint
+	// global is set for GlobalNetworkPolicy and its staged form, whose
+	// services matches must name a namespace.
+	global bool
 }
 
 func validateCommonPolicy(c commonPolicy) field.ErrorList {
@@ -53,6 +103,9 @@ func validateCommonPolicy(c commonPolicy) field.ErrorList {
 	errs = append(errs, validateSelector(specPath.Child("selector"), c.selector, false)...)
 	errs = append(errs, validateSelector(specPath.Child("serviceAccountSelector"), c.serviceAccountSelector, false)...)
 
+	// Types need not agree with the rules: a policy may list rules for a
+	// direction it does not (yet) apply to, as during an upgrade from policies
+	// written before types existed.
 	typesPath := specPath.Child("types")
 	seen := map[v3.PolicyType]bool{}
 	if len(c.types) > 2 {
@@ -65,14 +118,6 @@ func validateCommonPolicy(c commonPolicy) field.ErrorList {
 		}
 		seen[t] = true
 	}
-	if len(c.types) > 0 {
-		if len(c.ingress) > 0 && !seen[v3.PolicyTypeIngress] {
-			errs = append(errs, field.Invalid(typesPath, c.types, "the policy has ingress rules, so types must include Ingress (or remove the ingress rules)"))
-		}
-		if len(c.egress) > 0 && !seen[v3.PolicyTypeEgress] {
-			errs = append(errs, field.Invalid(typesPath, c.types, "the policy has egress rules, so types must include Egress (or remove the egress rules)"))
-		}
-	}
 	hintPath := specPath.Child("performanceHints")
 	seenHint := map[v3.PolicyPerformanceHint]bool{}
 	for i, h := range c.hints {
@@ -82,43 +127,85 @@ func validateCommonPolicy(c commonPolicy) field.ErrorList {
 		}
 		seenHint[h] = true
 	}
-	errs = append(errs, validateRules(specPath.Child("ingress"), c.ingress)...)
-	errs = append(errs, validateRules(specPath.Child("egress"), c.egress)...)
+	errs = append(errs, validateRules(specPath.Child("ingress"), c.ingress, dirIngress, c.global)...)
+	errs = append(errs, validateRules(specPath.Child("egress"), c.egress, dirEgress, c.global)...)
 	return errs
 }
 
 func validateNetworkPolicy(p *v3.NetworkPolicy) field.ErrorList {
 	s := p.Spec
-	errs := validateMeta(&p.ObjectMeta, true, subdomainName)
-	return append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints})...)
+	errs := validatePolicyMeta(&p.ObjectMeta, true)
+	return append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints, false})...)
 }
 
 func validateStagedNetworkPolicy(p *v3.StagedNetworkPolicy) field.ErrorList {
 	s := p.Spec
-	errs := validateMeta(&p.ObjectMeta, true, subdomainName)
+	errs := validatePolicyMeta(&p.ObjectMeta, true)
 	errs = append(errs, validateStagedAction(s.StagedAction)...)
-	return append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints})...)
+	if s.StagedAction == v3.StagedActionDelete {
+		errs = append(errs, stagedDeleteFields(stagedSet{
+			"order": s.Order != nil, "selector": s.Selector != "", "serviceAccountSelector": s.ServiceAccountSelector != "",
+			"ingress": len(s.Ingress) > 0, "egress": len(s.Egress) > 0, "performanceHints": len(s.PerformanceHints) > 0,
+			"types": !defaultedTypes(s.Types),
+		})...)
+	}
+	return append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints, false})...)
 }
 
 func validateGlobalNetworkPolicy(p *v3.GlobalNetworkPolicy) field.ErrorList {
 	s := p.Spec
-	errs := validateMeta(&p.ObjectMeta, false, subdomainName)
-	errs = append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints})...)
+	errs := validatePolicyMeta(&p.ObjectMeta, false)
+	errs = append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints, true})...)
 	errs = append(errs, validateSelector(specPath.Child("namespaceSelector"), s.NamespaceSelector, false)...)
 	return append(errs, validateHostPolicyFlags(s.DoNotTrack, s.PreDNAT, s.ApplyOnForward, s.Egress, s.Types)...)
 }
 
 func validateStagedGlobalNetworkPolicy(p *v3.StagedGlobalNetworkPolicy) field.ErrorList {
 	s := p.Spec
-	errs := validateMeta(&p.ObjectMeta, false, subdomainName)
+	errs := validatePolicyMeta(&p.ObjectMeta, false)
 	errs = append(errs, validateStagedAction(s.StagedAction)...)
-	errs = append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints})...)
+	if s.StagedAction == v3.StagedActionDelete {
+		errs = append(errs, stagedDeleteFields(stagedSet{
+			"order": s.Order != nil, "selector": s.Selector != "", "serviceAccountSelector": s.ServiceAccountSelector != "",
+			"namespaceSelector": s.NamespaceSelector != "", "ingress": len(s.Ingress) > 0, "egress": len(s.Egress) > 0,
+			"performanceHints": len(s.PerformanceHints) > 0, "doNotTrack": s.DoNotTrack, "preDNAT": s.PreDNAT,
+			"applyOnForward": s.ApplyOnForward, "types": !defaultedTypes(s.Types),
+		})...)
+	}
+	errs = append(errs, validateCommonPolicy(commonPolicy{s.Tier, s.Order, s.Ingress, s.Egress, s.Selector, s.Types, s.ServiceAccountSelector, s.PerformanceHints, true})...)
 	errs = append(errs, validateSelector(specPath.Child("namespaceSelector"), s.NamespaceSelector, false)...)
 	return append(errs, validateHostPolicyFlags(s.DoNotTrack, s.PreDNAT, s.ApplyOnForward, s.Egress, s.Types)...)
 }
 
 func validateStagedAction(a v3.StagedAction) field.ErrorList {
 	return oneOf(specPath.Child("stagedAction"), a, true, v3.StagedActionSet, v3.StagedActionDelete, v3.StagedActionLearn, v3.StagedActionIgnore)
+}
+
+// stagedSet tells, by field name, which spec fields are set.
+type stagedSet map[string]bool
+
+// stagedDeleteFields refuses every set field: a staged Delete only names the
+// enforced policy (and its tier) whose removal it stages.
+func stagedDeleteFields(set stagedSet) field.ErrorList {
+	var names []string
+	for n, isSet := range set {
+		if isSet {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var errs field.ErrorList
+	for _, n := range names {
+		errs = append(errs, field.Forbidden(specPath.Child(n), "must be empty when stagedAction is Delete: a staged Delete only names the policy it would remove"))
+	}
+	return errs
+}
+
+// defaultedTypes reports whether policy types are what v3.Default gives a
+// policy without rules (or none at all), so that a staged Delete, which has
+// no rules, is not refused for the types defaulting added.
+func defaultedTypes(types []v3.PolicyType) bool {
+	return len(types) == 0 || len(types) == 1 && types[0] == v3.PolicyTypeIngress
 }
 
 // validateHostPolicyFlags checks doNotTrack, preDNAT and applyOnForward.
@@ -143,18 +230,18 @@ func validateHostPolicyFlags(doNotTrack, preDNAT, applyOnForward bool, egress []
 	return errs
 }
 
-func validateRules(p *field.Path, rules []v3.Rule) field.ErrorList {
+func validateRules(p *field.Path, rules []v3.Rule, dir direction, global bool) field.ErrorList {
 	var errs field.ErrorList
 	if len(rules) > maxRules {
 		errs = append(errs, field.TooMany(p, len(rules), maxRules))
 	}
 	for i := range rules {
-		errs = append(errs, validateRule(p.Index(i), &rules[i])...)
+		errs = append(errs, validateRule(p.Index(i), &rules[i], dir, global)...)
 	}
 	return errs
 }
 
-func validateRule(p *field.Path, r *v3.Rule) field.ErrorList {
+func validateRule(p *field.Path, r *v3.Rule, dir direction, global bool) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, oneOf(p.Child("action"), r.Action, false, v3.Allow, v3.Deny, v3.Log, v3.Pass)...)
 	if r.IPVersion != nil && *r.IPVersion != 4 && *r.IPVersion != 6 {
@@ -207,9 +294,47 @@ func validateRule(p *field.Path, r *v3.Rule) field.ErrorList {
 			}
 		}
 	}
+	if r.Metadata != nil {
+		errs = append(errs, apivalidation.ValidateAnnotations(r.Metadata.Annotations, p.Child("metadata", "annotations"))...)
+	}
 
-	// The rule's IP version, from ipVersion or from an ICMP protocol, must agree
-	// with the families of its nets.
+	srcErrs, srcFams := validateEntityRule(p.Child("source"), &r.Source, r)
+	dstErrs, dstFams := validateEntityRule(p.Child("destination"), &r.Destination, r)
+	errs = append(errs, srcErrs...)
+	errs = append(errs, dstErrs...)
+	errs = append(errs, validateRuleFamilies(p, r, srcFams, dstFams)...)
+
+	if r.Destination.Services != nil && (len(r.Destination.Ports) > 0 || len(r.Destination.NotPorts) > 0) {
+		errs = append(errs, field.Forbidden(p.Child("destination", "ports"), "destination ports and notPorts cannot be combined with destination services: the service's own ports are used"))
+	}
+	// A services match selects the service's endpoints as peers: the
+	// sources of ingress traffic, the destinations of egress traffic.
+	switch dir {
+	case dirIngress:
+		if r.Destination.Services != nil {
+			errs = append(errs, field.Forbidden(p.Child("destination", "services"), "not allowed in ingress rules: a services match selects peers, so in an ingress rule it belongs in source"))
+		}
+		if global && r.Source.Services != nil && r.Source.Services.Namespace == "" {
+			errs = append(errs, field.Required(p.Child("source", "services", "namespace"), "a global policy has no namespace of its own: give the service's namespace"))
+		}
+	case dirEgress:
+		if r.Source.Services != nil {
+			errs = append(errs, field.Forbidden(p.Child("source", "services"), "not allowed in egress rules: a services match selects peers, so in an egress rule it belongs in destination"))
+		}
+		if global && r.Destination.Services != nil && r.Destination.Services.Namespace == "" {
+			errs = append(errs, field.Required(p.Child("destination", "services", "namespace"), "a global policy has no namespace of its own: give the service's namespace"))
+		}
+	}
+
+	if r.HTTP != nil {
+		errs = append(errs, validateHTTP(p, r, dir)...)
+	}
+	return errs
+}
+
+// validateRuleFamilies checks that a rule's nets are of one IP version, and
+// the version its ipVersion or ICMP protocol implies.
+func validateRuleFamilies(p *field.Path, r *v3.Rule, srcFams, dstFams map[int]bool) field.ErrorList {
 	ruleFamily, familyFrom := 0, ""
 	switch {
 	case r.IPVersion != nil && (*r.IPVersion == 4 || *r.IPVersion == 6):
@@ -219,60 +344,70 @@ func validateRule(p *field.Path, r *v3.Rule) field.ErrorList {
 	case r.Protocol != nil && r.Protocol.IsICMPv6():
 		ruleFamily, familyFrom = 6, "protocol ICMPv6"
 	}
-	srcErrs, srcFams := validateEntityRule(p.Child("source"), &r.Source, r)
-	dstErrs, dstFams := validateEntityRule(p.Child("destination"), &r.Destination, r)
-	errs = append(errs, srcErrs...)
-	errs = append(errs, dstErrs...)
+	var errs field.ErrorList
 	if ruleFamily != 0 {
 		for _, sf := range []struct {
 			side string
 			fams map[int]bool
 		}{{"source", srcFams}, {"destination", dstFams}} {
-			side := sf.side
 			for _, f := range []int{4, 6} {
 				if sf.fams[f] && f != ruleFamily {
-					errs = append(errs, field.Invalid(p.Child(side), fmt.Sprintf("IPv%d nets", f),
+					errs = append(errs, field.Invalid(p.Child(sf.side), fmt.Sprintf("IPv%d nets", f),
 						fmt.Sprintf("the rule is IPv%d only (%s) but matches IPv%d addresses; use IPv%d CIDRs or split the rule", ruleFamily, familyFrom, f, ruleFamily)))
 				}
 			}
 		}
-	} else if (srcFams[4] && !srcFams[6] && dstFams[6] && !dstFams[4]) || (srcFams[6] && !srcFams[4] && dstFams[4] && !dstFams[6]) {
-		errs = append(errs, field.Invalid(p, "", "source and destination nets are of different IP versions, so the rule can never match"))
+		return errs
 	}
-
-	if r.Destination.Services != nil && (len(r.Destination.Ports) > 0 || len(r.Destination.NotPorts) > 0) {
-		errs = append(errs, field.Forbidden(p.Child("destination", "ports"), "destination ports and notPorts cannot be combined with destination services: the service's own ports are used"))
+	if (srcFams[4] || dstFams[4]) && (srcFams[6] || dstFams[6]) {
+		errs = append(errs, field.Invalid(p, "IPv4 and IPv6 nets", "a rule's nets and notNets must all be of one IP version; split it into an IPv4 rule and an IPv6 rule"))
 	}
+	return errs
+}
 
-	if r.HTTP != nil {
-		hp := p.Child("http")
-		if r.Action != v3.Allow {
-			errs = append(errs, field.Forbidden(hp, "an http match is only valid on Allow rules"))
+// validateHTTP checks a rule's http match. Any action may carry one (this
+// dataplane enforces the rule's L3/L4 part only; see Warnings).
+func validateHTTP(p *field.Path, r *v3.Rule, dir direction) field.ErrorList {
+	var errs field.ErrorList
+	hp := p.Child("http")
+	if dir == dirEgress {
+		errs = append(errs, field.Forbidden(hp, "not allowed in egress rules: an http match applies to the requests the selected endpoints receive; move it to an ingress rule"))
+	}
+	if r.Protocol != nil && !r.Protocol.IsTCP() {
+		errs = append(errs, field.Invalid(p.Child("protocol"), r.Protocol.String(), "rules with an http match must have protocol TCP or no protocol"))
+	}
+	mp := hp.Child("methods")
+	if len(r.HTTP.Methods) > 20 {
+		errs = append(errs, field.TooMany(mp, len(r.HTTP.Methods), 20))
+	}
+	seen := map[string]bool{}
+	for i, m := range r.HTTP.Methods {
+		if m == "" {
+			errs = append(errs, field.Required(mp.Index(i), "an HTTP method such as GET"))
 		}
-		if r.Protocol != nil && !r.Protocol.IsTCP() {
-			errs = append(errs, field.Invalid(p.Child("protocol"), r.Protocol.String(), "rules with an http match must have protocol TCP or no protocol"))
+		if seen[m] {
+			errs = append(errs, field.Duplicate(mp.Index(i), m))
 		}
-		if len(r.HTTP.Methods) > 20 {
-			errs = append(errs, field.TooMany(hp.Child("methods"), len(r.HTTP.Methods), 20))
+		seen[m] = true
+	}
+	if len(r.HTTP.Paths) > 20 {
+		errs = append(errs, field.TooMany(hp.Child("paths"), len(r.HTTP.Paths), 20))
+	}
+	for i, hpath := range r.HTTP.Paths {
+		pp := hp.Child("paths").Index(i)
+		if (hpath.Exact == "") == (hpath.Prefix == "") {
+			errs = append(errs, field.Invalid(pp, hpath, "give exactly one of exact or prefix"))
 		}
-		for i, m := range r.HTTP.Methods {
-			if m == "" {
-				errs = append(errs, field.Required(hp.Child("methods").Index(i), "an HTTP method such as GET"))
+		for _, v := range []struct {
+			name, path string
+		}{{"exact", hpath.Exact}, {"prefix", hpath.Prefix}} {
+			if v.path == "" {
+				continue
 			}
-		}
-		if len(r.HTTP.Paths) > 20 {
-			errs = append(errs, field.TooMany(hp.Child("paths"), len(r.HTTP.Paths), 20))
-		}
-		for i, hpath := range r.HTTP.Paths {
-			pp := hp.Child("paths").Index(i)
-			if (hpath.Exact == "") == (hpath.Prefix == "") {
-				errs = append(errs, field.Invalid(pp, hpath, "give exactly one of exact or prefix"))
-			}
-			if len(hpath.Exact) > 1024 {
-				errs = append(errs, field.TooLong(pp.Child("exact"), "", 1024))
-			}
-			if len(hpath.Prefix) > 1024 {
-				errs = append(errs, field.TooLong(pp.Child("prefix"), "", 1024))
+			if len(v.path) > 1024 {
+				errs = append(errs, field.TooLong(pp.Child(v.name), "", 1024))
+			} else if !strings.HasPrefix(v.path, "/") || strings.ContainsAny(v.path, "?# ") {
+				errs = append(errs, field.Invalid(pp.Child(v.name), v.path, `must be a URL path: start with "/" and contain no "?", "#" or space`))
 			}
 		}
 	}
@@ -283,16 +418,16 @@ func validateRule(p *field.Path, r *v3.Rule) field.ErrorList {
 // its nets and notNets.
 func validateEntityRule(p *field.Path, e *v3.EntityRule, r *v3.Rule) (field.ErrorList, map[int]bool) {
 	var errs field.ErrorList
-	netErrs, fams := validateNets(p.Child("nets"), e.Nets, true, maxNets)
+	netErrs, fams := validateRuleNets(p.Child("nets"), e.Nets, false)
 	errs = append(errs, netErrs...)
-	notErrs, notFams := validateNets(p.Child("notNets"), e.NotNets, true, maxNets)
+	notErrs, notFams := validateRuleNets(p.Child("notNets"), e.NotNets, true)
 	errs = append(errs, notErrs...)
 	for f := range notFams {
 		fams[f] = true
 	}
 	errs = append(errs, validateSelector(p.Child("selector"), e.Selector, false)...)
 	errs = append(errs, validateSelector(p.Child("notSelector"), e.NotSelector, false)...)
-	errs = append(errs, validateSelector(p.Child("namespaceSelector"), e.NamespaceSelector, true)...)
+	errs = append(errs, validateNamespaceSelector(p.Child("namespaceSelector"), e.NamespaceSelector)...)
 
 	for _, np := range []struct {
 		name  string
@@ -306,17 +441,18 @@ func validateEntityRule(p *field.Path, e *v3.EntityRule, r *v3.Rule) (field.Erro
 		if len(ports) > maxPorts {
 			errs = append(errs, field.TooMany(pp, len(ports), maxPorts))
 		}
+		numeric := false
 		for i, port := range ports {
-			if err := port.Validate(); err != nil {
-				errs = append(errs, field.Invalid(pp.Index(i), port.String(), err.Error()))
-			}
+			errs = append(errs, validateRulePort(pp.Index(i), port)...)
+			numeric = numeric || !port.IsNamed()
 		}
-		if r.Protocol == nil || !r.Protocol.SupportsPorts() {
-			got := "no protocol"
-			if r.Protocol != nil {
-				got = "protocol " + r.Protocol.String()
-			}
-			errs = append(errs, field.Invalid(pp, "", fmt.Sprintf("%s need protocol TCP, UDP or SCTP (or 6, 17, 132); the rule has %s", name, got)))
+		// Named ports are looked up on the endpoints, with their own
+		// protocols; port numbers need the rule's protocol to mean anything.
+		switch {
+		case r.Protocol == nil && numeric:
+			errs = append(errs, field.Invalid(pp, "", fmt.Sprintf("port numbers in %s need protocol TCP, UDP or SCTP (or 6, 17, 132); only named ports may be used without a protocol", name)))
+		case r.Protocol != nil && !r.Protocol.SupportsPorts():
+			errs = append(errs, field.Invalid(pp, "", fmt.Sprintf("%s need protocol TCP, UDP or SCTP (or 6, 17, 132); the rule has protocol %s", name, r.Protocol)))
 		}
 	}
 
@@ -370,10 +506,67 @@ func validateEntityRule(p *field.Path, e *v3.EntityRule, r *v3.Rule) (field.Erro
 	return errs, fams
 }
 
+// validateRuleNets checks a rule's nets or notNets: addresses or strictly
+// masked CIDRs. A notNets entry may not be a catch-all (0.0.0.0/0, ::/0):
+// excluding every address would make the rule match nothing.
+func validateRuleNets(p *field.Path, nets []string, negated bool) (field.ErrorList, map[int]bool) {
+	var errs field.ErrorList
+	fams := map[int]bool{}
+	if len(nets) > maxNets {
+		errs = append(errs, field.TooMany(p, len(nets), maxNets))
+	}
+	for i, n := range nets {
+		pr, err := parseMaskedNet(n)
+		if err != nil {
+			errs = append(errs, field.Invalid(p.Index(i), n, err.Error()))
+			continue
+		}
+		fams[family(pr)] = true
+		if negated && pr.Bits() == 0 {
+			errs = append(errs, field.Invalid(p.Index(i), n, "a catch-all CIDR in notNets excludes every address, so the rule could never match; remove it (or use a narrower range)"))
+		}
+	}
+	return errs, fams
+}
+
+// validateRulePort checks one rule port: a number 1-65535, a range of them,
+// or a Kubernetes port name.
+func validateRulePort(p *field.Path, port v3.Port) field.ErrorList {
+	if err := port.Validate(); err != nil {
+		return field.ErrorList{field.Invalid(p, port.String(), err.Error())}
+	}
+	if port.IsNamed() {
+		return validateK8sPortName(p, port.PortName)
+	}
+	if port.MinPort == 0 {
+		return field.ErrorList{field.Invalid(p, port.String(), `port 0 is not a port; use a number 1-65535 or a range "min:max" within it`)}
+	}
+	return nil
+}
+
+// validateK8sPortName checks a port name as Kubernetes defines one (at most
+// 15 lower-case letters, digits and '-', with a letter): Calico looks named
+// ports up among the endpoints' ports, which carry such names.
+func validateK8sPortName(p *field.Path, name string) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range k8svalidation.IsValidPortName(name) {
+		errs = append(errs, field.Invalid(p, name, "must be a port name as Kubernetes defines them: "+msg))
+	}
+	return errs
+}
+
 func validateStagedKubernetesNetworkPolicy(p *v3.StagedKubernetesNetworkPolicy) field.ErrorList {
 	s := p.Spec
 	errs := validateMeta(&p.ObjectMeta, true, subdomainName)
 	errs = append(errs, validateStagedAction(s.StagedAction)...)
+	if s.StagedAction == v3.StagedActionDelete {
+		ps := s.PodSelector
+		errs = append(errs, stagedDeleteFields(stagedSet{
+			"podSelector": len(ps.MatchLabels) > 0 || len(ps.MatchExpressions) > 0,
+			"ingress":     len(s.Ingress) > 0, "egress": len(s.Egress) > 0,
+			"policyTypes": !(len(s.PolicyTypes) == 0 || len(s.PolicyTypes) == 1 && s.PolicyTypes[0] == networkingv1.PolicyTypeIngress),
+		})...)
+	}
 	opts := metav1validation.LabelSelectorValidationOptions{}
 	errs = append(errs, metav1validation.ValidateLabelSelector(&s.PodSelector, opts, specPath.Child("podSelector"))...)
 	tp := specPath.Child("policyTypes")

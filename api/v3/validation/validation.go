@@ -48,11 +48,11 @@ func Validate(obj runtime.Object) field.ErrorList {
 	case *v3.StagedKubernetesNetworkPolicy:
 		return validateStagedKubernetesNetworkPolicy(o)
 	case *v3.NetworkSet:
-		return append(validateMeta(&o.ObjectMeta, true, subdomainName),
-			validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
+		errs := append(validateMeta(&o.ObjectMeta, true, subdomainName), validateNetworkSetLabels(o.Labels)...)
+		return append(errs, validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
 	case *v3.GlobalNetworkSet:
-		return append(validateMeta(&o.ObjectMeta, false, subdomainName),
-			validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
+		errs := append(validateMeta(&o.ObjectMeta, false, subdomainName), validateNetworkSetLabels(o.Labels)...)
+		return append(errs, validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
 	case *v3.HostEndpoint:
 		return validateHostEndpoint(o)
 	case *v3.IPPool:
@@ -86,6 +86,8 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateProfile(o)
 	case *v3.WorkloadEndpoint:
 		return validateWorkloadEndpoint(o)
+	case *v3.Node:
+		return validateNode(o)
 	}
 	if l, ok := obj.(v3.ListObject); ok {
 		if items, ok := listItems(l); ok {
@@ -235,8 +237,34 @@ func validateMeta(m *metav1.ObjectMeta, namespaced bool, rule int) field.ErrorLi
 	return apivalidation.ValidateObjectMeta(m, namespaced && m.Namespace != "", nameFn, metaPath)
 }
 
+// namespaceLabel is the label Calico gives endpoints and network sets for
+// their namespace when it evaluates selectors.
+const namespaceLabel = "projectcalico.org/namespace"
+
+// validateNetworkSetLabels refuses the label Calico reserves for a network
+// set's namespace: a set may not claim another namespace through it.
+func validateNetworkSetLabels(labels map[string]string) field.ErrorList {
+	if _, ok := labels[namespaceLabel]; ok {
+		return field.ErrorList{field.Forbidden(metaPath.Child("labels").Key(namespaceLabel), "is reserved: Calico sets it to the network set's namespace when it evaluates selectors")}
+	}
+	return nil
+}
+
+// validateObjectName checks the name of another object (a node, a profile, a
+// pod): a DNS-1123 subdomain. what, when set, says what it names.
+func validateObjectName(p *field.Path, name, what string) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
+		if what != "" {
+			msg = "must be the name of " + what + ": " + msg
+		}
+		errs = append(errs, field.Invalid(p, name, msg))
+	}
+	return errs
+}
+
 // validateSelector checks that s parses. global() is only allowed where
-// allowGlobal is set (a rule's namespaceSelector).
+// allowGlobal is set (a rule's namespaceSelector, see validateNamespaceSelector).
 func validateSelector(p *field.Path, s string, allowGlobal bool) field.ErrorList {
 	if s == "" {
 		return nil
@@ -248,8 +276,23 @@ func validateSelector(p *field.Path, s string, allowGlobal bool) field.ErrorList
 	if err != nil {
 		return field.ErrorList{field.Invalid(p, s, err.Error())}
 	}
-	if !allowGlobal && sel.UsesGlobal() {
+	// The text test matches the CRD's CEL rule, which cannot parse selectors.
+	if !allowGlobal && (sel.UsesGlobal() || strings.Contains(s, "global(")) {
 		return field.ErrorList{field.Invalid(p, s, "global() can only be used in a rule's namespaceSelector; use all() or a label expression here")}
+	}
+	return nil
+}
+
+// validateNamespaceSelector checks a rule's namespaceSelector: a selector,
+// or global() on its own (which selects non-namespaced endpoints such as
+// host endpoints and global network sets, so it cannot be combined with
+// namespace labels).
+func validateNamespaceSelector(p *field.Path, s string) field.ErrorList {
+	if errs := validateSelector(p, s, true); len(errs) > 0 {
+		return errs
+	}
+	if strings.Contains(s, "global(") && strings.TrimSpace(s) != "global()" {
+		return field.ErrorList{field.Invalid(p, s, "global() cannot be combined with other terms; use namespaceSelector: global() on its own, or a namespace label expression without it")}
 	}
 	return nil
 }
@@ -278,6 +321,19 @@ func parseNet(s string, allowIP bool) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("must be an address range in CIDR notation (e.g. 10.0.0.0/8 or fd00::/8) or a single address")
 	}
 	return netip.Prefix{}, fmt.Errorf("must be an address range in CIDR notation, e.g. 10.0.0.0/8 or fd00::/8")
+}
+
+// parseMaskedNet parses a bare address or a CIDR whose address has no bits
+// set beyond its prefix, as rules and BGP advertisements require.
+func parseMaskedNet(s string) (netip.Prefix, error) {
+	pr, err := parseNet(s, true)
+	if err != nil {
+		return pr, err
+	}
+	if p, err := netip.ParsePrefix(s); err == nil && p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("has bits set beyond its /%d prefix; use the network address %s", p.Bits(), p.Masked())
+	}
+	return pr, nil
 }
 
 func family(p netip.Prefix) int {

@@ -133,12 +133,14 @@ func TestRulesValid(t *testing.T) {
 		"icmpv6 by number":   {Action: v3.Deny, Protocol: proto("58"), IPVersion: ptr(6), NotICMP: &v3.ICMPFields{Type: ptr(128)}},
 		"v6 nets":            {Action: v3.Allow, IPVersion: ptr(6), Source: v3.EntityRule{Nets: []string{"fd00::/8", "2001:db8::1"}}},
 		"global ns selector": {Action: v3.Allow, Source: v3.EntityRule{NamespaceSelector: "global()"}},
-		"services":           {Action: v3.Allow, Destination: v3.EntityRule{Services: &v3.ServiceMatch{Name: "kube-dns", Namespace: "kube-system"}}},
+		"services":           {Action: v3.Allow, Source: v3.EntityRule{Services: &v3.ServiceMatch{Name: "kube-dns", Namespace: "kube-system"}}},
 		"http":               {Action: v3.Allow, HTTP: &v3.HTTPMatch{Methods: []string{"GET"}, Paths: []v3.HTTPPath{{Exact: "/a"}, {Prefix: "/b"}}}},
+		"http on deny":       {Action: v3.Deny, Protocol: proto("TCP"), HTTP: &v3.HTTPMatch{Methods: []string{"POST"}}},
+		"http on pass":       {Action: v3.Pass, HTTP: &v3.HTTPMatch{Paths: []v3.HTTPPath{{Prefix: "/admin"}}}},
+		"named port only":    {Action: v3.Allow, Destination: v3.EntityRule{Ports: []v3.Port{port("http"), port("metrics")}}},
 		"service accounts":   {Action: v3.Allow, Source: v3.EntityRule{ServiceAccounts: &v3.ServiceAccountMatch{Names: []string{"sa"}, Selector: "a == 'b'"}}},
 		"pass and log":       {Action: v3.Pass, NotProtocol: proto("UDPLite")},
-		"unmasked net":       {Action: v3.Allow, Destination: v3.EntityRule{NotNets: []string{"10.1.2.3/8"}}},
-		"mixed sides ok":     {Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8", "fd00::/8"}}, Destination: v3.EntityRule{Nets: []string{"fd00::/8"}}},
+		"match-all nets":     {Action: v3.Allow, Destination: v3.EntityRule{Nets: []string{"0.0.0.0/0"}}},
 	} {
 		checkValid(t, name+" (gnp)", gnp(r))
 		checkValid(t, name+" (np)", np(r))
@@ -164,10 +166,17 @@ func TestRulesInvalid(t *testing.T) {
 		{"ICMPv6 with ipVersion 4", gnp(v3.Rule{Action: v3.Allow, NotProtocol: proto("ICMPv6"), IPVersion: ptr(4)}), in0 + ".ipVersion", field.ErrorTypeInvalid, "requires ipVersion 6"},
 		{"v4 net in v6 rule", gnp(v3.Rule{Action: v3.Allow, IPVersion: ptr(6), Source: v3.EntityRule{Nets: []string{"10.0.0.0/8"}}}), in0 + ".source", field.ErrorTypeInvalid, "IPv6 only"},
 		{"v6 net with ICMP", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("ICMP"), Destination: v3.EntityRule{NotNets: []string{"fd00::/8"}}}), in0 + ".destination", field.ErrorTypeInvalid, "protocol ICMP"},
-		{"sides of different families", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8"}}, Destination: v3.EntityRule{Nets: []string{"fd00::/8"}}}), in0, field.ErrorTypeInvalid, "never match"},
+		{"sides of different families", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8"}}, Destination: v3.EntityRule{Nets: []string{"fd00::/8"}}}), in0, field.ErrorTypeInvalid, "one IP version"},
+		{"families mixed in one list", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8", "fd00::/8"}}}), in0, field.ErrorTypeInvalid, "split it into an IPv4 rule and an IPv6 rule"},
+		{"unmasked net", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{NotNets: []string{"10.1.2.3/8"}}}), in0 + ".destination.notNets[0]", field.ErrorTypeInvalid, "use the network address 10.0.0.0/8"},
+		{"catch-all notNets", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{NotNets: []string{"::/0"}}}), in0 + ".source.notNets[0]", field.ErrorTypeInvalid, "could never match"},
 		{"bad net", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8", "10.0.0.0/33"}}}), in0 + ".source.nets[1]", field.ErrorTypeInvalid, "CIDR notation"},
 		{"bad notNet", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{NotNets: []string{"foo"}}}), in0 + ".destination.notNets[0]", field.ErrorTypeInvalid, "CIDR notation"},
-		{"ports without protocol", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Ports: []v3.Port{port("80")}}}), in0 + ".destination.ports", field.ErrorTypeInvalid, "need protocol TCP, UDP or SCTP"},
+		{"ports without protocol", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Ports: []v3.Port{port("80")}}}), in0 + ".destination.ports", field.ErrorTypeInvalid, "only named ports may be used without a protocol"},
+		{"port 0", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{Ports: []v3.Port{port("0")}}}), in0 + ".destination.ports[0]", field.ErrorTypeInvalid, "port 0 is not a port"},
+		{"range from 0", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{NotPorts: []v3.Port{port("0:100")}}}), in0 + ".destination.notPorts[0]", field.ErrorTypeInvalid, "1-65535"},
+		{"port name not a kubernetes name", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Ports: []v3.Port{port("Web_Port")}}}), in0 + ".destination.ports[0]", field.ErrorTypeInvalid, "port name as Kubernetes defines them"},
+		{"named port with ICMP", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("ICMP"), Destination: v3.EntityRule{Ports: []v3.Port{port("http")}}}), in0 + ".destination.ports", field.ErrorTypeInvalid, "the rule has protocol ICMP"},
 		{"notPorts with ICMP", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("ICMP"), Source: v3.EntityRule{NotPorts: []v3.Port{port("80")}}}), in0 + ".source.notPorts", field.ErrorTypeInvalid, "the rule has protocol ICMP"},
 		{"reversed range", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{Ports: []v3.Port{port("80"), port("90:80")}}}), in0 + ".destination.ports[1]", field.ErrorTypeInvalid, "min <= max"},
 		{"port out of range", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("UDP"), Destination: v3.EntityRule{Ports: []v3.Port{port("70000")}}}), in0 + ".destination.ports[0]", field.ErrorTypeInvalid, "0-65535"},
@@ -176,13 +185,19 @@ func TestRulesInvalid(t *testing.T) {
 		{"bad notSelector", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{NotSelector: "has(a"}}), in0 + ".destination.notSelector", field.ErrorTypeInvalid, "position"},
 		{"bad namespaceSelector", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{NamespaceSelector: "a in {'x'"}}), in0 + ".source.namespaceSelector", field.ErrorTypeInvalid, "position"},
 		{"global in selector", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Selector: "global()"}}), in0 + ".source.selector", field.ErrorTypeInvalid, "namespaceSelector"},
+		{"global with other terms", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{NamespaceSelector: "global() || all()"}}), in0 + ".source.namespaceSelector", field.ErrorTypeInvalid, "cannot be combined with other terms"},
 		{"bad sa selector", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{ServiceAccounts: &v3.ServiceAccountMatch{Selector: "!!"}}}), in0 + ".source.serviceAccounts.selector", field.ErrorTypeInvalid, "position"},
 		{"bad sa name", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{ServiceAccounts: &v3.ServiceAccountMatch{Names: []string{"Bad_Name"}}}}), in0 + ".source.serviceAccounts.names[0]", field.ErrorTypeInvalid, "service account name"},
 		{"services with selector", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Selector: "a == 'b'", Services: &v3.ServiceMatch{Name: "s"}}}), in0 + ".destination.selector", field.ErrorTypeForbidden, "cannot be combined with services"},
 		{"services with nets", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Nets: []string{"10.0.0.0/8"}, Services: &v3.ServiceMatch{Name: "s"}}}), in0 + ".source.nets", field.ErrorTypeForbidden, "cannot be combined"},
 		{"services with ports", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{Ports: []v3.Port{port("53")}, Services: &v3.ServiceMatch{Name: "s"}}}), in0 + ".destination.ports", field.ErrorTypeForbidden, "service's own ports"},
 		{"services without name", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Services: &v3.ServiceMatch{Namespace: "x"}}}), in0 + ".destination.services.name", field.ErrorTypeRequired, "Kubernetes Service"},
-		{"http on deny", gnp(v3.Rule{Action: v3.Deny, HTTP: &v3.HTTPMatch{Methods: []string{"GET"}}}), in0 + ".http", field.ErrorTypeForbidden, "only valid on Allow"},
+		{"services in ingress destination", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Services: &v3.ServiceMatch{Name: "s", Namespace: "n"}}}), in0 + ".destination.services", field.ErrorTypeForbidden, "belongs in source"},
+		{"global services without namespace", gnp(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Services: &v3.ServiceMatch{Name: "s"}}}), in0 + ".source.services.namespace", field.ErrorTypeRequired, "give the service's namespace"},
+		{"duplicate http methods", gnp(v3.Rule{Action: v3.Allow, HTTP: &v3.HTTPMatch{Methods: []string{"GET", "PUT", "GET"}}}), in0 + ".http.methods[2]", field.ErrorTypeDuplicate, "GET"},
+		{"http path without slash", gnp(v3.Rule{Action: v3.Allow, HTTP: &v3.HTTPMatch{Paths: []v3.HTTPPath{{Prefix: "api"}}}}), in0 + ".http.paths[0].prefix", field.ErrorTypeInvalid, `start with "/"`},
+		{"http path with query", gnp(v3.Rule{Action: v3.Log, HTTP: &v3.HTTPMatch{Paths: []v3.HTTPPath{{Exact: "/a?b=1"}}}}), in0 + ".http.paths[0].exact", field.ErrorTypeInvalid, `no "?", "#" or space`},
+		{"bad rule annotation", gnp(v3.Rule{Action: v3.Allow, Metadata: &v3.RuleMetadata{Annotations: map[string]string{"...": "x"}}}), in0 + ".metadata.annotations", field.ErrorTypeInvalid, ""},
 		{"http with udp", gnp(v3.Rule{Action: v3.Allow, Protocol: proto("UDP"), HTTP: &v3.HTTPMatch{Methods: []string{"GET"}}}), in0 + ".protocol", field.ErrorTypeInvalid, "TCP or no protocol"},
 		{"http path both", gnp(v3.Rule{Action: v3.Allow, HTTP: &v3.HTTPMatch{Paths: []v3.HTTPPath{{Exact: "/a", Prefix: "/b"}}}}), in0 + ".http.paths[0]", field.ErrorTypeInvalid, "exactly one of exact or prefix"},
 		{"egress rule index", func() *v3.GlobalNetworkPolicy {
@@ -191,6 +206,16 @@ func TestRulesInvalid(t *testing.T) {
 			p.Spec.Types = []v3.PolicyType{v3.PolicyTypeEgress}
 			return p
 		}(), "spec.egress[2].action", field.ErrorTypeNotSupported, "Allow"},
+		{"http in egress", func() *v3.GlobalNetworkPolicy {
+			p := gnp()
+			p.Spec.Egress = []v3.Rule{{Action: v3.Allow, HTTP: &v3.HTTPMatch{Methods: []string{"GET"}}}}
+			return p
+		}(), "spec.egress[0].http", field.ErrorTypeForbidden, "not allowed in egress rules"},
+		{"services in egress source", func() *v3.NetworkPolicy {
+			p := np()
+			p.Spec.Egress = []v3.Rule{{Action: v3.Allow, Source: v3.EntityRule{Services: &v3.ServiceMatch{Name: "s"}}}}
+			return p
+		}(), "spec.egress[0].source.services", field.ErrorTypeForbidden, "belongs in destination"},
 	})
 }
 
@@ -204,7 +229,6 @@ func TestPoliciesInvalid(t *testing.T) {
 		{"bad tier name", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.Tier = "My.Tier" }), "spec.tier", field.ErrorTypeInvalid, "name of a tier"},
 		{"bad type", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.Types = []v3.PolicyType{"ingress"} }), "spec.types[0]", field.ErrorTypeNotSupported, "Ingress"},
 		{"duplicate type", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.Types = []v3.PolicyType{"Ingress", "Ingress"} }), "spec.types[1]", field.ErrorTypeDuplicate, ""},
-		{"egress rules without Egress type", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.Egress = []v3.Rule{{Action: v3.Allow}} }), "spec.types", field.ErrorTypeInvalid, "must include Egress"},
 		{"preDNAT without applyOnForward", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.PreDNAT = true }), "spec.applyOnForward", field.ErrorTypeInvalid, "must be true"},
 		{"doNotTrack without applyOnForward", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.DoNotTrack = true }), "spec.applyOnForward", field.ErrorTypeInvalid, "must be true"},
 		{"preDNAT and doNotTrack", mut(func(p *v3.GlobalNetworkPolicy) {
@@ -221,6 +245,8 @@ func TestPoliciesInvalid(t *testing.T) {
 		}), "spec.types[0]", field.ErrorTypeForbidden, "types [Ingress]"},
 		{"bad hint", mut(func(p *v3.GlobalNetworkPolicy) { p.Spec.PerformanceHints = []v3.PolicyPerformanceHint{"Fast"} }), "spec.performanceHints[0]", field.ErrorTypeNotSupported, "AssumeNeededOnEveryNode"},
 		{"bad name", mut(func(p *v3.GlobalNetworkPolicy) { p.Name = "Bad_Name" }), "metadata.name", field.ErrorTypeInvalid, "RFC 1123"},
+		{"name with two dots", mut(func(p *v3.GlobalNetworkPolicy) { p.Name = "a.b.c" }), "metadata.name", field.ErrorTypeInvalid, "optionally prefixed with its tier and one dot"},
+		{"converted policy name", mut(func(p *v3.GlobalNetworkPolicy) { p.Name = "knp.default.web" }), "metadata.name", field.ErrorTypeInvalid, `belong to policies converted from Kubernetes`},
 		{"gnp with namespace", mut(func(p *v3.GlobalNetworkPolicy) { p.Namespace = "x" }), "metadata.namespace", field.ErrorTypeForbidden, "not allowed"},
 		{"np bad namespace", func() *v3.NetworkPolicy { p := np(); p.Namespace = "Bad"; return p }(), "metadata.namespace", field.ErrorTypeInvalid, ""},
 		{"staged bad action", &v3.StagedNetworkPolicy{ObjectMeta: nsMeta("s"), Spec: v3.StagedNetworkPolicySpec{StagedAction: "Apply"}}, "spec.stagedAction", field.ErrorTypeNotSupported, "Set"},
@@ -334,10 +360,14 @@ func TestBGPKinds(t *testing.T) {
 			s.NodeToNodeMeshEnabled = ptr(false)
 			s.NodeMeshPassword = &v3.BGPPassword{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}
 		}), "spec.nodeMeshPassword", field.ErrorTypeForbidden, "nodeToNodeMeshEnabled is false"},
-		{"mesh restart on node config", cfg("node.n1", func(s *v3.BGPConfigurationSpec) { s.NodeMeshMaxRestartTime = &metav1.Duration{Duration: time.Minute} }), "spec.nodeMeshMaxRestartTime", field.ErrorTypeForbidden, "named default"},
 		{"bad service cidr", cfg("default", func(s *v3.BGPConfigurationSpec) {
-			s.ServiceClusterIPs = []v3.ServiceClusterIPBlock{{CIDR: "10.96.0.1"}}
-		}), "spec.serviceClusterIPs[0].cidr", field.ErrorTypeInvalid, "CIDR"},
+			s.ServiceClusterIPs = []v3.ServiceClusterIPBlock{{CIDR: "10.96.0.1/12"}}
+		}), "spec.serviceClusterIPs[0].cidr", field.ErrorTypeInvalid, "network address 10.96.0.0/12"},
+		{"communities without advertisements", cfg("default", func(s *v3.BGPConfigurationSpec) { s.Communities = []v3.Community{{Name: "c", Value: "65000:1"}} }), "spec.prefixAdvertisements", field.ErrorTypeRequired, "only used through prefixAdvertisements"},
+		{"advertisement without communities", cfg("default", func(s *v3.BGPConfigurationSpec) {
+			s.PrefixAdvertisements = []v3.PrefixAdvertisement{{CIDR: "10.0.0.0/8"}}
+		}), "spec.prefixAdvertisements[0].communities", field.ErrorTypeRequired, "communities to advertise"},
+		{"ignore every interface", cfg("default", func(s *v3.BGPConfigurationSpec) { s.IgnoredInterfaces = []string{"*"} }), "spec.ignoredInterfaces[0]", field.ErrorTypeInvalid, "would ignore every interface"},
 		{"peering ip family", cfg("default", func(s *v3.BGPConfigurationSpec) { s.LocalWorkloadPeeringIPV4 = "fd00::1" }), "spec.localWorkloadPeeringIPV4", field.ErrorTypeInvalid, "IPv4"},
 	})
 
@@ -356,9 +386,12 @@ func TestBGPKinds(t *testing.T) {
 		{"operator without cidr", filter(func(s *v3.BGPFilterSpec) {
 			s.ImportV6 = []v3.BGPFilterRuleV6{{Action: v3.BGPFilterAccept, MatchOperator: v3.MatchOperatorIn}}
 		}), "spec.importV6[0].cidr", field.ErrorTypeRequired, "needs a cidr"},
-		{"prefix below cidr", filter(func(s *v3.BGPFilterSpec) {
-			s.ExportV4 = []v3.BGPFilterRuleV4{{Action: v3.BGPFilterAccept, CIDR: "10.0.0.0/16", MatchOperator: v3.MatchOperatorIn, PrefixLength: &v3.BGPFilterPrefixLengthV4{Min: ptr(int32(8))}}}
-		}), "spec.exportV4[0].prefixLength.min", field.ErrorTypeInvalid, "at least the cidr's prefix length (16)"},
+		{"unmasked cidr", filter(func(s *v3.BGPFilterSpec) {
+			s.ExportV4 = []v3.BGPFilterRuleV4{{Action: v3.BGPFilterAccept, CIDR: "10.0.0.1/16", MatchOperator: v3.MatchOperatorIn}}
+		}), "spec.exportV4[0].cidr", field.ErrorTypeInvalid, "network address 10.0.0.0/16"},
+		{"interface with at sign", filter(func(s *v3.BGPFilterSpec) {
+			s.ImportV4 = []v3.BGPFilterRuleV4{{Action: v3.BGPFilterReject, Interface: "eth0@if3"}}
+		}), "spec.importV4[0].interface", field.ErrorTypeInvalid, "interface name or glob"},
 		{"v6 prefix too long", filter(func(s *v3.BGPFilterSpec) {
 			s.ExportV6 = []v3.BGPFilterRuleV6{{Action: v3.BGPFilterAccept, CIDR: "fd00::/8", MatchOperator: v3.MatchOperatorIn, PrefixLength: &v3.BGPFilterPrefixLengthV6{Max: ptr(int32(129))}}}
 		}), "spec.exportV6[0].prefixLength.max", field.ErrorTypeInvalid, "0-128"},
