@@ -78,6 +78,10 @@ type Decision struct {
 	Action   string          `json:"action,omitempty"` // the rule's action or the default applied
 	Logged   []RuleRef       `json:"logged,omitempty"` // Log rules passed on the way
 	Endpoint string          `json:"endpoint,omitempty"`
+	// HTTPNotEnforced says the deciding rule has an HTTP match, which the
+	// L3/L4 dataplane does not enforce: the rule decided on its L3/L4
+	// part alone, as the kernel does.
+	HTTPNotEnforced bool `json:"httpNotEnforced,omitempty"`
 	// Staged says what would happen if the staged policies were enforced
 	// (Set replaces the enforced policy of the same name, Delete removes
 	// it); set only when a staged policy applies to the endpoint.
@@ -392,7 +396,8 @@ tiers:
 				if r.Action == string(v3.Allow) {
 					verdict = string(v3.Allow)
 				}
-				return &Decision{Verdict: verdict, Reason: ReasonPolicy, Tier: t.name, Policy: &id, Rule: &idx, Action: r.Action, Logged: logged}
+				return &Decision{Verdict: verdict, Reason: ReasonPolicy, Tier: t.name, Policy: &id, Rule: &idx, Action: r.Action, Logged: logged,
+					HTTPNotEnforced: r.HTTP != nil}
 			}
 		}
 		if t.defaultAction == string(v3.Pass) || mode == walkOptional {
@@ -424,7 +429,8 @@ tiers:
 			if r.Action == string(v3.Allow) {
 				verdict = string(v3.Allow)
 			}
-			return &Decision{Verdict: verdict, Reason: ReasonProfile, Profile: name, Rule: &idx, Action: r.Action, Logged: logged}
+			return &Decision{Verdict: verdict, Reason: ReasonProfile, Profile: name, Rule: &idx, Action: r.Action, Logged: logged,
+				HTTPNotEnforced: r.HTTP != nil}
 		}
 	}
 	return &Decision{Verdict: string(v3.Deny), Reason: ReasonNoMatch, Logged: logged}

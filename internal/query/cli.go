@@ -445,6 +445,9 @@ func describeDecision(d *calc.Decision) string {
 		s = fmt.Sprintf("%s (no policy or profile allowed it)", d.Verdict)
 	}
 	s += where
+	if d.HTTPNotEnforced {
+		s += "; the rule's http match is not enforced by this dataplane (L3/L4 only)"
+	}
 	for _, l := range d.Logged {
 		s += fmt.Sprintf("; logged by %s rule %d", policyName(l.Policy), l.Rule)
 	}

@@ -103,12 +103,16 @@ func TestKernelAgreesWithOracle(t *testing.T) {
 			}},
 		},
 	})
-	// A tier that denies z outright and passes the rest.
+	// A tier that denies z outright and passes the rest. The deny carries
+	// an HTTP match, which this dataplane does not enforce: the rule
+	// applies at L3/L4, in the kernel as in the oracle (as Calico's own
+	// dataplane does without its L7 add-on), never silently dropped.
 	order := 100.0
 	n.tiers(&v3.Tier{ObjectMeta: metav1.ObjectMeta{Name: "security"}, Spec: v3.TierSpec{Order: &order, DefaultAction: v3.Pass}})
 	n.gnp(&v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "security.no-z"}, Spec: v3.GlobalNetworkPolicySpec{
 		Tier: "security", Selector: "all()",
-		Ingress: []v3.Rule{{Action: v3.Deny, Source: v3.EntityRule{NamespaceSelector: "ns == 'z'"}}},
+		Ingress: []v3.Rule{{Action: v3.Deny, Source: v3.EntityRule{NamespaceSelector: "ns == 'z'"},
+			HTTP: &v3.HTTPMatch{Methods: []string{"POST"}, Paths: []v3.HTTPPath{{Prefix: "/admin"}}}}},
 		Egress:  []v3.Rule{{Action: v3.Pass}},
 	}})
 	n.sync()

@@ -73,7 +73,7 @@ func randomPolicies(r *rand.Rand, n *testNode) []model.Key {
 	for i := range 1 + r.IntN(4) {
 		tier := pick(r, "default", "t1")
 		o := float64(r.IntN(5))
-		rules := func(max int) []v3.Rule {
+		rules := func(max int, ingress bool) []v3.Rule {
 			var out []v3.Rule
 			for range r.IntN(max + 1) {
 				rule := v3.Rule{Action: pick(r, v3.Allow, v3.Allow, v3.Deny, v3.Pass, v3.Log)}
@@ -94,6 +94,12 @@ func randomPolicies(r *rand.Rand, n *testNode) []model.Key {
 					case 3:
 						rule.Destination.Ports = []v3.Port{v3.NamedPort("http")}
 					}
+				}
+				// An HTTP match (ingress, TCP) is not enforced by this
+				// dataplane: the rule applies at L3/L4, whatever its action,
+				// in the kernel and in the oracle alike.
+				if ingress && (rule.Protocol == nil || rule.Protocol.String() == "TCP") && r.IntN(3) == 0 {
+					rule.HTTP = &v3.HTTPMatch{Methods: []string{"GET"}, Paths: []v3.HTTPPath{{Prefix: "/api"}}}
 				}
 				peer := &rule.Source
 				if r.IntN(2) == 0 {
@@ -120,14 +126,14 @@ func randomPolicies(r *rand.Rand, n *testNode) []model.Key {
 		if r.IntN(2) == 0 {
 			p := &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.GlobalNetworkPolicySpec{
 				Tier: tier, Order: &o, Selector: pick(r, selectors...), NamespaceSelector: pick(r, nsSelectors...),
-				Ingress: rules(3), Egress: rules(2),
+				Ingress: rules(3, true), Egress: rules(2, false),
 			}}
 			n.gnp(p)
 			keys = append(keys, model.Key{Kind: "GlobalNetworkPolicy", Name: name})
 		} else {
 			ns := pick(r, "x", "y", "z")
 			p := &v3.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v3.NetworkPolicySpec{
-				Tier: tier, Order: &o, Selector: pick(r, selectors...), Ingress: rules(3), Egress: rules(2),
+				Tier: tier, Order: &o, Selector: pick(r, selectors...), Ingress: rules(3, true), Egress: rules(2, false),
 			}}
 			v3.Default(p)
 			k := model.Key{Kind: "NetworkPolicy", Namespace: ns, Name: name}

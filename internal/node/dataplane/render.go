@@ -94,13 +94,10 @@ func ruleID(action string, inbound bool, index int32, chain string) string {
 func (rr ruleRenderer) policyRules(chain string, rules []*proto.Rule, inbound bool) []string {
 	var out []string
 	for _, r := range rules {
-		if r.HTTP != nil {
-			// L7 matches are not enforced here; the rule applies to its L3/L4
-			// part only when it allows (never widen a deny).
-			if r.Action != "Allow" {
-				continue
-			}
-		}
+		// An HTTP match is not enforced here (no L7 proxy): like Calico's
+		// own L3/L4 dataplane, the rule applies to its L3/L4 part whatever
+		// its action, and the oracle (internal/calc) does the same. The
+		// webhook and calicoctl warn when such a rule is written.
 		action := rr.action(r, ruleID(r.Action, inbound, r.Index, chain))
 		for _, f := range []family{ipv4, ipv6} {
 			for _, m := range matches(r, f) {
