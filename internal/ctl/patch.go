@@ -37,7 +37,7 @@ func modify(ctx context.Context, c *datastore.Client, kind v3.KindInfo, ns, name
 			return false, err
 		}
 		d := Doc{Doc: manifest.Doc{Source: what, Index: 1}, Info: kind, Obj: next}
-		if err := prepare([]Doc{d}, ns); err != nil {
+		if err := prepare([]Doc{d}, ns, true); err != nil {
 			return false, fmt.Errorf("%w\nnothing was written", err)
 		}
 		if sameContent(cur, next) {
@@ -243,7 +243,7 @@ func newValidateCommand(o *options) *cobra.Command {
 			}
 			docs, err := readInputs(files, recursive, o.In)
 			if err == nil {
-				err = prepare(docs, "")
+				err = prepare(docs, "", false)
 			}
 			if err == nil {
 				err = checkDuplicates(docs)

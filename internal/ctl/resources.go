@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -63,6 +64,14 @@ func decodeAll(raw []manifest.Doc) ([]Doc, error) {
 	var docs []Doc
 	var errs []error
 	for _, m := range raw {
+		if kind, ok := v3.KindFor(m.Kind); ok && m.IsCalico() {
+			js, err := canonicalFieldNames(m.JSON, reflect.TypeOf(kind.New()))
+			if err != nil {
+				errs = append(errs, manifest.Errorf(m, "%v", err))
+				continue
+			}
+			m.JSON = js
+		}
 		info, obj, err := manifest.DecodeCalico(m)
 		if err != nil {
 			errs = append(errs, err)
@@ -81,8 +90,9 @@ func parseDocuments(source string, data []byte) ([]Doc, error) {
 }
 
 // prepare defaults and validates every document, setting namespaces. It
-// returns every problem in every document.
-func prepare(docs []Doc, namespace string) error {
+// returns every problem in every document. For a write, kinds that are
+// derived from Kubernetes objects are refused; validate checks them too.
+func prepare(docs []Doc, namespace string, write bool) error {
 	var errs []error
 	for _, d := range docs {
 		if d.Info.Namespaced {
@@ -99,7 +109,7 @@ func prepare(docs []Doc, namespace string) error {
 			errs = append(errs, &DocError{Doc: d, Errs: []string{fmt.Sprintf("metadata.namespace: %s is not namespaced; remove the namespace", d.Info.Kind)}})
 			continue
 		}
-		if !d.Info.Stored {
+		if write && !d.Info.Stored {
 			errs = append(errs, &DocError{Doc: d, Errs: []string{fmt.Sprintf("%s resources are derived from Kubernetes objects and cannot be written; change the Kubernetes object instead", d.Info.Kind)}})
 			continue
 		}

@@ -73,7 +73,7 @@ with its file, document number, kind, name and field.`,
 			}
 			docs, err := readInputs(files, recursive, o.In)
 			if err == nil {
-				err = prepare(docs, namespace)
+				err = prepare(docs, namespace, true)
 			}
 			if err == nil {
 				err = checkDuplicates(docs)
