@@ -13,6 +13,7 @@ import (
 
 	"github.com/calicong/calico/internal/cniinstall"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/netnstest"
 )
 
 const template = `{"name": "k8s-pod-network", "cniVersion": "1.1.0", "plugins": [{"type": "calico", "nodename": "__KUBERNETES_NODE_NAME__",
@@ -26,7 +27,7 @@ const template = `{"name": "k8s-pod-network", "cniVersion": "1.1.0", "plugins": 
 func TestKilledAnywhere(t *testing.T) {
 	bin, err := labtest.BinDir()
 	if err != nil {
-		t.Skip(err)
+		netnstest.Missing(t, "%v", err)
 	}
 	sa := t.TempDir()
 	for n, v := range map[string]string{"token": "tok\n", "ca.crt": "CA"} {

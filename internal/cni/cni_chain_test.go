@@ -19,7 +19,7 @@ import (
 func requireStandardPlugins(t *testing.T, names ...string) {
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join("/usr/lib/cni", n)); err != nil {
-			t.Skipf("Debian's containernetworking-plugins are not installed (%s): %v", n, err)
+			netnstest.Missing(t, "Debian's containernetworking-plugins are not installed (%s): %v", n, err)
 		}
 	}
 }

@@ -65,9 +65,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		t.Skip("needs the lab and root")
 	}
 	netnstest.Require(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
+	netnstest.RequireBinaries(t, "bird")
 	bin, err := labtest.BinDir()
 	if err != nil {
 		t.Fatal(err)

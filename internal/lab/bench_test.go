@@ -34,9 +34,7 @@ import (
 //     a pod on another node) that fails, over 20 trials.
 func BenchmarkLab(b *testing.B) {
 	netnstest.Require(b)
-	if _, err := exec.LookPath("bird"); err != nil {
-		b.Skip("needs bird (Debian bird2)")
-	}
+	netnstest.RequireBinaries(b, "bird")
 	for b.Loop() {
 		cfg, err := labtest.Config(filepath.Join(b.TempDir(), "lab"))
 		if err != nil {

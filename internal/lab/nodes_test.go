@@ -327,9 +327,7 @@ func upWithNodes(t *testing.T, n int) (lab.Config, *bytes.Buffer) {
 		t.Skip("needs the lab")
 	}
 	netnstest.Require(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
+	netnstest.RequireBinaries(t, "bird")
 	cfg := newConfig(t)
 	cfg.Nodes = n
 	var out bytes.Buffer

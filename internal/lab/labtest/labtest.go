@@ -41,7 +41,7 @@ func BinDir() (string, error) {
 		return d, nil
 	}
 	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "bin")
+	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "bin")
 	if _, err := os.Stat(filepath.Join(d, "calico-lab")); err != nil {
 		return "", fmt.Errorf("built binaries not found in %s (run `make build`, or set CALICO_BIN): %w", d, err)
 	}

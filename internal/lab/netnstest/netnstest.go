@@ -19,17 +19,37 @@ import (
 // Prefix starts the name of every namespace this package creates.
 const Prefix = "cngt-"
 
-// Require skips the test unless it runs as root with iproute2 and nft.
+// Require ends the test (see Missing) unless it runs as root with
+// iproute2 and nft.
 func Require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		Missing(t, "needs root")
 	}
-	for _, bin := range []string{"ip", "nft"} {
+	RequireBinaries(t, "ip", "nft")
+}
+
+// RequireBinaries ends the test (see Missing) unless every program is on
+// the PATH.
+func RequireBinaries(t testing.TB, bins ...string) {
+	t.Helper()
+	for _, bin := range bins {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
+			Missing(t, "needs %s: %v", bin, err)
 		}
 	}
+}
+
+// Missing ends a test whose prerequisite is missing: with CALICO_BIN set
+// (`make test`, and so CI, which installs every prerequisite) that is a
+// failure, so a broken machine cannot pass by skipping; elsewhere (a
+// plain `go test` on a workstation) the test is skipped.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CALICO_BIN") != "" {
+		t.Fatalf("missing prerequisite (CALICO_BIN is set, so nothing may be skipped): "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // New creates a namespace and returns its name; it is deleted when the

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/lab/netnstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -57,10 +58,8 @@ func prefixes(ss ...string) []netip.Prefix {
 // before installing one.
 func birdCheck(t *testing.T, c *Config) {
 	t.Helper()
-	bird, err := exec.LookPath("bird")
-	if err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
+	netnstest.RequireBinaries(t, "bird")
+	bird, _ := exec.LookPath("bird")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bird.cfg"), []byte(c.Main), 0o644); err != nil {
 		t.Fatal(err)

@@ -24,9 +24,7 @@ import (
 func requireBird(t *testing.T) {
 	t.Helper()
 	netnstest.Require(t)
-	if _, err := exec.LookPath("bird"); err != nil {
-		t.Skip("needs bird (Debian bird2)")
-	}
+	netnstest.RequireBinaries(t, "bird")
 }
 
 type host struct {
@@ -216,4 +214,33 @@ func TestTwoHosts(t *testing.T) {
 	<-b.done
 	b.done <- nil // for the cleanup
 	poll(t, "host-a withdraws host-b's block", 10*time.Second, func() bool { return !hasRoute(t, a.ns, "10.65.2.0/26") })
+}
+
+// TestConfigurationIsPrivate: bird.cfg can hold BGP passwords taken from
+// Secrets, so only root may read it: files 0600 in a 0700 directory, even
+// when the directory existed with a laxer mode.
+func TestConfigurationIsPrivate(t *testing.T) {
+	netnstest.RequireBinaries(t, "bird")
+	dir := filepath.Join(t.TempDir(), "confd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bird, _ := exec.LookPath("bird")
+	d := New(Config{Binary: bird, ConfigDir: dir, RunDir: filepath.Join(t.TempDir(), "run")})
+	in := input("node-a", []*host{{name: "node-a", ip: netip.MustParsePrefix("172.31.0.1/24")}, {name: "node-b", ip: netip.MustParsePrefix("172.31.0.2/24")}}, nil)
+	cfg, err := bgp.Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("configuration directory: %v, %v; want 0700", st.Mode().Perm(), err)
+	}
+	for _, f := range []string{MainFile, bgp.IPv6File} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want 0600", f, st.Mode().Perm(), err)
+		}
+	}
 }

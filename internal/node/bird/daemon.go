@@ -86,8 +86,14 @@ func (d *Daemon) Restarts() int {
 // checked by BIRD's parser (bird -p), moved into place and, if BIRD runs,
 // loaded with "configure". A configuration BIRD rejects is not installed:
 // the one running stays.
+//
+// The configuration can hold BGP passwords from Secrets: its directory is
+// 0700 (made so if it exists with another mode) and its files 0600.
 func (d *Daemon) Apply(ctx context.Context, c *bgp.Config) error {
-	if err := os.MkdirAll(d.cfg.ConfigDir, 0o755); err != nil {
+	if err := os.MkdirAll(d.cfg.ConfigDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(d.cfg.ConfigDir, 0o700); err != nil {
 		return err
 	}
 	stage, err := os.MkdirTemp(d.cfg.ConfigDir, ".staging-")
@@ -97,7 +103,7 @@ func (d *Daemon) Apply(ctx context.Context, c *bgp.Config) error {
 	defer os.RemoveAll(stage)
 	files := map[string]string{MainFile: c.Main, bgp.IPv6File: c.IPv6}
 	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(stage, name), []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(stage, name), []byte(text), 0o600); err != nil {
 			return err
 		}
 	}
