@@ -22,6 +22,7 @@ go test -run '^$' -bench BenchmarkSyncerInitialSync -benchtime 3x -timeout 30m .
 echo "== CNI ADD latency and IPAM allocation rate (real API server, throwaway namespaces)"
 go test -run '^$' -bench BenchmarkAdd -benchtime 200x -count 3 -timeout 30m ./internal/cni/ | tee "$out/cni.txt"
 go test -run '^$' -bench BenchmarkAutoAssign -benchtime 300x -count 3 -timeout 30m ./internal/ipam/kdd/ | tee "$out/ipam.txt"
+go test -run '^$' -bench BenchmarkGCPass -benchtime 1x -count 1 -timeout 30m ./internal/kubecontrollers/ipamgc/ | tee "$out/ipamgc.txt"
 
 echo "== BGP route propagation (hosts in network namespaces, calico-node and BIRD on each; real API server)"
 go test -run '^$' -bench BenchmarkBlockRoute -benchtime 20x -count 3 -timeout 30m ./internal/e2e/ | tee "$out/bgp.txt"

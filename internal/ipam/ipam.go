@@ -735,53 +735,34 @@ type ReleaseOptions struct {
 }
 
 // ReleaseIPs releases addresses and returns those that were not allocated
-// (or did not match).
+// (or did not match). It reads every block once, and writes each block
+// holding some of the addresses once (see ReleaseFrom).
 func (m *IPAM) ReleaseIPs(ctx context.Context, opts ...ReleaseOptions) ([]netip.Addr, error) {
-	settings, err := m.Settings(ctx)
+	blocks, err := m.ReadBlocks(ctx)
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := m.store.List(ctx, KindBlock)
-	if err != nil {
-		return nil, fmt.Errorf("listing blocks: %w", err)
-	}
-	byBlock := map[netip.Prefix][]ReleaseOptions{}
-	var unallocated []netip.Addr
-	for _, o := range opts {
-		found := false
-		for _, bo := range blocks {
-			c, err := netip.ParsePrefix(bo.(*v3.IPAMBlock).Spec.CIDR)
-			if err == nil && c.Contains(o.Address) {
-				byBlock[c] = append(byBlock[c], o)
-				found = true
-				break
-			}
-		}
-		if !found {
-			unallocated = append(unallocated, o.Address)
-		}
-	}
-	for cidr, os := range byBlock {
-		not, err := m.releaseInBlock(ctx, cidr, os, settings.Cooldown)
-		unallocated = append(unallocated, not...)
-		if err != nil {
-			return unallocated, err
-		}
-	}
-	return unallocated, nil
+	rep, err := m.ReleaseFrom(ctx, blocks, opts...)
+	return rep.NotAllocated, err
 }
 
 // updateBlock reads a block, lets change modify it and writes it back
 // with its sequence number bumped, compare-and-swap, retrying from a fresh
 // read on conflict. change returns false to write nothing. A missing block
-// is ErrNotFound.
-func (m *IPAM) updateBlock(ctx context.Context, cidr netip.Prefix, change func(*block) bool) error {
+// is ErrNotFound. If first is not nil, the first attempt starts from it (a
+// block read a moment ago) instead of reading the block.
+func (m *IPAM) updateBlock(ctx context.Context, cidr netip.Prefix, first *v3.IPAMBlock, change func(*block) bool) error {
 	for range maxRetries {
-		o, err := m.store.Get(ctx, KindBlock, BlockName(cidr))
-		if err != nil {
-			return err
+		var obj *v3.IPAMBlock
+		if first != nil {
+			obj, first = first.DeepCopy(), nil
+		} else {
+			o, err := m.store.Get(ctx, KindBlock, BlockName(cidr))
+			if err != nil {
+				return err
+			}
+			obj = o.(*v3.IPAMBlock).DeepCopy()
 		}
-		obj := o.(*v3.IPAMBlock).DeepCopy()
 		b, err := newBlock(obj)
 		if err != nil {
 			return err
@@ -799,46 +780,6 @@ func (m *IPAM) updateBlock(ctx context.Context, cidr netip.Prefix, change func(*
 		}
 	}
 	return fmt.Errorf("block %s: %w after %d tries", cidr, ErrConflict, maxRetries)
-}
-
-func (m *IPAM) releaseInBlock(ctx context.Context, cidr netip.Prefix, opts []ReleaseOptions, cooldown time.Duration) ([]netip.Addr, error) {
-	var not []netip.Addr
-	var handles map[string]int
-	err := m.updateBlock(ctx, cidr, func(b *block) bool {
-		not, handles = nil, map[string]int{}
-		for _, ro := range opts {
-			ord := b.ordinal(ro.Address)
-			h := b.handleOf(ord)
-			if ord < 0 || !b.inUse(ord) || b.released(ord) ||
-				(ro.Handle != "" && ro.Handle != h) ||
-				(ro.SequenceNumber != nil && *ro.SequenceNumber != b.sequenceOf(ord)) {
-				not = append(not, ro.Address)
-				continue
-			}
-			b.release(ord, m.now(), cooldown)
-			handles[h]++
-		}
-		return len(handles) > 0
-	})
-	if errors.Is(err, ErrNotFound) {
-		var all []netip.Addr
-		for _, o := range opts {
-			all = append(all, o.Address)
-		}
-		return all, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for h, n := range handles {
-		if h == "" {
-			continue
-		}
-		if err := m.adjustHandle(ctx, h, cidr, -n); err != nil {
-			m.log.Warn("counting down a handle", "handle", h, "err", err)
-		}
-	}
-	return not, nil
 }
 
 // ReleaseByHandle releases every address of a handle and deletes it.
@@ -870,7 +811,7 @@ func (m *IPAM) ReleaseByHandle(ctx context.Context, handle string) error {
 }
 
 func (m *IPAM) releaseHandleInBlock(ctx context.Context, cidr netip.Prefix, handle string, cooldown time.Duration) error {
-	err := m.updateBlock(ctx, cidr, func(b *block) bool { return b.releaseHandle(handle, m.now(), cooldown) > 0 })
+	err := m.updateBlock(ctx, cidr, nil, func(b *block) bool { return b.releaseHandle(handle, m.now(), cooldown) > 0 })
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -925,20 +866,11 @@ type Allocation struct {
 
 // Allocations lists every address held in every block.
 func (m *IPAM) Allocations(ctx context.Context) ([]Allocation, error) {
-	objs, err := m.store.List(ctx, KindBlock)
+	blocks, err := m.ReadBlocks(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Allocation
-	for _, o := range objs {
-		b, err := newBlock(o.(*v3.IPAMBlock))
-		if err != nil {
-			continue
-		}
-		out = append(out, b.allocations()...)
-	}
-	slices.SortFunc(out, func(x, y Allocation) int { return x.Addr.Compare(y.Addr) })
-	return out, nil
+	return blocks.Allocations(), nil
 }
 
 func (b *block) allocations() []Allocation {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -481,4 +482,55 @@ func TestAssignIPOnlyFromEnabledPools(t *testing.T) {
 		t.Errorf("after assigning: %v %v", ips, err)
 	}
 	e.consistent()
+}
+
+// TestReleaseFromAStaleRead: releases start from a read of the blocks
+// taken earlier; a block written since is read again and the release
+// worked out afresh, so an address released and handed to someone else
+// meanwhile is not freed, and the others are, in one write per block.
+func TestReleaseFromAStaleRead(t *testing.T) {
+	e := newEnv(t)
+	e.pool("p4", "10.68.0.0/29", 30) // two blocks of 4
+	var leaked []Allocation
+	for i := range 6 {
+		e.mustAssign("node-1", fmt.Sprintf("h%d", i), 1, 0)
+	}
+	blocks, err := e.m.ReadBlocks(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked = blocks.Allocations()
+	if len(leaked) != 6 || blocks.Len() != 2 {
+		t.Fatalf("read %d allocations in %d blocks", len(leaked), blocks.Len())
+	}
+	// Meanwhile h0's address is released and reassigned to "new".
+	if err := e.m.ReleaseByHandle(e.ctx, "h0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.AssignIP(e.ctx, AssignIPArgs{IP: leaked[0].Addr, HandleID: "new", Node: "node-1"}); err != nil {
+		t.Fatal(err)
+	}
+	var opts []ReleaseOptions
+	for _, al := range leaked {
+		seq := al.SequenceNumber
+		opts = append(opts, ReleaseOptions{Address: al.Addr, Handle: al.Handle, SequenceNumber: &seq})
+	}
+	writes := e.s.writes
+	rep, err := e.m.ReleaseFrom(e.ctx, blocks, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Released) != 5 || !slices.Equal(rep.NotAllocated, []netip.Addr{leaked[0].Addr}) || len(rep.Failed) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	// Two block writes and five handle deletions.
+	if got := e.s.writes - writes; got != 7 {
+		t.Errorf("%d writes, want 7", got)
+	}
+	if ips, _ := e.m.IPsByHandle(e.ctx, "new"); !slices.Equal(ips, []netip.Addr{leaked[0].Addr}) {
+		t.Errorf("the new owner lost its address: %v", ips)
+	}
+	if r := e.consistent(); r.Allocations != 1 || r.Handles != 1 {
+		t.Errorf("report %+v", r)
+	}
 }

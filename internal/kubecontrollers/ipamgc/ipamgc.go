@@ -2,14 +2,21 @@
 // releases addresses whose owners are gone and cleans up after deleted
 // nodes, so nothing a crash or a lost DEL leaves behind leaks for good.
 //
-// Each pass lists every allocation, pod and node. An allocation whose pod
-// is gone becomes a candidate; it is released once it has stayed a
-// candidate for the grace period (a pod being created may not have its
-// annotations yet). An allocation of a deleted node is released at once.
-// Releases are all-or-nothing per handle and carry the handle and the
-// block's sequence number at allocation, so an address handed to someone
-// else meanwhile is never freed. Then the blocks of deleted nodes lose
-// their affinity (and are deleted when empty).
+// Each pass reads every block once, and lists pods and nodes. An
+// allocation whose pod is gone becomes a candidate; it is released once it
+// has stayed a candidate for the grace period (a pod being created may not
+// have its annotations yet). An allocation of a deleted node is released
+// at once. A handle is released only when every one of its allocations
+// is: the decision is per handle. The releases of a pass are grouped by
+// block, each block written once (compare-and-swap from the pass's read),
+// and carry the handle and the block's sequence number at allocation, so
+// an address handed to someone else meanwhile is never freed. A block's
+// releases land together or not at all; a handle with addresses in several
+// blocks (dual stack) is released block by block, and if a block's write
+// fails, the pass reports the error, what landed stays released and the
+// rest stays a candidate past its grace period, released by the next pass.
+// Then the blocks of deleted nodes lose their affinity (and are deleted
+// when empty).
 package ipamgc
 
 import (
@@ -17,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,10 +130,11 @@ type Result struct {
 // Sync makes one pass.
 func (c *Collector) Sync(ctx context.Context) (Result, error) {
 	var r Result
-	all, err := c.cfg.IPAM.Allocations(ctx)
+	blocks, err := c.cfg.IPAM.ReadBlocks(ctx)
 	if err != nil {
 		return r, fmt.Errorf("reading allocations: %w", err)
 	}
+	all := blocks.Allocations()
 	pods, err := c.cfg.Cluster.Pods(ctx)
 	if err != nil {
 		return r, fmt.Errorf("listing pods: %w", err)
@@ -171,23 +180,39 @@ func (c *Collector) Sync(ctx context.Context) (Result, error) {
 			delete(c.candidates, k) // released by someone else, or valid again
 		}
 	}
+	// Every handle ready for release, all at once: one write per block.
+	var opts []ipam.ReleaseOptions
+	releasing := map[netip.Addr]ipam.Allocation{}
 	for h := range ready {
 		if notReady[h] {
 			continue
 		}
 		for _, al := range byHandle[h] {
 			seq := al.SequenceNumber
-			not, err := c.cfg.IPAM.ReleaseIPs(ctx, ipam.ReleaseOptions{Address: al.Addr, Handle: al.Handle, SequenceNumber: &seq})
-			if err != nil {
-				return r, fmt.Errorf("releasing %s: %w", al.Addr, err)
-			}
-			delete(c.candidates, key{al.Addr, al.Handle, al.SequenceNumber})
-			if len(not) == 0 {
-				r.Released = append(r.Released, al.Addr)
-				c.m.reclaimed.Inc()
-				c.cfg.Log.Info("released a leaked address", "ip", al.Addr, "handle", al.Handle)
-			}
+			opts = append(opts, ipam.ReleaseOptions{Address: al.Addr, Handle: al.Handle, SequenceNumber: &seq})
+			releasing[al.Addr] = al
 		}
+	}
+	rep, err := c.cfg.IPAM.ReleaseFrom(ctx, blocks, opts...)
+	for _, a := range rep.Released {
+		al := releasing[a]
+		delete(c.candidates, key{al.Addr, al.Handle, al.SequenceNumber})
+		r.Released = append(r.Released, a)
+		c.m.reclaimed.Inc()
+		c.cfg.Log.Info("released a leaked address", "ip", a, "handle", al.Handle)
+	}
+	for _, a := range rep.NotAllocated {
+		// Released by someone else, or reallocated since.
+		al := releasing[a]
+		delete(c.candidates, key{al.Addr, al.Handle, al.SequenceNumber})
+	}
+	slices.SortFunc(r.Released, netip.Addr.Compare)
+	if err != nil {
+		// The failed blocks' allocations stay candidates: the next pass
+		// releases them without waiting again.
+		r.Candidates = len(c.candidates)
+		c.m.candidates.Set(float64(r.Candidates))
+		return r, fmt.Errorf("releasing leaked addresses (%d released, %d left for the next pass): %w", len(rep.Released), len(rep.Failed), err)
 	}
 	affine, err := c.cfg.IPAM.AffineNodes(ctx)
 	if err != nil {
@@ -206,7 +231,9 @@ func (c *Collector) Sync(ctx context.Context) (Result, error) {
 	r.Candidates = len(c.candidates)
 	c.m.candidates.Set(float64(r.Candidates))
 	c.m.inUse.Set(float64(len(all) - len(r.Released)))
-	if n, err := c.cfg.IPAM.BlockCount(ctx); err == nil {
+	if len(r.NodesCleaned) == 0 {
+		c.m.blocks.Set(float64(blocks.Len()))
+	} else if n, err := c.cfg.IPAM.BlockCount(ctx); err == nil {
 		c.m.blocks.Set(float64(n))
 	}
 	if c.cfg.AfterPass != nil {
