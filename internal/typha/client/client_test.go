@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -400,4 +401,42 @@ func TestCertificates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOversizedControlFramesAreRefused: a client (authenticated or not,
+// as TLS is optional) that announces a huge hello is refused at once with
+// an error saying why, without the server reading or allocating it; a huge
+// pong after the handshake drops the connection the same way.
+func TestOversizedControlFramesAreRefused(t *testing.T) {
+	ty := startTypha(t, nil)
+	ty.cache.OnStatusUpdated(model.InSync)
+	nc, err := net.Dial("tcp", ty.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// Only the header of a 512 MiB hello: the server must not wait for it.
+	header := binary.AppendUvarint([]byte{byte(wire.MsgHello)}, 512<<20)
+	if _, err := nc.Write(header); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	typ, p, err := wire.NewReader(bufio.NewReader(nc)).Next()
+	if err != nil || typ != wire.MsgError || !strings.Contains(string(p), "hello frame of 536870912 bytes, at most 16384 allowed") {
+		t.Fatalf("answer to an oversized hello: %s %q %v", typ, p, err)
+	}
+
+	conn, typ, _ := rawHello(t, ty.addr)
+	if typ != wire.MsgServerHello {
+		t.Fatalf("a good hello got a %s frame", typ)
+	}
+	if _, err := conn.Write(binary.AppendUvarint([]byte{byte(wire.MsgPong)}, 1<<30)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() string {
+		if n := ty.srv.NumConnections(); n != 0 {
+			return fmt.Sprintf("%d connections: an oversized pong did not drop its client", n)
+		}
+		return ""
+	})
 }

@@ -231,7 +231,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		_, _ = w.Write(wire.AppendFrame(nil, wire.MsgError, []byte(msg)))
 		_ = w.Flush()
 	}
-	t, p, err := r.Next()
+	// Nothing is known of the client yet: its hello may be small only.
+	t, p, err := r.NextMax(wire.MaxControlFrame)
+	if errors.Is(err, wire.ErrFrameTooLarge) {
+		refuse("handshake", err.Error())
+		return
+	}
 	if err != nil {
 		s.cfg.Metrics.dropped.WithLabelValues("handshake").Inc()
 		log.Warn("client refused: no hello", "err", err)
@@ -298,7 +303,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 // read handles the client's pongs until the connection closes.
 func (c *conn) read(r *wire.Reader) error {
 	for {
-		t, p, err := r.Next()
+		t, p, err := r.NextMax(wire.MaxControlFrame)
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			c.drop("protocol", err.Error())
+			return err
+		}
 		if err != nil {
 			c.drop("read", "")
 			if err == io.EOF {

@@ -59,6 +59,11 @@ func (t MsgType) String() string {
 // not an allocation.
 const MaxFrame = 1 << 30
 
+// MaxControlFrame bounds the frames a server reads: the client's hello
+// (before anything is known of the client) and its pongs. A peer cannot
+// make the server allocate more than this.
+const MaxControlFrame = 16 << 10
+
 // ProtocolVersion is sent in both hellos; peers with different major
 // versions refuse each other.
 const ProtocolVersion = 1
@@ -106,7 +111,14 @@ func NewReader(r io.Reader) *Reader {
 // A clean end of stream between frames is io.EOF; one inside a frame is
 // io.ErrUnexpectedEOF.
 func (r *Reader) Next() (MsgType, []byte, error) {
-	t, p, _, err := r.NextStreaming(0)
+	t, p, _, err := r.next(0, MaxFrame)
+	return t, p, err
+}
+
+// NextMax is Next for a frame of at most max bytes: a longer one is an
+// ErrFrameTooLarge, with nothing read into memory.
+func (r *Reader) NextMax(max uint64) (MsgType, []byte, error) {
+	t, p, _, err := r.next(0, max)
 	return t, p, err
 }
 
@@ -115,6 +127,10 @@ func (r *Reader) Next() (MsgType, []byte, error) {
 // to its end before the next call. Snapshots are read this way, so a
 // client never holds a whole compressed snapshot.
 func (r *Reader) NextStreaming(stream MsgType) (MsgType, []byte, io.Reader, error) {
+	return r.next(stream, MaxFrame)
+}
+
+func (r *Reader) next(stream MsgType, max uint64) (MsgType, []byte, io.Reader, error) {
 	tb, err := r.r.ReadByte()
 	if err != nil {
 		return 0, nil, nil, err
@@ -123,8 +139,8 @@ func (r *Reader) NextStreaming(stream MsgType) (MsgType, []byte, io.Reader, erro
 	if err != nil {
 		return 0, nil, nil, unexpected(err)
 	}
-	if n > MaxFrame {
-		return 0, nil, nil, fmt.Errorf("%w: %s frame of %d bytes", ErrFrameTooLarge, MsgType(tb), n)
+	if n > max {
+		return 0, nil, nil, fmt.Errorf("%w: %s frame of %d bytes, at most %d allowed here", ErrFrameTooLarge, MsgType(tb), n, max)
 	}
 	if stream != 0 && MsgType(tb) == stream {
 		return MsgType(tb), nil, &exactReader{r: io.LimitReader(r.r, int64(n)), left: int64(n)}, nil
