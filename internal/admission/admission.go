@@ -2,7 +2,9 @@
 // that give kubectl users what the CRD schema cannot. The mutating hook
 // defaults objects exactly as calicoctl does (v3.Default), so both store
 // the same thing; the validating hook runs the shared validator
-// (api/v3/validation) and Calico's tier-scoped RBAC: acting on a policy in
+// (api/v3/validation), answers with its warnings (validation.Warnings: what
+// is accepted but not fully honoured by this dataplane), and applies
+// Calico's tier-scoped RBAC: acting on a policy in
 // tier T needs `get` on tiers/T and the verb on the tier's policies
 // (`tier.networkpolicies`, `tier.globalnetworkpolicies` or the staged
 // kinds, resource name `T.*` or the policy's own name). Built-in tiers,
@@ -134,6 +136,7 @@ func (h *Handler) Validate(ctx context.Context, req *admissionv1.AdmissionReques
 			return deny(req, http.StatusBadRequest, err.Error())
 		}
 	}
+	var warnings []string
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
 		// What kubectl users send is defaulted first (the mutating hook
@@ -147,6 +150,9 @@ func (h *Handler) Validate(ctx context.Context, req *admissionv1.AdmissionReques
 		if len(errs) > 0 {
 			return invalid(req, kind, obj.GetName(), errs)
 		}
+		// What is accepted but not fully honoured: kubectl prints these
+		// as "Warning: ...", calicoctl computes the same ones itself.
+		warnings = validation.Warnings(obj)
 	case admissionv1.Delete:
 		if kind == "Tier" {
 			if r := h.tierDeletion(ctx, req); r != nil {
@@ -168,7 +174,9 @@ func (h *Handler) Validate(ctx context.Context, req *admissionv1.AdmissionReques
 			}
 		}
 	}
-	return allow(req)
+	resp := allow(req)
+	resp.Warnings = warnings
+	return resp
 }
 
 func policyTier(o v3.Object) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -226,5 +227,54 @@ func TestServeHTTP(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s with an empty review: %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// An accepted object that asks for what this dataplane does not honour is
+// admitted with warnings (kubectl prints "Warning: ..."); a refused one and
+// one without such fields carry none.
+func TestValidateWarns(t *testing.T) {
+	h := &Handler{Authz: rbac{"admin": {"* tiers *", "* tier.networkpolicies *", "* tier.globalnetworkpolicies *"}}}
+	ctx := context.Background()
+
+	p := policy("app", "web", "default", "app == 'web'")
+	p.Spec.Ingress = append(p.Spec.Ingress, v3.Rule{Action: v3.Deny, HTTP: &v3.HTTPMatch{Paths: []v3.HTTPPath{{Prefix: "/admin"}}}})
+	v3.Default(p)
+	for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
+		var old *v3.NetworkPolicy
+		if op == admissionv1.Update {
+			old = p.DeepCopy()
+			old.ResourceVersion, p.ResourceVersion = "1", "1"
+		}
+		var resp *admissionv1.AdmissionResponse
+		if old != nil {
+			resp = h.Validate(ctx, request(t, op, "admin", p, old))
+		} else {
+			resp = h.Validate(ctx, request(t, op, "admin", p, nil))
+		}
+		want := []string{"spec.ingress[1].http: HTTP matches are not enforced by this dataplane (no L7 proxy); the rule applies to its L3/L4 part only"}
+		if !resp.Allowed || !reflect.DeepEqual(resp.Warnings, want) {
+			t.Errorf("%s: allowed %v, warnings %q; want allowed with %q", op, resp.Allowed, resp.Warnings, want)
+		}
+	}
+
+	pool := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "ipip"}, Spec: v3.IPPoolSpec{CIDR: "10.20.0.0/16", IPIPMode: v3.EncapAlways}}
+	pool.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("IPPool"))
+	v3.Default(pool)
+	resp := h.Validate(ctx, request(t, admissionv1.Create, "admin", pool, nil))
+	if !resp.Allowed || len(resp.Warnings) != 1 || !strings.HasPrefix(resp.Warnings[0], "spec.ipipMode: IPIP is not implemented; pool 10.20.0.0/16 is routed without encapsulation") {
+		t.Errorf("IPIP pool: allowed %v, warnings %q", resp.Allowed, resp.Warnings)
+	}
+
+	plain := policy("app", "plain", "default", "all()")
+	v3.Default(plain)
+	if resp := h.Validate(ctx, request(t, admissionv1.Create, "admin", plain, nil)); !resp.Allowed || resp.Warnings != nil {
+		t.Errorf("plain policy: allowed %v, warnings %q", resp.Allowed, resp.Warnings)
+	}
+	bad := policy("app", "bad", "default", "all(")
+	bad.Spec.Ingress[0].HTTP = &v3.HTTPMatch{Methods: []string{"GET"}}
+	v3.Default(bad)
+	if resp := h.Validate(ctx, request(t, admissionv1.Create, "admin", bad, nil)); resp.Allowed || resp.Warnings != nil {
+		t.Errorf("invalid policy: allowed %v, warnings %q", resp.Allowed, resp.Warnings)
 	}
 }

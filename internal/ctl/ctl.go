@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
@@ -36,6 +37,10 @@ func (o *options) getClient() (*datastore.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// calicoctl prints the validator's warnings itself, before it writes;
+	// the webhook's copies of them (one per dry run and write) would repeat
+	// them as log lines.
+	cfg.WarningHandler = rest.NoWarnings{}
 	c, err := datastore.New(cfg)
 	if err != nil {
 		return nil, err

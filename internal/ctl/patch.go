@@ -251,6 +251,7 @@ func newValidateCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(o.ErrOut, docs)
 			fmt.Fprintf(o.Out, "%d resource(s) valid\n", len(docs))
 			return nil
 		},

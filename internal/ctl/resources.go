@@ -128,3 +128,15 @@ func fieldErrors(list field.ErrorList) []string {
 	}
 	return out
 }
+
+// printWarnings prints, for each document, what validation accepts but this
+// dataplane does not fully honour (validation.Warnings, the same sentences
+// the admission webhook returns), in kubectl's form "Warning: <text>",
+// followed by the document they are about.
+func printWarnings(w io.Writer, docs []Doc) {
+	for _, d := range docs {
+		for _, msg := range validation.Warnings(d.Obj) {
+			fmt.Fprintf(w, "Warning: %s [%s]\n", msg, d.where())
+		}
+	}
+}

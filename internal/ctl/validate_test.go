@@ -103,3 +103,44 @@ spec: {labelsToApply: {team: web}}
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }
+
+// Accepted resources that ask for what this dataplane does not honour are
+// reported on stderr in kubectl's form, without changing the exit code.
+func TestValidatePrintsWarnings(t *testing.T) {
+	in := `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web, namespace: prod}
+spec:
+  selector: app == 'web'
+  ingress:
+  - {action: Allow, protocol: TCP, destination: {ports: [80]}}
+  - {action: Deny, http: {paths: [{prefix: /admin}]}}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: ipip}
+spec: {cidr: 10.30.0.0/16, ipipMode: CrossSubnet}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: vxlan}
+spec: {cidr: 10.31.0.0/16, vxlanMode: Always}
+`
+	out, errOut, code := offline(in, "validate", "-f", "-")
+	if code != 0 || !strings.Contains(out, "3 resource(s) valid") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	want := []string{
+		`Warning: spec.ingress[1].http: HTTP matches are not enforced by this dataplane (no L7 proxy); the rule applies to its L3/L4 part only [<stdin>: document 1 (NetworkPolicy "prod/web")]`,
+		`Warning: spec.ipipMode: IPIP is not implemented; pool 10.30.0.0/16 is routed without encapsulation (use vxlanMode: Always or CrossSubnet instead) [<stdin>: document 2 (IPPool "ipip")]`,
+	}
+	if got := strings.Split(strings.TrimSpace(errOut), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
+	}
+	// An invalid document fails validation; nothing is said about the valid
+	// ones' warnings then.
+	bad := in + "---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: Bad}\n"
+	if _, errOut, code := offline(bad, "validate", "-f", "-"); code != 1 || strings.Contains(errOut, "Warning:") {
+		t.Errorf("with an invalid document: exit %d\n%s", code, errOut)
+	}
+}

@@ -81,6 +81,7 @@ with its file, document number, kind, name and field.`,
 			if err != nil {
 				return fmt.Errorf("%w\n%w", err, errNothingWritten)
 			}
+			printWarnings(o.ErrOut, docs)
 			c, err := o.getClient()
 			if err != nil {
 				return err
