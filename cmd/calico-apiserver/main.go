@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -153,10 +155,15 @@ func serve(o options, log *slog.Logger) error {
 
 	h := &admission.Handler{Authz: sar{client}, Policies: tierPolicies{client}}
 	agg := health.New(nil)
-	agg.Report("webhook", health.Report{Live: true, Ready: true})
+	agg.Register(healthWebhook, 0)
+	agg.Report(healthWebhook, health.Report{Live: true, Detail: "the HTTPS listener is not open yet"})
 	go health.Serve(ctx, o.healthAddr, agg.Handler(), log)
 
-	srv := &http.Server{Addr: o.addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("--secure-port: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}}
 	go func() {
 		<-ctx.Done()
@@ -164,11 +171,64 @@ func serve(o options, log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("calico-apiserver serving admission webhooks", "addr", o.addr)
-	if err := srv.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var serving atomic.Bool
+	serving.Store(true)
+	go reportReadiness(ctx, agg, &serving, getCert, 2*time.Second)
+	log.Info("calico-apiserver serving admission webhooks", "addr", ln.Addr().String())
+	err = srv.ServeTLS(ln, "", "")
+	serving.Store(false)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// healthWebhook is the readiness part of the webhook server.
+const healthWebhook = "webhook"
+
+// reportReadiness keeps the webhook's readiness true only while its HTTPS
+// listener serves and its certificate loads and is within its validity
+// period (a rotated certificate is read again), checking every interval.
+func reportReadiness(ctx context.Context, agg *health.Aggregator, serving *atomic.Bool, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		r := health.Report{Live: true, Ready: true}
+		if problem := servingProblem(serving.Load(), getCert, time.Now()); problem != "" {
+			r.Ready, r.Detail = false, problem
+		}
+		agg.Report(healthWebhook, r)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// servingProblem says why the webhook cannot serve, or "".
+func servingProblem(serving bool, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), now time.Time) string {
+	if !serving {
+		return "the HTTPS listener is closed"
+	}
+	cert, err := getCert(nil)
+	if err != nil {
+		return "serving certificate: " + err.Error()
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return "no serving certificate"
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return "serving certificate: " + err.Error()
+	}
+	switch {
+	case now.Before(leaf.NotBefore):
+		return fmt.Sprintf("the serving certificate is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+	case now.After(leaf.NotAfter):
+		return fmt.Sprintf("the serving certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // servicePort is the Service port the webhooks are registered with: the
