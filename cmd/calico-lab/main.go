@@ -112,14 +112,16 @@ Use it with:
 			return lab.Down(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
+	var statusFormat string
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Show what the lab runs",
+		Short: "Show what the lab runs: every component, where, its PID, restarts and readiness",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return lab.PrintStatus(cmd.Context(), cfg, cmd.OutOrStdout())
+			return lab.PrintStatus(cmd.Context(), cfg, cmd.OutOrStdout(), statusFormat)
 		},
 	}
+	status.Flags().StringVarP(&statusFormat, "output", "o", "", "output format: table (default) or json")
 	env := &cobra.Command{
 		Use:   "env",
 		Short: "Print the shell commands that point kubectl and calicoctl at the lab",

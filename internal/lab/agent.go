@@ -2,12 +2,15 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +29,10 @@ const felixHealth = "127.0.0.1:9099"
 // plays the node's kubelet and container runtime (internal/noderuntime).
 // On the first TyphaReplicas nodes it also runs calico-typha and
 // publishes it (typha.go). It serves /readyz (the node registered,
-// calico-node ready, kube-proxy healthy, Typha ready where it runs) and
-// POST /restart?component=calico-node|kube-proxy|calico-typha on its
-// health port. It is the body of the hidden `calico-lab
+// calico-node ready, kube-proxy healthy, Typha ready where it runs),
+// /components (each one's PID, restarts and readiness, for `calico-lab
+// status`) and POST /restart?component=calico-node|kube-proxy|calico-typha
+// on its health port. It is the body of the hidden `calico-lab
 // node-agent` command the supervisor runs per node.
 func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger) error {
 	rec, err := readNodes(cfg)
@@ -52,7 +56,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	a := &agent{cfg: cfg, host: h, log: log, bin: filepath.Dir(cfg.Executable), starts: map[string]int{}, restart: map[string]chan struct{}{
+	a := &agent{cfg: cfg, host: h, log: log, bin: filepath.Dir(cfg.Executable), procs: map[string]*procState{}, restart: map[string]chan struct{}{
 		"calico-node": make(chan struct{}, 1), "kube-proxy": make(chan struct{}, 1)}}
 	// calico-node's init container, then its agent, as the DaemonSet has them.
 	cni, err := a.installCNI(ctx, client.Kube)
@@ -114,16 +118,63 @@ type agent struct {
 	typha bool
 	// restart asks for a component to be restarted.
 	restart map[string]chan struct{}
-	// starts counts each component's processes started, so a rollout can
-	// tell the new process from the old.
-	startsMu sync.Mutex
-	starts   map[string]int
+	// procs is what runs of each component, for status and rollouts.
+	procsMu sync.Mutex
+	procs   map[string]*procState
+}
+
+// procState is one supervised component's process.
+type procState struct {
+	pid    int // 0 while it is not running
+	since  time.Time
+	starts int // processes started, so a rollout can tell the new from the old
+	exit   string
 }
 
 func (a *agent) started(name string) int {
-	a.startsMu.Lock()
-	defer a.startsMu.Unlock()
-	return a.starts[name]
+	a.procsMu.Lock()
+	defer a.procsMu.Unlock()
+	if st := a.procs[name]; st != nil {
+		return st.starts
+	}
+	return 0
+}
+
+// record updates a component's process state.
+func (a *agent) record(name string, f func(*procState)) {
+	a.procsMu.Lock()
+	defer a.procsMu.Unlock()
+	st := a.procs[name]
+	if st == nil {
+		st = &procState{}
+		a.procs[name] = st
+	}
+	f(st)
+}
+
+// components reports each supervised component of the node, asking its
+// readiness endpoint.
+func (a *agent) components(ctx context.Context) []ComponentReport {
+	checks := a.readiness()
+	var out []ComponentReport
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		a.procsMu.Lock()
+		st := procState{}
+		if p := a.procs[name]; p != nil {
+			st = *p
+		}
+		a.procsMu.Unlock()
+		c := ComponentReport{Name: name, Node: a.host.Name, PID: st.pid, Restarts: max(st.starts-1, 0), Since: st.since, State: "running"}
+		if st.pid == 0 {
+			c.State, c.Detail = "restarting", st.exit
+		} else if err := a.healthy(ctx, name, checks[name]); err != nil {
+			c.Detail = err.Error()
+		} else {
+			c.Ready = true
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // kubeProxyHealth is kube-proxy's health endpoint inside the node.
@@ -160,9 +211,7 @@ func (a *agent) supervise(ctx context.Context, name string, env []string, argv .
 		if err != nil {
 			a.log.Error("starting "+name, "err", err)
 		} else {
-			a.startsMu.Lock()
-			a.starts[name]++
-			a.startsMu.Unlock()
+			a.record(name, func(st *procState) { st.pid, st.since, st.exit = p.PID(), time.Now(), ""; st.starts++ })
 			select {
 			case <-ctx.Done():
 				_ = p.Stop(20 * time.Second)
@@ -174,6 +223,7 @@ func (a *agent) supervise(ctx context.Context, name string, env []string, argv .
 			case <-p.Done():
 				_, err := p.Exited()
 				a.log.Warn(name+" exited; restarting", "err", err)
+				a.record(name, func(st *procState) { st.pid, st.since, st.exit = 0, time.Now(), fmt.Sprintf("exited: %v", err) })
 			}
 		}
 		if time.Since(started) > time.Minute {
@@ -217,6 +267,10 @@ func (a *agent) handler() http.Handler {
 			}
 		}
 		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/components", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(a.components(r.Context()))
 	})
 	mux.HandleFunc("/restart", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -251,34 +252,177 @@ func Down(ctx context.Context, cfg Config, out io.Writer) error {
 	return nil
 }
 
-// PrintStatus describes what the lab runs. It returns ErrNotUp if the lab
-// is not running.
-func PrintStatus(ctx context.Context, cfg Config, out io.Writer) error {
-	pid := supervisorPID(cfg)
-	if pid == 0 {
-		return ErrNotUp
-	}
-	st, err := ReadStatus(cfg)
+// PrintStatus describes what the lab runs: every component (the
+// control plane, calico-kube-controllers, each node's agent and what the
+// agent runs in the node: calico-node, kube-proxy, calico-typha) with its
+// PID, restarts and readiness; format "json" prints the StatusReport. It
+// returns ErrNotUp if the lab is not running, and an error if it is not
+// running well.
+func PrintStatus(ctx context.Context, cfg Config, out io.Writer, format string) error {
+	rep, err := Report(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Lab:        %s (state in %s, supervisor PID %d)\n", st.Phase, cfg.StateDir, pid)
-	fmt.Fprintf(out, "API server: %s\n", cfg.APIServerURL())
-	fmt.Fprintf(out, "Kubeconfig: %s\n\n", cfg.KubeconfigPath())
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tRESTARTS\tSINCE")
-	for _, c := range st.Components {
-		pidStr := "-"
-		if c.PID != 0 {
-			pidStr = fmt.Sprint(c.PID)
+	switch format {
+	case "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, pidStr, c.State, c.Restarts, time.Since(c.Since).Round(time.Second))
+	case "", "table":
+		fmt.Fprintf(out, "Lab:        %s (state in %s, supervisor PID %d)\n", rep.Phase, rep.StateDir, rep.SupervisorPID)
+		fmt.Fprintf(out, "API server: %s\n", rep.APIServer)
+		fmt.Fprintf(out, "Kubeconfig: %s\n\n", rep.Kubeconfig)
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "COMPONENT\tNODE\tPID\tSTATE\tRESTARTS\tREADY\tSINCE")
+		for _, c := range rep.Components {
+			pid, node, ready, since := "-", "-", "yes", "-"
+			if c.PID != 0 {
+				pid = fmt.Sprint(c.PID)
+			}
+			if c.Node != "" {
+				node = c.Node
+			}
+			if !c.Ready {
+				ready = "no"
+				if c.Detail != "" {
+					ready = "no: " + firstLine(c.Detail)
+				}
+			}
+			if !c.Since.IsZero() {
+				since = time.Since(c.Since).Round(time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Name, node, pid, c.State, c.Restarts, ready, since)
+		}
+		tw.Flush()
+	default:
+		return fmt.Errorf("%w: -o %q: use table or json", ErrUsage, format)
 	}
-	tw.Flush()
-	if st.Phase != PhaseRunning {
-		return fmt.Errorf("the lab is %s: %s", st.Phase, st.Message)
+	if rep.Phase != PhaseRunning {
+		return fmt.Errorf("the lab is %s: %s", rep.Phase, rep.Message)
 	}
 	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// ComponentReport is one process the lab runs, where, and whether it is
+// ready.
+type ComponentReport struct {
+	Name string `json:"name"`
+	// Node is the sandbox node it runs in ("" for the control plane and
+	// what runs beside it on the host).
+	Node     string    `json:"node,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	State    string    `json:"state"`
+	Restarts int       `json:"restarts"`
+	Ready    bool      `json:"ready"`
+	Detail   string    `json:"detail,omitempty"` // why it is not ready
+	Since    time.Time `json:"since,omitzero"`
+}
+
+// StatusReport is `calico-lab status`.
+type StatusReport struct {
+	Phase         Phase             `json:"phase"`
+	Message       string            `json:"message,omitempty"`
+	StateDir      string            `json:"stateDir"`
+	SupervisorPID int               `json:"supervisorPID"`
+	APIServer     string            `json:"apiServer"`
+	Kubeconfig    string            `json:"kubeconfig"`
+	Components    []ComponentReport `json:"components"`
+}
+
+// Report gathers the status: the supervisor's record of its processes,
+// their readiness asked now, and each node agent's own components.
+func Report(ctx context.Context, cfg Config) (*StatusReport, error) {
+	pid := supervisorPID(cfg)
+	if pid == 0 {
+		return nil, ErrNotUp
+	}
+	st, err := ReadStatus(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := readNodes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	health := map[string]string{}
+	cs := components(cfg)
+	if rec != nil {
+		cs = append(cs, nodeComponents(cfg, rec)...)
+	}
+	for _, c := range cs {
+		health[c.name] = c.health
+	}
+	client, err := healthClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	check := func(url string) error {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(cctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		return nil
+	}
+	rep := &StatusReport{Phase: st.Phase, Message: st.Message, StateDir: cfg.StateDir, SupervisorPID: pid,
+		APIServer: cfg.APIServerURL(), Kubeconfig: cfg.KubeconfigPath()}
+	for _, c := range st.Components {
+		r := ComponentReport{Name: c.Name, PID: c.PID, State: c.State, Restarts: c.Restarts, Since: c.Since, Detail: c.LastExit}
+		port, isNode := 0, false
+		if rec != nil {
+			port, isNode = rec.AgentPorts[c.Name]
+		}
+		if isNode {
+			r.Name, r.Node = "node-agent", c.Name
+		}
+		if url := health[c.Name]; url != "" && c.State == "running" {
+			if err := check(url); err != nil {
+				r.Detail = err.Error()
+			} else {
+				r.Ready, r.Detail = true, ""
+			}
+		}
+		rep.Components = append(rep.Components, r)
+		if !isNode {
+			continue
+		}
+		var inNode []ComponentReport
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(cctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/components", port), nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			return json.NewDecoder(resp.Body).Decode(&inNode)
+		}()
+		if err != nil {
+			rep.Components = append(rep.Components, ComponentReport{Name: "calico-node", Node: c.Name, State: "unknown",
+				Detail: "the node agent does not answer: " + err.Error()})
+			continue
+		}
+		rep.Components = append(rep.Components, inNode...)
+	}
+	return rep, nil
 }
 
 // Env prints the shell commands that point kubectl and calicoctl at the lab.

@@ -121,7 +121,7 @@ func TestUpDownCycles(t *testing.T) {
 		}
 
 		var status bytes.Buffer
-		if err := lab.PrintStatus(ctx, cfg, &status); err != nil {
+		if err := lab.PrintStatus(ctx, cfg, &status, ""); err != nil {
 			t.Errorf("status: %v\n%s", err, status.String())
 		}
 		for _, c := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
@@ -141,7 +141,7 @@ func TestUpDownCycles(t *testing.T) {
 		if _, err := os.Stat(cfg.StateDir); !os.IsNotExist(err) {
 			t.Errorf("state directory still exists after down: %v", err)
 		}
-		if err := lab.PrintStatus(ctx, cfg, &out); err != lab.ErrNotUp {
+		if err := lab.PrintStatus(ctx, cfg, &out, ""); err != lab.ErrNotUp {
 			t.Errorf("status after down: %v, want ErrNotUp", err)
 		}
 	}

@@ -3,6 +3,7 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,6 +227,31 @@ func TestUpWithNodes(t *testing.T) {
 	}
 	if o, code := calicoLab("probe", from, to, "--port", "8080"); code != 0 {
 		t.Errorf("probe after restarting a Typha replica: exit %d\n%s", code, o)
+	}
+
+	// Status lists everything the lab runs, in the nodes too, with PIDs,
+	// restarts and readiness.
+	o, code = calicoLab("status", "-o", "json")
+	var rep lab.StatusReport
+	if err := json.Unmarshal([]byte(o), &rep); code != 0 || err != nil {
+		t.Fatalf("status -o json: exit %d, %v\n%s", code, err, o)
+	}
+	seen := map[string]lab.ComponentReport{}
+	for _, c := range rep.Components {
+		seen[c.Node+"/"+c.Name] = c
+	}
+	for _, want := range []string{"/etcd", "/kube-apiserver", "/calico-apiserver", "/calico-kube-controllers", "node-1/node-agent", "node-2/node-agent",
+		"node-1/calico-node", "node-2/calico-node", "node-1/kube-proxy", "node-2/kube-proxy", "node-1/calico-typha", "node-2/calico-typha"} {
+		c, ok := seen[want]
+		if !ok || c.PID == 0 || !c.Ready || c.State != "running" {
+			t.Errorf("status -o json: %s is %+v (listed: %v)", want, c, ok)
+		}
+	}
+	if c := seen[victim+"/calico-typha"]; c.Restarts != 1 {
+		t.Errorf("status: %s's calico-typha restarted once, status says %d", victim, c.Restarts)
+	}
+	if o, code := calicoLab("status"); code != 0 || !strings.Contains(o, "calico-typha") || !strings.Contains(o, "READY") {
+		t.Errorf("status: exit %d\n%s", code, o)
 	}
 
 	// A node agent restarted (the node's kubelet, so to speak): its pods

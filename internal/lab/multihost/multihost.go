@@ -369,6 +369,10 @@ func (h *Host) Start(name string, env []string, argv ...string) (*Process, error
 // Done is closed when the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// PID is the process's ID (nsenter execs the program, so it is the
+// program's).
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Exited tells whether the process has ended, and how.
 func (p *Process) Exited() (bool, error) {
 	select {
