@@ -150,26 +150,40 @@ func TestErrors(t *testing.T) {
 	if _, err := n.cni.AddNetworkList(ctx(), conf0, gone.rt()); cniCode(err) != types.ErrInvalidNetNS || !strings.Contains(err.Error(), gone.netns) {
 		t.Errorf("missing netns: %v (code %d), want code %d naming the path", err, cniCode(err), types.ErrInvalidNetNS)
 	}
-	// Wiring that fails after the addresses were assigned (the pod's
-	// namespace already has an eth0): the addresses are released and the
-	// pod's annotations, written meanwhile, are removed.
+	// A namespace that already has an eth0 that is not this container's
+	// earlier ADD: refused before any address is taken.
 	clash := n.sandbox("cni-err", "p")
 	netnstest.Run(t, "ip", "-n", filepath.Base(clash.netns), "link", "add", "eth0", "type", "veth", "peer", "name", "other")
 	if _, err := n.cni.AddNetworkList(ctx(), conf0, clash.rt()); err == nil || !strings.Contains(err.Error(), "already has an interface eth0") {
 		t.Errorf("ADD into a namespace with an eth0: %v", err)
 	}
-	pod, err := testLab.Client.Kube.CoreV1().Pods("cni-err").Get(context.Background(), "p", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{v3.AnnotationPodIP, v3.AnnotationPodIPs, v3.AnnotationContainerID} {
-		if v, ok := pod.Annotations[k]; ok {
-			t.Errorf("after the failed ADD the pod still has %s=%s", k, v)
+	noTrace := func(podName, what string) {
+		t.Helper()
+		pod, err := testLab.Client.Kube.CoreV1().Pods("cni-err").Get(context.Background(), podName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{v3.AnnotationPodIP, v3.AnnotationPodIPs, v3.AnnotationContainerID} {
+			if v, ok := pod.Annotations[k]; ok {
+				t.Errorf("after %s the pod still has %s=%s", what, k, v)
+			}
+		}
+		if r, _ := testLab.Client.IPAM().Check(context.Background(), ipam.Owners{}); r.Allocations != 0 {
+			t.Errorf("after %s %d address(es) are still allocated", what, r.Allocations)
 		}
 	}
-	if r, _ := testLab.Client.IPAM().Check(context.Background(), ipam.Owners{}); r.Allocations != 0 {
-		t.Errorf("after the failed ADD %d address(es) are still allocated", r.Allocations)
+	noTrace("p", "the ADD into a namespace with an eth0")
+	// Wiring that fails after the addresses were assigned (the address
+	// the pod asks for is routed to another interface on the node): the
+	// addresses are released and the pod's annotations, written
+	// meanwhile, are removed.
+	makePod(t, "cni-err", "routed", n.name, map[string]string{AnnotationIPAddrs: `["10.74.0.9"]`})
+	netnstest.Run(t, "ip", "-n", n.ns, "route", "add", "10.74.0.9/32", "dev", "uplink")
+	if _, err := n.cni.AddNetworkList(ctx(), conf0, n.sandbox("cni-err", "routed").rt()); err == nil || !strings.Contains(err.Error(), "already routed to uplink") {
+		t.Errorf("ADD of an address routed elsewhere: %v", err)
 	}
+	netnstest.Run(t, "ip", "-n", n.ns, "route", "del", "10.74.0.9/32", "dev", "uplink")
+	noTrace("routed", "the ADD whose wiring failed")
 
 	// A pool with one address: the second pod finds it exhausted.
 	makePool(t, "cni-tiny", "10.73.0.0/32", 32)
@@ -179,7 +193,7 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	makePod(t, "cni-err", "q", n.name, nil)
-	_, err = n.cni.AddNetworkList(ctx(), conf, n.sandbox("cni-err", "q").rt())
+	_, err := n.cni.AddNetworkList(ctx(), conf, n.sandbox("cni-err", "q").rt())
 	if cniCode(err) != CodeExhausted || !strings.Contains(err.Error(), "cni-tiny") {
 		t.Errorf("exhausted pool: %v (code %d)", err, cniCode(err))
 	}

@@ -143,7 +143,7 @@ func ipamAdd(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	ips, err := s.assign(args)
+	ips, _, err := s.assign(args)
 	if err != nil {
 		return err
 	}
@@ -158,10 +158,14 @@ func single(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen(
 // Each comes with its block's prefix length (as Calico's IPAM plugin
 // reports them: plugins like ptp route the block); the calico plugin
 // narrows them to single addresses.
-func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
+//
+// fresh tells whether this call allocated them: false when they were the
+// container's already (a repeated ADD), which a failing ADD must then
+// not release.
+func (s *session) assign(args *skel.CmdArgs) (ips []netip.Prefix, fresh bool, err error) {
 	k, err := ParseK8sArgs(args.Args)
 	if err != nil {
-		return nil, argsError{err}
+		return nil, false, argsError{err}
 	}
 	// The pod is read first, alone: that opens the connection to the API
 	// server, which every later request shares (requests made together on
@@ -172,7 +176,7 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	// here instead of swamping the API server.
 	unlock, err := hostLock(s.conf.IPAMLockFile)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer unlock()
 	// Under the lock, all at once: the namespace, any earlier allocation
@@ -190,10 +194,10 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	wg.Go(func() { inputs = s.ipam.ReadInputs(s.ctx, s.node) })
 	wg.Wait()
 	if podErr != nil {
-		return nil, fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, podErr)
+		return nil, false, fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, podErr)
 	}
 	if nsErr != nil {
-		return nil, fmt.Errorf("reading namespace %s: %w", k.Namespace, nsErr)
+		return nil, false, fmt.Errorf("reading namespace %s: %w", k.Namespace, nsErr)
 	}
 	// A repeated ADD (a retry after a crash, say) gets the same addresses.
 	if len(existing) > 0 {
@@ -201,7 +205,7 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 		for _, ip := range existing {
 			out = append(out, single(ip))
 		}
-		return out, nil
+		return out, false, nil
 	}
 	attrs := map[string]string{
 		ipam.AttrNamespace: k.Namespace, ipam.AttrPod: k.Pod, ipam.AttrNode: s.node,
@@ -210,38 +214,38 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	if v, ok := pod.Annotations[AnnotationIPAddrs]; ok {
 		var want []string
 		if err := json.Unmarshal([]byte(v), &want); err != nil {
-			return nil, &ConfError{Field: "annotation " + AnnotationIPAddrs, Problem: fmt.Sprintf("%q is not a JSON list of addresses", v)}
+			return nil, false, &ConfError{Field: "annotation " + AnnotationIPAddrs, Problem: fmt.Sprintf("%q is not a JSON list of addresses", v)}
 		}
 		var got []netip.Prefix
 		for _, w := range want {
 			ip, err := netip.ParseAddr(strings.TrimSpace(w))
 			if err != nil {
-				return nil, &ConfError{Field: "annotation " + AnnotationIPAddrs, Problem: fmt.Sprintf("%q is not an address", w)}
+				return nil, false, &ConfError{Field: "annotation " + AnnotationIPAddrs, Problem: fmt.Sprintf("%q is not an address", w)}
 			}
 			if err := s.ipam.AssignIP(s.ctx, ipam.AssignIPArgs{IP: ip, HandleID: handle, Attrs: attrs, Node: s.node}); err != nil {
 				_ = s.ipam.ReleaseByHandle(context.WithoutCancel(s.ctx), handle)
-				return nil, fmt.Errorf("assigning %s from %s: %w", ip, AnnotationIPAddrs, err)
+				return nil, false, fmt.Errorf("assigning %s from %s: %w", ip, AnnotationIPAddrs, err)
 			}
 			got = append(got, single(ip))
 		}
-		return got, nil
+		return got, true, nil
 	}
 	v4pools, err := poolsFrom(pod.Annotations, AnnotationIPv4Pools)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	v6pools, err := poolsFrom(pod.Annotations, AnnotationIPv6Pools)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if v4pools == nil {
 		if v4pools, err = poolsFrom(ns.Annotations, AnnotationIPv4Pools); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if v6pools == nil {
 		if v6pools, err = poolsFrom(ns.Annotations, AnnotationIPv6Pools); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if v4pools == nil {
@@ -260,9 +264,9 @@ func (s *session) assign(args *skel.CmdArgs) ([]netip.Prefix, error) {
 	}
 	got, err := s.ipam.AutoAssign(s.ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("pod %s/%s: %w", k.Namespace, k.Pod, err)
+		return nil, false, fmt.Errorf("pod %s/%s: %w", k.Namespace, k.Pod, err)
 	}
-	return append(got.IPv4, got.IPv6...), nil
+	return append(got.IPv4, got.IPv6...), true, nil
 }
 
 // printIPs writes the IPAM result.

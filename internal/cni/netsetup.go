@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -88,6 +89,63 @@ func checkNetns(path string) error {
 // test can make it fail.
 var routesTo = func(h *netlink.Handle, family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
 	return h.RouteListFiltered(family, filter, mask)
+}
+
+// hasInterface tells whether the pod's network namespace has an
+// interface by that name.
+func hasInterface(netnsPath, ifName string) (bool, error) {
+	nsh, err := netns.GetFromPath(netnsPath)
+	if err != nil {
+		return false, &NetnsError{Path: netnsPath, Err: err}
+	}
+	defer nsh.Close()
+	pod, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return false, fmt.Errorf("netlink in %s: %w", netnsPath, err)
+	}
+	defer pod.Close()
+	_, err = pod.LinkByName(ifName)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &nf):
+		return false, nil
+	}
+	return false, fmt.Errorf("looking for %s in %s: %w", ifName, netnsPath, err)
+}
+
+// interfaceAddrs are the global addresses of the pod's interface.
+func interfaceAddrs(netnsPath, ifName string) ([]netip.Addr, error) {
+	nsh, err := netns.GetFromPath(netnsPath)
+	if err != nil {
+		return nil, &NetnsError{Path: netnsPath, Err: err}
+	}
+	defer nsh.Close()
+	pod, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", netnsPath, err)
+	}
+	defer pod.Close()
+	l, err := pod.LinkByName(ifName)
+	if err != nil {
+		return nil, fmt.Errorf("pod interface %s: %w", ifName, err)
+	}
+	addrs, err := pod.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("addresses of the pod's %s: %w", ifName, err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap().IsGlobalUnicast() {
+			out = append(out, ip.Unmap())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the pod's interface %s has no address", ifName)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out, nil
 }
 
 // Setup creates the veth pair and everything around it. On failure it
@@ -272,35 +330,45 @@ func Teardown(netnsPath, ifName string) error {
 
 // Check verifies that a pod is wired as Setup left it.
 func Check(w Wiring) error {
+	_, err := Inspect(w)
+	return err
+}
+
+// Inspect verifies that a pod is wired as Setup left it and returns the
+// interfaces' MAC addresses, as Setup did.
+func Inspect(w Wiring) (Wired, error) {
+	var out Wired
 	host, err := netlink.NewHandle()
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer host.Close()
 	hostLink, err := host.LinkByName(w.HostIface)
 	if err != nil {
-		return fmt.Errorf("host interface %s: %w", w.HostIface, err)
+		return out, fmt.Errorf("host interface %s: %w", w.HostIface, err)
 	}
 	if hostLink.Attrs().Flags&net.FlagUp == 0 {
-		return fmt.Errorf("host interface %s is down", w.HostIface)
+		return out, fmt.Errorf("host interface %s is down", w.HostIface)
 	}
+	out.HostMAC = hostLink.Attrs().HardwareAddr.String()
 	nsh, err := netns.GetFromPath(w.Netns)
 	if err != nil {
-		return &NetnsError{Path: w.Netns, Err: err}
+		return out, &NetnsError{Path: w.Netns, Err: err}
 	}
 	defer nsh.Close()
 	pod, err := netlink.NewHandleAt(nsh)
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer pod.Close()
 	podLink, err := pod.LinkByName(w.IfName)
 	if err != nil {
-		return fmt.Errorf("pod interface %s: %w", w.IfName, err)
+		return out, fmt.Errorf("pod interface %s: %w", w.IfName, err)
 	}
+	out.PodMAC = podLink.Attrs().HardwareAddr.String()
 	addrs, err := pod.AddrList(podLink, netlink.FAMILY_ALL)
 	if err != nil {
-		return err
+		return out, err
 	}
 	var missing []string
 	for _, ip := range w.IPs {
@@ -320,16 +388,16 @@ func Check(w Wiring) error {
 		}
 		rs, err := routesTo(host, family, &netlink.Route{Dst: dst, LinkIndex: hostLink.Attrs().Index}, netlink.RT_FILTER_DST|netlink.RT_FILTER_OIF)
 		if err != nil {
-			return fmt.Errorf("listing the host's routes to %s: %w", ip, err)
+			return out, fmt.Errorf("listing the host's routes to %s: %w", ip, err)
 		}
 		if len(rs) == 0 {
-			return fmt.Errorf("no host route to %s via %s", ip, w.HostIface)
+			return out, fmt.Errorf("no host route to %s via %s", ip, w.HostIface)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("pod interface %s lacks %s", w.IfName, strings.Join(missing, ", "))
+		return out, fmt.Errorf("pod interface %s lacks %s", w.IfName, strings.Join(missing, ", "))
 	}
-	return nil
+	return out, nil
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {

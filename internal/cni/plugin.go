@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/conversion"
+	"github.com/calicong/calico/internal/ipam"
 )
 
 // Main is the calico binary.
@@ -54,15 +56,33 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if err := checkNetns(args.Netns); err != nil {
 		return err
 	}
+	hostIface := conversion.VethName(k.Namespace, k.Pod)
+	// An ADD for an attachment that exists already (CNI: the same
+	// container and interface) answers with the same result and changes
+	// nothing.
+	wiredBefore, err := hasInterface(args.Netns, args.IfName)
+	if err != nil {
+		return err
+	}
+	if wiredBefore {
+		return s.repeatedAdd(args, k, hostIface)
+	}
 	// Addresses first, from the IPAM plugin (calico-ipam runs in this
 	// process: it saves a process and a connection to the API server).
 	s.phase("connected")
-	ips, err := s.ipamAdd(args)
+	ips, fresh, err := s.ipamAdd(args)
 	if err != nil {
 		return err
 	}
 	s.phase("addresses assigned")
+	// Only what this ADD allocated is released if it fails: addresses the
+	// container held already (an ADD retried after a crash) stay its own
+	// until its DEL.
 	undoIPAM := func() {
+		if !fresh {
+			s.log.Info("the failed ADD keeps the addresses the container held before it", "ips", ips)
+			return
+		}
 		if err := s.ipamDel(context.WithoutCancel(s.ctx), args); err != nil {
 			s.log.Error("releasing the addresses of a failed ADD", "err", err)
 		}
@@ -72,7 +92,6 @@ func cmdAdd(args *skel.CmdArgs) error {
 		return fmt.Errorf("the IPAM plugin %s returned no addresses", s.conf.IPAM.Type)
 	}
 
-	hostIface := conversion.VethName(k.Namespace, k.Pod)
 	w := Wiring{HostIface: hostIface, Netns: args.Netns, IfName: args.IfName, MTU: s.conf.MTU, IPs: ips,
 		AllowIPFwd: s.conf.ContainerSettings.AllowIPForwarding}
 	// The pod's annotations are written while its interfaces are made:
@@ -96,6 +115,13 @@ func cmdAdd(args *skel.CmdArgs) error {
 		return err
 	}
 
+	s.log.Info("wired pod", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips,
+		"ms", float64(time.Since(s.start).Microseconds())/1000)
+	return types.PrintResult(s.result(args, hostIface, wired, ips), s.conf.CNIVersion)
+}
+
+// result is the ADD's result for a wired pod.
+func (s *session) result(args *skel.CmdArgs, hostIface string, wired Wired, ips []netip.Addr) *types100.Result {
 	result := &types100.Result{CNIVersion: types100.ImplementedSpecVersion, DNS: s.conf.DNS}
 	result.Interfaces = []*types100.Interface{
 		{Name: hostIface, Mac: wired.HostMAC},
@@ -111,21 +137,96 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if hasV6(ips) {
 		result.Routes = append(result.Routes, &types.Route{Dst: *prefixNet(netip.MustParsePrefix("::/0"))})
 	}
-	s.log.Info("wired pod", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips,
-		"ms", float64(time.Since(s.start).Microseconds())/1000)
-	return types.PrintResult(result, s.conf.CNIVersion)
+	return result
+}
+
+// repeatedAdd answers an ADD for a container whose interface exists
+// already: if it is this container's, wired as an earlier ADD left it,
+// with the addresses IPAM holds for the container, the result is that
+// ADD's and nothing is changed (the pod's annotations are written only if
+// they do not name the container and its addresses: an ADD that crashed
+// after wiring). Anything else is an error that releases nothing: the
+// interface and addresses may be a live pod's.
+func (s *session) repeatedAdd(args *skel.CmdArgs, k K8sArgs, hostIface string) error {
+	var ips []netip.Addr
+	if s.conf.IPAM.Type == calicoIPAM {
+		handle := HandleID(s.conf.Name, args.ContainerID)
+		held, err := s.ipam.IPsByHandle(s.ctx, handle)
+		if errors.Is(err, ipam.ErrNotFound) || (err == nil && len(held) == 0) {
+			return fmt.Errorf("the pod's network namespace already has an interface %s, but no addresses are allocated to container %s: "+
+				"the interface is not this container's (a DEL removes it; or use another CNI_IFNAME)", args.IfName, args.ContainerID)
+		}
+		if err != nil {
+			return fmt.Errorf("the pod's network namespace already has an interface %s; reading the addresses of %s: %w", args.IfName, handle, err)
+		}
+		ips = held
+	} else {
+		// Another IPAM plugin cannot be asked without allocating: the
+		// interface's own addresses are the earlier result's.
+		var err error
+		if ips, err = interfaceAddrs(args.Netns, args.IfName); err != nil {
+			return err
+		}
+	}
+	wired, err := Inspect(Wiring{HostIface: hostIface, Netns: args.Netns, IfName: args.IfName, IPs: ips})
+	if err != nil {
+		return fmt.Errorf("the pod's network namespace already has an interface %s, not wired as an earlier ADD of container %s left it: %w",
+			args.IfName, args.ContainerID, err)
+	}
+	// The earlier result's order of addresses is the one the pod's
+	// annotations record; they are written again only if missing.
+	pod, err := s.core.pod(s.ctx, k.Namespace, k.Pod)
+	if err != nil {
+		return fmt.Errorf("reading pod %s/%s: %w", k.Namespace, k.Pod, err)
+	}
+	ips = orderLike(ips, pod.Annotations[v3.AnnotationPodIPs])
+	if pod.Annotations[v3.AnnotationContainerID] != args.ContainerID || pod.Annotations[v3.AnnotationPodIPs] != podIPs(ips) {
+		if err := s.annotate(k, args.ContainerID, ips); err != nil {
+			return err
+		}
+	}
+	s.log.Info("repeated ADD: the pod is wired already", "pod", k.Namespace+"/"+k.Pod, "interface", hostIface, "ips", ips)
+	return types.PrintResult(s.result(args, hostIface, wired, ips), s.conf.CNIVersion)
+}
+
+// podIPs is the podIPs annotation's value for addresses.
+func podIPs(ips []netip.Addr) string {
+	var nets []string
+	for _, ip := range ips {
+		nets = append(nets, netip.PrefixFrom(ip, ip.BitLen()).String())
+	}
+	return strings.Join(nets, ",")
+}
+
+// orderLike puts addresses in the order a podIPs annotation lists them
+// (those it does not list last, in their own order).
+func orderLike(ips []netip.Addr, annotation string) []netip.Addr {
+	rank := map[netip.Addr]int{}
+	for i, s := range strings.Split(annotation, ",") {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+			rank[p.Addr()] = i + 1
+		}
+	}
+	out := slices.Clone(ips)
+	slices.SortStableFunc(out, func(a, b netip.Addr) int {
+		ra, rb := rank[a], rank[b]
+		if ra == 0 {
+			ra = len(rank) + 1
+		}
+		if rb == 0 {
+			rb = len(rank) + 1
+		}
+		return ra - rb
+	})
+	return out
 }
 
 // annotate records the pod's addresses and container, where the
 // Kubernetes datastore makes the WorkloadEndpoint of them.
 func (s *session) annotate(k K8sArgs, containerID string, ips []netip.Addr) error {
-	var nets []string
-	for _, ip := range ips {
-		nets = append(nets, netip.PrefixFrom(ip, ip.BitLen()).String())
-	}
 	ann := map[string]any{
-		v3.AnnotationPodIP:       nets[0],
-		v3.AnnotationPodIPs:      strings.Join(nets, ","),
+		v3.AnnotationPodIP:       netip.PrefixFrom(ips[0], ips[0].BitLen()).String(),
+		v3.AnnotationPodIPs:      podIPs(ips),
 		v3.AnnotationContainerID: containerID,
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
@@ -249,30 +350,32 @@ const calicoIPAM = "calico-ipam"
 
 // ipamAdd gets the addresses: in-process for calico-ipam, else from the
 // IPAM plugin named in the configuration.
-func (s *session) ipamAdd(args *skel.CmdArgs) ([]netip.Addr, error) {
+//
+// fresh tells whether this call allocated them (see assign). Another IPAM
+// plugin cannot say: its addresses count as fresh (host-local, for one,
+// refuses a second ADD for a container rather than repeat the first).
+func (s *session) ipamAdd(args *skel.CmdArgs) (ips []netip.Addr, fresh bool, err error) {
 	if s.conf.IPAM.Type == calicoIPAM {
-		got, err := s.assign(args)
-		var ips []netip.Addr
+		got, fresh, err := s.assign(args)
 		for _, p := range got {
 			ips = append(ips, p.Addr())
 		}
-		return ips, err
+		return ips, fresh, err
 	}
 	res, err := invoke.DelegateAdd(s.ctx, s.conf.IPAM.Type, args.StdinData, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r, err := types100.GetResult(res)
 	if err != nil {
-		return nil, fmt.Errorf("the IPAM plugin's result: %w", err)
+		return nil, true, fmt.Errorf("the IPAM plugin's result: %w", err)
 	}
-	var ips []netip.Addr
 	for _, ipc := range r.IPs {
 		if a, ok := netip.AddrFromSlice(ipc.Address.IP); ok {
 			ips = append(ips, a.Unmap())
 		}
 	}
-	return ips, nil
+	return ips, true, nil
 }
 
 func (s *session) ipamDel(ctx context.Context, args *skel.CmdArgs) error {
