@@ -182,15 +182,16 @@ func (s *session) assign(args *skel.CmdArgs) (ips []netip.Prefix, fresh bool, er
 	// Under the lock, all at once: the namespace, any earlier allocation
 	// of this container, and what the allocator reads before it writes.
 	var (
-		ns       *corev1.Namespace
-		nsErr    error
-		existing []netip.Addr
-		inputs   *ipam.Inputs
-		wg       sync.WaitGroup
+		ns          *corev1.Namespace
+		nsErr       error
+		existing    []netip.Addr
+		existingErr error
+		inputs      *ipam.Inputs
+		wg          sync.WaitGroup
 	)
 	handle := HandleID(s.conf.Name, args.ContainerID)
 	wg.Go(func() { ns, nsErr = s.core.namespace(s.ctx, k.Namespace) })
-	wg.Go(func() { existing, _ = s.ipam.IPsByHandle(s.ctx, handle) })
+	wg.Go(func() { existing, existingErr = s.ipam.IPsByHandle(s.ctx, handle) })
 	wg.Go(func() { inputs = s.ipam.ReadInputs(s.ctx, s.node) })
 	wg.Wait()
 	if podErr != nil {
@@ -198,6 +199,11 @@ func (s *session) assign(args *skel.CmdArgs) (ips []netip.Prefix, fresh bool, er
 	}
 	if nsErr != nil {
 		return nil, false, fmt.Errorf("reading namespace %s: %w", k.Namespace, nsErr)
+	}
+	// Not knowing whether the container has addresses already, allocating
+	// could give it a second set: fail instead (the runtime retries).
+	if existingErr != nil && !errors.Is(existingErr, ipam.ErrNotFound) {
+		return nil, false, fmt.Errorf("reading the addresses already allocated to %s: %w", handle, existingErr)
 	}
 	// A repeated ADD (a retry after a crash, say) gets the same addresses.
 	if len(existing) > 0 {
