@@ -14,6 +14,7 @@
 // cannot work (the message names the field), 4 for missing CNI_ARGS, 11
 // when the datastore cannot be reached (the runtime retries), and plugin
 // codes from 100 for allocation failures (pool exhausted, no usable pool).
-// An ADD that fails after allocating releases what it took; DEL is
-// idempotent.
+// An ADD that fails after allocating releases what it took, and only that;
+// an ADD for an attachment that exists returns the same result and changes
+// nothing; DEL is idempotent.
 package cni
