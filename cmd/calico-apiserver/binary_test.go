@@ -149,6 +149,24 @@ func TestWebhooksWithKubectl(t *testing.T) {
 		t.Errorf("not defaulted: %s", a)
 	}
 
+	// Accepted but not fully honoured (validation.Warnings): kubectl prints
+	// the webhook's warning; calicoctl prints its own, once, although the
+	// server answers its dry run and its write with the same warning.
+	const httpWarning = "spec.ingress[0].http: HTTP matches are not enforced by this dataplane (no L7 proxy); the rule applies to its L3/L4 part only"
+	httpPolicy := func(name string) string {
+		return fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: %s}\nspec:\n  selector: role == 'api'\n  ingress: [{action: Deny, http: {paths: [{prefix: /admin}]}}, {action: Allow}]\n", name)
+	}
+	if out, err := kubectl(httpPolicy("http-by-kubectl"), "apply", "-f", "-"); err != nil || !strings.Contains(out, "Warning: "+httpWarning) {
+		t.Errorf("kubectl apply of a Deny rule with an http match: %v, want the warning\n%s", err, out)
+	}
+	cc = exec.Command(filepath.Join(bin, "calicoctl"), "--kubeconfig", testLab.Config.KubeconfigPath(), "apply", "-f", "-")
+	cc.Stdin = strings.NewReader(httpPolicy("http-by-calicoctl"))
+	var ccErr strings.Builder
+	cc.Stderr = &ccErr
+	if err := cc.Run(); err != nil || strings.Count(ccErr.String(), "Warning:") != 1 || !strings.Contains(ccErr.String(), "Warning: "+httpWarning) {
+		t.Errorf("calicoctl apply of a Deny rule with an http match: %v, want the warning once\n%s", err, ccErr.String())
+	}
+
 	// Tiers: built-in ones and ones with policies stay.
 	if out, err := kubectl("", "delete", "tier", "default"); err == nil {
 		t.Errorf("deleted the default tier\n%s", out)
