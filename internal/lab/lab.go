@@ -343,6 +343,11 @@ func Report(ctx context.Context, cfg Config) (*StatusReport, error) {
 	if pid == 0 {
 		return nil, ErrNotUp
 	}
+	// The running lab's own settings (its ports), not the command line's.
+	cfg, err := LoadConfig(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	st, err := ReadStatus(cfg)
 	if err != nil {
 		return nil, err

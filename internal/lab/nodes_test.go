@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,25 +231,35 @@ func TestUpWithNodes(t *testing.T) {
 	}
 
 	// Status lists everything the lab runs, in the nodes too, with PIDs,
-	// restarts and readiness.
-	o, code = calicoLab("status", "-o", "json")
-	var rep lab.StatusReport
-	if err := json.Unmarshal([]byte(o), &rep); code != 0 || err != nil {
-		t.Fatalf("status -o json: exit %d, %v\n%s", code, err, o)
-	}
-	seen := map[string]lab.ComponentReport{}
-	for _, c := range rep.Components {
-		seen[c.Node+"/"+c.Name] = c
-	}
-	for _, want := range []string{"/etcd", "/kube-apiserver", "/calico-apiserver", "/calico-kube-controllers", "node-1/node-agent", "node-2/node-agent",
-		"node-1/calico-node", "node-2/calico-node", "node-1/kube-proxy", "node-2/kube-proxy", "node-1/calico-typha", "node-2/calico-typha"} {
-		c, ok := seen[want]
-		if !ok || c.PID == 0 || !c.Ready || c.State != "running" {
-			t.Errorf("status -o json: %s is %+v (listed: %v)", want, c, ok)
+	// restarts and readiness (the restarted replica once it is ready).
+	statusProblem := func() string {
+		o, code := calicoLab("status", "-o", "json")
+		var rep lab.StatusReport
+		if err := json.Unmarshal([]byte(o), &rep); code != 0 || err != nil {
+			return fmt.Sprintf("status -o json: exit %d, %v\n%s", code, err, o)
 		}
+		seen := map[string]lab.ComponentReport{}
+		for _, c := range rep.Components {
+			seen[c.Node+"/"+c.Name] = c
+		}
+		for _, want := range []string{"/etcd", "/kube-apiserver", "/calico-apiserver", "/calico-kube-controllers", "node-1/node-agent", "node-2/node-agent",
+			"node-1/calico-node", "node-2/calico-node", "node-1/kube-proxy", "node-2/kube-proxy", "node-1/calico-typha", "node-2/calico-typha"} {
+			c, ok := seen[want]
+			if !ok || c.PID == 0 || !c.Ready || c.State != "running" {
+				return fmt.Sprintf("%s is %+v (listed: %v)", want, c, ok)
+			}
+		}
+		if c := seen[victim+"/calico-typha"]; c.Restarts != 1 {
+			return fmt.Sprintf("%s's calico-typha restarted once, status says %d", victim, c.Restarts)
+		}
+		return ""
 	}
-	if c := seen[victim+"/calico-typha"]; c.Restarts != 1 {
-		t.Errorf("status: %s's calico-typha restarted once, status says %d", victim, c.Restarts)
+	problem := statusProblem()
+	for deadline := time.Now().Add(40 * time.Second); problem != "" && time.Now().Before(deadline); problem = statusProblem() {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if problem != "" {
+		t.Errorf("status: %s", problem)
 	}
 	if o, code := calicoLab("status"); code != 0 || !strings.Contains(o, "calico-typha") || !strings.Contains(o, "READY") {
 		t.Errorf("status: exit %d\n%s", code, o)
