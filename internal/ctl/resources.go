@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -89,6 +90,10 @@ func parseDocuments(source string, data []byte) ([]Doc, error) {
 	return docs, errors.Join(err, derr)
 }
 
+// knpPrefix starts the names Calico gives the policies it converts from
+// Kubernetes NetworkPolicies.
+const knpPrefix = "knp.default."
+
 // prepare defaults and validates every document, setting namespaces. It
 // returns every problem in every document. For a write, kinds that are
 // derived from Kubernetes objects are refused; validate checks them too.
@@ -111,6 +116,12 @@ func prepare(docs []Doc, namespace string, write bool) error {
 		}
 		if write && !d.Info.Stored {
 			errs = append(errs, &DocError{Doc: d, Errs: []string{fmt.Sprintf("%s resources are derived from Kubernetes objects and cannot be written; change the Kubernetes object instead", d.Info.Kind)}})
+			continue
+		}
+		// As Calico's calicoctl: the name Calico gives converted Kubernetes
+		// NetworkPolicies is valid, but not for a policy written here.
+		if write && d.Info.Kind == "NetworkPolicy" && strings.HasPrefix(d.Obj.GetName(), knpPrefix) {
+			errs = append(errs, &DocError{Doc: d, Errs: []string{fmt.Sprintf("metadata.name: kubernetes network policies must be managed through the Kubernetes API: names starting with %q are those of converted Kubernetes NetworkPolicies; choose another name", knpPrefix)}})
 			continue
 		}
 		v3.Default(d.Obj)

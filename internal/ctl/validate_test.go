@@ -144,3 +144,19 @@ spec: {cidr: 10.31.0.0/16, vxlanMode: Always}
 		t.Errorf("with an invalid document: exit %d\n%s", code, errOut)
 	}
 }
+
+// A NetworkPolicy named like a converted Kubernetes one is valid (validate
+// accepts it, as Calico's validator does) but, as in Calico's calicoctl,
+// cannot be written: the refusal comes before any contact with a cluster.
+func TestKubernetesPolicyNamesAreNotWritten(t *testing.T) {
+	in := "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: knp.default.web, namespace: prod}\nspec: {ingress: [{action: Allow}]}\n"
+	if out, errOut, code := offline(in, "validate", "-f", "-"); code != 0 {
+		t.Errorf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, verb := range []string{"create", "apply", "replace"} {
+		_, errOut, code := offline(in, "--kubeconfig", "/nonexistent", verb, "-f", "-")
+		if code != 1 || !strings.Contains(errOut, "kubernetes network policies must be managed through the Kubernetes API") || !strings.Contains(errOut, "nothing was written") {
+			t.Errorf("%s: exit %d\n%s", verb, code, errOut)
+		}
+	}
+}
