@@ -1,6 +1,8 @@
 package validation_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -29,8 +31,16 @@ func verdict(resource []byte) (bool, string) {
 	if !ok {
 		return false, "unknown kind " + tm.Kind
 	}
+	// encoding/json matches field names in any case, as calicoctl does
+	// (internal/ctl); unknown fields are still refused.
+	js, err := yaml.YAMLToJSON(resource)
+	if err != nil {
+		return false, "decode: " + err.Error()
+	}
 	obj := k.New()
-	if err := yaml.UnmarshalStrict(resource, obj); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
 		return false, "decode: " + err.Error()
 	}
 	if k.Namespaced && obj.GetNamespace() == "" {
