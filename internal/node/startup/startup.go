@@ -119,14 +119,15 @@ func Run(ctx context.Context, cfg Config, c *datastore.Client, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if res.IPv4, err = address(cfg.IP, cfg.IPAutodetect, 4, ifaces); err != nil {
+	src := Sources{Route: routeSource, Node: KubernetesNode(c.Kube, cfg.NodeName)}
+	if res.IPv4, err = address(ctx, cfg.IP, cfg.IPAutodetect, 4, ifaces, src); err != nil {
 		return nil, fmt.Errorf("IPv4 address: %w", err)
 	}
 	ip6 := cfg.IPv6
 	if ip6 == "" {
 		ip6 = "none"
 	}
-	if res.IPv6, err = address(ip6, cfg.IPv6Autodetect, 6, ifaces); err != nil {
+	if res.IPv6, err = address(ctx, ip6, cfg.IPv6Autodetect, 6, ifaces, src); err != nil {
 		return nil, fmt.Errorf("IPv6 address: %w", err)
 	}
 	log.Info("node addresses", "node", res.NodeName, "ipv4", res.IPv4, "ipv6", res.IPv6)
@@ -152,12 +153,12 @@ func Run(ctx context.Context, cfg Config, c *datastore.Client, log *slog.Logger)
 	return res, nil
 }
 
-func address(setting string, method Method, family int, ifaces []Interface) (netip.Prefix, error) {
+func address(ctx context.Context, setting string, method Method, family int, ifaces []Interface, src Sources) (netip.Prefix, error) {
 	switch strings.TrimSpace(setting) {
 	case "none":
 		return netip.Prefix{}, nil
 	case "", "autodetect":
-		return Detect(method, family, ifaces, routeSource)
+		return DetectWith(ctx, method, family, ifaces, src)
 	}
 	p, err := netip.ParsePrefix(setting)
 	if err != nil {
