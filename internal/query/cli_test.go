@@ -140,3 +140,29 @@ spec: {selector: "app =="}
 		}
 	}
 }
+
+// TestTraceSaysHTTPIsNotEnforced: a rule with an HTTP match decides on its
+// L3/L4 part, as the kernel does, and trace says so.
+func TestTraceSaysHTTPIsNotEnforced(t *testing.T) {
+	dir := writeScenario(t, `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: admin-only}
+spec:
+  selector: projectcalico.org/namespace == 'x'
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    source: {namespaceSelector: ns == 'z'}
+    http: {methods: [POST], paths: [{prefix: /admin}]}
+  - action: Allow
+`)
+	out, errOut, code := calicoq(t, "--from-file", dir, "trace", "--from", "z/a", "--to", "x/b", "--port", "80")
+	if code != 1 || !strings.Contains(out, "Deny by GlobalNetworkPolicy admin-only rule 0") ||
+		!strings.Contains(out, "http match is not enforced by this dataplane") {
+		t.Errorf("trace of a GET from z: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = calicoq(t, "--from-file", dir, "trace", "--from", "y/a", "--to", "x/b", "--port", "80")
+	if code != 0 || strings.Contains(out, "http match") {
+		t.Errorf("trace from y (decided by a rule without http): exit %d\n%s", code, out)
+	}
+}
