@@ -24,7 +24,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-product build-kube images deps run down test e2e unit bench generate manifests verify clean
+.PHONY: all build build-product build-kube images deps run down test e2e unit bench profile-calc generate manifests verify clean
 
 all: build
 
@@ -89,3 +89,7 @@ generate:
 
 clean:
 	rm -rf $(BIN)
+
+## profile-calc: a heap profile of the policy engine's cold start (calc-heap.out; view with go tool pprof)
+profile-calc:
+	$(GO) test -run '^$$' -bench BenchmarkColdStart -benchtime 1x -memprofile calc-heap.out -memprofilerate 4096 ./internal/calc/

@@ -104,17 +104,6 @@ func SyncerReads(syncerType string) ([]Reads, error) {
 	return out, nil
 }
 
-// AllStoredKinds lists every stored Calico kind.
-func AllStoredKinds() []string {
-	var out []string
-	for _, k := range v3.Kinds() {
-		if k.Stored {
-			out = append(out, k.Kind)
-		}
-	}
-	return out
-}
-
 // Sources returns syncer sources for the given stored Calico kinds plus the
 // resources synthesised from Pods, Namespaces, ServiceAccounts, Kubernetes
 // NetworkPolicies, EndpointSlices and Nodes.

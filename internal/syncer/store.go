@@ -25,12 +25,11 @@ type entry struct {
 // The reflector calls it from one goroutine; the mutex only guards against
 // the syncer reading counters.
 type store struct {
-	src    *Source
-	log    *slog.Logger
-	emit   func(updates []model.Update, synced bool)
-	mu     sync.Mutex
-	byObj  map[string]*entry // namespace/name → entry
-	synced bool
+	src   *Source
+	log   *slog.Logger
+	emit  func(updates []model.Update, synced bool)
+	mu    sync.Mutex
+	byObj map[string]*entry // namespace/name → entry
 }
 
 var (
@@ -112,7 +111,6 @@ func (s *store) Replace(list []any, _ string) error {
 		}
 		delete(s.byObj, id)
 	}
-	s.synced = true
 	s.mu.Unlock()
 	s.emit(updates, true)
 	return nil
@@ -181,10 +179,4 @@ func objID(c *converted) string {
 		return c.Name
 	}
 	return c.Namespace + "/" + c.Name
-}
-
-func (s *store) isSynced() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.synced
 }
