@@ -10,10 +10,12 @@ import (
 )
 
 // Port is a port number, an inclusive "min:max" port range or the name of a
-// port declared by the endpoint.
+// port declared by the endpoint (a Kubernetes port name, at most 15
+// characters).
 //
 // +kubebuilder:validation:XIntOrString
 // +kubebuilder:validation:Type=""
+// +kubebuilder:validation:MaxLength=15
 type Port struct {
 	MinPort  uint16 `json:"-"`
 	MaxPort  uint16 `json:"-"`
