@@ -16,6 +16,7 @@ import (
 
 	"github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/poll"
 )
 
 var testLab *labtest.Lab
@@ -88,7 +89,7 @@ func TestWebhooksWithKubectl(t *testing.T) {
 	}
 	// RBAC bindings reach the authorizer's cache shortly after creation.
 	var last string
-	poll(t, "dev may create in tier app", 20*time.Second, func() bool {
+	poll.Until(t, 20*time.Second, "dev may create in tier app", func() bool {
 		out, err := kubectl(policy("web", "app", "app == 'web'"), "--as", "dev", "apply", "-f", "-")
 		last = out
 		return err == nil
@@ -176,19 +177,5 @@ func TestWebhooksWithKubectl(t *testing.T) {
 	}
 	if out, err := kubectl("", "delete", "tier", "app"); err != nil {
 		t.Errorf("deleting the empty tier app: %v\n%s", err, out)
-	}
-}
-
-func poll(t *testing.T, what string, within time.Duration, ok func() bool, last ...*string) {
-	t.Helper()
-	for deadline := time.Now().Add(within); !ok(); {
-		if time.Now().After(deadline) {
-			detail := ""
-			for _, l := range last {
-				detail += *l
-			}
-			t.Fatalf("%s: not within %s\n%s", what, within, detail)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/poll"
 )
 
 // writeCert writes a self-signed serving certificate valid from notBefore
@@ -88,7 +89,7 @@ func TestReadinessFollowsListenerAndCertificate(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	var body string
-	poll(t, "readiness to say the certificate expired", 20*time.Second, func() bool {
+	poll.Until(t, 20*time.Second, "readiness to say the certificate expired", func() bool {
 		code, b := readiness()
 		body = b
 		return code == http.StatusServiceUnavailable && strings.Contains(b, "the serving certificate expired at")
@@ -97,7 +98,7 @@ func TestReadinessFollowsListenerAndCertificate(t *testing.T) {
 	// A valid certificate rotated in: ready, and serving it the moment
 	// readiness says so.
 	writeCert(t, dir, now.Add(-time.Minute), now.Add(time.Hour))
-	poll(t, "readiness with a valid certificate", 20*time.Second, func() bool {
+	poll.Until(t, 20*time.Second, "readiness with a valid certificate", func() bool {
 		code, b := readiness()
 		body = b
 		return code == http.StatusOK

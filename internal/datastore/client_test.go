@@ -10,6 +10,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/poll"
 )
 
 func TestClientCRUDAndInformer(t *testing.T) {
@@ -39,7 +40,7 @@ func TestClientCRUDAndInformer(t *testing.T) {
 	if _, err := c.Create(ctx, ns); !datastore.IsAlreadyExists(err) {
 		t.Errorf("second create: %v, want already exists", err)
 	}
-	waitFor(t, 10*time.Second, "the informer to see the set", func() bool {
+	poll.Until(t, 10*time.Second, "the informer to see the set", func() bool {
 		_, ok, _ := inf.GetStore().GetByKey("default/crud")
 		return ok
 	})
@@ -77,7 +78,7 @@ func TestClientCRUDAndInformer(t *testing.T) {
 	if _, err := c.Get(ctx, kind, "default", "crud"); !datastore.IsNotFound(err) {
 		t.Errorf("get after delete: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the informer to see the deletion", func() bool {
+	poll.Until(t, 10*time.Second, "the informer to see the deletion", func() bool {
 		_, ok, _ := inf.GetStore().GetByKey("default/crud")
 		return !ok
 	})

@@ -22,6 +22,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/poll"
 	"github.com/calicong/calico/internal/syncer"
 )
 
@@ -95,17 +96,6 @@ func (r *recorder) keys(kind string) map[model.Key]bool {
 	return out
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startSyncer runs a syncer over the given sources until the test ends.
@@ -142,7 +132,7 @@ func createNamespace(t *testing.T, name string, labels map[string]string) {
 	})
 	// Pods can only be created once the service account controller has
 	// made the namespace's default account.
-	waitFor(t, 30*time.Second, "default service account in "+name, func() bool {
+	poll.Until(t, 30*time.Second, "default service account in "+name, func() bool {
 		_, err := testLab.Client.Kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	})
@@ -221,7 +211,7 @@ func TestSyncerConvertsAndFollows(t *testing.T) {
 	t.Cleanup(func() { _ = c.Delete(ctx, mustKind("GlobalNetworkPolicy"), "", "sync-gnp", nil) })
 
 	rec := startSyncer(t, felixSources(t))
-	waitFor(t, 60*time.Second, "in-sync", rec.inSync)
+	poll.Until(t, 60*time.Second, "in-sync", rec.inSync)
 	rec.mu.Lock()
 	statuses := append([]model.SyncStatus(nil), rec.statuses...)
 	rec.mu.Unlock()
@@ -301,7 +291,7 @@ func TestSyncerConvertsAndFollows(t *testing.T) {
 	if _, err := c.Kube.CoreV1().Pods("sync-a").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the label change", func() bool {
+	poll.Until(t, 30*time.Second, "the label change", func() bool {
 		kv, ok := rec.get(wepKey)
 		return ok && kv.Value.(*v3.WorkloadEndpoint).Labels["app"] == "api"
 	})
@@ -318,7 +308,7 @@ func TestSyncerConvertsAndFollows(t *testing.T) {
 	if err := c.Delete(ctx, mustKind("GlobalNetworkPolicy"), "", "sync-gnp", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the deletion", func() bool {
+	poll.Until(t, 30*time.Second, "the deletion", func() bool {
 		_, ok := rec.get(model.Key{Kind: "GlobalNetworkPolicy", Name: "sync-gnp"})
 		return !ok
 	})
@@ -329,7 +319,7 @@ func TestSyncerConvertsAndFollows(t *testing.T) {
 	if err := c.Kube.CoreV1().Pods("sync-a").Delete(ctx, "web-1", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the pod deletion", func() bool {
+	poll.Until(t, 30*time.Second, "the pod deletion", func() bool {
 		_, ok := rec.get(wepKey)
 		return !ok
 	})
@@ -470,7 +460,7 @@ func TestSyncerRelistsAfterWatchExpiry(t *testing.T) {
 
 	g := newGate(c.ListWatch(kind, ""))
 	rec := startSyncer(t, []syncer.Source{{Name: "gns", ListWatch: g, Example: kind.New(), Convert: mustSources(t)["globalnetworksets"].Convert}})
-	waitFor(t, 60*time.Second, "in-sync", rec.inSync)
+	poll.Until(t, 60*time.Second, "in-sync", rec.inSync)
 	keep := model.Key{Kind: "GlobalNetworkSet", Name: "expiry-keep"}
 	gone := model.Key{Kind: "GlobalNetworkSet", Name: "expiry-gone"}
 	if _, ok := rec.get(gone); !ok {
@@ -483,7 +473,7 @@ func TestSyncerRelistsAfterWatchExpiry(t *testing.T) {
 	// compacts its history, so resuming the watch gets 410 Gone. (A watch
 	// that ends within a second of starting makes the reflector relist
 	// anyway; let it age first so that only the expiry can cause a relist.)
-	waitFor(t, 10*time.Second, "the watch to be established for over a second", func() bool { return g.watchAge() > 1100*time.Millisecond })
+	poll.Until(t, 10*time.Second, "the watch to be established for over a second", func() bool { return g.watchAge() > 1100*time.Millisecond })
 	g.cut()
 	if err := c.Delete(ctx, kind, "", "expiry-gone", nil); err != nil {
 		t.Fatal(err)
@@ -492,7 +482,7 @@ func TestSyncerRelistsAfterWatchExpiry(t *testing.T) {
 	compactEtcd(t)
 	g.reopen()
 
-	waitFor(t, 60*time.Second, "the relist to converge", func() bool {
+	poll.Until(t, 60*time.Second, "the relist to converge", func() bool {
 		_, hasGone := rec.get(gone)
 		_, hasNew := rec.get(model.Key{Kind: "GlobalNetworkSet", Name: "expiry-new"})
 		return !hasGone && hasNew
@@ -522,7 +512,7 @@ func TestSyncerSurvivesAPIServerRestart(t *testing.T) {
 		t.Cleanup(func() { _ = c.Delete(context.Background(), kind, "", name, nil) })
 	}
 	rec := startSyncer(t, felixSources(t))
-	waitFor(t, 60*time.Second, "in-sync", rec.inSync)
+	poll.Until(t, 60*time.Second, "in-sync", rec.inSync)
 	before := map[model.Key]int{}
 	for k := range rec.keys("GlobalNetworkSet") {
 		before[k] = rec.updateCount(k)
@@ -532,7 +522,7 @@ func TestSyncerSurvivesAPIServerRestart(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 90*time.Second, "the API server to come back", func() bool {
+	poll.Until(t, 90*time.Second, "the API server to come back", func() bool {
 		_, err := c.Kube.Discovery().ServerVersion()
 		return err == nil && componentPID(t, "kube-apiserver") != pid
 	})
@@ -540,7 +530,7 @@ func TestSyncerSurvivesAPIServerRestart(t *testing.T) {
 	if err := c.Delete(ctx, kind, "", "restart-00", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the post-restart deletion", func() bool {
+	poll.Until(t, 60*time.Second, "the post-restart deletion", func() bool {
 		_, ok := rec.get(model.Key{Kind: "GlobalNetworkSet", Name: "restart-00"})
 		return !ok
 	})

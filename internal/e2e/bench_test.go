@@ -27,7 +27,7 @@ func BenchmarkBlockRoute(b *testing.B) {
 			c := newCluster(b, clusterOpts{hosts: hosts})
 			makePool(b, fmt.Sprintf("bench-%d", hosts), fmt.Sprintf("10.%d.0.0/16", 80+hosts))
 			for _, h := range c.hosts {
-				poll(b, "mesh on "+h.Name, 120*time.Second, func() bool {
+				until(b, 120*time.Second, "mesh on "+h.Name, func() bool {
 					s := sessions(h)
 					up := 0
 					for _, ok := range s {

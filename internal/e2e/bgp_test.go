@@ -41,8 +41,8 @@ func TestBGPMesh(t *testing.T) {
 		return len(s) == 2
 	}
 	for _, h := range c.hosts {
-		poll(t, "mesh sessions on "+h.Name, 60*time.Second, func() bool { return meshUp(h) })
-		poll(t, "calico-node ready on "+h.Name, 30*time.Second, func() bool {
+		until(t, 60*time.Second, "mesh sessions on "+h.Name, func() bool { return meshUp(h) })
+		until(t, 30*time.Second, "calico-node ready on "+h.Name, func() bool {
 			ready, _ := nodeReadiness(t, h)
 			return ready
 		})
@@ -54,7 +54,7 @@ func TestBGPMesh(t *testing.T) {
 				continue
 			}
 			blk := blockOf(p.IP())
-			poll(t, fmt.Sprintf("%s learns %s's block %s", h.Name, p.Host.Name, blk), 30*time.Second, func() bool {
+			until(t, 30*time.Second, fmt.Sprintf("%s learns %s's block %s", h.Name, p.Host.Name, blk), func() bool {
 				ok, via := hasRoute(h, blk)
 				return ok && strings.Contains(via, "via "+p.Host.IP.Addr().String()) && strings.Contains(via, "proto bird")
 			})
@@ -113,7 +113,7 @@ func TestBGPMesh(t *testing.T) {
 		}
 	}
 	c.startNode(restarted)
-	poll(t, "the restarted host's mesh sessions", 60*time.Second, func() bool { return meshUp(restarted) })
+	until(t, 60*time.Second, "the restarted host's mesh sessions", func() bool { return meshUp(restarted) })
 	if !reach(pods[1], pods[0]) {
 		t.Errorf("after the restart, %s cannot reach %s", pods[1].Name, pods[0].Name)
 	}
@@ -123,11 +123,11 @@ func TestBGPMesh(t *testing.T) {
 	gone := c.hosts[2]
 	c.stopNode(gone)
 	c.startNode(gone, "CALICO_BGP_SHUTDOWN=withdraw")
-	poll(t, "the mesh sessions of "+gone.Name, 60*time.Second, func() bool { return meshUp(gone) })
+	until(t, 60*time.Second, "the mesh sessions of "+gone.Name, func() bool { return meshUp(gone) })
 	c.stopNode(gone)
 	blk := blockOf(pods[2].IP())
 	for _, h := range c.hosts[:2] {
-		poll(t, fmt.Sprintf("%s withdraws %s's block", h.Name, gone.Name), 30*time.Second, func() bool {
+		until(t, 30*time.Second, fmt.Sprintf("%s withdraws %s's block", h.Name, gone.Name), func() bool {
 			ok, _ := hasRoute(h, blk)
 			return !ok
 		})
@@ -140,7 +140,7 @@ func TestBGPMesh(t *testing.T) {
 	for _, h := range c.hosts[:2] {
 		want := "BGP not established with " + gone.IP.Addr().String()
 		var body string
-		poll(t, h.Name+"'s readiness names the stopped peer", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+"'s readiness names the stopped peer", func() bool {
 			var ready bool
 			ready, body = nodeReadiness(t, h)
 			return !ready && strings.Contains(body, want)
@@ -173,7 +173,7 @@ func TestBGPRouteReflector(t *testing.T) {
 		c.hosts[2].Name: {"Node_" + birdName(rr)},
 	}
 	for _, h := range c.hosts {
-		poll(t, "sessions on "+h.Name, 60*time.Second, func() bool {
+		until(t, 60*time.Second, "sessions on "+h.Name, func() bool {
 			s := sessions(h)
 			if len(s) != len(want[h.Name]) {
 				return false
@@ -192,7 +192,7 @@ func TestBGPRouteReflector(t *testing.T) {
 	for _, pair := range [][2]int{{1, 2}, {2, 1}, {0, 1}, {1, 0}} {
 		h, p := c.hosts[pair[0]], pods[pair[1]]
 		blk := blockOf(p.IP())
-		poll(t, fmt.Sprintf("%s learns %s's block", h.Name, p.Host.Name), 30*time.Second, func() bool {
+		until(t, 30*time.Second, fmt.Sprintf("%s learns %s's block", h.Name, p.Host.Name), func() bool {
 			ok, via := hasRoute(h, blk)
 			return ok && strings.Contains(via, "via "+p.Host.IP.Addr().String())
 		})
@@ -267,21 +267,21 @@ template bgp nodes {
 		// with itself as next hop unless keepOriginalNextHop): the router
 		// has a path from the block's own node among them.
 		blk := blockOf(p.IP())
-		poll(t, "the router learns "+blk+" from "+p.Host.Name, 60*time.Second, func() bool {
+		until(t, 60*time.Second, "the router learns "+blk+" from "+p.Host.Name, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			rep, err := bird.Command(ctx, torSock, "show route "+blk+" all")
 			return err == nil && strings.Contains(rep.Text(), "BGP.next_hop: "+p.Host.IP.Addr().String()) &&
 				strings.Contains(rep.Text(), "BGP.community: (64512,300)")
 		})
-		poll(t, "the router's kernel routes "+blk, 10*time.Second, func() bool { ok, _ := hasRoute(tor, blk); return ok })
+		until(t, 10*time.Second, "the router's kernel routes "+blk, func() bool { ok, _ := hasRoute(tor, blk); return ok })
 		// And traffic from outside the cluster reaches the pod.
 		if r, err := probe.Connect(tor.NS, "TCP", p.IP().String(), 8080, 3*time.Second); err != nil || !r.Connected {
 			t.Errorf("the router cannot reach pod %s (%s): %+v %v", p.Name, p.IP(), r, err)
 		}
 	}
 	for _, h := range c.hosts {
-		poll(t, h.Name+" learns the router's prefix", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+" learns the router's prefix", func() bool {
 			ok, via := hasRoute(h, "198.51.100.0/24")
 			return ok && strings.Contains(via, "via "+tor.IP.Addr().String())
 		})
@@ -307,7 +307,7 @@ template bgp nodes {
 		t.Fatal(err)
 	}
 	blk := blockOf(private.IP())
-	poll(t, "the private block's blackhole on its node", 10*time.Second, func() bool { ok, _ := hasRoute(c.hosts[0], blk); return ok })
+	until(t, 10*time.Second, "the private block's blackhole on its node", func() bool { ok, _ := hasRoute(c.hosts[0], blk); return ok })
 	// Give a leak the time a route takes to travel (well under a second
 	// here, see make bench), then check nobody has it.
 	deadline := time.Now().Add(3 * time.Second)
@@ -335,7 +335,7 @@ func TestBGPDualStack(t *testing.T) {
 	apply(t, p6)
 	for i, h := range c.hosts {
 		other := c.hosts[1-i]
-		poll(t, "IPv4 and IPv6 sessions on "+h.Name, 60*time.Second, func() bool {
+		until(t, 60*time.Second, "IPv4 and IPv6 sessions on "+h.Name, func() bool {
 			s := sessions(h)
 			return s["Mesh_"+birdName(other)] && s["Mesh_"+strings.ReplaceAll(other.IP6.Addr().String(), ":", "_")]
 		})
@@ -347,7 +347,7 @@ func TestBGPDualStack(t *testing.T) {
 			t.Fatalf("pod %s has no IPv6 address: %v", p.Name, p.IPs)
 		}
 		blk := blockOf(p.IP6())
-		poll(t, fmt.Sprintf("%s learns %s's IPv6 block %s", h.Name, p.Host.Name, blk), 30*time.Second, func() bool {
+		until(t, 30*time.Second, fmt.Sprintf("%s learns %s's IPv6 block %s", h.Name, p.Host.Name, blk), func() bool {
 			ok, via := hasRoute(h, blk)
 			return ok && strings.Contains(via, "via "+p.Host.IP6.Addr().String()) && strings.Contains(via, "proto bird")
 		})
@@ -375,7 +375,7 @@ func TestBGPBorrowedAddress(t *testing.T) {
 	makePool(t, "e2e-borrow", "10.78.0.0/29", func(s *v3.IPPoolSpec) { s.BlockSize = 30 })
 	ctx := context.Background()
 	h0, h1 := c.hosts[0], c.hosts[1]
-	poll(t, "mesh", 60*time.Second, func() bool { return sessions(h0)["Mesh_"+birdName(h1)] })
+	until(t, 60*time.Second, "mesh", func() bool { return sessions(h0)["Mesh_"+birdName(h1)] })
 	onH1, err := h1.AddPod(ctx, testLab.Client.Kube, "e2e-borrow", "on-h1", nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -395,7 +395,7 @@ func TestBGPBorrowedAddress(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	dst := last.IP().String() + "/32"
-	poll(t, "host 1 learns the borrowed address from host 0", 30*time.Second, func() bool {
+	until(t, 30*time.Second, "host 1 learns the borrowed address from host 0", func() bool {
 		ok, via := hasRoute(h1, dst)
 		return ok && strings.Contains(via, "via "+h0.IP.Addr().String())
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/calicong/calico/internal/lab/probe"
 	"github.com/calicong/calico/internal/node/bird"
 	"github.com/calicong/calico/internal/pki"
+	"github.com/calicong/calico/internal/poll"
 	"github.com/calicong/calico/internal/typha/typhatest"
 )
 
@@ -185,7 +186,7 @@ func (c *cluster) startTypha(n int) {
 	// Felix takes the first replica that answers, so the order in
 	// FELIX_TYPHAADDR means something only once every replica listens.
 	for _, h := range c.hosts[:n] {
-		poll(c.t, "calico-typha listening on "+h.Name, 30*time.Second, func() bool {
+		until(c.t, 30*time.Second, "calico-typha listening on "+h.Name, func() bool {
 			b, _ := os.ReadFile(filepath.Join(h.Dir, "calico-typha.log"))
 			return strings.Contains(string(b), "calico-typha serving")
 		})
@@ -255,25 +256,23 @@ func sessions(h *multihost.Host) map[string]bool {
 	return out
 }
 
-// current is the cluster of the running test: a poll that fails dumps
+// current is the cluster of the running test: a wait that fails dumps
 // its state at once, before the test's cleanups change it.
 var (
 	current *cluster
 	dumped  bool
 )
 
-func poll(t testing.TB, what string, within time.Duration, ok func() bool) {
+// until is poll.Until that, when the wait times out, dumps the cluster's
+// logs at once, while its state is still the failing one.
+func until(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			if current != nil {
-				current.dumpLogs()
-				dumped = true
-			}
-			t.Fatalf("%s: not within %s", what, within)
+	if !poll.Within(d, cond) {
+		if current != nil {
+			current.dumpLogs()
+			dumped = true
 		}
-		time.Sleep(100 * time.Millisecond)
+		t.Fatalf("timed out after %v waiting for %s", d, what)
 	}
 }
 
@@ -393,7 +392,7 @@ func calicoNodeStatus(t *testing.T, node string, ok func(v3.CalicoNodeStatusStat
 		Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}, UpdatePeriodSeconds: &one}})
 	kind, _ := v3.KindFor("CalicoNodeStatus")
 	var last v3.CalicoNodeStatusStatus
-	poll(t, "CalicoNodeStatus of "+node, 30*time.Second, func() bool {
+	until(t, 30*time.Second, "CalicoNodeStatus of "+node, func() bool {
 		o, err := testLab.Client.Get(context.Background(), kind, "", "status-"+node)
 		if err != nil {
 			return false

@@ -64,7 +64,7 @@ func newWorldWith(t *testing.T, o clusterOpts) *world {
 		// still running, confirm the pods' deletion.
 		t.Cleanup(func() {
 			_ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-			poll(t, "namespace "+ns+" deleted", 90*time.Second, func() bool {
+			until(t, 90*time.Second, "namespace "+ns+" deleted", func() bool {
 				_, err := kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
 				return apierrors.IsNotFound(err)
 			})
@@ -78,7 +78,7 @@ func newWorldWith(t *testing.T, o clusterOpts) *world {
 		}
 	}
 	w := &world{c: c}
-	poll(t, "the world's 9 pods running", 60*time.Second, func() bool {
+	until(t, 60*time.Second, "the world's 9 pods running", func() bool {
 		w.pods = w.pods[:0]
 		for _, ns := range worldNamespaces {
 			for _, name := range worldPods {

@@ -38,7 +38,7 @@ func TestTyphaFailover(t *testing.T) {
 		return ""
 	}
 	// Every client starts on the first replica (FELIX_TYPHAADDR's order).
-	poll(t, "4 clients (2 nodes × felix, bgp) on the first replica", 30*time.Second, func() bool {
+	until(t, 30*time.Second, "4 clients (2 nodes × felix, bgp) on the first replica", func() bool {
 		return strings.Count(read(first.Name, "calico-typha.log"), "client connected") >= 4
 	})
 	killed := make(chan struct{})
@@ -48,7 +48,7 @@ func TestTyphaFailover(t *testing.T) {
 	}()
 	w.hold(t, "while the Typha replica in use dies", 5*time.Second, fromY)
 	<-killed
-	poll(t, "4 clients on the second replica", 30*time.Second, func() bool {
+	until(t, 30*time.Second, "4 clients on the second replica", func() bool {
 		return strings.Count(read(second.Name, "calico-typha.log"), "client connected") >= 4
 	})
 	for _, h := range c.hosts {

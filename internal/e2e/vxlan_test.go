@@ -31,7 +31,7 @@ func TestVXLAN(t *testing.T) {
 	makePool(t, "e2e-vxlan-nonat", "10.74.0.0/16", func(s *v3.IPPoolSpec) { s.VXLANMode = v3.EncapAlways })
 	ctx := context.Background()
 	for _, h := range c.hosts {
-		poll(t, h.Name+" gets a tunnel address", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+" gets a tunnel address", func() bool {
 			n, err := testLab.Client.Kube.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{})
 			return err == nil && strings.HasPrefix(n.Annotations[v3.AnnotationNodeIPv4VXLANTunnelAddr], "10.7") &&
 				n.Annotations[v3.AnnotationNodeVXLANTunnelMACAddr] == tunneladdr.MAC(h.Name)
@@ -44,7 +44,7 @@ func TestVXLAN(t *testing.T) {
 				continue
 			}
 			blk := blockOf(p.IP())
-			poll(t, fmt.Sprintf("%s routes %s's block %s through the overlay", h.Name, p.Host.Name, blk), 30*time.Second, func() bool {
+			until(t, 30*time.Second, fmt.Sprintf("%s routes %s's block %s through the overlay", h.Name, p.Host.Name, blk), func() bool {
 				ok, via := hasRoute(h, blk)
 				return ok && strings.Contains(via, "dev vxlan.calico") && strings.Contains(via, "onlink")
 			})
@@ -108,7 +108,7 @@ func TestVXLAN(t *testing.T) {
 		}
 	}
 	for _, h := range c.hosts {
-		poll(t, h.Name+" releases its tunnel address", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+" releases its tunnel address", func() bool {
 			n, err := testLab.Client.Kube.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{})
 			if err != nil || n.Annotations[v3.AnnotationNodeIPv4VXLANTunnelAddr] != "" {
 				return false
@@ -116,7 +116,7 @@ func TestVXLAN(t *testing.T) {
 			ips, err := testLab.Client.IPAM().IPsByHandle(ctx, tunneladdr.Handle(h.Name))
 			return errors.Is(err, ipam.ErrNotFound) || (err == nil && len(ips) == 0)
 		})
-		poll(t, h.Name+" removes vxlan.calico", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+" removes vxlan.calico", func() bool {
 			out, err := h.Exec("ip", "link", "show")
 			return err == nil && !strings.Contains(out, "vxlan.calico")
 		})
@@ -151,7 +151,7 @@ func TestPolicyOnly(t *testing.T) {
 	}
 	apply(t, &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "isolate-web"},
 		Spec: v3.GlobalNetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeIngress}}})
-	poll(t, "the policy cuts the pods off", 20*time.Second, func() bool {
+	until(t, 20*time.Second, "the policy cuts the pods off", func() bool {
 		r, err := probe.Connect(pods[0].NS, "TCP", pods[1].IP().String(), 8080, 500*time.Millisecond)
 		return err == nil && !r.Connected
 	})

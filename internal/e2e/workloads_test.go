@@ -27,7 +27,7 @@ func TestDeploymentAcrossNodes(t *testing.T) {
 	ctx := context.Background()
 	kube := testLab.Client.Kube
 	for _, h := range c.hosts {
-		poll(t, h.Name+" Ready", 30*time.Second, func() bool {
+		until(t, 30*time.Second, h.Name+" Ready", func() bool {
 			n, err := kube.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{})
 			if err != nil {
 				return false
@@ -67,7 +67,7 @@ func TestDeploymentAcrossNodes(t *testing.T) {
 	}
 
 	var pods []corev1.Pod
-	poll(t, "4 pods Running and Ready", 60*time.Second, func() bool {
+	until(t, 60*time.Second, "4 pods Running and Ready", func() bool {
 		l, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false
@@ -87,7 +87,7 @@ func TestDeploymentAcrossNodes(t *testing.T) {
 	if len(nodesUsed) != 2 {
 		t.Errorf("the scheduler put all pods on %v", nodesUsed)
 	}
-	poll(t, "the EndpointSlice lists the 4 pods", 30*time.Second, func() bool {
+	until(t, 30*time.Second, "the EndpointSlice lists the 4 pods", func() bool {
 		l, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=web"})
 		if err != nil {
 			return false
@@ -135,11 +135,11 @@ func TestDeploymentAcrossNodes(t *testing.T) {
 	if _, err := kube.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "3 pods gone", 60*time.Second, func() bool {
+	until(t, 60*time.Second, "3 pods gone", func() bool {
 		l, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		return err == nil && len(l.Items) == 1
 	})
-	poll(t, "their addresses released", 30*time.Second, func() bool {
+	until(t, 30*time.Second, "their addresses released", func() bool {
 		all, err := testLab.Client.IPAM().Allocations(ctx)
 		if err != nil {
 			return false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/poll"
 )
 
 func newConfig(t *testing.T) lab.Config {
@@ -61,16 +62,6 @@ func kubectl(t *testing.T, cfg lab.Config, args ...string) (string, error) {
 }
 
 // waitFor polls cond every 100ms until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 func TestUpDownCycles(t *testing.T) {
 	if testing.Short() {
@@ -206,7 +197,7 @@ func TestSupervisorRestartsAndCleansUp(t *testing.T) {
 	if err := syscall.Kill(sched, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the scheduler to be restarted", func() bool {
+	poll.Until(t, 60*time.Second, "the scheduler to be restarted", func() bool {
 		for _, c := range ReadStatus(t, cfg).Components {
 			if c.Name == "kube-scheduler" {
 				return c.State == "running" && c.Restarts == 1 && c.PID != sched && alive(c.PID)
@@ -221,7 +212,7 @@ func TestSupervisorRestartsAndCleansUp(t *testing.T) {
 	if err := syscall.Kill(st.SupervisorPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "components to exit with the supervisor", func() bool {
+	poll.Until(t, 30*time.Second, "components to exit with the supervisor", func() bool {
 		for _, pid := range pids(st) {
 			if alive(pid) {
 				return false
@@ -250,7 +241,7 @@ func checkAuditLog(t *testing.T, cfg lab.Config) {
 		t.Fatalf("kubectl create: %v\n%s", err, out)
 	}
 	path := filepath.Join(cfg.StateDir, "audit", "audit.log")
-	waitFor(t, 10*time.Second, "the audit event", func() bool {
+	poll.Until(t, 10*time.Second, "the audit event", func() bool {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return false

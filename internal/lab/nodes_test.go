@@ -16,6 +16,7 @@ import (
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/poll"
 )
 
 // `up --nodes 2`: two sandbox nodes come up Ready, each running
@@ -37,23 +38,17 @@ func TestUpWithNodes(t *testing.T) {
 		t.Fatalf("%v\n%s", err, o)
 	}
 	var ips, nodes []string
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		o, _ := kubectl(t, cfg, "get", "pods", "-o", `jsonpath={range .items[?(@.status.phase=="Running")]}{.status.podIP} {.spec.nodeName}{"\n"}{end}`)
+	var running string
+	poll.Until(t, 60*time.Second, "4 pods running", func() bool {
+		running, _ = kubectl(t, cfg, "get", "pods", "-o", `jsonpath={range .items[?(@.status.phase=="Running")]}{.status.podIP} {.spec.nodeName}{"\n"}{end}`)
 		ips, nodes = nil, nil
-		for _, l := range strings.Split(strings.TrimSpace(o), "\n") {
+		for _, l := range strings.Split(strings.TrimSpace(running), "\n") {
 			if f := strings.Fields(l); len(f) == 2 {
 				ips, nodes = append(ips, f[0]), append(nodes, f[1])
 			}
 		}
-		if len(ips) == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pods not running in time: %q", o)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(ips) == 4
+	}, &running)
 	if !strings.Contains(strings.Join(nodes, " "), "node-1") || !strings.Contains(strings.Join(nodes, " "), "node-2") {
 		t.Errorf("pods on %v", nodes)
 	}
@@ -220,10 +215,8 @@ func TestUpWithNodes(t *testing.T) {
 	if o, code := calicoLab("restart", "calico-typha", "--node", victim); code != 0 {
 		t.Fatalf("restart calico-typha --node %s: exit %d\n%s", victim, code, o)
 	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && streams() <= streamsBefore; {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := streams(); n <= streamsBefore {
+	if !poll.Within(20*time.Second, func() bool { return streams() > streamsBefore }) {
+		n := streams()
 		t.Errorf("no client reconnected after restarting %s's calico-typha (%d streams, %d before)", victim, n, streamsBefore)
 	}
 	if o, code := calicoLab("probe", from, to, "--port", "8080"); code != 0 {
@@ -254,13 +247,8 @@ func TestUpWithNodes(t *testing.T) {
 		}
 		return ""
 	}
-	problem := statusProblem()
-	for deadline := time.Now().Add(40 * time.Second); problem != "" && time.Now().Before(deadline); problem = statusProblem() {
-		time.Sleep(200 * time.Millisecond)
-	}
-	if problem != "" {
-		t.Errorf("status: %s", problem)
-	}
+	var problem string
+	poll.Until(t, 40*time.Second, "status to show every component ready", func() bool { problem = statusProblem(); return problem == "" }, &problem)
 	if o, code := calicoLab("status"); code != 0 || !strings.Contains(o, "calico-typha") || !strings.Contains(o, "READY") {
 		t.Errorf("status: exit %d\n%s", code, o)
 	}
@@ -290,7 +278,7 @@ func TestUpWithNodes(t *testing.T) {
 	// on restart, and a deleted pod route.
 	calicoctl("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {nftablesRefreshInterval: 2s, routeRefreshInterval: 2s}\n", "apply", "-f", "-")
 	for _, node := range []string{"node-1", "node-2"} {
-		waitFor(t, 30*time.Second, node+"'s calico-node to restart with the new intervals", func() bool {
+		poll.Until(t, 30*time.Second, node+"'s calico-node to restart with the new intervals", func() bool {
 			o, _ := calicoLab("logs", "calico-node", "--node", node)
 			return strings.Contains(o, "nftablesRefreshInterval=2s routeRefreshInterval=2s")
 		})
@@ -300,7 +288,7 @@ func TestUpWithNodes(t *testing.T) {
 	}
 	calicoctl("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: locked}\nspec: {selector: role == 'locked', types: [Ingress]}\n", "apply", "-f", "-")
 	var lockedIP, lockedNode string
-	waitFor(t, 60*time.Second, "pod locked to run", func() bool {
+	poll.Until(t, 60*time.Second, "pod locked to run", func() bool {
 		o, _ := kubectl(t, cfg, "get", "pod", "locked", "-o", `jsonpath={.status.phase} {.status.podIP} {.spec.nodeName}`)
 		f := strings.Fields(o)
 		if len(f) == 3 && f[0] == "Running" {
@@ -313,15 +301,15 @@ func TestUpWithNodes(t *testing.T) {
 		r, _ := probe.Connect(podNS, "TCP", lockedIP, 8080, 500*time.Millisecond)
 		return !r.Connected
 	}
-	waitFor(t, 20*time.Second, "the policy to deny traffic to pod locked", denied)
+	poll.Until(t, 20*time.Second, "the policy to deny traffic to pod locked", denied)
 	if o, code := calicoLab("exec", lockedNode, "--", "nft", "flush", "ruleset"); code != 0 {
 		t.Fatalf("nft flush ruleset on %s: exit %d\n%s", lockedNode, code, o)
 	}
-	waitFor(t, 15*time.Second, "calico-node to find its table missing", func() bool {
+	poll.Until(t, 15*time.Second, "calico-node to find its table missing", func() bool {
 		o, _ := calicoLab("logs", "calico-node", "--node", lockedNode)
 		return strings.Contains(o, `kind=nftables repair="table inet calico is missing"`)
 	})
-	waitFor(t, 5*time.Second, "traffic to pod locked to be denied again", denied)
+	poll.Until(t, 5*time.Second, "traffic to pod locked to be denied again", denied)
 	if o, code := calicoLab("probe", from, to, "--port", "8080"); code != 0 {
 		t.Errorf("allowed traffic after the table was repaired: exit %d\n%s", code, o)
 	}
@@ -330,11 +318,11 @@ func TestUpWithNodes(t *testing.T) {
 	if o, code := calicoLab("exec", toF[1], "--", "ip", "route", "del", toF[0]+"/32"); code != 0 {
 		t.Fatalf("ip route del on %s: exit %d\n%s", toF[1], code, o)
 	}
-	waitFor(t, 15*time.Second, "the deleted pod route to be put back", func() bool {
+	poll.Until(t, 15*time.Second, "the deleted pod route to be put back", func() bool {
 		o, _ := calicoLab("logs", "calico-node", "--node", toF[1])
 		return strings.Contains(o, "kind=routes repair=\"route "+toF[0]+"/32 via ")
 	})
-	waitFor(t, 5*time.Second, "the pod to be reachable again", func() bool {
+	poll.Until(t, 5*time.Second, "the pod to be reachable again", func() bool {
 		_, code := calicoLab("probe", from, to, "--port", "8080", "--timeout", "1s")
 		return code == 0
 	})

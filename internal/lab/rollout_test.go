@@ -18,6 +18,7 @@ import (
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/poll"
 )
 
 const rolloutPods = `apiVersion: v1
@@ -66,7 +67,7 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 	ctx := context.Background()
 	ip := map[string]string{}
 	ns := map[string]string{}
-	waitFor(t, 60*time.Second, "the pods", func() bool {
+	poll.Until(t, 60*time.Second, "the pods", func() bool {
 		for _, p := range []string{"srv-a", "srv-b", "client", "other"} {
 			o, _ := kubectl(t, cfg, "-n", "roll", "get", "pod", p, "-o", "jsonpath={.status.phase} {.status.podIP}")
 			f := strings.Fields(o)
@@ -85,7 +86,7 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 		r, _ := probe.Connect(ns[from], "TCP", ip[to], 8080, 500*time.Millisecond)
 		return r.Connected
 	}
-	waitFor(t, 30*time.Second, "the policy in force", func() bool {
+	poll.Until(t, 30*time.Second, "the policy in force", func() bool {
 		return connects("client", "srv-a") && connects("client", "srv-b") && !connects("other", "srv-a") && !connects("other", "srv-b")
 	})
 
@@ -183,7 +184,7 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 	}
 	// Traffic goes on until both nodes' new BIRDs have their sessions
 	// back and the graceful restart is over (stale routes replaced).
-	waitFor(t, 60*time.Second, "BGP sessions re-established", func() bool {
+	poll.Until(t, 60*time.Second, "BGP sessions re-established", func() bool {
 		for _, node := range []string{"node-1", "node-2"} {
 			st, _ := exec.Command(filepath.Join(mustBin(t), "calico-lab"), "--state-dir="+cfg.StateDir, "exec", node, "--", "calicoctl", "node", "status").CombinedOutput()
 			if !strings.Contains(string(st), "Established") {
@@ -196,7 +197,7 @@ func TestRollingUpdateKeepsConnectionsAndPolicy(t *testing.T) {
 	for _, h := range conns {
 		settled = append(settled, h.requests.Load())
 	}
-	waitFor(t, 10*time.Second, "20 more requests on each held connection", func() bool {
+	poll.Until(t, 10*time.Second, "20 more requests on each held connection", func() bool {
 		for i, h := range conns {
 			if h.requests.Load() < settled[i]+20 && !h.broken.Load() {
 				return false

@@ -23,6 +23,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/poll"
 	"github.com/calicong/calico/internal/proc"
 )
 
@@ -152,31 +153,20 @@ func TestBinary(t *testing.T) {
 		}
 		return out
 	}
-	poll := func(what string, within time.Duration, ok func() bool) time.Duration {
-		t.Helper()
-		start := time.Now()
-		for !ok() {
-			if time.Since(start) > within {
-				t.Fatalf("%s: not within %s", what, within)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return time.Since(start)
-	}
 	started := time.Now()
-	poll("ready", 20*time.Second, func() bool { code, _ := get("/readiness"); return code == http.StatusOK })
-	poll("deleted node's address released", 10*time.Second, func() bool { return !allocated()[orphan] })
+	poll.Until(t, 20*time.Second, "ready", func() bool { code, _ := get("/readiness"); return code == http.StatusOK })
+	poll.Until(t, 10*time.Second, "deleted node's address released", func() bool { return !allocated()[orphan] })
 	if a := allocated(); !a[gone] && time.Since(started) < grace {
 		t.Errorf("the gone pod's address %s was released within the grace period", gone)
 	}
-	poll("gone pod's address released after the grace period", grace+15*time.Second, func() bool { return !allocated()[gone] })
+	poll.Until(t, grace+15*time.Second, "gone pod's address released after the grace period", func() bool { return !allocated()[gone] })
 	if !allocated()[live] {
 		t.Errorf("the live pod's address %s was released", live)
 	}
 	if nodes, _ := m.AffineNodes(ctx); slices.Contains(nodes, "gcbin-b") {
 		t.Errorf("deleted node gcbin-b still holds blocks: %v", nodes)
 	}
-	poll("the deleted node's CalicoNodeStatus removed", 10*time.Second, func() bool {
+	poll.Until(t, 10*time.Second, "the deleted node's CalicoNodeStatus removed", func() bool {
 		_, err := testLab.Client.Get(ctx, nsKind, "", "status-gcbin-b")
 		return err != nil && strings.Contains(err.Error(), "not found")
 	})
@@ -191,7 +181,7 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll("the second replica sees the leader", 20*time.Second, func() bool { return strings.Contains(secondLog.String(), "another replica leads") })
+	poll.Until(t, 20*time.Second, "the second replica sees the leader", func() bool { return strings.Contains(secondLog.String(), "another replica leads") })
 	_ = second.Process.Signal(syscall.SIGTERM)
 	<-secondExited
 	if strings.Contains(secondLog.String(), "msg=leading") {
@@ -199,7 +189,7 @@ func TestBinary(t *testing.T) {
 	}
 	// status.runningConfig shows what runs: the node controller with the
 	// configured grace period, and no service controller (no section).
-	poll("status.runningConfig written", 10*time.Second, func() bool {
+	poll.Until(t, 10*time.Second, "status.runningConfig written", func() bool {
 		o, err := testLab.Client.Get(ctx, kind, "", v3.DefaultConfigName)
 		if err != nil {
 			return false
@@ -247,7 +237,7 @@ func TestBinary(t *testing.T) {
 		return o.(*v3.HostEndpoint)
 	}
 	setNode(func(n *v3.NodeControllerConfig) { n.HostEndpoint = &v3.AutoHostEndpointConfig{AutoCreate: "Enabled"} })
-	poll("gcbin-a-auto-hep created", 10*time.Second, func() bool { return autoHEP() != nil })
+	poll.Until(t, 10*time.Second, "gcbin-a-auto-hep created", func() bool { return autoHEP() != nil })
 	if h := autoHEP(); h.Spec.Node != "gcbin-a" || h.Spec.InterfaceName != "*" || h.Labels["projectcalico.org/created-by"] != "calico-kube-controllers" {
 		t.Errorf("automatic host endpoint: node %q interface %q labels %v", h.Spec.Node, h.Spec.InterfaceName, h.Labels)
 	}
@@ -259,7 +249,7 @@ func TestBinary(t *testing.T) {
 	if _, err := kube.CoreV1().Nodes().Update(ctx, nodeA, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll("the automatic host endpoint follows the node's labels", 10*time.Second, func() bool {
+	poll.Until(t, 10*time.Second, "the automatic host endpoint follows the node's labels", func() bool {
 		h := autoHEP()
 		return h != nil && h.Labels["role"] == "gcbin-edge"
 	})
@@ -268,7 +258,7 @@ func TestBinary(t *testing.T) {
 	// refuses it too, is not there.
 	testLab.WithoutWebhooks(t)
 	setNode(func(n *v3.NodeControllerConfig) { n.LeakGracePeriod = &metav1.Duration{Duration: -time.Second} })
-	poll("the invalid configuration reported", 10*time.Second, func() bool {
+	poll.Until(t, 10*time.Second, "the invalid configuration reported", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Contains(string(b), "keep their settings")
 	})
@@ -279,7 +269,7 @@ func TestBinary(t *testing.T) {
 		n.LeakGracePeriod = &metav1.Duration{Duration: grace}
 		n.HostEndpoint = &v3.AutoHostEndpointConfig{AutoCreate: "Disabled"}
 	})
-	poll("gcbin-a-auto-hep deleted", 10*time.Second, func() bool { return autoHEP() == nil })
+	poll.Until(t, 10*time.Second, "gcbin-a-auto-hep deleted", func() bool { return autoHEP() == nil })
 	if _, err := testLab.Client.Get(ctx, hepKind, "", "gcbin-users-hep"); err != nil {
 		t.Errorf("the user's host endpoint: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/node/bgp"
+	"github.com/calicong/calico/internal/poll"
 )
 
 func requireBird(t *testing.T) {
@@ -70,17 +71,6 @@ func input(self string, hosts []*host, blocks map[string][]string) *bgp.Input {
 		in.Blocks = append(in.Blocks, netip.MustParsePrefix(b))
 	}
 	return in
-}
-
-func poll(t *testing.T, what string, within time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func established(h *host, peer string) bool {
@@ -143,9 +133,9 @@ func TestTwoHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	poll(t, "session a-b established", 20*time.Second, func() bool { return established(a, "Mesh_172_31_0_2") && established(b, "Mesh_172_31_0_1") })
-	poll(t, "host-b learns host-a's block", 10*time.Second, func() bool { return hasRoute(t, b.ns, "10.65.1.0/26") })
-	poll(t, "host-a learns host-b's block", 10*time.Second, func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
+	poll.Until(t, 20*time.Second, "session a-b established", func() bool { return established(a, "Mesh_172_31_0_2") && established(b, "Mesh_172_31_0_1") })
+	poll.Until(t, 10*time.Second, "host-b learns host-a's block", func() bool { return hasRoute(t, b.ns, "10.65.1.0/26") })
+	poll.Until(t, 10*time.Second, "host-a learns host-b's block", func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
 	if out := netnstest.Run(t, "ip", "-n", b.ns, "route", "show", "10.65.1.0/26"); !strings.Contains(out, "via 172.31.0.1") || !strings.Contains(out, "proto bird") {
 		t.Errorf("host-b's route to host-a's block: %q", out)
 	}
@@ -195,25 +185,25 @@ func TestTwoHosts(t *testing.T) {
 	if !established(b, "Mesh_172_31_0_1") {
 		t.Errorf("the reload dropped the session")
 	}
-	poll(t, "host-b learns the new block", 10*time.Second, func() bool { return hasRoute(t, b.ns, "10.65.9.0/26") })
+	poll.Until(t, 10*time.Second, "host-b learns the new block", func() bool { return hasRoute(t, b.ns, "10.65.9.0/26") })
 
 	// BIRD killed: restarted, and the session comes back.
 	pid := birdPID(t, a)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "BIRD restarted", 10*time.Second, func() bool { return a.d.Restarts() > 0 })
-	poll(t, "session back after the restart", 30*time.Second, func() bool { return established(b, "Mesh_172_31_0_1") })
+	poll.Until(t, 10*time.Second, "BIRD restarted", func() bool { return a.d.Restarts() > 0 })
+	poll.Until(t, 30*time.Second, "session back after the restart", func() bool { return established(b, "Mesh_172_31_0_1") })
 
 	// host-b stops (SIGTERM: BIRD tells its peers): host-a withdraws
 	// host-b's block. (host-b, not the host just restarted: host-b still
 	// treats host-a's old session as gracefully restarting, and would
 	// keep its routes for the restart time.)
-	poll(t, "host-a relearns host-b's block", 10*time.Second, func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
+	poll.Until(t, 10*time.Second, "host-a relearns host-b's block", func() bool { return hasRoute(t, a.ns, "10.65.2.0/26") })
 	b.cancel()
 	<-b.done
 	b.done <- nil // for the cleanup
-	poll(t, "host-a withdraws host-b's block", 10*time.Second, func() bool { return !hasRoute(t, a.ns, "10.65.2.0/26") })
+	poll.Until(t, 10*time.Second, "host-a withdraws host-b's block", func() bool { return !hasRoute(t, a.ns, "10.65.2.0/26") })
 }
 
 // TestConfigurationIsPrivate: bird.cfg can hold BGP passwords taken from

@@ -14,6 +14,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/node/bgp"
+	"github.com/calicong/calico/internal/poll"
 )
 
 type fakeBIRD struct {
@@ -42,17 +43,6 @@ func (f *fakeBIRD) last() *bgp.Config {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.applied[len(f.applied)-1]
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func upd(kind, name string, v any) model.Update {
@@ -95,7 +85,7 @@ func TestLoop(t *testing.T) {
 		t.Fatalf("rendered before in sync")
 	}
 	c.OnStatusUpdated(model.InSync)
-	waitFor(t, "first render", func() bool { return bird.count() == 1 })
+	poll.Until(t, 5*time.Second, "first render", func() bool { return bird.count() == 1 })
 	if got := bird.last(); len(got.PeersV4) != 1 || got.PeersV4[0].Node != "b" {
 		t.Errorf("peers %+v", got.PeersV4)
 	}
@@ -104,7 +94,7 @@ func TestLoop(t *testing.T) {
 	// not applied; this node's block is.
 	c.OnUpdates([]model.Update{block("10.65.9.0/26", "host:b")})
 	c.OnUpdates([]model.Update{block("10.65.1.0/26", "host:a")})
-	waitFor(t, "the block rendered", func() bool { return bird.count() == 2 })
+	poll.Until(t, 5*time.Second, "the block rendered", func() bool { return bird.count() == 2 })
 	if !strings.Contains(bird.last().Main, "route 10.65.1.0/26 blackhole;") || strings.Contains(bird.last().Main, "10.65.9.0/26") {
 		t.Errorf("blocks in the configuration:\n%s", bird.last().Main)
 	}
@@ -116,7 +106,7 @@ func TestLoop(t *testing.T) {
 	// A password from a Secret.
 	c.OnUpdates([]model.Update{upd("BGPPeer", "tor", &v3.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v3.BGPPeerSpec{PeerIP: "10.0.0.254", ASNumber: 65001,
 		Password: &v3.BGPPassword{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}}})})
-	waitFor(t, "the peer rendered", func() bool { return bird.count() == 3 })
+	poll.Until(t, 5*time.Second, "the peer rendered", func() bool { return bird.count() == 3 })
 	if !strings.Contains(bird.last().Main, `password "pw";`) {
 		t.Errorf("no password in:\n%s", bird.last().Main)
 	}
@@ -131,9 +121,9 @@ func TestLoop(t *testing.T) {
 	bird.fail = errors.New("refused")
 	bird.mu.Unlock()
 	c.OnUpdates([]model.Update{block("10.65.2.0/26", "host:a")})
-	waitFor(t, "the failure reported", func() bool { return c.Status().Err != nil })
+	poll.Until(t, 5*time.Second, "the failure reported", func() bool { return c.Status().Err != nil })
 	bird.mu.Lock()
 	bird.fail = nil
 	bird.mu.Unlock()
-	waitFor(t, "the retry", func() bool { return bird.count() == 4 && c.Status().Err == nil })
+	poll.Until(t, 5*time.Second, "the retry", func() bool { return bird.count() == 4 && c.Status().Err == nil })
 }

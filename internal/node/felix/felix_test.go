@@ -35,23 +35,13 @@ import (
 	"github.com/calicong/calico/internal/node/dataplane/routes"
 	"github.com/calicong/calico/internal/node/felix"
 	"github.com/calicong/calico/internal/node/startup"
+	"github.com/calicong/calico/internal/poll"
 	"github.com/calicong/calico/internal/syncer"
 )
 
 var testLab *labtest.Lab
 
 func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestFromAPIServerToPackets runs Felix against a real API server for a
 // node in a network namespace: pods created through the API get routes
@@ -93,7 +83,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "default service account", func() bool {
+	poll.Until(t, 30*time.Second, "default service account", func() bool {
 		_, err := c.Kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	})
@@ -185,12 +175,12 @@ func TestFromAPIServerToPackets(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, 30*time.Second, "readiness", func() bool { return status("/readiness") == 200 })
+	poll.Until(t, 30*time.Second, "readiness", func() bool { return status("/readiness") == 200 })
 	connects := func(from, to string) bool {
 		r, err := probe.Connect(podNS[from], "TCP", pods[to], 80, time.Second)
 		return err == nil && r.Connected
 	}
-	waitFor(t, 10*time.Second, "a → b with no policy", func() bool { return connects("a", "b") })
+	poll.Until(t, 10*time.Second, "a → b with no policy", func() bool { return connects("a", "b") })
 
 	// The node's IPAM block is blackholed, another node's is not.
 	for name, affinity := range map[string]string{"10-65-0-0-26": "host:" + nodeName, "10-65-0-64-26": "host:elsewhere"} {
@@ -201,7 +191,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "the node's block to be blackholed", func() bool {
+	poll.Until(t, 10*time.Second, "the node's block to be blackholed", func() bool {
 		out := netnstest.Run(t, "ip", "-n", nodeNS, "route", "show", "type", "blackhole")
 		return strings.Contains(out, "10.65.0.0/26")
 	})
@@ -219,7 +209,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a → b to be denied", func() bool { return !connects("a", "b") })
+	poll.Until(t, 10*time.Second, "a → b to be denied", func() bool { return !connects("a", "b") })
 	if !connects("b", "a") {
 		t.Error("b → a was blocked too")
 	}
@@ -242,7 +232,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := 0
-	waitFor(t, 90*time.Second, "the API server to come back", func() bool {
+	poll.Until(t, 90*time.Second, "the API server to come back", func() bool {
 		if connects("a", "b") {
 			t.Fatal("a → b passed while the API server was down")
 		}
@@ -263,7 +253,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 	if err := c.Kube.NetworkingV1().NetworkPolicies(ns).Delete(ctx, "deny", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "a → b to be allowed again", func() bool { return connects("a", "b") })
+	poll.Until(t, 60*time.Second, "a → b to be allowed again", func() bool { return connects("a", "b") })
 }
 
 func apiServerPID(t *testing.T) int {

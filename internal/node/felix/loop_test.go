@@ -23,6 +23,7 @@ import (
 	"github.com/calicong/calico/internal/node/dataplane"
 	"github.com/calicong/calico/internal/node/dataplane/nft"
 	"github.com/calicong/calico/internal/node/felix"
+	"github.com/calicong/calico/internal/poll"
 )
 
 // failingNFT stands in for nft: it records the scripts it is given and
@@ -150,7 +151,7 @@ func TestLoopOrderingRetriesAndIncrementalChanges(t *testing.T) {
 				IPNetworks: []string{"10.65.0.1/32"}, InterfaceName: conversion.VethName("ns", "pod")}}}},
 		gnp("one", 80), gnp("two", 443))
 	cb.OnUpdates(ups)
-	waitFor(t, 10*time.Second, "the graph to hand messages to the dataplane", func() bool {
+	poll.Until(t, 10*time.Second, "the graph to hand messages to the dataplane", func() bool {
 		return gathered(t, reg, "felix_int_dataplane_messages") > 0
 	})
 	if calls, _ := fake.snapshot(); calls != 0 {
@@ -163,13 +164,13 @@ func TestLoopOrderingRetriesAndIncrementalChanges(t *testing.T) {
 	// In sync: the kernel refuses, Felix retries and says why it is not
 	// ready; once the kernel accepts, it is ready.
 	cb.OnStatusUpdated(model.InSync)
-	waitFor(t, 10*time.Second, "repeated failures to be reported", func() bool {
+	poll.Until(t, 10*time.Second, "repeated failures to be reported", func() bool {
 		st := agg.Status()
 		return gathered(t, reg, "felix_int_dataplane_failures") >= 2 && !st.Ready &&
 			strings.Contains(st.Parts["dataplane"].Detail, "No buffer space available")
 	})
 	fake.setFailing(false)
-	waitFor(t, 10*time.Second, "a successful retry and readiness", func() bool {
+	poll.Until(t, 10*time.Second, "a successful retry and readiness", func() bool {
 		_, scripts := fake.snapshot()
 		return len(scripts) == 1 && agg.Status().Ready
 	})
@@ -205,7 +206,7 @@ func TestLoopOrderingRetriesAndIncrementalChanges(t *testing.T) {
 
 	// Change one policy: only its chain is rewritten.
 	cb.OnUpdates([]model.Update{gnp("one", 8080)})
-	waitFor(t, 10*time.Second, "the change to reach nft", func() bool {
+	poll.Until(t, 10*time.Second, "the change to reach nft", func() bool {
 		_, s := fake.snapshot()
 		return len(s) == 2
 	})

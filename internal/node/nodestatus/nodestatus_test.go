@@ -14,22 +14,12 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/node/nodestatus"
+	"github.com/calicong/calico/internal/poll"
 )
 
 var testLab *labtest.Lab
 
 func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 type brokenBGP struct{ nodestatus.WithoutBGP }
 
@@ -85,7 +75,7 @@ func TestReportsRequestedClasses(t *testing.T) {
 		return obj.(*v3.CalicoNodeStatus)
 	}
 	var first time.Time
-	waitFor(t, 20*time.Second, "the first report", func() bool {
+	poll.Until(t, 20*time.Second, "the first report", func() bool {
 		first = get("mine").Status.LastUpdated.Time
 		return !first.IsZero()
 	})
@@ -104,14 +94,14 @@ func TestReportsRequestedClasses(t *testing.T) {
 	since := st.Conditions[0].LastTransitionTime
 	// The period is one second: lastUpdated moves on, and a condition that
 	// stays keeps its transition time.
-	waitFor(t, 20*time.Second, "a second report", func() bool {
+	poll.Until(t, 20*time.Second, "a second report", func() bool {
 		return get("mine").Status.LastUpdated.After(first)
 	})
 	if c := get("mine").Status.Conditions; len(c) != 1 || !c[0].LastTransitionTime.Equal(&since) {
 		t.Errorf("a condition that stayed moved its transition time: %+v", c)
 	}
 	problem.Store(false)
-	waitFor(t, 20*time.Second, "the condition to clear", func() bool {
+	poll.Until(t, 20*time.Second, "the condition to clear", func() bool {
 		c := get("mine").Status.Conditions
 		return len(c) == 1 && c[0].Status == metav1.ConditionFalse && c[0].Reason == "NoIPIPPool"
 	})
@@ -130,7 +120,7 @@ func TestReportsRequestedClasses(t *testing.T) {
 	if _, err := c.Update(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "routes to leave the status", func() bool {
+	poll.Until(t, 20*time.Second, "routes to leave the status", func() bool {
 		st := get("mine").Status
 		return len(st.Routes.RoutesV4) == 0 && st.Agent.BIRDV4.State == nodestatus.NotReady
 	})

@@ -20,6 +20,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/pki"
+	"github.com/calicong/calico/internal/poll"
 	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
@@ -223,19 +224,10 @@ func Certs(t testing.TB, dir string, ca *pki.Authority, name string, req pki.Req
 	return f
 }
 
-// Eventually polls cond until it returns "" or d passes; then it fails
-// the test with cond's last message.
+// Eventually is poll.Until for a condition that says what is still
+// wrong ("" when nothing is): the failure carries its last answer.
 func Eventually(t testing.TB, d time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var why string
+	poll.Until(t, d, "the condition", func() bool { why = cond(); return why == "" }, &why)
 }
