@@ -269,3 +269,11 @@ func TestConfigChangeBeforeInSyncRestarts(t *testing.T) {
 		t.Fatal("a configuration change that arrived before in-sync was ignored")
 	}
 }
+
+func TestInterfacePrefixes(t *testing.T) {
+	for in, want := range map[string][]string{"cali": {"cali"}, "cali,tap": {"cali", "tap"}, " cali , tap ,": {"cali", "tap"}, "": {"cali"}} {
+		if got := felix.InterfacePrefixes(v3.FelixConfigurationSpec{InterfacePrefix: in}); !slices.Equal(got, want) {
+			t.Errorf("interfacePrefix %q: %v, want %v", in, got, want)
+		}
+	}
+}
