@@ -468,23 +468,32 @@ func (m *IPAM) adjustHandle(ctx context.Context, handle string, cidr netip.Prefi
 		if h.Spec.Block[key] <= 0 {
 			delete(h.Spec.Block, key)
 		}
-		if len(h.Spec.Block) == 0 {
-			err = m.store.Delete(ctx, KindHandle, h.Name, h.ResourceVersion)
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-		} else {
-			_, err = m.store.Update(ctx, h)
+		if conflict, err := m.writeHandle(ctx, h, handle); !conflict {
+			return err
 		}
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("writing handle %s: %w", handle, err)
-		}
-		return nil
 	}
 	return fmt.Errorf("handle %s: %w after %d tries", handle, ErrConflict, maxRetries)
+}
+
+// writeHandle stores a handle's changed counts: deleted when it counts
+// nothing any more (already gone is fine), updated otherwise. conflict
+// says it changed since it was read: read it again and retry.
+func (m *IPAM) writeHandle(ctx context.Context, h *v3.IPAMHandle, handle string) (conflict bool, err error) {
+	if len(h.Spec.Block) == 0 {
+		err = m.store.Delete(ctx, KindHandle, h.Name, h.ResourceVersion)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+	} else {
+		_, err = m.store.Update(ctx, h)
+	}
+	if errors.Is(err, ErrConflict) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("writing handle %s: %w", handle, err)
+	}
+	return false, nil
 }
 
 // nodeAffinities are the blocks confirmed affine to a node, and those

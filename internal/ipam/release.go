@@ -244,22 +244,9 @@ func (m *IPAM) changeHandle(ctx context.Context, handle string, minus map[string
 				delete(h.Spec.Block, key)
 			}
 		}
-		var err error
-		if len(h.Spec.Block) == 0 {
-			err = m.store.Delete(ctx, KindHandle, h.Name, h.ResourceVersion)
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-		} else {
-			_, err = m.store.Update(ctx, h)
+		if conflict, err := m.writeHandle(ctx, h, handle); !conflict {
+			return err
 		}
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("writing handle %s: %w", handle, err)
-		}
-		return nil
 	}
 	return fmt.Errorf("handle %s: %w after %d tries", handle, ErrConflict, maxRetries)
 }
