@@ -588,24 +588,30 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 	return nil
 }
 
-// CheckKernel reads back our nftables table and schedules a repair of
-// whatever differs from what was programmed (Felix's
-// nftablesRefreshInterval); the next Apply makes the repairs, in one
-// transaction. It reports whether anything needs repair. Before the first
-// Apply it does nothing.
-func (d *Dataplane) CheckKernel(ctx context.Context) (bool, error) {
-	if !d.started {
-		return false, nil
-	}
-	k, err := d.nft.Read(ctx, "inet", d.cfg.Table)
-	if err != nil {
-		return false, err
-	}
-	found := d.table.Check(k)
+// ReadKernel lists our nftables table as the kernel holds it, for
+// CheckKernel. It touches no state of the dataplane's, so it may run
+// beside OnMessages and Apply: the listing takes seconds for a large
+// table.
+func (d *Dataplane) ReadKernel(ctx context.Context) (*nft.Kernel, error) {
+	return d.nft.Read(ctx, "inet", d.cfg.Table)
+}
+
+// KernelGeneration is the last commit (for ReadKernel's asOf) and whether
+// anything was programmed yet.
+func (d *Dataplane) KernelGeneration() (asOf uint64, started bool) {
+	return d.table.Generation(), d.started
+}
+
+// CheckKernel compares a listing read by ReadKernel after commit asOf
+// with what was programmed, and schedules a repair of whatever differs
+// (Felix's nftablesRefreshInterval); the next Apply makes the repairs, in
+// one transaction. It reports whether anything needs repair.
+func (d *Dataplane) CheckKernel(k *nft.Kernel, asOf uint64) bool {
+	found := d.table.Check(k, asOf)
 	for _, f := range found {
 		d.cfg.Repaired("nftables", f)
 	}
-	return len(found) > 0, nil
+	return len(found) > 0
 }
 
 // RefreshRoutes makes the next Apply read back workload and overlay

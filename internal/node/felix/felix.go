@@ -264,18 +264,28 @@ func (f *Felix) applyFailed(err error) {
 }
 
 // checkNFTables reads back the nftables table; what differs is repaired
-// by the next apply.
+// by the next apply. The listing, seconds for a large table, is read
+// without the dataplane's lock; what is committed meanwhile is left to the
+// next check.
 func (f *Felix) checkNFTables(ctx context.Context, apply reconcile.Trigger) error {
 	f.dpMu.Lock()
-	defer f.dpMu.Unlock()
-	if !f.applied {
+	asOf, started := f.cfg.Dataplane.KernelGeneration()
+	ready := f.applied && started
+	f.dpMu.Unlock()
+	if !ready {
 		return nil
 	}
-	repair, err := f.cfg.Dataplane.CheckKernel(ctx)
+	k, err := f.cfg.Dataplane.ReadKernel(ctx)
+	if err != nil {
+		return err
+	}
+	f.dpMu.Lock()
+	repair := f.cfg.Dataplane.CheckKernel(k, asOf)
+	f.dpMu.Unlock()
 	if repair {
 		apply.Poke()
 	}
-	return err
+	return nil
 }
 
 // refreshRoutes makes the next apply read back and repair routes.

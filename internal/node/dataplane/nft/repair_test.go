@@ -13,11 +13,12 @@ import (
 // check reads the kernel and runs Table.Check.
 func check(t *testing.T, r Runner, tbl *Table) []string {
 	t.Helper()
+	asOf := tbl.Generation()
 	k, err := r.Read(context.Background(), "inet", "calico")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tbl.Check(k)
+	return tbl.Check(k, asOf)
 }
 
 // nftIn runs one nft command in the namespace, as an intruder would.
@@ -181,5 +182,60 @@ func TestFingerprintIgnoresCountersAndExpiry(t *testing.T) {
 	c, _ := ParseKernel([]byte(strings.Replace(string(listing("0", "0", "1")), `{"drop": null}`, `{"accept": null}`, 1)))
 	if c.Chains["c"] == a.Chains["c"] {
 		t.Error("a changed verdict keeps its fingerprint")
+	}
+}
+
+// TestCheckOfAnOlderListing: the listing is read without the dataplane's
+// lock, so commits can land between it and Check. What they wrote (or
+// deleted) is left alone, not "repaired" from the older listing; what
+// someone else changed in untouched objects is still found.
+func TestCheckOfAnOlderListing(t *testing.T) {
+	netnstest.Require(t)
+	ns := netnstest.New(t, "nftold")
+	r := Runner{Prefix: netnstest.Exec(ns)}
+	tbl := repairTable()
+	tbl.SetChain("ep-c", &Chain{Rules: []string{"drop"}})
+	apply(t, r, tbl)
+	if found := check(t, r, tbl); len(found) != 0 {
+		t.Fatalf("untouched: %v", found)
+	}
+	nftIn(t, r, "delete", "element", "inet", "calico", "s6", "{ fd00::1 }") // someone else
+	asOf := tbl.Generation()
+	old, err := r.Read(context.Background(), "inet", "calico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Our own changes, committed after the listing.
+	tbl.SetChain("ep-b", &Chain{Rules: []string{"counter", "accept"}})
+	tbl.AddElements("s4", "10.9.0.1")
+	tbl.SetMapElement("dispatch", `"cali-c"`, "goto ep-c")
+	tbl.SetChain("ep-new", &Chain{Rules: []string{"accept"}})
+	tbl.DeleteMapElement("dispatch", `"cali-b"`)
+	tbl.DeleteChain("ep-b")
+	apply(t, r, tbl)
+	found := tbl.Check(old, asOf)
+	if !slices.Equal(found, []string{"set s6 was changed"}) {
+		t.Errorf("check of a listing older than our commit found %v, want only the foreign change to s6", found)
+	}
+	script := tbl.Script()
+	for _, spared := range []string{"ep-new", "ep-b", "set inet calico s4", "map inet calico dispatch"} {
+		if strings.Contains(script, spared) {
+			t.Errorf("the repair touches %q, which we changed after the listing:\n%s", spared, script)
+		}
+	}
+	apply(t, r, tbl)
+	for i := 0; i < 2; i++ {
+		if found := check(t, r, tbl); len(found) != 0 {
+			t.Errorf("check %d after the repair found %v", i, found)
+		}
+	}
+	// A listing older than a full rewrite says nothing.
+	asOf = tbl.Generation()
+	old, _ = r.Read(context.Background(), "inet", "calico")
+	nftIn(t, r, "flush", "ruleset")
+	tbl.Failed()
+	apply(t, r, tbl)
+	if found := tbl.Check(old, asOf); len(found) != 0 {
+		t.Errorf("a listing older than a full rewrite found %v", found)
 	}
 }

@@ -92,6 +92,12 @@ type Table struct {
 	// Check found it, matching what was committed; an object changed
 	// since has none until the next Check.
 	verified Kernel
+	// generation counts commits; changedAt says at which one each object
+	// was last written (or deleted), and fullAt the last full rewrite, so
+	// a Check of a listing taken before a commit leaves what that commit
+	// wrote alone. Entries no Check can need any more are pruned.
+	generation, fullAt uint64
+	changedAt          struct{ chains, sets, maps map[string]uint64 }
 	// full means the kernel's content is unknown: rewrite everything.
 	full bool
 	// stale lists objects found in the kernel at start-up, to delete if not
@@ -124,7 +130,13 @@ func (t *Table) resetPending() {
 
 func (t *Table) resetVerified() {
 	t.verified = Kernel{Chains: map[string]Fingerprint{}, Sets: map[string]Fingerprint{}, Maps: map[string]Fingerprint{}}
+	t.changedAt.chains, t.changedAt.sets, t.changedAt.maps = map[string]uint64{}, map[string]uint64{}, map[string]uint64{}
 }
+
+// Generation identifies the last commit; a Check of a listing read after
+// it is exact, and one read before it leaves what later commits wrote
+// alone.
+func (t *Table) Generation() uint64 { return t.generation }
 
 // Family and Name identify the table.
 func (t *Table) Family() string { return t.family }
@@ -361,7 +373,8 @@ func (t *Table) Existing(k *Kernel) {
 	}
 }
 
-// Check compares what the kernel holds with what was committed, and
+// Check compares what the kernel held when k was listed, as of commit
+// asOf (Generation before the listing), with what was committed, and
 // schedules a repair of every object that differs: a chain is rewritten,
 // a set or map flushed and filled again, an object that is not ours
 // deleted, and a missing table rewritten whole; the next Script does it
@@ -370,13 +383,18 @@ func (t *Table) Existing(k *Kernel) {
 // An object is compared with its fingerprint from the last Check that
 // found it right; one changed since is compared by its rule or element
 // count, and its fingerprint taken from then on. Objects with changes
-// still pending are left to those, and nothing is checked while a full
-// rewrite is pending.
-func (t *Table) Check(k *Kernel) []string {
-	if t.full {
+// still pending, or committed after asOf, are left alone (the listing may
+// not show them yet); nothing is checked while a full rewrite is pending
+// or after one that came after asOf.
+func (t *Table) Check(k *Kernel, asOf uint64) []string {
+	if t.full || asOf < t.fullAt {
 		return nil
 	}
+	defer t.pruneChangedAt(asOf)
 	if !k.Exists {
+		if asOf < t.generation {
+			return nil // a later commit failed on the missing table, or made it anew
+		}
 		t.Failed()
 		return []string{fmt.Sprintf("table %s %s is missing", t.family, t.name)}
 	}
@@ -385,6 +403,8 @@ func (t *Table) Check(k *Kernel) []string {
 	ok := func(kind, name string, want int, pending bool, have Fingerprint, present bool, verified map[string]Fingerprint) bool {
 		v, known := verified[name]
 		switch {
+		case t.changedSince(kind, name, asOf):
+			return true // written after the listing; verified next time
 		case !known && pending:
 			return true // its pending change rewrites it; verified next time
 		case !present:
@@ -432,29 +452,54 @@ func (t *Table) Check(k *Kernel) []string {
 			delete(t.dirtyKeys, name)
 		}
 	}
-	// Objects that are not ours, in our table.
+	// Objects that are not ours, in our table (or ours, deleted after the
+	// listing).
 	for _, name := range slices.Sorted(maps.Keys(k.Chains)) {
 		_, pending := t.dirtyChains[name]
-		if _, want := t.chains[name]; !want && !pending {
+		if _, want := t.chains[name]; !want && !pending && !t.changedSince("chain", name, asOf) {
 			found = append(found, fmt.Sprintf("chain %s is not ours", name))
 			t.dirtyChains[name] = struct{}{}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(k.Sets)) {
 		_, pending := t.deletedSets[name]
-		if _, want := t.sets[name]; !want && !pending {
+		if _, want := t.sets[name]; !want && !pending && !t.changedSince("set", name, asOf) {
 			found = append(found, fmt.Sprintf("set %s is not ours", name))
 			t.deletedSets[name] = &Set{}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(k.Maps)) {
 		_, pending := t.deletedMaps[name]
-		if _, want := t.maps[name]; !want && !pending {
+		if _, want := t.maps[name]; !want && !pending && !t.changedSince("map", name, asOf) {
 			found = append(found, fmt.Sprintf("map %s is not ours", name))
 			t.deletedMaps[name] = &Map{}
 		}
 	}
 	return found
+}
+
+// changedSince reports whether an object was written or deleted by a
+// commit after asOf.
+func (t *Table) changedSince(kind, name string, asOf uint64) bool {
+	switch kind {
+	case "chain":
+		return t.changedAt.chains[name] > asOf
+	case "set":
+		return t.changedAt.sets[name] > asOf
+	}
+	return t.changedAt.maps[name] > asOf
+}
+
+// pruneChangedAt forgets what no later Check can need: listings are
+// taken after asOf from now on.
+func (t *Table) pruneChangedAt(asOf uint64) {
+	for _, m := range []map[string]uint64{t.changedAt.chains, t.changedAt.sets, t.changedAt.maps} {
+		for n, g := range m {
+			if g <= asOf {
+				delete(m, n)
+			}
+		}
+	}
 }
 
 // Dirty reports whether there is anything to program.
@@ -471,20 +516,25 @@ func (t *Table) Committed() {
 			m.kernel = maps.Clone(m.elements)
 		}
 	}
+	t.generation++
 	if t.full {
 		t.resetVerified()
+		t.fullAt = t.generation
 	}
 	for n := range t.dirtyChains {
 		delete(t.verified.Chains, n)
+		t.changedAt.chains[n] = t.generation
 	}
 	for _, changed := range []map[string]struct{}{t.newSets, t.resetSets, keySet(t.addedElems), keySet(t.deletedElems), keySet(t.deletedSets)} {
 		for n := range changed {
 			delete(t.verified.Sets, n)
+			t.changedAt.sets[n] = t.generation
 		}
 	}
 	for _, changed := range []map[string]struct{}{t.newMaps, t.resetMaps, keySet(t.dirtyKeys), keySet(t.deletedMaps)} {
 		for n := range changed {
 			delete(t.verified.Maps, n)
+			t.changedAt.maps[n] = t.generation
 		}
 	}
 	for name, keys := range t.dirtyKeys {
