@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -275,5 +276,38 @@ func TestInterfacePrefixes(t *testing.T) {
 		if got := felix.InterfacePrefixes(v3.FelixConfigurationSpec{InterfacePrefix: in}); !slices.Equal(got, want) {
 			t.Errorf("interfacePrefix %q: %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestRepairsAreCountedByKind: each repair the dataplane reports is
+// logged and counted under its kind.
+func TestRepairsAreCountedByKind(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var logs strings.Builder
+	r, err := felix.NewRepairs(reg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Record("nftables", "table inet calico is missing")
+	r.For("routes")("route 10.65.0.1/32 via cali1 was missing")
+	r.For("routes")("blackhole route 10.65.0.0/26 was missing")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "felix_dataplane_repairs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	if want := map[string]float64{"nftables": 1, "routes": 2, "vxlan": 0}; !maps.Equal(got, want) {
+		t.Errorf("felix_dataplane_repairs_total = %v, want %v", got, want)
+	}
+	if !strings.Contains(logs.String(), `kind=routes repair="blackhole route 10.65.0.0/26 was missing"`) {
+		t.Errorf("log:\n%s", logs.String())
 	}
 }
