@@ -8,7 +8,9 @@
 // which override FelixConfiguration. With FELIX_TYPHAK8SSERVICENAME or
 // FELIX_TYPHAADDR set, Felix and confd read the datastore through Typha
 // (typha.go) instead of watching the API server. Exit code 129 means "the
-// configuration changed: start me again".
+// configuration changed: start me again". `-felix` is accepted and changes
+// nothing: upstream's image runs `calico-node -felix`, and upstream's
+// `calicoctl node status` looks for that process.
 package main
 
 import (
@@ -46,6 +48,10 @@ func main() { os.Exit(run()) }
 func run() int {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	startupOnly := flag.Bool("startup", false, "run start-up only, then exit")
+	// Upstream's image runs `calico-node -felix`, and upstream's `calicoctl
+	// node status` looks for that process; this calico-node runs start-up,
+	// Felix and BGP in one process whether or not it is given.
+	_ = flag.Bool("felix", false, "run the node agent (the default; accepted as upstream's calico-node -felix is named)")
 	printVersion := buildinfo.VersionFlag("calico-node")
 	flag.Parse()
 	printVersion()

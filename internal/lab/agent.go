@@ -88,7 +88,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 		wg.Go(func() { a.supervise(ctx, "calico-typha", a.typhaEnv(), filepath.Join(a.bin, "calico-typha")) })
 		wg.Go(func() { a.publishTypha(ctx, client.Kube) })
 	}
-	wg.Go(func() { a.supervise(ctx, "calico-node", nodeEnv, filepath.Join(a.bin, "calico-node")) })
+	wg.Go(func() { a.supervise(ctx, "calico-node", nodeEnv, filepath.Join(a.bin, "calico-node"), "-felix") })
 	wg.Go(func() { a.supervise(ctx, "kube-proxy", nil, a.kubeProxyArgs()...) })
 	wg.Go(func() {
 		if err := rt.Run(ctx); err != nil {
