@@ -1,9 +1,11 @@
 package bird
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -148,6 +150,16 @@ func TestTwoHosts(t *testing.T) {
 	if err != nil || len(ss) != 1 || ss[0].Name != "Mesh_172_31_0_1" || !ss[0].Established() || ss[0].Neighbor.String() != "172.31.0.1" || ss[0].State != "up" {
 		t.Errorf("sessions %+v %v", ss, err)
 	}
+	// The socket for other tools (bird.ctl) answers the same, with the
+	// table heading as BIRD 1.x prints it, which upstream calicoctl's
+	// node status requires; our own readers work through it too.
+	if ss2, err := Sessions(ctx, b.d.CompatSocket()); err != nil || len(ss2) != 1 || ss2[0] != ss[0] {
+		t.Errorf("sessions through bird.ctl: %+v %v", ss2, err)
+	}
+	if rep := rawShowProtocols(t, b.d.CompatSocket()); !strings.Contains(rep, "\n2002-name       proto      table      state  since         info") ||
+		!strings.Contains(rep, "Mesh_172_31_0_1 BGP") {
+		t.Errorf("show protocols through bird.ctl:\n%s", rep)
+	}
 	rs, err := Routes(ctx, b.d.Socket())
 	if err != nil {
 		t.Fatal(err)
@@ -233,4 +245,28 @@ func TestConfigurationIsPrivate(t *testing.T) {
 			t.Errorf("%s: %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
+}
+
+// rawShowProtocols sends "show protocols" as upstream calicoctl does and
+// returns the raw reply, up to its "0000" end.
+func rawShowProtocols(t *testing.T, socket string) string {
+	t.Helper()
+	c, err := net.Dial("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("show protocols\n")); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "0000") {
+			break
+		}
+	}
+	return out.String()
 }

@@ -29,7 +29,8 @@ type Config struct {
 	Binary string
 	// ConfigDir holds bird.cfg and bird6.cfg; BIRD runs there.
 	ConfigDir string
-	// RunDir holds the control socket bird.ctl.
+	// RunDir holds BIRD's control socket (bird2.ctl) and the one for
+	// other tools (bird.ctl, see CompatSocket).
 	RunDir string
 	Log    *slog.Logger
 	// RestartBackoff is the first wait before restarting a BIRD that died
@@ -72,8 +73,12 @@ func New(cfg Config) *Daemon {
 	return &Daemon{cfg: cfg, ready: make(chan struct{})}
 }
 
-// Socket is the path of BIRD's control socket.
-func (d *Daemon) Socket() string { return filepath.Join(d.cfg.RunDir, "bird.ctl") }
+// Socket is the path of BIRD's own control socket.
+func (d *Daemon) Socket() string { return filepath.Join(d.cfg.RunDir, DaemonSocketName) }
+
+// CompatSocket is the control socket for other tools (bird.ctl), relayed
+// to BIRD's with its tables' headings as BIRD 1.x prints them.
+func (d *Daemon) CompatSocket() string { return filepath.Join(d.cfg.RunDir, CompatSocketName) }
 
 // Restarts counts how often BIRD was started again after dying.
 func (d *Daemon) Restarts() int {
@@ -150,6 +155,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.RunDir, 0o755); err != nil {
 		return err
 	}
+	compatDone := make(chan struct{})
+	defer func() { <-compatDone }()
+	go func() {
+		defer close(compatDone)
+		if err := serveCompat(ctx, d.CompatSocket(), d.Socket(), d.cfg.Log); err != nil {
+			d.cfg.Log.Error("cannot serve BIRD's compatible control socket", "socket", d.CompatSocket(), "err", err)
+		}
+	}()
 	backoff := d.cfg.RestartBackoff
 	for {
 		started := time.Now()
