@@ -1,10 +1,15 @@
 package conversion
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 )
+
+// AnnotationKubeLabels carries a Node's Kubernetes labels as JSON.
+const AnnotationKubeLabels = "projectcalico.org/kube-labels"
 
 // Node is the Calico Node of a Kubernetes Node: its labels, its Kubernetes
 // addresses, and the BGP and tunnel settings calico-node records in
@@ -16,6 +21,11 @@ func Node(n *corev1.Node) *v3.Node {
 	out.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("Node"))
 	out.Name, out.ResourceVersion, out.UID, out.CreationTimestamp = n.Name, n.ResourceVersion, n.UID, n.CreationTimestamp
 	out.Labels = n.Labels
+	// The Kubernetes labels, kept as upstream keeps them (its node
+	// conversion's mergeCalicoAndK8sLabels), so upstream's clients read
+	// the same Node.
+	kubeLabels, _ := json.Marshal(n.Labels)
+	out.Annotations = map[string]string{AnnotationKubeLabels: string(kubeLabels)}
 	ann := n.Annotations
 	bgp := &v3.NodeBGPSpec{
 		IPv4Address:             ann[v3.AnnotationNodeIPv4Address],

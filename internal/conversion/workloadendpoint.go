@@ -67,6 +67,8 @@ func WorkloadEndpoint(pod *corev1.Pod) (wep *v3.WorkloadEndpoint, ok bool) {
 			ResourceVersion:   pod.ResourceVersion,
 			CreationTimestamp: pod.CreationTimestamp,
 			Labels:            labels,
+			// As upstream's conversion (workload_endpoint_default.go).
+			GenerateName: pod.GenerateName,
 		},
 		Spec: v3.WorkloadEndpointSpec{
 			Orchestrator:       v3.OrchestratorKubernetes,
