@@ -498,15 +498,16 @@ func (m *IPAM) writeHandle(ctx context.Context, h *v3.IPAMHandle, handle string)
 
 // nodeAffinities are the blocks confirmed affine to a node, and those
 // whose claim is pending, in address order. The cached read lists only
-// the node's (by LabelNode); the consistent one lists all, so that
-// affinities written without the label (by an older version, or another
+// the node's, by Calico's labels (so affinities Calico's IPAM wrote are
+// found as well as ours); the consistent one lists all, so that
+// affinities written without the labels (by an older version, or another
 // tool) are found, and labels them.
 func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (confirmed, pending []netip.Prefix, err error) {
 	var objs []v3.Object
 	ll, labelled := m.store.(LabelLister)
 	switch {
 	case cached && labelled:
-		objs, err = ll.ListCachedLabelled(ctx, KindAffinity, LabelNode, NodeLabelValue(node))
+		objs, err = ll.ListCachedSelected(ctx, KindAffinity, calicoSelector(node))
 	case cached:
 		objs, err = m.listCached(ctx, KindAffinity)
 	default:
@@ -520,8 +521,7 @@ func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (co
 	}
 	for _, o := range objs {
 		a := o.(*v3.BlockAffinity)
-		typ, name := ownerOf(node)
-		if a.Spec.Node != name || a.Spec.Deleted || (a.Spec.Type != "" && a.Spec.Type != typ) || (a.Spec.Type == "" && typ != "host") {
+		if !ownedBy(a, node) || a.Spec.Deleted {
 			continue
 		}
 		c, err := netip.ParsePrefix(a.Spec.CIDR)
@@ -541,21 +541,26 @@ func (m *IPAM) nodeAffinities(ctx context.Context, node string, cached bool) (co
 	return confirmed, pending, nil
 }
 
-// labelAffinities adds LabelNode to the node's affinities that lack it
-// (best effort: a conflict means someone else wrote it, and the next
-// consistent read tries again).
+// ownedBy says whether an affinity is node's (an assignment's Node: a
+// node name, or VirtualPrefix and a virtual owner's name). An empty type
+// is "host", as Calico reads it.
+func ownedBy(a *v3.BlockAffinity, node string) bool {
+	typ, name := ownerOf(node)
+	return a.Spec.Node == name && (a.Spec.Type == typ || (a.Spec.Type == "" && typ == "host"))
+}
+
+// labelAffinities gives the node's affinities that lack them Calico's
+// labels (best effort: a conflict means someone else wrote it, and the
+// next consistent read tries again).
 func (m *IPAM) labelAffinities(ctx context.Context, node string, objs []v3.Object) {
-	want := NodeLabelValue(node)
 	for _, o := range objs {
 		a := o.(*v3.BlockAffinity)
-		if a.Spec.Node != node || a.Labels[LabelNode] == want {
+		if !ownedBy(a, node) || a.Spec.Deleted {
 			continue
 		}
-		a = a.DeepCopy()
-		if a.Labels == nil {
-			a.Labels = map[string]string{}
+		if a = a.DeepCopy(); !ensureAffinityLabels(a) {
+			continue
 		}
-		a.Labels[LabelNode] = want
 		if _, err := m.store.Update(ctx, a); err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 			m.log.Warn("labelling a block affinity", "affinity", a.Name, "err", err)
 		}
@@ -613,8 +618,8 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	name := AffinityName(node, cidr)
 	aff := KindAffinity.New().(*v3.BlockAffinity)
 	aff.Name = name
-	aff.Labels = map[string]string{LabelNode: NodeLabelValue(node)}
 	typ, owner := ownerOf(node)
+	aff.Labels = affinityLabels(owner, typ, cidr.String())
 	aff.Spec = v3.BlockAffinitySpec{State: v3.StatePending, Node: owner, Type: typ, CIDR: cidr.String()}
 	created, err := m.store.Create(ctx, aff)
 	if errors.Is(err, ErrExists) {
@@ -649,6 +654,7 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	for range maxRetries {
 		a := created.(*v3.BlockAffinity).DeepCopy()
 		a.Spec.State = v3.StateConfirmed
+		ensureAffinityLabels(a) // a pending claim may have been written without them
 		_, err = m.store.Update(ctx, a)
 		if !errors.Is(err, ErrConflict) {
 			return err

@@ -386,43 +386,6 @@ func TestReleaseNodeAffinities(t *testing.T) {
 	_ = metav1.Now
 }
 
-// A node's affinities carry its name as a label, so that assignments
-// list only the node's; one written without the label (by an older
-// version) is still used, and labelled on the way.
-func TestAffinityNodeLabel(t *testing.T) {
-	e := newEnv(t)
-	e.pool("p", "10.60.0.0/24", 26)
-	first := e.mustAssign("node-a", "h1", 1, 0).IPv4[0]
-	affs, _ := e.s.List(e.ctx, KindAffinity)
-	if len(affs) != 1 || affs[0].GetLabels()[LabelNode] != "node-a" {
-		t.Fatalf("affinities after the first assignment: %+v", affs)
-	}
-	// As an older version stored it: no labels.
-	a := affs[0].DeepCopyObject().(*v3.BlockAffinity)
-	a.Labels = nil
-	if _, err := e.s.Update(e.ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	second := e.mustAssign("node-a", "h2", 1, 0).IPv4[0]
-	if !first.Masked().Contains(second.Addr()) {
-		t.Errorf("second address %s is not from the node's block %s", second, first.Masked())
-	}
-	if affs, _ = e.s.List(e.ctx, KindAffinity); len(affs) != 1 || affs[0].GetLabels()[LabelNode] != "node-a" {
-		t.Errorf("the unlabelled affinity was not reused and labelled: %+v", affs)
-	}
-	e.consistent()
-
-	long := strings.Repeat("n", 70) + ".example.com"
-	if v := NodeLabelValue(long); len(v) > 63 || v == long {
-		t.Errorf("label value for a %d-character node name: %q", len(long), v)
-	}
-	e.mustAssign(long, "h3", 1, 0)
-	got, _ := e.s.ListCachedLabelled(e.ctx, KindAffinity, LabelNode, NodeLabelValue(long))
-	if len(got) != 1 || got[0].(*v3.BlockAffinity).Spec.Node != long {
-		t.Errorf("affinities listed by the long name's label: %+v", got)
-	}
-}
-
 // A virtual owner (LoadBalancer addresses) takes blocks of its own, with
 // a virtual affinity: no node's, in no node's list, and consistent.
 func TestVirtualOwner(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	v3 "github.com/calicong/calico/api/v3"
 )
 
@@ -49,12 +51,21 @@ func (s *memStore) List(_ context.Context, kind v3.KindInfo) ([]v3.Object, error
 	return out, nil
 }
 
-// ListCachedLabelled is ipam.LabelLister (the store is never stale).
-func (s *memStore) ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error) {
+// ListCachedSelected is ipam.LabelLister (the store is never stale).
+func (s *memStore) ListCachedSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error) {
+	return s.ListSelected(ctx, kind, selector)
+}
+
+// ListSelected is ipam.SelectLister.
+func (s *memStore) ListSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, err
+	}
 	all, err := s.List(ctx, kind)
 	var out []v3.Object
 	for _, o := range all {
-		if o.GetLabels()[key] == value {
+		if sel.Matches(labels.Set(o.GetLabels())) {
 			out = append(out, o)
 		}
 	}

@@ -44,10 +44,16 @@ type CachedLister interface {
 }
 
 // LabelLister is a CachedLister that can also narrow a cached list to the
-// objects carrying a label (optional: without it the allocator filters a
-// full list).
+// objects that match a label selector (optional: without it the allocator
+// filters a full list).
 type LabelLister interface {
-	ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error)
+	ListCachedSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error)
+}
+
+// SelectLister is a Store that can list, consistently, the objects that
+// match a label selector (optional: without it a full list is filtered).
+type SelectLister interface {
+	ListSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error)
 }
 
 // getCached reads from the cache when there is one; a miss (an object

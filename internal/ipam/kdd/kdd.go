@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -57,11 +58,36 @@ func (s *Store) ListCached(ctx context.Context, kind v3.KindInfo) ([]v3.Object, 
 	return os, Wrap(err)
 }
 
-// ListCachedLabelled lists, from the watch cache, the objects carrying a
-// label (ipam.LabelLister).
-func (s *Store) ListCachedLabelled(ctx context.Context, kind v3.KindInfo, key, value string) ([]v3.Object, error) {
-	os, err := s.c.ListCachedSelected(ctx, kind, "", key+"="+value)
+// ListCachedSelected lists, from the watch cache, the objects that match
+// a label selector (ipam.LabelLister).
+func (s *Store) ListCachedSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error) {
+	os, err := s.c.ListCachedSelected(ctx, kind, "", selector)
 	return os, Wrap(err)
+}
+
+// ListSelected lists, consistently, the objects that match a label
+// selector (ipam.SelectLister).
+func (s *Store) ListSelected(ctx context.Context, kind v3.KindInfo, selector string) ([]v3.Object, error) {
+	if !kind.Stored {
+		return nil, fmt.Errorf("%s resources are derived from Kubernetes objects, not stored", kind.Kind)
+	}
+	list := kind.NewList()
+	if err := s.c.Request("GET", kind, "").Param("labelSelector", selector).Do(ctx).Into(list); err != nil {
+		return nil, Wrap(err)
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v3.Object, 0, len(items))
+	for _, it := range items {
+		o, ok := it.(v3.Object)
+		if !ok {
+			return nil, fmt.Errorf("list %s: unexpected item %T", kind.Plural, it)
+		}
+		out = append(out, crdclient.Fill(kind, o))
+	}
+	return out, nil
 }
 
 func (s *Store) Create(ctx context.Context, obj v3.Object) (v3.Object, error) {

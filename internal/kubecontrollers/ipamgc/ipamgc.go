@@ -243,8 +243,14 @@ func (c *Collector) Sync(ctx context.Context) (Result, error) {
 }
 
 // Run makes a pass every Interval until ctx ends. ok reports each pass's
-// outcome (for health).
+// outcome (for health). First it brings every block affinity stored by
+// an older version into Calico's form (ipam.IPAM.UpgradeHost for every
+// owner), so that Calico's IPAM and BGP syncer find them; a failure is
+// logged, and the passes go ahead.
 func (c *Collector) Run(ctx context.Context, ok func(error)) {
+	if err := c.cfg.IPAM.UpgradeHost(ctx, ""); err != nil {
+		c.cfg.Log.Warn("upgrading block affinities", "err", err)
+	}
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
