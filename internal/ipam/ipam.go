@@ -17,7 +17,10 @@ import (
 // maxRetries bounds compare-and-swap loops.
 const maxRetries = 100
 
-// Defaults of IPAMConfiguration.
+// DefaultMaxBlocksPerHost is the block limit of a node when
+// IPAMConfiguration does not set one: no object, or maxBlocksPerHost 0 or
+// absent. As Calico's autoAssign (libcalico-go/lib/ipam/ipam.go), 0 means
+// this default, not unlimited.
 const DefaultMaxBlocksPerHost = 20
 
 // Options assemble an IPAM.
@@ -192,10 +195,12 @@ type Assigned struct {
 }
 
 // AutoAssign hands out addresses: from blocks affine to the node first,
-// then from newly claimed blocks (while the node holds fewer than
-// maxBlocksPerHost), then, unless strict affinity is on, borrowed from
-// other blocks of the usable pools. It is all or nothing: on failure
-// nothing stays allocated.
+// then from newly claimed blocks while the node holds fewer than
+// maxBlocksPerHost of the family in the usable pools (at that limit it
+// fails with ErrBlockLimit, as Calico's), then, when no block is left to
+// claim and unless strict affinity is on, borrowed from other blocks of
+// the usable pools. It is all or nothing: on failure nothing stays
+// allocated.
 func (m *IPAM) AutoAssign(ctx context.Context, a AssignArgs) (Assigned, error) {
 	var out Assigned
 	if a.HandleID == "" {
@@ -265,10 +270,12 @@ func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []po
 	}
 
 	// 1. Blocks the node already has, finishing claims a crash
-	// interrupted. The first pass reads the affinities from the cache
-	// (fast; every block is read fresh before it is written); only if
-	// that is not enough are they read again, consistently, before new
-	// blocks are claimed.
+	// interrupted. owned counts those of this family in the usable pools,
+	// against maxBlocksPerHost (as Calico's autoAssign counts the blocks
+	// prepareAffinityBlocksForHost returns). The first pass reads the
+	// affinities from the cache (fast; every block is read fresh before it
+	// is written); only if that is not enough are they read again,
+	// consistently, before new blocks are claimed.
 	tried := map[netip.Prefix]bool{}
 	owned := 0
 	for _, cached := range []bool{true, false} {
@@ -290,7 +297,13 @@ func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []po
 				return got, err
 			}
 		}
-		owned = len(affs)
+		counted := map[netip.Prefix]bool{}
+		for _, c := range affs {
+			if inPools(c) {
+				counted[c] = true
+			}
+		}
+		owned = len(counted)
 		for _, c := range affs {
 			if !inPools(c) || tried[c] {
 				continue
@@ -328,6 +341,15 @@ func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []po
 		}
 	}
 
+	// At the limit, the request fails: a node does not borrow because it
+	// may claim no more blocks, only when there are none left to claim
+	// (Calico's findOrClaimBlock returns ErrBlockLimit, which autoAssign
+	// returns, strict affinity or not).
+	if len(got) < n && owned >= s.MaxBlocksPerHost {
+		return got, fmt.Errorf("%w: node %s holds %d %s block(s) of pool(s) %s, the limit (maxBlocksPerHost=%d), and they are full: wanted %d address(es), found %d",
+			ErrBlockLimit, a.Node, owned, familyOf(pools), poolNames(pools), s.MaxBlocksPerHost, n, len(got))
+	}
+
 	// 3. Borrowing.
 	if len(got) < n && !s.StrictAffinity {
 		blocks, err := m.store.List(ctx, KindBlock)
@@ -354,20 +376,30 @@ func (m *IPAM) assignFamily(ctx context.Context, a AssignArgs, n int, pools []po
 		}
 	}
 	if len(got) < n {
-		var names []string
-		for _, p := range pools {
-			names = append(names, fmt.Sprintf("%s (%s)", p.name, p.cidr))
-		}
 		why := ""
-		switch {
-		case s.StrictAffinity && owned >= s.MaxBlocksPerHost:
-			why = fmt.Sprintf("; node %s holds maxBlocksPerHost=%d blocks and strictAffinity forbids borrowing", a.Node, s.MaxBlocksPerHost)
-		case s.StrictAffinity:
+		if s.StrictAffinity {
 			why = "; strictAffinity forbids borrowing from other nodes' blocks"
 		}
-		return got, fmt.Errorf("%w: wanted %d address(es), found %d in pool(s) %s%s", ErrExhausted, n, len(got), strings.Join(names, ", "), why)
+		return got, fmt.Errorf("%w: wanted %d address(es), found %d in pool(s) %s%s", ErrExhausted, n, len(got), poolNames(pools), why)
 	}
 	return got, nil
+}
+
+// poolNames names pools in an error.
+func poolNames(pools []pool) string {
+	var names []string
+	for _, p := range pools {
+		names = append(names, fmt.Sprintf("%s (%s)", p.name, p.cidr))
+	}
+	return strings.Join(names, ", ")
+}
+
+// familyOf is "IPv4" or "IPv6", the family of pools (all of one).
+func familyOf(pools []pool) string {
+	if len(pools) > 0 && pools[0].v6() {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // errNotOurs: the block is not (or no longer) affine to the node.

@@ -169,14 +169,16 @@ func TestStrictAffinityAndMaxBlocks(t *testing.T) {
 	}
 	e.mustAssign("node-1", "a", 8, 0)
 	_, err := e.assign("node-1", "b", 1, 0)
-	if !errors.Is(err, ErrExhausted) || !strings.Contains(err.Error(), "maxBlocksPerHost=2") {
+	if !errors.Is(err, ErrBlockLimit) || !errors.Is(err, ErrExhausted) || !strings.Contains(err.Error(), "maxBlocksPerHost=2") {
 		t.Fatalf("ninth address with strict affinity and 2 blocks: %v", err)
 	}
 	// Nothing half-done from the failure.
 	e.consistent()
-	// Without strict affinity, node-1 borrows from node-2's block.
-	e.mustAssign("node-2", "c", 1, 0)
-	if err := e.m.Configure(e.ctx, func(s *v3.IPAMConfigurationSpec) { s.StrictAffinity = false }); err != nil {
+	// node-2 takes the two blocks left; without strict affinity, node-1
+	// (under its limit now) finds no block to claim and borrows from
+	// node-2's.
+	e.mustAssign("node-2", "c", 5, 0)
+	if err := e.m.Configure(e.ctx, func(s *v3.IPAMConfigurationSpec) { s.StrictAffinity = false; s.MaxBlocksPerHost = 3 }); err != nil {
 		t.Fatal(err)
 	}
 	got := e.mustAssign("node-1", "b", 1, 0)

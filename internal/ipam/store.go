@@ -3,6 +3,7 @@ package ipam
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	v3 "github.com/calicong/calico/api/v3"
 )
@@ -18,6 +19,9 @@ var (
 	ErrInUse = errors.New("address in use")
 	// ErrExhausted: no address could be found in the pools allowed.
 	ErrExhausted = errors.New("no addresses available")
+	// ErrBlockLimit: the node holds maxBlocksPerHost blocks, all full,
+	// and may claim no more (it is an ErrExhausted too).
+	ErrBlockLimit = fmt.Errorf("%w: the node's block limit is reached", ErrExhausted)
 	// ErrNoPools: no pool may be used for the request.
 	ErrNoPools = errors.New("no usable IP pool")
 )
