@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -136,6 +137,16 @@ func Run(ctx context.Context, cfg Config, c *datastore.Client, log *slog.Logger)
 	}
 	if err := c.EnsureInitialized(ctx); err != nil {
 		return nil, err
+	}
+	// Block affinities written before they carried upstream Calico's
+	// labels get them, as upstream's start-up does (UpgradeHost,
+	// libcalico-go/lib/ipam/ipam.go), so upstream's IPAM finds this node's
+	// blocks.
+	uctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	err = c.IPAM().UpgradeHost(uctx, res.NodeName)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("labelling this node's block affinities: %w", err)
 	}
 	if !cfg.NoDefaultPools {
 		if err := defaultPool(ctx, c, cfg, log); err != nil {
