@@ -1,9 +1,11 @@
 package v3
 
 import (
+	"maps"
 	"net/netip"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -15,9 +17,10 @@ const (
 
 // Default fills in the values Calico stores when a field is left empty, and puts
 // values Calico normalises on write into their canonical form. Every writer (the
-// CLI, the admission webhook) calls it before Validate, and readers call it on
-// objects that may have been stored without defaults. It is idempotent, touches
-// only this package's types (lists item by item) and ignores anything else.
+// CLI, the admission webhook) calls it, through DefaultForWrite, before
+// validating, and readers call it on objects that may have been stored without
+// defaults. It is idempotent, touches only this package's types (lists item by
+// item) and ignores anything else.
 //
 // What it sets:
 //   - all kinds: apiVersion and kind, when empty;
@@ -222,4 +225,83 @@ func defaultKubeControllers(s *KubeControllersConfigurationSpec) {
 	if m := s.Controllers.Migration; m != nil && m.PolicyNameMigrator == "" {
 		m.PolicyNameMigrator = Enabled
 	}
+}
+
+// DefaultForWrite is Default plus what Calico's writers store on every create
+// and update and readers must not assume of an object already stored. old is
+// the stored object an update replaces (nil for a create). Every writer (the
+// CLI, the admission webhook) calls it before validating with ValidateWrite.
+// It is idempotent.
+//
+// What it sets, beyond Default:
+//   - NetworkPolicy, GlobalNetworkPolicy and their staged forms (not
+//     StagedKubernetesNetworkPolicy, which has no tier): the label
+//     projectcalico.org/tier, to the policy's tier, when it is missing. Calico
+//     lists, and authorises lists, by this label. When an update leaves the
+//     label at its stored value (the writer did not touch it, as a patch of
+//     spec.tier does not), it follows spec.tier. A label the write itself sets
+//     is kept, and validation refuses it unless it names the policy's tier.
+//
+// Readers must not fill these in: what is stored is what other clients
+// (Calico's own included) list and select by.
+func DefaultForWrite(obj, old runtime.Object) {
+	Default(obj)
+	switch o := obj.(type) {
+	case *NetworkPolicy, *GlobalNetworkPolicy, *StagedNetworkPolicy, *StagedGlobalNetworkPolicy:
+		tier, _ := PolicyTier(obj)
+		oldMeta, _ := old.(metav1.Object)
+		defaultTierLabel(o.(metav1.Object), oldMeta, tier)
+	case *NetworkPolicyList:
+		each(o.Items, forWrite)
+	case *GlobalNetworkPolicyList:
+		each(o.Items, forWrite)
+	case *StagedNetworkPolicyList:
+		each(o.Items, forWrite)
+	case *StagedGlobalNetworkPolicyList:
+		each(o.Items, forWrite)
+	}
+}
+
+func forWrite(obj runtime.Object) { DefaultForWrite(obj, nil) }
+
+// PolicyTier returns the tier of a NetworkPolicy, GlobalNetworkPolicy or
+// staged form of them ("default" when spec.tier is empty); ok is false for
+// any other object.
+func PolicyTier(obj runtime.Object) (tier string, ok bool) {
+	switch p := obj.(type) {
+	case *NetworkPolicy:
+		tier = p.Spec.Tier
+	case *GlobalNetworkPolicy:
+		tier = p.Spec.Tier
+	case *StagedNetworkPolicy:
+		tier = p.Spec.Tier
+	case *StagedGlobalNetworkPolicy:
+		tier = p.Spec.Tier
+	default:
+		return "", false
+	}
+	if tier == "" {
+		tier = DefaultTierName
+	}
+	return tier, true
+}
+
+// defaultTierLabel sets the tier label when it is missing, or when an update
+// left it at its stored value (old's) while the tier changed.
+func defaultTierLabel(obj, old metav1.Object, tier string) {
+	labels := obj.GetLabels()
+	if v, set := labels[LabelTier]; set {
+		if v == tier || old == nil {
+			return
+		}
+		if was, wasSet := old.GetLabels()[LabelTier]; !wasSet || was != v {
+			return // set by this write: for validation to judge
+		}
+	}
+	labels = maps.Clone(labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelTier] = tier
+	obj.SetLabels(labels)
 }

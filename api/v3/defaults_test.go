@@ -108,3 +108,103 @@ func TestDefault(t *testing.T) {
 func TestDefaultIgnoresForeignObjects(t *testing.T) {
 	v3.Default(&metav1.Status{}) // must not panic
 }
+
+func TestDefaultForWrite(t *testing.T) {
+	tierLabel := func(v string) map[string]string { return map[string]string{v3.LabelTier: v} }
+	meta := func(l map[string]string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: "p", Labels: l} }
+	tests := []struct {
+		name    string
+		in, old runtime.Object
+		want    runtime.Object
+	}{
+		{"np: label from the tier", &v3.NetworkPolicy{ObjectMeta: meta(nil), Spec: v3.NetworkPolicySpec{Tier: "sec"}}, nil,
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("sec")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"gnp: empty tier is default, other labels kept", &v3.GlobalNetworkPolicy{ObjectMeta: meta(map[string]string{"team": "a"})}, nil,
+			&v3.GlobalNetworkPolicy{ObjectMeta: meta(map[string]string{"team": "a", v3.LabelTier: "default"}), Spec: v3.GlobalNetworkPolicySpec{Tier: "default", Types: []v3.PolicyType{in}}}},
+		{"snp", &v3.StagedNetworkPolicy{ObjectMeta: meta(nil), Spec: v3.StagedNetworkPolicySpec{Tier: "app"}}, nil,
+			&v3.StagedNetworkPolicy{ObjectMeta: meta(tierLabel("app")), Spec: v3.StagedNetworkPolicySpec{StagedAction: v3.StagedActionSet, Tier: "app", Types: []v3.PolicyType{in}}}},
+		{"sgnp", &v3.StagedGlobalNetworkPolicy{ObjectMeta: meta(nil), Spec: v3.StagedGlobalNetworkPolicySpec{Tier: "app"}}, nil,
+			&v3.StagedGlobalNetworkPolicy{ObjectMeta: meta(tierLabel("app")), Spec: v3.StagedGlobalNetworkPolicySpec{StagedAction: v3.StagedActionSet, Tier: "app", Types: []v3.PolicyType{in}}}},
+		{"sknp has no tier and no label", &v3.StagedKubernetesNetworkPolicy{ObjectMeta: meta(nil)}, nil,
+			&v3.StagedKubernetesNetworkPolicy{ObjectMeta: meta(nil), Spec: v3.StagedKubernetesNetworkPolicySpec{StagedAction: v3.StagedActionSet,
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}},
+		{"create: a contradicting label is left for validation", &v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec"}}, nil,
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"update leaving the label as stored: it follows the tier",
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "default"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("sec")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"update of a stored wrong label that it leaves: corrected",
+			&v3.GlobalNetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.GlobalNetworkPolicySpec{Tier: "sec"}},
+			&v3.GlobalNetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.GlobalNetworkPolicySpec{Tier: "sec"}},
+			&v3.GlobalNetworkPolicy{ObjectMeta: meta(tierLabel("sec")), Spec: v3.GlobalNetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"update setting a contradicting label: left for validation",
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("other")), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("sec")), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("other")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"update adding a contradicting label to an unlabelled policy: left for validation",
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(nil), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
+			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"list items", &v3.GlobalNetworkPolicyList{Items: []v3.GlobalNetworkPolicy{{Spec: v3.GlobalNetworkPolicySpec{Tier: "sec"}}}}, nil,
+			&v3.GlobalNetworkPolicyList{Items: []v3.GlobalNetworkPolicy{{TypeMeta: metav1.TypeMeta{APIVersion: v3.GroupVersionString, Kind: "GlobalNetworkPolicy"},
+				ObjectMeta: metav1.ObjectMeta{Labels: tierLabel("sec")}, Spec: v3.GlobalNetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.DeepCopyObject()
+			var old runtime.Object
+			if tt.old != nil {
+				old = tt.old.DeepCopyObject()
+			}
+			v3.DefaultForWrite(got, old)
+			// TypeMeta is filled in for single objects; compare without it.
+			if _, ok := v3.KindOf(got); ok {
+				got.GetObjectKind().SetGroupVersionKind(tt.want.GetObjectKind().GroupVersionKind())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			if old != nil && !reflect.DeepEqual(old, tt.old) {
+				t.Errorf("the stored object was changed: %+v", old)
+			}
+			again := got.DeepCopyObject()
+			v3.DefaultForWrite(again, old)
+			if _, ok := v3.KindOf(again); ok {
+				again.GetObjectKind().SetGroupVersionKind(got.GetObjectKind().GroupVersionKind())
+			}
+			if !reflect.DeepEqual(again, got) {
+				t.Errorf("not idempotent: %+v", again)
+			}
+		})
+	}
+}
+
+// Readers default with Default: what only writers store (the tier label)
+// is not assumed of a stored object.
+func TestDefaultLeavesWriteOnlyValues(t *testing.T) {
+	p := &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "sec"}}
+	v3.Default(p)
+	if p.Labels != nil {
+		t.Errorf("Default set labels %v", p.Labels)
+	}
+}
+
+func TestPolicyTier(t *testing.T) {
+	for _, tt := range []struct {
+		obj  runtime.Object
+		tier string
+		ok   bool
+	}{
+		{&v3.NetworkPolicy{}, "default", true},
+		{&v3.GlobalNetworkPolicy{Spec: v3.GlobalNetworkPolicySpec{Tier: "a"}}, "a", true},
+		{&v3.StagedNetworkPolicy{Spec: v3.StagedNetworkPolicySpec{Tier: "b"}}, "b", true},
+		{&v3.StagedGlobalNetworkPolicy{Spec: v3.StagedGlobalNetworkPolicySpec{Tier: "c"}}, "c", true},
+		{&v3.StagedKubernetesNetworkPolicy{}, "", false},
+		{&v3.Tier{}, "", false},
+	} {
+		if tier, ok := v3.PolicyTier(tt.obj); tier != tt.tier || ok != tt.ok {
+			t.Errorf("%T: %q %v, want %q %v", tt.obj, tier, ok, tt.tier, tt.ok)
+		}
+	}
+}

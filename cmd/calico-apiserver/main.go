@@ -4,7 +4,10 @@
 // Calico's tier-scoped RBAC, asking the API server with
 // SubjectAccessReviews. The API server calls it through a
 // MutatingWebhookConfiguration and a ValidatingWebhookConfiguration
-// (failurePolicy Fail) carrying its CA bundle.
+// (failurePolicy Fail) carrying its CA bundle. At start-up, once it
+// serves, it gives policies stored without their projectcalico.org/tier
+// label (or with a wrong one) the right label (internal/admission/migrate),
+// retrying until that is done.
 //
 // Flags: --secure-port (5443); the serving certificate either from
 // --tls-cert-file and --tls-private-key-file (re-read when they change,
@@ -41,6 +44,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/admission/migrate"
 	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
@@ -174,6 +178,10 @@ func serve(o options, log *slog.Logger) error {
 	var serving atomic.Bool
 	serving.Store(true)
 	go reportReadiness(ctx, agg, &serving, getCert, 2*time.Second)
+	// Policies stored without their tier label (or with a wrong one) get
+	// it. Its patches pass through these webhooks: it starts once they
+	// listen, and retries until the CRDs, RBAC and webhooks are in place.
+	go func() { _, _ = migrate.Run(ctx, client, log, time.Second, 30*time.Second) }()
 	log.Info("calico-apiserver serving admission webhooks", "addr", ln.Addr().String())
 	err = srv.ServeTLS(ln, "", "")
 	serving.Store(false)

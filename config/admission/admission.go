@@ -1,7 +1,9 @@
 // Package admission embeds the admission policies that the Kubernetes API
 // server evaluates itself (CEL ValidatingAdmissionPolicy and
-// MutatingAdmissionPolicy): protection of the built-in tiers and defaulting
-// of policy types for writers that bypass calicoctl.
+// MutatingAdmissionPolicy): protection of the built-in tiers, and for
+// writers that bypass calicoctl the defaulting of policy types and the
+// projectcalico.org/tier label (set from spec.tier, and refused when it
+// names another tier).
 package admission
 
 import (

@@ -1,11 +1,12 @@
 // Package admission is calico-apiserver's logic: the admission webhooks
 // that give kubectl users what the CRD schema cannot. The mutating hook
-// defaults objects exactly as calicoctl does (v3.Default), so both store
-// the same thing; the validating hook runs the shared validator
-// (api/v3/validation), answers with its warnings (validation.Warnings: what
-// is accepted but not fully honoured by this dataplane), and applies
-// Calico's tier-scoped RBAC: acting on a policy in
-// tier T needs `get` on tiers/T and the verb on the tier's policies
+// defaults objects exactly as calicoctl does (v3.DefaultForWrite: policies
+// also get their projectcalico.org/tier label), so both store the same
+// thing; the validating hook runs the shared validator
+// (api/v3/validation: ValidateWrite, ValidateUpdate), answers with its
+// warnings (validation.Warnings: what is accepted but not fully honoured
+// by this dataplane), and applies Calico's tier-scoped RBAC: acting on a
+// policy in tier T needs `get` on tiers/T and the verb on the tier's policies
 // (`tier.networkpolicies`, `tier.globalnetworkpolicies` or the staged
 // kinds, resource name `T.*` or the policy's own name). Built-in tiers,
 // and tiers that still have policies, cannot be deleted.
@@ -18,6 +19,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -87,19 +89,39 @@ func (h *Handler) Mutate(_ context.Context, req *admissionv1.AdmissionRequest) *
 	if err != nil {
 		return deny(req, http.StatusBadRequest, err.Error())
 	}
-	// The spec as sent against the spec as calicoctl would write it (the
+	// The stored object an update replaces: a tier label the update leaves
+	// as it was follows spec.tier (v3.DefaultForWrite).
+	var old runtime.Object
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if old, err = decode(req.Kind.Kind, req.OldObject.Raw); err != nil {
+			return deny(req, http.StatusBadRequest, err.Error())
+		}
+	}
+	// The spec and labels as sent against those calicoctl would write (the
 	// Go types' form, defaulted): kubectl then stores the same bytes.
-	var sent struct{ Spec any }
+	var sent struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+		Spec any `json:"spec"`
+	}
 	_ = json.Unmarshal(req.Object.Raw, &sent)
 	before, _ := json.Marshal(sent.Spec)
-	v3.Default(obj)
+	v3.DefaultForWrite(obj, old)
 	after := canonical(specOf(obj))
+	// "add" replaces the member when it exists.
+	var ops []map[string]any
+	if string(before) != string(after) {
+		ops = append(ops, map[string]any{"op": "add", "path": "/spec", "value": json.RawMessage(after)})
+	}
+	if labels := obj.GetLabels(); !maps.Equal(labels, sent.Metadata.Labels) {
+		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/labels", "value": labels})
+	}
 	resp := allow(req)
-	if string(before) == string(after) {
+	if len(ops) == 0 {
 		return resp
 	}
-	// "add" replaces the member when it exists.
-	patch, _ := json.Marshal([]map[string]any{{"op": "add", "path": "/spec", "value": json.RawMessage(after)}})
+	patch, _ := json.Marshal(ops)
 	pt := admissionv1.PatchTypeJSONPatch
 	resp.Patch, resp.PatchType = patch, &pt
 	return resp
@@ -145,7 +167,7 @@ func (h *Handler) Validate(ctx context.Context, req *admissionv1.AdmissionReques
 		if req.Operation == admissionv1.Update && old != nil {
 			errs = validation.ValidateUpdate(obj, old)
 		} else {
-			errs = validation.Validate(obj)
+			errs = validation.ValidateWrite(obj)
 		}
 		if len(errs) > 0 {
 			return invalid(req, kind, obj.GetName(), errs)
@@ -180,20 +202,7 @@ func (h *Handler) Validate(ctx context.Context, req *admissionv1.AdmissionReques
 }
 
 func policyTier(o v3.Object) string {
-	t := ""
-	switch p := o.(type) {
-	case *v3.NetworkPolicy:
-		t = p.Spec.Tier
-	case *v3.GlobalNetworkPolicy:
-		t = p.Spec.Tier
-	case *v3.StagedNetworkPolicy:
-		t = p.Spec.Tier
-	case *v3.StagedGlobalNetworkPolicy:
-		t = p.Spec.Tier
-	}
-	if t == "" {
-		t = v3.DefaultTierName
-	}
+	t, _ := v3.PolicyTier(o)
 	return t
 }
 

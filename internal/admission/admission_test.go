@@ -66,7 +66,7 @@ func policy(ns, name, tier, selector string) *v3.NetworkPolicy {
 }
 
 // What kubectl stores after the mutating hook equals what calicoctl
-// stores after v3.Default.
+// stores after v3.DefaultForWrite: the defaults and a policy's tier label.
 func TestMutateMatchesCalicoctl(t *testing.T) {
 	h := &Handler{}
 	for _, obj := range []v3.Object{
@@ -80,6 +80,11 @@ func TestMutateMatchesCalicoctl(t *testing.T) {
 		func() v3.Object {
 			p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v3.IPPoolSpec{CIDR: "10.1.2.3/16"}}
 			p.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("IPPool"))
+			return p
+		}(),
+		func() v3.Object {
+			p := policy("app", "labelled", "app", "all()")
+			p.Labels = map[string]string{"team": "a"}
 			return p
 		}(),
 	} {
@@ -99,7 +104,7 @@ func TestMutateMatchesCalicoctl(t *testing.T) {
 			}
 		}
 		want := obj.DeepCopyObject().(v3.Object)
-		v3.Default(want)
+		v3.DefaultForWrite(want, nil)
 		wantJSON, _ := json.Marshal(want)
 		if !jsonEqual(t, stored, wantJSON) {
 			t.Errorf("%s: kubectl would store\n%s\ncalicoctl stores\n%s", obj.GetName(), stored, wantJSON)
@@ -109,6 +114,90 @@ func TestMutateMatchesCalicoctl(t *testing.T) {
 		if again.Patch != nil {
 			t.Errorf("%s: defaulting a defaulted object patched it: %s", obj.GetName(), again.Patch)
 		}
+	}
+}
+
+// mutated is the object a mutating review stores.
+func mutated(t *testing.T, h *Handler, req *admissionv1.AdmissionRequest) []byte {
+	t.Helper()
+	resp := h.Mutate(context.Background(), req)
+	if !resp.Allowed {
+		t.Fatalf("mutate refused: %v", resp.Result)
+	}
+	if resp.Patch == nil {
+		return req.Object.Raw
+	}
+	p, err := jsonpatch.DecodePatch(resp.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Apply(req.Object.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tierLabelOf(t *testing.T, raw []byte) (string, bool) {
+	t.Helper()
+	var o metav1.PartialObjectMetadata
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := o.Labels[v3.LabelTier]
+	return v, ok
+}
+
+// The tier label through the webhooks: set on create, following spec.tier
+// on an update that leaves it as stored, and refused, with the field and
+// the tier named, when the write itself sets it to another tier.
+func TestTierLabel(t *testing.T) {
+	h := &Handler{Authz: rbac{"admin": {"* tiers *", "* tier.networkpolicies *"}}}
+	ctx := context.Background()
+
+	created := policy("app", "web", "app", "all()")
+	if v, _ := tierLabelOf(t, mutated(t, h, request(t, admissionv1.Create, "admin", created, nil))); v != "app" {
+		t.Errorf("create: tier label %q, want app", v)
+	}
+	unset := policy("app", "web", "", "all()")
+	if v, _ := tierLabelOf(t, mutated(t, h, request(t, admissionv1.Create, "admin", unset, nil))); v != "default" {
+		t.Errorf("create without a tier: tier label %q, want default", v)
+	}
+
+	// A patch of spec.tier: the label, as stored, follows.
+	stored := policy("app", "web", "default", "all()")
+	v3.DefaultForWrite(stored, nil)
+	stored.ResourceVersion = "1"
+	moved := stored.DeepCopy()
+	moved.Spec.Tier = "app"
+	if v, _ := tierLabelOf(t, mutated(t, h, request(t, admissionv1.Update, "admin", moved, stored))); v != "app" {
+		t.Errorf("update of spec.tier: tier label %q, want app", v)
+	}
+
+	// A contradicting label set by the write: kept by /mutate, refused by
+	// /validate.
+	wrong := policy("app", "web", "app", "all()")
+	wrong.Labels = map[string]string{v3.LabelTier: "default"}
+	raw := mutated(t, h, request(t, admissionv1.Create, "admin", wrong, nil))
+	if v, _ := tierLabelOf(t, raw); v != "default" {
+		t.Fatalf("create with a contradicting label: /mutate changed it to %q", v)
+	}
+	v3.Default(wrong)
+	resp := h.Validate(ctx, request(t, admissionv1.Create, "admin", wrong, nil))
+	if resp.Allowed || resp.Result.Code != http.StatusUnprocessableEntity ||
+		!strings.Contains(resp.Result.Message, `metadata.labels[projectcalico.org/tier]: Invalid value: "default": the tier label must name the policy's tier "app"`) {
+		t.Errorf("create with a contradicting label: %+v", resp.Result)
+	}
+	relabelled := stored.DeepCopy()
+	relabelled.Labels = map[string]string{v3.LabelTier: "app"}
+	if resp := h.Validate(ctx, request(t, admissionv1.Update, "admin", relabelled, stored)); resp.Allowed {
+		t.Error("an update setting the label to another tier than spec.tier was admitted")
+	}
+	// A label already right needs no patch.
+	right := policy("app", "web", "app", "all()")
+	v3.DefaultForWrite(right, nil)
+	if resp := h.Mutate(ctx, request(t, admissionv1.Create, "admin", right, nil)); resp.Patch != nil {
+		t.Errorf("patched a defaulted policy: %s", resp.Patch)
 	}
 }
 

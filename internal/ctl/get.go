@@ -1,11 +1,14 @@
 package ctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
@@ -18,6 +21,7 @@ func newGetCommand(o *options) *cobra.Command {
 		output        string
 		namespace     string
 		allNamespaces bool
+		selector      string
 	)
 	cmd := &cobra.Command{
 		Use:   "get KIND [NAME...]",
@@ -25,7 +29,8 @@ func newGetCommand(o *options) *cobra.Command {
 		Example: `  calicoctl get globalnetworkpolicies
   calicoctl get networkpolicy -n prod web -o yaml
   calicoctl get tiers -o wide
-  calicoctl get workloadendpoints -A`,
+  calicoctl get workloadendpoints -A
+  calicoctl get networkpolicies -A -l projectcalico.org/tier=security`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutputFormat(output); err != nil {
@@ -36,6 +41,15 @@ func newGetCommand(o *options) *cobra.Command {
 				return err
 			}
 			names := args[1:]
+			var sel labels.Selector
+			if selector != "" {
+				if len(names) > 0 {
+					return errors.New("give either names or a label selector (-l), not both")
+				}
+				if sel, err = labels.Parse(selector); err != nil {
+					return fmt.Errorf("-l %q: %w", selector, err)
+				}
+			}
 			c, err := o.getClient()
 			if err != nil {
 				return err
@@ -49,7 +63,7 @@ func newGetCommand(o *options) *cobra.Command {
 			}
 			var objs []v3.Object
 			if len(names) == 0 {
-				if objs, err = c.List(cmd.Context(), kind, ns); err != nil {
+				if objs, err = listSelected(cmd.Context(), c, kind, ns, sel); err != nil {
 					return fmt.Errorf("list %s: %w", kind.Plural, err)
 				}
 				sort.SliceStable(objs, func(i, j int) bool {
@@ -87,7 +101,48 @@ func newGetCommand(o *options) *cobra.Command {
 	f.StringVarP(&output, "output", "o", "ps", "output format: ps, wide, yaml, json or name")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace of namespaced resources (default \"default\")")
 	f.BoolVarP(&allNamespaces, "all-namespaces", "A", false, "list namespaced resources in every namespace")
+	f.StringVarP(&selector, "selector", "l", "", "list only resources whose labels match this Kubernetes label selector (e.g. projectcalico.org/tier=security)")
 	return cmd
+}
+
+// listSelected lists a kind's resources, those whose labels match sel when
+// it is not nil: stored kinds are selected by the API server (labels as
+// stored), synthesised ones here.
+func listSelected(ctx context.Context, c *datastore.Client, kind v3.KindInfo, ns string, sel labels.Selector) ([]v3.Object, error) {
+	if sel == nil {
+		return c.List(ctx, kind, ns)
+	}
+	if !kind.Stored {
+		all, err := c.List(ctx, kind, ns)
+		if err != nil {
+			return nil, err
+		}
+		var out []v3.Object
+		for _, o := range all {
+			if sel.Matches(labels.Set(o.GetLabels())) {
+				out = append(out, o)
+			}
+		}
+		return out, nil
+	}
+	list := kind.NewList()
+	if err := c.Request("GET", kind, ns).Param("labelSelector", sel.String()).Do(ctx).Into(list); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v3.Object, 0, len(items))
+	for _, it := range items {
+		o, ok := it.(v3.Object)
+		if !ok {
+			return nil, fmt.Errorf("list %s: unexpected item %T", kind.Plural, it)
+		}
+		o.GetObjectKind().SetGroupVersionKind(kind.GroupVersionKind())
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func inNamespace(kind v3.KindInfo, ns string) string {

@@ -40,6 +40,9 @@ func modify(ctx context.Context, c *datastore.Client, kind v3.KindInfo, ns, name
 		if err := prepare([]Doc{d}, ns, true); err != nil {
 			return false, fmt.Errorf("%w\nnothing was written", err)
 		}
+		if err := finishWrite(d, cur); err != nil {
+			return false, fmt.Errorf("%w\nnothing was written", err)
+		}
 		if sameContent(cur, next) {
 			return false, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -124,12 +125,35 @@ func prepare(docs []Doc, namespace string, write bool) error {
 			errs = append(errs, &DocError{Doc: d, Errs: []string{fmt.Sprintf("metadata.name: kubernetes network policies must be managed through the Kubernetes API: names starting with %q are those of converted Kubernetes NetworkPolicies; choose another name", knpPrefix)}})
 			continue
 		}
-		v3.Default(d.Obj)
-		if fe := validation.Validate(d.Obj); len(fe) > 0 {
+		v3.DefaultForWrite(d.Obj, nil)
+		// A write's own rules (ValidateWrite) wait for the stored object
+		// (finishWrite): an update may leave a label that then follows the
+		// tier. validate checks the document as a create.
+		check := validation.Validate
+		if !write {
+			check = validation.ValidateWrite
+		}
+		if fe := check(d.Obj); len(fe) > 0 {
 			errs = append(errs, &DocError{Doc: d, Errs: fieldErrors(fe)})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// finishWrite completes the defaulting of a prepared document once the
+// object it replaces is known (existing, nil for a create), as
+// v3.DefaultForWrite does for an update, and checks what only a write must
+// satisfy (validation.ValidateWrite: a policy's tier label names its tier).
+func finishWrite(d Doc, existing v3.Object) error {
+	var old runtime.Object
+	if existing != nil {
+		old = existing
+	}
+	v3.DefaultForWrite(d.Obj, old)
+	if fe := validation.ValidateWrite(d.Obj); len(fe) > 0 {
+		return &DocError{Doc: d, Errs: fieldErrors(fe)}
+	}
+	return nil
 }
 
 func fieldErrors(list field.ErrorList) []string {

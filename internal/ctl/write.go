@@ -150,8 +150,16 @@ func plan(ctx context.Context, c *datastore.Client, docs []Doc, v verb, skipExis
 		case v == verbReplace && !exists:
 			errs = append(errs, &DocError{Doc: d, Errs: []string{"resource does not exist (use create or apply)"}})
 		case !exists:
+			if err := finishWrite(d, nil); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			steps = append(steps, step{d, actCreate})
 		default:
+			if err := finishWrite(d, existing); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			if sameContent(existing, d.Obj) {
 				steps = append(steps, step{d, actUnchanged})
 				continue
@@ -208,7 +216,9 @@ func userAnnotations(m map[string]string) map[string]string {
 }
 
 // sameContent tells whether writing obj would change nothing a user wrote:
-// labels, annotations and spec (both sides defaulted).
+// labels (as stored: a missing tier label is written), annotations and spec
+// (both sides defaulted; obj for a write, so values Calico's writers store
+// that the stored object lacks are written too).
 func sameContent(existing, obj v3.Object) bool {
 	e := existing.DeepCopyObject().(v3.Object)
 	v3.Default(e)

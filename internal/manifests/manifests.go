@@ -41,15 +41,21 @@ func Image(component, version string) string { return "calicong/" + component + 
 
 // APIServerRBAC is what calico-apiserver may do, and no more: ask
 // SubjectAccessReviews, list the policies of a tier, keep its certificate
-// Secret and its two webhook configurations.
+// Secret and its two webhook configurations, and give policies stored
+// without it their tier label at start-up (patch them, with the tier
+// rights its own webhook asks of every writer of a policy: get on the
+// tier and update on the tier's policies).
 func APIServerRBAC() []runtime.Object {
-	var policies []string
+	var policies, tierPolicies []string
 	for _, k := range datastore.PolicyKinds {
 		policies = append(policies, pluralOf(k))
+		tierPolicies = append(tierPolicies, "tier."+pluralOf(k))
 	}
 	return serviceAccountRBAC(APIServerName, []rbacv1.PolicyRule{
 		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-		{APIGroups: []string{"projectcalico.org"}, Resources: policies, Verbs: []string{"list"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: policies, Verbs: []string{"list", "patch"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"tiers"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: tierPolicies, Verbs: []string{"update"}},
 		// create cannot be limited by name; get and update can.
 		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, Verbs: []string{"create"}},
 		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},

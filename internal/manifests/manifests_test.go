@@ -20,11 +20,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/admission"
+	"github.com/calicong/calico/internal/admission/admissiontest"
 	"github.com/calicong/calico/internal/admission/register"
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/manifests"
+	"github.com/calicong/calico/internal/poll"
 )
 
 var testLab *labtest.Lab
@@ -55,8 +58,10 @@ func TestCommittedManifestsAreCurrent(t *testing.T) {
 
 // TestAPIServerManifest: the API server accepts the manifest, and
 // calico-apiserver does all it does with exactly the manifest's RBAC:
-// it provisions its Secret, registers its webhooks and answers reviews
-// that need SubjectAccessReviews and policy lists.
+// it provisions its Secret, registers its webhooks, answers reviews
+// that need SubjectAccessReviews and policy lists, and gives a policy
+// stored without it its tier label (a patch that passes the tier RBAC of
+// the webhooks, as every policy write does).
 func TestAPIServerManifest(t *testing.T) {
 	bin := labtest.Bin(t)
 	ctx := context.Background()
@@ -68,6 +73,22 @@ func TestAPIServerManifest(t *testing.T) {
 	if out, err := kubectl("apply", "--dry-run=server", "-f", filepath.Join("..", "..", "manifests", "calico-apiserver.yaml")); err != nil {
 		t.Fatalf("the API server refuses the manifest: %v\n%s", err, out)
 	}
+
+	// A policy from before the tier label, for its start-up migration.
+	// The lab's own calico-apiserver (same identity, same RBAC) has
+	// finished its migration and will not label it.
+	var labLog string
+	poll.Until(t, 90*time.Second, "the lab's calico-apiserver to finish its migration", func() bool {
+		b, _ := os.ReadFile(filepath.Join(testLab.Config.StateDir, "logs", "calico-apiserver.log"))
+		labLog = string(b)
+		return strings.Contains(labLog, "policies carry their tier label")
+	}, &labLog)
+	old := &v3.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "manifest-migration", Namespace: "default"},
+		Spec: v3.NetworkPolicySpec{Tier: v3.DefaultTierName, Selector: "all()"}}
+	npKind, _ := v3.KindFor("NetworkPolicy")
+	old.SetGroupVersionKind(npKind.GroupVersionKind())
+	admissiontest.StoreAsBefore(t, testLab.Client, old)
+	t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), npKind, "default", old.Name, nil) })
 
 	// The RBAC for real, and calico-apiserver as its ServiceAccount.
 	applyRBAC(t, bin, manifests.APIServerRBAC())
@@ -96,7 +117,7 @@ func TestAPIServerManifest(t *testing.T) {
 		}
 		args = append(args, a)
 	}
-	labtest.StartProcess(t, "calico-apiserver", exec.Command(filepath.Join(bin, "calico-apiserver"), append(args, "--kubeconfig", saConfig)...))
+	proc := labtest.StartProcess(t, "calico-apiserver", exec.Command(filepath.Join(bin, "calico-apiserver"), append(args, "--kubeconfig", saConfig)...))
 
 	var s []byte
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && s == nil; time.Sleep(100 * time.Millisecond) {
@@ -149,6 +170,18 @@ func TestAPIServerManifest(t *testing.T) {
 	if !r.Allowed {
 		t.Errorf("deleting an empty tier as its RBAC allows: %+v", r.Result)
 	}
+
+	// The migration's patch passes the webhooks, which are the lab's
+	// again (its Service has no endpoints here): it retries until then.
+	if err := lab.RegisterWebhooks(ctx, testLab.Config, testLab.Client); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	poll.Until(t, 90*time.Second, "calico-apiserver, with the manifest's RBAC, to label the policy stored without its tier label", func() bool {
+		last = proc.Logs.String()
+		o, err := testLab.Client.Get(ctx, npKind, "default", old.Name)
+		return err == nil && o.GetLabels()[v3.LabelTier] == v3.DefaultTierName && strings.Contains(last, "policies carry their tier label")
+	}, &last)
 }
 
 // applyRBAC creates a component's ServiceAccount and roles for real.

@@ -1,7 +1,8 @@
 // Package validation is the one validator every writer of projectcalico.org/v3
 // objects uses: the CLI before it writes, the admission webhook before the API
-// server stores, and readers that must not trust what is stored. Call
-// v3.Default first, then Validate (or ValidateUpdate for an update).
+// server stores, and readers that must not trust what is stored. Writers call
+// v3.DefaultForWrite first, then ValidateWrite (or ValidateUpdate for an
+// update); readers call v3.Default, then Validate.
 //
 // It checks everything the CRD schemas and their CEL rules check, so that a
 // writer that bypasses the API server gets the same answers, plus what a schema
@@ -104,13 +105,40 @@ func Validate(obj runtime.Object) field.ErrorList {
 	return field.ErrorList{field.InternalError(nil, fmt.Errorf("validate: %T is not a projectcalico.org/v3 object", obj))}
 }
 
-// ValidateUpdate checks newObj as Validate does, and that the update changes
-// nothing that cannot change: object identity and the fields listed below.
+// ValidateWrite checks an object about to be written (defaulted with
+// v3.DefaultForWrite): what Validate checks, plus what only a write must
+// satisfy. Objects already stored are read with Validate, which leaves these
+// out, so that one stored before the rule existed is still used.
+//   - NetworkPolicy, GlobalNetworkPolicy and their staged forms: the label
+//     projectcalico.org/tier, when present, names the policy's tier (Calico
+//     lists and authorises by it, so a contradicting label would hide the
+//     policy from, or show it to, the wrong tier's users).
+func ValidateWrite(obj runtime.Object) field.ErrorList {
+	return append(Validate(obj), validateTierLabel(obj)...)
+}
+
+// validateTierLabel refuses a policy whose tier label is not its tier.
+func validateTierLabel(obj runtime.Object) field.ErrorList {
+	tier, ok := v3.PolicyTier(obj)
+	if !ok {
+		return nil
+	}
+	v, set := obj.(metav1.Object).GetLabels()[v3.LabelTier]
+	if !set || v == tier {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(metaPath.Child("labels").Key(v3.LabelTier), v,
+		fmt.Sprintf("the tier label must name the policy's tier %q (spec.tier): Calico sets it from spec.tier; set it to %q or leave it out", tier, tier))}
+}
+
+// ValidateUpdate checks newObj as ValidateWrite does, and that the update
+// changes nothing that cannot change: object identity and the fields listed
+// below.
 //   - IPPool: cidr and blockSize (blocks already carved from the pool depend on
 //     them; create a new pool and migrate instead);
 //   - IPAMBlock: cidr; BlockAffinity: cidr and node; IPAMHandle: handleID.
 func ValidateUpdate(newObj, oldObj runtime.Object) field.ErrorList {
-	errs := Validate(newObj)
+	errs := ValidateWrite(newObj)
 	nk, nok := v3.KindOf(newObj)
 	ok, ook := v3.KindOf(oldObj)
 	if !nok || !ook || nk.Kind != ok.Kind {

@@ -553,3 +553,66 @@ func TestValidateLists(t *testing.T) {
 		t.Errorf("foreign type: %v", errs)
 	}
 }
+
+// A write may not give a policy a tier label other than its tier; what is
+// stored already is still read (Validate leaves the label alone).
+func TestTierLabel(t *testing.T) {
+	labelled := func(obj v3.Object, tier, label string) v3.Object {
+		switch p := obj.(type) {
+		case *v3.NetworkPolicy:
+			p.Spec.Tier = tier
+		case *v3.GlobalNetworkPolicy:
+			p.Spec.Tier = tier
+		case *v3.StagedNetworkPolicy:
+			p.Spec.Tier = tier
+		case *v3.StagedGlobalNetworkPolicy:
+			p.Spec.Tier = tier
+		}
+		if label != "" {
+			obj.SetLabels(map[string]string{v3.LabelTier: label, "team": "a"})
+		}
+		return obj
+	}
+	for _, newObj := range []func() v3.Object{
+		func() v3.Object { return np() },
+		func() v3.Object { return gnp() },
+		func() v3.Object { return &v3.StagedNetworkPolicy{ObjectMeta: nsMeta("p")} },
+		func() v3.Object { return &v3.StagedGlobalNetworkPolicy{ObjectMeta: meta("p")} },
+	} {
+		k, _ := v3.KindOf(newObj())
+		kind := k.Kind
+		for _, ok := range []v3.Object{
+			labelled(newObj(), "sec", "sec"),
+			labelled(newObj(), "sec", ""),
+			labelled(newObj(), "", "default"),
+			labelled(newObj(), "default", "default"),
+		} {
+			v3.Default(ok)
+			if errs := validation.ValidateWrite(ok); len(errs) > 0 {
+				t.Errorf("%s %v: %v", kind, ok.GetLabels(), errs.ToAggregate())
+			}
+		}
+		bad := labelled(newObj(), "sec", "default")
+		bad.SetResourceVersion("1")
+		v3.Default(bad)
+		if errs := validation.Validate(bad); len(errs) > 0 {
+			t.Errorf("%s: Validate (readers) refuses a stored wrong label: %v", kind, errs.ToAggregate())
+		}
+		errs := validation.ValidateWrite(bad)
+		if len(errs) != 1 || errs[0].Field != "metadata.labels[projectcalico.org/tier]" || errs[0].Type != field.ErrorTypeInvalid ||
+			!strings.Contains(errs[0].Error(), `must name the policy's tier "sec" (spec.tier)`) {
+			t.Errorf("%s: ValidateWrite: %v", kind, errs.ToAggregate())
+		}
+		old := bad.DeepCopyObject().(v3.Object)
+		old.SetLabels(nil)
+		if errs := validation.ValidateUpdate(bad, old); len(errs) != 1 || errs[0].Field != "metadata.labels[projectcalico.org/tier]" {
+			t.Errorf("%s: ValidateUpdate: %v", kind, errs.ToAggregate())
+		}
+	}
+	// Other kinds may carry the label freely.
+	sknp := &v3.StagedKubernetesNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "k", Namespace: "ns1", Labels: map[string]string{v3.LabelTier: "x"}}}
+	v3.Default(sknp)
+	if errs := validation.ValidateWrite(sknp); len(errs) > 0 {
+		t.Errorf("StagedKubernetesNetworkPolicy: %v", errs.ToAggregate())
+	}
+}
