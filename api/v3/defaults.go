@@ -3,6 +3,7 @@ package v3
 import (
 	"maps"
 	"net/netip"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -227,6 +228,12 @@ func defaultKubeControllers(s *KubeControllersConfigurationSpec) {
 	}
 }
 
+// Client-side defaults of calico-kube-controllers' configuration.
+const (
+	DefaultKubeControllersMetricsPort = 9094
+	DefaultLeakGracePeriod            = 15 * time.Minute
+)
+
 // DefaultForWrite is Default plus what Calico's writers store on every create
 // and update and readers must not assume of an object already stored. old is
 // the stored object an update replaces (nil for a create). Every writer (the
@@ -241,9 +248,20 @@ func defaultKubeControllers(s *KubeControllersConfigurationSpec) {
 //     label at its stored value (the writer did not touch it, as a patch of
 //     spec.tier does not), it follows spec.tier. A label the write itself sets
 //     is kept, and validation refuses it unless it names the policy's tier.
+//   - FelixConfiguration (every object, as Calico's client): floatingIPs
+//     Disabled, bpfConnectTimeLoadBalancing TCP, bpfHostNetworkedNATWithoutCTLB
+//     Enabled; the deprecated bpfConnectTimeLoadBalancingEnabled, when set,
+//     overrides the other two: bpfConnectTimeLoadBalancing Enabled or Disabled
+//     as it says, and bpfHostNetworkedNATWithoutCTLB Disabled.
+//   - KubeControllersConfiguration: prometheusMetricsPort 9094; and, when the
+//     node controller is configured, its leakGracePeriod 15m.
 //
-// Readers must not fill these in: what is stored is what other clients
-// (Calico's own included) list and select by.
+// Readers must not fill these in: the tier label is what clients (Calico's
+// own included) list and select by, as stored; a node.<name>
+// FelixConfiguration stored without floatingIPs would read as Disabled and
+// override the default object's value, and calico-node compares the
+// configuration it started with (read as stored) with what its syncer
+// (which defaults) delivers.
 func DefaultForWrite(obj, old runtime.Object) {
 	Default(obj)
 	switch o := obj.(type) {
@@ -251,6 +269,10 @@ func DefaultForWrite(obj, old runtime.Object) {
 		tier, _ := PolicyTier(obj)
 		oldMeta, _ := old.(metav1.Object)
 		defaultTierLabel(o.(metav1.Object), oldMeta, tier)
+	case *FelixConfiguration:
+		defaultFelixForWrite(&o.Spec)
+	case *KubeControllersConfiguration:
+		defaultKubeControllersForWrite(&o.Spec)
 	case *NetworkPolicyList:
 		each(o.Items, forWrite)
 	case *GlobalNetworkPolicyList:
@@ -258,6 +280,10 @@ func DefaultForWrite(obj, old runtime.Object) {
 	case *StagedNetworkPolicyList:
 		each(o.Items, forWrite)
 	case *StagedGlobalNetworkPolicyList:
+		each(o.Items, forWrite)
+	case *FelixConfigurationList:
+		each(o.Items, forWrite)
+	case *KubeControllersConfigurationList:
 		each(o.Items, forWrite)
 	}
 }
@@ -304,4 +330,36 @@ func defaultTierLabel(obj, old metav1.Object, tier string) {
 	}
 	labels[LabelTier] = tier
 	obj.SetLabels(labels)
+}
+
+func defaultFelixForWrite(s *FelixConfigurationSpec) {
+	if s.FloatingIPs == nil {
+		v := FloatingIPsDisabled
+		s.FloatingIPs = &v
+	}
+	if s.BPFConnectTimeLoadBalancing == nil {
+		v := BPFConnectTimeLBTCP
+		s.BPFConnectTimeLoadBalancing = &v
+	}
+	if s.BPFHostNetworkedNATWithoutCTLB == nil {
+		v := BPFHostNetworkedNATEnabled
+		s.BPFHostNetworkedNATWithoutCTLB = &v
+	}
+	if on := s.BPFConnectTimeLoadBalancingEnabled; on != nil {
+		ctlb, nat := BPFConnectTimeLBDisabled, BPFHostNetworkedNATDisabled
+		if *on {
+			ctlb = BPFConnectTimeLBEnabled
+		}
+		s.BPFConnectTimeLoadBalancing, s.BPFHostNetworkedNATWithoutCTLB = &ctlb, &nat
+	}
+}
+
+func defaultKubeControllersForWrite(s *KubeControllersConfigurationSpec) {
+	if s.PrometheusMetricsPort == nil {
+		p := DefaultKubeControllersMetricsPort
+		s.PrometheusMetricsPort = &p
+	}
+	if n := s.Controllers.Node; n != nil && n.LeakGracePeriod == nil {
+		n.LeakGracePeriod = &metav1.Duration{Duration: DefaultLeakGracePeriod}
+	}
 }

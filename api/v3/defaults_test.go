@@ -112,6 +112,8 @@ func TestDefaultIgnoresForeignObjects(t *testing.T) {
 func TestDefaultForWrite(t *testing.T) {
 	tierLabel := func(v string) map[string]string { return map[string]string{v3.LabelTier: v} }
 	meta := func(l map[string]string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: "p", Labels: l} }
+	fip, ctlb, nat := ptr(v3.FloatingIPsDisabled), ptr(v3.BPFConnectTimeLBTCP), ptr(v3.BPFHostNetworkedNATEnabled)
+	nft := ptr(v3.NFTablesModeAuto)
 	tests := []struct {
 		name    string
 		in, old runtime.Object
@@ -146,6 +148,34 @@ func TestDefaultForWrite(t *testing.T) {
 			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
 			&v3.NetworkPolicy{ObjectMeta: meta(nil), Spec: v3.NetworkPolicySpec{Tier: "sec"}},
 			&v3.NetworkPolicy{ObjectMeta: meta(tierLabel("default")), Spec: v3.NetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}},
+		{"felixconfig: Calico's client defaults", &v3.FelixConfiguration{ObjectMeta: meta(nil)}, nil,
+			&v3.FelixConfiguration{ObjectMeta: meta(nil), Spec: v3.FelixConfigurationSpec{NFTablesMode: nft,
+				FloatingIPs: fip, BPFConnectTimeLoadBalancing: ctlb, BPFHostNetworkedNATWithoutCTLB: nat}}},
+		{"felixconfig node.x too, values kept", &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "node.x"}, Spec: v3.FelixConfigurationSpec{
+			FloatingIPs: ptr(v3.FloatingIPsEnabled), BPFConnectTimeLoadBalancing: ptr(v3.BPFConnectTimeLBDisabled), BPFHostNetworkedNATWithoutCTLB: ptr(v3.BPFHostNetworkedNATDisabled)}}, nil,
+			&v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "node.x"}, Spec: v3.FelixConfigurationSpec{NFTablesMode: nft,
+				FloatingIPs: ptr(v3.FloatingIPsEnabled), BPFConnectTimeLoadBalancing: ptr(v3.BPFConnectTimeLBDisabled), BPFHostNetworkedNATWithoutCTLB: ptr(v3.BPFHostNetworkedNATDisabled)}}},
+		{"felixconfig: the deprecated CTLB switch on decides", &v3.FelixConfiguration{ObjectMeta: meta(nil), Spec: v3.FelixConfigurationSpec{
+			BPFConnectTimeLoadBalancingEnabled: ptr(true), BPFConnectTimeLoadBalancing: ptr(v3.BPFConnectTimeLBTCP)}}, nil,
+			&v3.FelixConfiguration{ObjectMeta: meta(nil), Spec: v3.FelixConfigurationSpec{NFTablesMode: nft, FloatingIPs: fip, BPFConnectTimeLoadBalancingEnabled: ptr(true),
+				BPFConnectTimeLoadBalancing: ptr(v3.BPFConnectTimeLBEnabled), BPFHostNetworkedNATWithoutCTLB: ptr(v3.BPFHostNetworkedNATDisabled)}}},
+		{"felixconfig: the deprecated CTLB switch off decides", &v3.FelixConfiguration{ObjectMeta: meta(nil), Spec: v3.FelixConfigurationSpec{
+			BPFConnectTimeLoadBalancingEnabled: ptr(false)}}, nil,
+			&v3.FelixConfiguration{ObjectMeta: meta(nil), Spec: v3.FelixConfigurationSpec{NFTablesMode: nft, FloatingIPs: fip, BPFConnectTimeLoadBalancingEnabled: ptr(false),
+				BPFConnectTimeLoadBalancing: ptr(v3.BPFConnectTimeLBDisabled), BPFHostNetworkedNATWithoutCTLB: ptr(v3.BPFHostNetworkedNATDisabled)}}},
+		{"kcc: metrics port and the node controller's grace period", &v3.KubeControllersConfiguration{ObjectMeta: meta(nil), Spec: v3.KubeControllersConfigurationSpec{
+			Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{}}}}, nil,
+			&v3.KubeControllersConfiguration{ObjectMeta: meta(nil), Spec: v3.KubeControllersConfigurationSpec{HealthChecks: "Enabled", PrometheusMetricsPort: ptr(9094),
+				Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{LeakGracePeriod: &metav1.Duration{Duration: 15 * 60e9}}}}}},
+		{"kcc: values kept, no node controller, status untouched", &v3.KubeControllersConfiguration{ObjectMeta: meta(nil),
+			Spec:   v3.KubeControllersConfigurationSpec{PrometheusMetricsPort: ptr(0)},
+			Status: v3.KubeControllersConfigurationStatus{RunningConfig: &v3.KubeControllersConfigurationSpec{Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{}}}}}, nil,
+			&v3.KubeControllersConfiguration{ObjectMeta: meta(nil), Spec: v3.KubeControllersConfigurationSpec{HealthChecks: "Enabled", PrometheusMetricsPort: ptr(0)},
+				Status: v3.KubeControllersConfigurationStatus{RunningConfig: &v3.KubeControllersConfigurationSpec{HealthChecks: "Enabled", Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{}}}}}},
+		{"kcc: a grace period kept", &v3.KubeControllersConfiguration{ObjectMeta: meta(nil), Spec: v3.KubeControllersConfigurationSpec{PrometheusMetricsPort: ptr(9000),
+			Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{LeakGracePeriod: &metav1.Duration{}}}}}, nil,
+			&v3.KubeControllersConfiguration{ObjectMeta: meta(nil), Spec: v3.KubeControllersConfigurationSpec{HealthChecks: "Enabled", PrometheusMetricsPort: ptr(9000),
+				Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{LeakGracePeriod: &metav1.Duration{}}}}}},
 		{"list items", &v3.GlobalNetworkPolicyList{Items: []v3.GlobalNetworkPolicy{{Spec: v3.GlobalNetworkPolicySpec{Tier: "sec"}}}}, nil,
 			&v3.GlobalNetworkPolicyList{Items: []v3.GlobalNetworkPolicy{{TypeMeta: metav1.TypeMeta{APIVersion: v3.GroupVersionString, Kind: "GlobalNetworkPolicy"},
 				ObjectMeta: metav1.ObjectMeta{Labels: tierLabel("sec")}, Spec: v3.GlobalNetworkPolicySpec{Tier: "sec", Types: []v3.PolicyType{in}}}}}},
@@ -180,13 +210,24 @@ func TestDefaultForWrite(t *testing.T) {
 	}
 }
 
-// Readers default with Default: what only writers store (the tier label)
-// is not assumed of a stored object.
+// Readers default with Default: what only writers store (the tier label,
+// the client-side configuration defaults) is not assumed of a stored
+// object.
 func TestDefaultLeavesWriteOnlyValues(t *testing.T) {
 	p := &v3.NetworkPolicy{Spec: v3.NetworkPolicySpec{Tier: "sec"}}
 	v3.Default(p)
 	if p.Labels != nil {
 		t.Errorf("Default set labels %v", p.Labels)
+	}
+	fc := &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "node.x"}}
+	v3.Default(fc)
+	if fc.Spec.FloatingIPs != nil || fc.Spec.BPFConnectTimeLoadBalancing != nil || fc.Spec.BPFHostNetworkedNATWithoutCTLB != nil {
+		t.Errorf("Default set client-side Felix defaults: %+v", fc.Spec)
+	}
+	kcc := &v3.KubeControllersConfiguration{Spec: v3.KubeControllersConfigurationSpec{Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{}}}}
+	v3.Default(kcc)
+	if kcc.Spec.PrometheusMetricsPort != nil || kcc.Spec.Controllers.Node.LeakGracePeriod != nil {
+		t.Errorf("Default set client-side kube-controllers defaults: %+v", kcc.Spec)
 	}
 }
 

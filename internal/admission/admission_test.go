@@ -66,7 +66,8 @@ func policy(ns, name, tier, selector string) *v3.NetworkPolicy {
 }
 
 // What kubectl stores after the mutating hook equals what calicoctl
-// stores after v3.DefaultForWrite: the defaults and a policy's tier label.
+// stores after v3.DefaultForWrite: the defaults, a policy's tier label,
+// the client-side defaults of Felix's and kube-controllers' configuration.
 func TestMutateMatchesCalicoctl(t *testing.T) {
 	h := &Handler{}
 	for _, obj := range []v3.Object{
@@ -86,6 +87,17 @@ func TestMutateMatchesCalicoctl(t *testing.T) {
 			p := policy("app", "labelled", "app", "all()")
 			p.Labels = map[string]string{"team": "a"}
 			return p
+		}(),
+		func() v3.Object {
+			f := &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "node.n1"}}
+			f.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("FelixConfiguration"))
+			return f
+		}(),
+		func() v3.Object {
+			k := &v3.KubeControllersConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+				Spec: v3.KubeControllersConfigurationSpec{Controllers: v3.ControllersConfig{Node: &v3.NodeControllerConfig{}}}}
+			k.SetGroupVersionKind(v3.SchemeGroupVersion.WithKind("KubeControllersConfiguration"))
+			return k
 		}(),
 	} {
 		req := request(t, admissionv1.Create, "alice", obj, nil)
