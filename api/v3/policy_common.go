@@ -86,11 +86,11 @@ type Rule struct {
 
 	// Source matches the sending side of the packet.
 	// +optional
-	Source EntityRule `json:"source,omitempty"`
+	Source EntityRule `json:"source,omitzero"`
 
 	// Destination matches the receiving side of the packet.
 	// +optional
-	Destination EntityRule `json:"destination,omitempty"`
+	Destination EntityRule `json:"destination,omitzero"`
 
 	// HTTP matches HTTP requests (ingress rules only). This dataplane has no L7
 	// proxy: it enforces the rule's L3/L4 part and warns that HTTP is not matched.
