@@ -169,7 +169,9 @@ func NodePodSpec(version string) corev1.PodSpec {
 	}
 	node := corev1.Container{
 		Name: NodeName, Image: image,
-		Command: []string{NodeImageBinDir + "/calico-node"},
+		// -felix as upstream's image runs it: upstream's calicoctl node status
+		// looks for that process.
+		Command: []string{NodeImageBinDir + "/calico-node", "-felix"},
 		EnvFrom: apiEndpoint,
 		Env: []corev1.EnvVar{
 			fromField("NODENAME", "spec.nodeName"),
