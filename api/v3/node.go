@@ -15,6 +15,23 @@ type Node struct {
 	metav1.ObjectMeta `json:"metadata"`
 
 	Spec NodeSpec `json:"spec"`
+	// Status is what the node reports (always present, as upstream
+	// Calico's Node prints it).
+	Status NodeStatus `json:"status"`
+}
+
+// NodeStatus is what the node reports.
+type NodeStatus struct {
+	// WireguardPublicKey and WireguardPublicKeyV6 are the node's WireGuard
+	// public keys, from the projectcalico.org/WireguardPublicKey(V6)
+	// annotations.
+	// +optional
+	WireguardPublicKey string `json:"wireguardPublicKey,omitempty"`
+	// +optional
+	WireguardPublicKeyV6 string `json:"wireguardPublicKeyV6,omitempty"`
+	// PodCIDRs reflects the Kubernetes Node's spec.podCIDRs.
+	// +optional
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
 }
 
 // NodeSpec describes the node.

@@ -11,6 +11,12 @@ import (
 // AnnotationKubeLabels carries a Node's Kubernetes labels as JSON.
 const AnnotationKubeLabels = "projectcalico.org/kube-labels"
 
+// The Node annotations of its WireGuard public keys (upstream's names).
+const (
+	annotationWireguardPublicKey   = "projectcalico.org/WireguardPublicKey"
+	annotationWireguardPublicKeyV6 = "projectcalico.org/WireguardPublicKeyV6"
+)
+
 // Node is the Calico Node of a Kubernetes Node: its labels, its Kubernetes
 // addresses, and the BGP and tunnel settings calico-node records in
 // projectcalico.org/* annotations. A node without an address annotation
@@ -59,5 +65,7 @@ func Node(n *corev1.Node) *v3.Node {
 		}
 	}
 	out.Spec.OrchRefs = []v3.OrchRef{{NodeName: n.Name, Orchestrator: v3.OrchestratorKubernetes}}
+	out.Status = v3.NodeStatus{WireguardPublicKey: ann[annotationWireguardPublicKey], WireguardPublicKeyV6: ann[annotationWireguardPublicKeyV6],
+		PodCIDRs: n.Spec.PodCIDRs}
 	return out
 }

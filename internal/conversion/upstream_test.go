@@ -19,7 +19,11 @@ func TestDerivedObjectsAsUpstreamDerivesThem(t *testing.T) {
 	if !ok || wep.GenerateName != "web-7d4b9-" {
 		t.Errorf("workload endpoint generateName %q (%v)", wep.GenerateName, ok)
 	}
-	n := Node(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a", "kubernetes.io/os": "linux"}}})
+	n := Node(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"zone": "a", "kubernetes.io/os": "linux"},
+		Annotations: map[string]string{"projectcalico.org/WireguardPublicKey": "k4"}}, Spec: corev1.NodeSpec{PodCIDRs: []string{"10.244.1.0/24"}}})
+	if n.Status.WireguardPublicKey != "k4" || len(n.Status.PodCIDRs) != 1 {
+		t.Errorf("node status %+v", n.Status)
+	}
 	if got := n.Annotations[AnnotationKubeLabels]; got != `{"kubernetes.io/os":"linux","zone":"a"}` {
 		t.Errorf("kube-labels annotation %q", got)
 	}
