@@ -548,9 +548,10 @@ type FelixConfigurationSpec struct {
 	BPFDisableUnprivileged *bool `json:"bpfDisableUnprivileged,omitempty"`
 
 	// BPFLogLevel is the log level of the BPF programs. [Default: Off]
+	// It is written even when empty, as Calico's API writes it.
 	// +kubebuilder:validation:Pattern=`^(?i)(off|info|debug)?$`
 	// +optional
-	BPFLogLevel string `json:"bpfLogLevel,omitempty"`
+	BPFLogLevel string `json:"bpfLogLevel"`
 
 	// BPFConntrackLogLevel is the log level of the BPF conntrack cleaner. [Default: Off]
 	// +kubebuilder:validation:Enum=Off;Debug

@@ -78,6 +78,9 @@ func Resolve(global, node *v3.FelixConfiguration, env []string) (*Config, error)
 			return err
 		}
 		for k, v := range m {
+			if v == "" {
+				continue // unset (bpfLogLevel is written even when empty, as Calico writes it)
+			}
 			merged[k] = v
 			sources[k] = src
 		}
