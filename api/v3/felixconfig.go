@@ -916,6 +916,68 @@ type FelixConfigurationSpec struct {
 	// +optional
 	FlowLogsPolicyEvaluationMode *string `json:"flowLogsPolicyEvaluationMode,omitempty"`
 
+	// FlowLogsFileEnabled writes flow logs as JSON lines into
+	// FlowLogsFileDirectory (Calico Enterprise's flow log files). [Default: false]
+	// +optional
+	FlowLogsFileEnabled *bool `json:"flowLogsFileEnabled,omitempty"`
+
+	// FlowLogsFileDirectory is where flows.log is written. [Default: /var/log/calico/flowlogs]
+	// +optional
+	FlowLogsFileDirectory *string `json:"flowLogsFileDirectory,omitempty"`
+
+	// FlowLogsFileMaxFiles is how many rotated flow log files are kept. [Default: 5]
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	FlowLogsFileMaxFiles *int `json:"flowLogsFileMaxFiles,omitempty"`
+
+	// FlowLogsFileMaxFileSizeMB is the size at which the flow log file is rotated. [Default: 100]
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	FlowLogsFileMaxFileSizeMB *int `json:"flowLogsFileMaxFileSizeMB,omitempty"`
+
+	// FlowLogsFileAggregationKindForAllowed is the aggregation level of allowed
+	// flows: 0 per 5-tuple, 1 without the source port, 2 also pods of one
+	// workload and addresses by network, 3 also without the destination port. [Default: 2]
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3
+	// +optional
+	FlowLogsFileAggregationKindForAllowed *int `json:"flowLogsFileAggregationKindForAllowed,omitempty"`
+
+	// FlowLogsFileAggregationKindForDenied is the aggregation level of denied
+	// flows (see ...ForAllowed). [Default: 1]
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3
+	// +optional
+	FlowLogsFileAggregationKindForDenied *int `json:"flowLogsFileAggregationKindForDenied,omitempty"`
+
+	// FlowLogsFileEnabledForAllowed logs allowed flows. [Default: true]
+	// +optional
+	FlowLogsFileEnabledForAllowed *bool `json:"flowLogsFileEnabledForAllowed,omitempty"`
+
+	// FlowLogsFileEnabledForDenied logs denied flows. [Default: true]
+	// +optional
+	FlowLogsFileEnabledForDenied *bool `json:"flowLogsFileEnabledForDenied,omitempty"`
+
+	// FlowLogsFileIncludeLabels adds the endpoints' labels to flow logs. [Default: false]
+	// +optional
+	FlowLogsFileIncludeLabels *bool `json:"flowLogsFileIncludeLabels,omitempty"`
+
+	// FlowLogsFileIncludePolicies adds the policies that decided each flow. [Default: false]
+	// +optional
+	FlowLogsFileIncludePolicies *bool `json:"flowLogsFileIncludePolicies,omitempty"`
+
+	// FlowLogsFileIncludeService adds the Service a flow was sent to. [Default: false]
+	// +optional
+	FlowLogsFileIncludeService *bool `json:"flowLogsFileIncludeService,omitempty"`
+
+	// FlowLogsEnableHostEndpoint logs flows of host endpoints. [Default: false]
+	// +optional
+	FlowLogsEnableHostEndpoint *bool `json:"flowLogsEnableHostEndpoint,omitempty"`
+
+	// FlowLogsEnableNetworkSets names the NetworkSet of an address in flow logs. [Default: false]
+	// +optional
+	FlowLogsEnableNetworkSets *bool `json:"flowLogsEnableNetworkSets,omitempty"`
+
 	// IstioAmbientMode makes Felix cooperate with Istio ambient mode. [Default: Disabled]
 	// +kubebuilder:validation:Enum=Enabled;Disabled
 	// +optional

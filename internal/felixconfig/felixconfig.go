@@ -39,9 +39,24 @@ func Defaults() v3.FelixConfigurationSpec {
 		RouteRefreshInterval:        &metav1.Duration{Duration: 90 * time.Second},
 		IptablesRefreshInterval:     &metav1.Duration{Duration: 180 * time.Second},
 		NftablesRefreshInterval:     &metav1.Duration{Duration: 180 * time.Second},
-		DeviceRouteProtocol:         &proto,
-		FailsafeInboundHostPorts:    ports("tcp:22,udp:68,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
-		FailsafeOutboundHostPorts:   ports("udp:53,udp:67,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
+		// Flow logs, as Calico Enterprise's defaults.
+		FlowLogsFlushInterval:                 &metav1.Duration{Duration: 300 * time.Second},
+		FlowLogsFileEnabled:                   bptr(false),
+		FlowLogsFileDirectory:                 sptr("/var/log/calico/flowlogs"),
+		FlowLogsFileMaxFiles:                  ptr(5),
+		FlowLogsFileMaxFileSizeMB:             ptr(100),
+		FlowLogsFileAggregationKindForAllowed: ptr(2),
+		FlowLogsFileAggregationKindForDenied:  ptr(1),
+		FlowLogsFileEnabledForAllowed:         bptr(true),
+		FlowLogsFileEnabledForDenied:          bptr(true),
+		FlowLogsFileIncludeLabels:             bptr(false),
+		FlowLogsFileIncludePolicies:           bptr(false),
+		FlowLogsFileIncludeService:            bptr(false),
+		FlowLogsEnableHostEndpoint:            bptr(false),
+		FlowLogsEnableNetworkSets:             bptr(false),
+		DeviceRouteProtocol:                   &proto,
+		FailsafeInboundHostPorts:              ports("tcp:22,udp:68,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
+		FailsafeOutboundHostPorts:             ports("udp:53,udp:67,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
 	}
 }
 

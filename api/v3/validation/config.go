@@ -78,12 +78,16 @@ var felixRanges = map[string]struct {
 	min, max int64
 	what     string
 }{
-	"wireguardListeningPort":          {1, 65535, "a UDP port 1-65535"},
-	"wireguardListeningPortV6":        {1, 65535, "a UDP port 1-65535"},
-	"wireguardRoutingRulePriority":    {1, 32765, "a routing rule priority 1-32765 (32766 is the kernel's main table rule)"},
-	"bpfExtToServiceConnmark":         {0, 0xffffffff, "a 32-bit mark 0-4294967295"},
-	"bpfMaglevMaxEndpointsPerService": {1, 3000, "1-3000"},
-	"bpfMaglevMaxServices":            {1, 3000, "1-3000"},
+	"wireguardListeningPort":                {1, 65535, "a UDP port 1-65535"},
+	"wireguardListeningPortV6":              {1, 65535, "a UDP port 1-65535"},
+	"wireguardRoutingRulePriority":          {1, 32765, "a routing rule priority 1-32765 (32766 is the kernel's main table rule)"},
+	"bpfExtToServiceConnmark":               {0, 0xffffffff, "a 32-bit mark 0-4294967295"},
+	"bpfMaglevMaxEndpointsPerService":       {1, 3000, "1-3000"},
+	"bpfMaglevMaxServices":                  {1, 3000, "1-3000"},
+	"flowLogsFileAggregationKindForAllowed": {0, 3, "an aggregation level 0-3 (0 per 5-tuple, 1 without the source port, 2 also pods by workload and addresses by network, 3 also without the destination port)"},
+	"flowLogsFileAggregationKindForDenied":  {0, 3, "an aggregation level 0-3 (0 per 5-tuple, 1 without the source port, 2 also pods by workload and addresses by network, 3 also without the destination port)"},
+	"flowLogsFileMaxFiles":                  {1, 1000, "1-1000 files"},
+	"flowLogsFileMaxFileSizeMB":             {1, 100000, "1-100000 MB"},
 }
 
 // felixInterfaces are settings that hold a Linux interface name.
@@ -208,6 +212,13 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 			name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
 			errs = append(errs, field.Invalid(specPath.Child(name), d.Duration.String(), "must not be negative; use 0 to disable where supported"))
 		}
+	}
+
+	if d := s.FlowLogsFlushInterval; d != nil && d.Duration == 0 {
+		errs = append(errs, field.Invalid(specPath.Child("flowLogsFlushInterval"), "0", "must be positive, e.g. 15s or 5m"))
+	}
+	if d := s.FlowLogsFileDirectory; d != nil && !strings.HasPrefix(*d, "/") {
+		errs = append(errs, field.Invalid(specPath.Child("flowLogsFileDirectory"), *d, "must be an absolute path"))
 	}
 
 	if s.NodeSelector != "" && (c.Name == v3.DefaultConfigName || strings.HasPrefix(c.Name, v3.NodeConfigPrefix)) {

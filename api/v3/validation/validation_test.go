@@ -421,6 +421,12 @@ func TestConfigKinds(t *testing.T) {
 		{"nodeSelector on node.", felix("node.n1", func(s *v3.FelixConfigurationSpec) { s.NodeSelector = "all()" }), "spec.nodeSelector", field.ErrorTypeForbidden, "node.<name>"},
 		{"bad nodeSelector", felix("x", func(s *v3.FelixConfigurationSpec) { s.NodeSelector = "a ==" }), "spec.nodeSelector", field.ErrorTypeInvalid, "position"},
 		{"enum", felix("default", func(s *v3.FelixConfigurationSpec) { s.BPFExternalServiceMode = "Direct" }), "spec.bpfExternalServiceMode", field.ErrorTypeNotSupported, "DSR"},
+		{"flow log aggregation kind", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFileAggregationKindForAllowed = ptr(4) }), "spec.flowLogsFileAggregationKindForAllowed", field.ErrorTypeInvalid, "aggregation level 0-3"},
+		{"negative flow log interval", felix("default", func(s *v3.FelixConfigurationSpec) {
+			s.FlowLogsFlushInterval = &metav1.Duration{Duration: -5 * time.Second}
+		}), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must not be negative"},
+		{"zero flow log interval", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFlushInterval = &metav1.Duration{} }), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must be positive"},
+		{"relative flow log directory", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFileDirectory = ptr("logs") }), "spec.flowLogsFileDirectory", field.ErrorTypeInvalid, "absolute path"},
 		{"case-sensitive enum", felix("default", func(s *v3.FelixConfigurationSpec) { s.IPForwarding = "enabled" }), "spec.ipForwarding", field.ErrorTypeNotSupported, "Enabled"},
 		{"iptables backend", felix("default", func(s *v3.FelixConfigurationSpec) { s.IptablesBackend = ptr(v3.IptablesBackend("nft")) }), "spec.iptablesBackend", field.ErrorTypeNotSupported, "NFT"},
 		{"failsafe protocol", felix("default", func(s *v3.FelixConfigurationSpec) {
