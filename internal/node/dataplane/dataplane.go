@@ -133,8 +133,8 @@ type Dataplane struct {
 	inSync  bool
 	started bool // the kernel's content was read
 
-	// ruleIDs decodes the chain part of rule IDs: chain → policy or profile.
-	ruleIDs map[string]string
+	// owners decodes the chain part of rule IDs: chain → policy or profile.
+	owners map[string]RuleOwner
 	// ifaceOwners remembers each endpoint's interface, so a removal or an
 	// interface change can clean up.
 	ifaceOwners map[proto.WorkloadEndpointID]string
@@ -163,7 +163,7 @@ func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
 		rr:          ruleRenderer{marks: m, nflog: cfg.NFLOGGroup},
 		state:       proto.NewState(),
 		table:       nft.NewTable("inet", cfg.Table),
-		ruleIDs:     map[string]string{},
+		owners:      map[string]RuleOwner{},
 		ifaceOwners: map[proto.WorkloadEndpointID]string{},
 		hostIfaces:  map[string]string{},
 		pools:       map[string]proto.IPPoolUpdate{},
@@ -252,12 +252,13 @@ func (d *Dataplane) onMessage(m proto.Message) {
 				rules = m.Policy.InboundRules
 			}
 			t.SetChain(chain, &nft.Chain{Comment: direction(in) + " rules of " + m.ID.String(), Rules: d.rr.policyRules(chain, rules, in)})
-			d.ruleIDs[chain] = "policy " + m.ID.String()
+			id := m.ID
+			d.owners[chain] = RuleOwner{Policy: &id, Tier: m.Policy.Tier}
 		}
 	case proto.ActivePolicyRemove:
 		for _, in := range []bool{true, false} {
 			t.DeleteChain(policyChain(m.ID, in))
-			delete(d.ruleIDs, policyChain(m.ID, in))
+			delete(d.owners, policyChain(m.ID, in))
 		}
 	case proto.ActiveProfileUpdate:
 		for _, in := range []bool{true, false} {
@@ -267,12 +268,12 @@ func (d *Dataplane) onMessage(m proto.Message) {
 				rules = m.Profile.InboundRules
 			}
 			t.SetChain(chain, &nft.Chain{Comment: direction(in) + " rules of profile " + m.ID, Rules: d.rr.policyRules(chain, rules, in)})
-			d.ruleIDs[chain] = "profile " + m.ID
+			d.owners[chain] = RuleOwner{Profile: m.ID}
 		}
 	case proto.ActiveProfileRemove:
 		for _, in := range []bool{true, false} {
 			t.DeleteChain(profileChain(m.ID, in))
-			delete(d.ruleIDs, profileChain(m.ID, in))
+			delete(d.owners, profileChain(m.ID, in))
 		}
 	case proto.WorkloadEndpointUpdate:
 		d.workloadUpdate(m)
@@ -514,7 +515,9 @@ func (d *Dataplane) walk(tiers []proto.TierInfo, profiles []string, ingress bool
 				accepted)
 		}
 		if ti.DefaultAction != "Pass" && (kind == walkNormal || kind == walkForward) {
-			id := fmt.Sprintf("D%s|tier %s", dirLetter(ingress), ti.Name)
+			// Rule index -1 of the tier's last policy: Calico's form for a
+			// tier's default action (flow logs).
+			id := ruleID("Deny", ingress, -1, policyChain(enforced[len(enforced)-1], ingress))
 			rules = append(rules, fmt.Sprintf("%s %s drop comment %q", m.isClear(m.pass), d.verdictLog(id), "end of tier "+ti.Name))
 		}
 	}
@@ -529,7 +532,12 @@ func (d *Dataplane) walk(tiers []proto.TierInfo, profiles []string, ingress bool
 			"jump "+profileChain(p, ingress),
 			fmt.Sprintf("%s return", m.isSet(m.accept)))
 	}
-	return append(rules, fmt.Sprintf("%s drop comment %q", d.verdictLog(fmt.Sprintf("D%s|no profile", dirLetter(ingress))), "no policy or profile allowed it"))
+	// Rule index -1 of the last profile (or of none at all).
+	endOfProfiles := "no profile"
+	if len(profiles) > 0 {
+		endOfProfiles = profileChain(profiles[len(profiles)-1], ingress)
+	}
+	return append(rules, fmt.Sprintf("%s drop comment %q", d.verdictLog(ruleID("Deny", ingress, -1, endOfProfiles)), "no policy or profile allowed it"))
 }
 
 func direction(inbound bool) string {
@@ -631,9 +639,30 @@ func (d *Dataplane) State() *proto.State { return d.state }
 // Table exposes the desired nftables table (for tests and diagnostics).
 func (d *Dataplane) Table() *nft.Table { return d.table }
 
+// RuleOwner is what a rule ID's chain belongs to: a policy (with its
+// tier) or a profile.
+type RuleOwner struct {
+	Policy  *proto.PolicyID
+	Tier    string
+	Profile string
+}
+
+func (o RuleOwner) String() string {
+	if o.Policy != nil {
+		return "policy " + o.Policy.String()
+	}
+	return "profile " + o.Profile
+}
+
+// Owner says which policy or profile a rule ID's chain belongs to.
+func (d *Dataplane) Owner(chain string) (RuleOwner, bool) {
+	o, ok := d.owners[chain]
+	return o, ok
+}
+
 // DescribeRuleChain says which policy or profile a rule ID's chain
-// belongs to.
+// belongs to, for people.
 func (d *Dataplane) DescribeRuleChain(chain string) (string, bool) {
-	s, ok := d.ruleIDs[chain]
-	return s, ok
+	o, ok := d.owners[chain]
+	return o.String(), ok
 }

@@ -79,8 +79,10 @@ type ruleRenderer struct {
 }
 
 // ruleID names a verdict for attribution: the action's first letter, the
-// direction, the rule index and the policy's hash, e.g. "AI3|pi-abcd…".
-// The dataplane keeps the table that decodes it.
+// direction, the rule index and the policy's hash, e.g. "AI3|pi-abcd…";
+// index -1 is a tier's default action (on the tier's last policy's chain)
+// or the end of the profiles ("DI-1|pri-…", or "DI-1|no profile" without
+// any). The dataplane keeps the table that decodes it (Owner).
 func ruleID(action string, inbound bool, index int32, chain string) string {
 	dir := "E"
 	if inbound {
