@@ -149,7 +149,12 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 	env = append(env,
 		"KUBECONFIG="+a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP="+h.IP.String(), "IP6=none",
 		"CALICO_CONFD_CONFIG_DIR="+filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"),
-		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CALICO_CNI_KUBECONFIG="+filepath.Join(a.cniNetDir(), cniinstall.KubeconfigName))
+		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CALICO_CNI_KUBECONFIG="+filepath.Join(a.cniNetDir(), cniinstall.KubeconfigName),
+		// Flow logs on, in the node's own directory, flushed every 15 s, with
+		// labels, policies and Services; metrics on (docs/lab.md).
+		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL=15s", "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),
+		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true",
+		"FELIX_PROMETHEUSMETRICSENABLED=true")
 	if a.cfg.TyphaReplicas == 0 {
 		return append(env, "FELIX_TYPHAK8SSERVICENAME="), nil
 	}

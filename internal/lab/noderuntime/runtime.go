@@ -74,6 +74,9 @@ type sandbox struct {
 	uid types.UID
 	pod *multihost.Pod
 	srv *probe.Server
+	// stopClient ends the pod's client traffic (AnnotationConnect), if
+	// any.
+	stopClient context.CancelFunc
 }
 
 // New makes a runtime; Run starts it.
@@ -225,6 +228,10 @@ func (r *Runtime) closeServers() {
 			sb.srv.Close()
 			sb.srv = nil
 		}
+		if sb.stopClient != nil {
+			sb.stopClient()
+			sb.stopClient = nil
+		}
 	}
 	r.save()
 }
@@ -323,11 +330,32 @@ func (r *Runtime) sync(ctx context.Context, key string) error {
 			r.mu.Unlock()
 		}
 	}
+	r.startClient(sb, pod)
 	var ips []string
 	for _, a := range sb.pod.IPs {
 		ips = append(ips, a.String())
 	}
 	return r.setRunning(ctx, pod, ips)
+}
+
+// startClient starts the pod's client traffic once, if it asks for it.
+func (r *Runtime) startClient(sb *sandbox, pod *corev1.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sb.stopClient != nil {
+		return
+	}
+	targets, every, err := clientTargets(pod)
+	if err != nil {
+		r.cfg.Log.Warn("pod's client annotations", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		return
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sb.stopClient = cancel
+	go runClient(ctx, r.cfg.Kube, pod.Namespace, sb.pod.NS, targets, every, r.cfg.Log.With("pod", pod.Namespace+"/"+pod.Name))
 }
 
 // SandboxRole is the multihost role of a pod's network namespace (the
@@ -374,6 +402,12 @@ func podPorts(pod *corev1.Pod) []probe.Port {
 }
 
 func (r *Runtime) teardown(ctx context.Context, key string, sb *sandbox) error {
+	r.mu.Lock()
+	if sb.stopClient != nil {
+		sb.stopClient()
+		sb.stopClient = nil
+	}
+	r.mu.Unlock()
 	if sb.srv != nil {
 		sb.srv.Close()
 		sb.srv = nil
@@ -404,6 +438,9 @@ func (r *Runtime) stopAll() {
 	for _, sb := range all {
 		if sb.srv != nil {
 			sb.srv.Close()
+		}
+		if sb.stopClient != nil {
+			sb.stopClient()
 		}
 		errs = append(errs, sb.pod.Unwire(ctx))
 	}
