@@ -77,6 +77,12 @@ type Decision struct {
 	Rule     *int            `json:"rule,omitempty"`
 	Action   string          `json:"action,omitempty"` // the rule's action or the default applied
 	Logged   []RuleRef       `json:"logged,omitempty"` // Log rules passed on the way
+	// Passed are the Pass rules that sent the packet on to a later tier,
+	// in order.
+	Passed []RuleRef `json:"passed,omitempty"`
+	// LastPolicy, for a tier's default action, is the tier's last policy
+	// that applied: Calico's flow logs name the default action by it.
+	LastPolicy *proto.PolicyID `json:"lastPolicy,omitempty"`
 	Endpoint string          `json:"endpoint,omitempty"`
 	// HTTPNotEnforced says the deciding rule has an HTTP match, which the
 	// L3/L4 dataplane does not enforce: the rule decided on its L3/L4
@@ -368,13 +374,15 @@ const (
 // tier that decided nothing applies its default action; after the tiers,
 // the first profile rule that matches decides; nothing matching is a drop.
 func (g *Graph) walk(tiers []tierPolicies, profiles []string, pkt Packet, ingress bool, mode walkMode) *Decision {
-	var logged []RuleRef
+	var logged, passed []RuleRef
 tiers:
 	for _, t := range tiers {
+		var last *proto.PolicyID // the tier's last policy that applies
 		for i, st := range t.policies {
 			if st == nil || st.sent == nil {
 				continue
 			}
+			last = &t.ids[i]
 			rules := st.sent.OutboundRules
 			if ingress {
 				rules = st.sent.InboundRules
@@ -389,6 +397,7 @@ tiers:
 					logged = append(logged, RuleRef{Tier: t.name, Policy: id, Rule: int(r.Index)})
 					continue
 				case string(v3.Pass):
+					passed = append(passed, RuleRef{Tier: t.name, Policy: id, Rule: int(r.Index)})
 					continue tiers
 				}
 				idx := int(r.Index)
@@ -397,19 +406,22 @@ tiers:
 					verdict = string(v3.Allow)
 				}
 				return &Decision{Verdict: verdict, Reason: ReasonPolicy, Tier: t.name, Policy: &id, Rule: &idx, Action: r.Action, Logged: logged,
-					HTTPNotEnforced: r.HTTP != nil}
+					Passed: passed, HTTPNotEnforced: r.HTTP != nil}
 			}
 		}
 		if t.defaultAction == string(v3.Pass) || mode == walkOptional {
 			continue
 		}
-		return &Decision{Verdict: string(v3.Deny), Reason: ReasonTierDefault, Tier: t.name, Action: t.defaultAction, Logged: logged}
+		// The tier's last policy stands for its default action, as
+		// Calico's flow logs name it (rule index -1).
+		return &Decision{Verdict: string(v3.Deny), Reason: ReasonTierDefault, Tier: t.name, LastPolicy: last, Action: t.defaultAction, Logged: logged,
+			Passed: passed}
 	}
 	switch mode {
 	case walkOptional:
 		return nil
 	case walkForward:
-		return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoForwardPolicy, Logged: logged}
+		return &Decision{Verdict: string(v3.Allow), Reason: ReasonNoForwardPolicy, Logged: logged, Passed: passed}
 	}
 	for _, name := range profiles {
 		prof := denyAllProfile
@@ -430,10 +442,14 @@ tiers:
 				verdict = string(v3.Allow)
 			}
 			return &Decision{Verdict: verdict, Reason: ReasonProfile, Profile: name, Rule: &idx, Action: r.Action, Logged: logged,
-				HTTPNotEnforced: r.HTTP != nil}
+				Passed: passed, HTTPNotEnforced: r.HTTP != nil}
 		}
 	}
-	return &Decision{Verdict: string(v3.Deny), Reason: ReasonNoMatch, Logged: logged}
+	d := &Decision{Verdict: string(v3.Deny), Reason: ReasonNoMatch, Logged: logged, Passed: passed}
+	if len(profiles) > 0 {
+		d.Profile = profiles[len(profiles)-1] // the last profile stands for the end (rule index -1)
+	}
+	return d
 }
 
 // ruleMatches tells whether a rendered rule matches a packet, using the

@@ -2,12 +2,14 @@ package lookup
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/proto"
 )
@@ -109,5 +111,37 @@ func TestDescribe(t *testing.T) {
 		if got, ok := r.Describe(bad); ok {
 			t.Errorf("%s: %+v", bad, got)
 		}
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	rule := func(i int) *int { return &i }
+	sec := proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "security.pass-demo"}
+	fe := proto.PolicyID{Kind: "NetworkPolicy", Namespace: "demo", Name: "frontend"}
+	db := proto.PolicyID{Kind: "StagedNetworkPolicy", Namespace: "demo", Name: "db-lockdown"}
+	enforced := &calc.Decision{Verdict: "Allow", Reason: calc.ReasonPolicy, Tier: "default", Policy: &fe, Rule: rule(0), Action: "Allow",
+		Passed: []calc.RuleRef{{Tier: "security", Policy: sec, Rule: 0}},
+		Staged: &calc.Decision{Verdict: "Deny", Reason: calc.ReasonPolicy, Tier: "default", Policy: &db, Rule: rule(2), Action: "Deny",
+			Passed: []calc.RuleRef{{Tier: "security", Policy: sec, Rule: 0}}}}
+	if got, want := Policies(enforced), []string{"0|security|security.pass-demo|pass|0", "1|default|demo/default.frontend|allow|0"}; !slices.Equal(got, want) {
+		t.Errorf("enforced %v, want %v", got, want)
+	}
+	if got, want := Pending(enforced), []string{"0|security|security.pass-demo|pass|0", "1|default|demo/staged:default.db-lockdown|deny|2"}; !slices.Equal(got, want) {
+		t.Errorf("pending %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		d    *calc.Decision
+		want string
+	}{
+		{&calc.Decision{Reason: calc.ReasonTierDefault, Tier: "security", LastPolicy: &sec}, "0|security|security.pass-demo|deny|-1"},
+		{&calc.Decision{Reason: calc.ReasonProfile, Profile: "kns.demo", Rule: rule(0), Action: "Allow"}, "0|__PROFILE__|__PROFILE__.kns.demo|allow|0"},
+		{&calc.Decision{Reason: calc.ReasonNoMatch, Profile: "kns.demo"}, "0|__PROFILE__|__PROFILE__.kns.demo|deny|-1"},
+	} {
+		if got := Pending(c.d); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%+v: %v, want %s", c.d, got, c.want)
+		}
+	}
+	if got := Policies(&calc.Decision{Reason: calc.ReasonHostToLocal}); got != nil {
+		t.Errorf("no policy involved: %v", got)
 	}
 }
