@@ -78,6 +78,8 @@ type Felix struct {
 	pending []proto.Message
 	metrics *metrics
 	events  chan event
+	// queries run functions on the main loop, beside the graph.
+	queries chan func(*calc.Graph)
 
 	globalConfig, nodeConfig *v3.FelixConfiguration
 	inSync                   bool // the main loop's view
@@ -117,7 +119,7 @@ func New(cfg Config) (*Felix, error) {
 	if cfg.Health == nil {
 		cfg.Health = health.New(nil)
 	}
-	f := &Felix{cfg: cfg, events: make(chan event, 128)}
+	f := &Felix{cfg: cfg, events: make(chan event, 128), queries: make(chan func(*calc.Graph))}
 	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Host: calc.HostSettingsFor(cfg.Felix.Spec), Log: cfg.Log}, func(msgs []proto.Message) {
 		f.pending = append(f.pending, msgs...)
 	})
@@ -222,6 +224,8 @@ func (f *Felix) Run(ctx context.Context) error {
 			if f.inSync {
 				apply.Poke()
 			}
+		case q := <-f.queries:
+			q(f.graph)
 		case <-heartbeat.C:
 			f.reportGraph()
 		}
@@ -261,6 +265,32 @@ func (f *Felix) applyFailed(err error) {
 	applied := f.applied
 	f.dpMu.Unlock()
 	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Ready: applied, Detail: "last apply failed: " + err.Error()})
+}
+
+// WithGraph runs fn on Felix's main loop with the policy engine's graph
+// (for the oracle: flow logs' pending policies), waiting for it; it fails
+// when ctx ends first or Felix is not running.
+func (f *Felix) WithGraph(ctx context.Context, fn func(*calc.Graph)) error {
+	done := make(chan struct{})
+	select {
+	case f.queries <- func(g *calc.Graph) { fn(g); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RuleOwner says which policy or profile a rule ID's chain belongs to,
+// under the dataplane's lock (for flow logs, from any goroutine).
+func (f *Felix) RuleOwner(chain string) (dataplane.RuleOwner, bool) {
+	f.dpMu.Lock()
+	defer f.dpMu.Unlock()
+	return f.cfg.Dataplane.Owner(chain)
 }
 
 // checkNFTables reads back the nftables table; what differs is repaired
@@ -388,6 +418,10 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 	}
 	host := calc.HostSettingsFor(s)
 	cfg.FailsafeInbound, cfg.FailsafeOutbound = host.FailsafeInbound, host.FailsafeOutbound
+	if b := s.FlowLogsFileEnabled; b != nil && *b {
+		// Verdicts go to the flow-log collector (docs/flowlogs.md).
+		cfg.NFLOGGroup = FlowLogsNFLOGGroup
+	}
 	if s.IptablesMarkMask != nil && *s.IptablesMarkMask != 0 {
 		// Take the two lowest bits of the mask for accept and pass.
 		var bits []uint32
@@ -417,6 +451,10 @@ func InterfacePrefixes(s v3.FelixConfigurationSpec) []string {
 	}
 	return out
 }
+
+// FlowLogsNFLOGGroup is the NFLOG group verdicts are reported to for
+// flow logs.
+const FlowLogsNFLOGGroup = 1
 
 // VXLANConfig is the VXLAN overlay's configuration from FelixConfiguration.
 func VXLANConfig(fc *felixconfig.Config) vxlan.Config {
