@@ -45,6 +45,8 @@ func CalicoNodeRBAC() []runtime.Object {
 	}
 	rw := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 	rules = append(rules,
+		// Flow logs name the Service a connection went to.
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"patch", "update"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch", "update"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"ipamhandles", "blockaffinities"}, Verbs: rw},
