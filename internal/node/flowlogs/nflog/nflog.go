@@ -8,10 +8,10 @@
 // The kernel copies only the start of each packet (Config.CopyRange) and
 // sends reports in batches (Config.QueueThreshold reports, or after
 // Config.FlushTimeout; a verdict's At is when its batch was read, so at
-// most that much after the packet). Netlink never holds the kernel back: when the
-// reader falls behind and the socket's buffer is full, the kernel drops
-// reports. The reader numbers them (NFULNL_CFG_F_SEQ), so Stats.Lost is
-// exactly how many never arrived.
+// most that much after the packet). Netlink never holds the kernel back:
+// when the reader falls behind and the socket's buffer is full, the
+// kernel drops reports. The reader has them numbered (NFULNL_CFG_F_SEQ),
+// so Stats.Lost is exactly how many never arrived.
 package nflog
 
 import (
