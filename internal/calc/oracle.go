@@ -68,22 +68,22 @@ const (
 // Decision is how one direction (the source's egress or the destination's
 // ingress) treated a packet, and what decided it.
 type Decision struct {
-	Verdict  string          `json:"verdict"` // Allow or Deny
-	Reason   string          `json:"reason"`
-	Stage    string          `json:"stage,omitempty"` // host endpoints only
-	Tier     string          `json:"tier,omitempty"`
-	Policy   *proto.PolicyID `json:"policy,omitempty"`
-	Profile  string          `json:"profile,omitempty"`
-	Rule     *int            `json:"rule,omitempty"`
-	Action   string          `json:"action,omitempty"` // the rule's action or the default applied
-	Logged   []RuleRef       `json:"logged,omitempty"` // Log rules passed on the way
+	Verdict string          `json:"verdict"` // Allow or Deny
+	Reason  string          `json:"reason"`
+	Stage   string          `json:"stage,omitempty"` // host endpoints only
+	Tier    string          `json:"tier,omitempty"`
+	Policy  *proto.PolicyID `json:"policy,omitempty"`
+	Profile string          `json:"profile,omitempty"`
+	Rule    *int            `json:"rule,omitempty"`
+	Action  string          `json:"action,omitempty"` // the rule's action or the default applied
+	Logged  []RuleRef       `json:"logged,omitempty"` // Log rules passed on the way
 	// Passed are the Pass rules that sent the packet on to a later tier,
 	// in order.
 	Passed []RuleRef `json:"passed,omitempty"`
 	// LastPolicy, for a tier's default action, is the tier's last policy
 	// that applied: Calico's flow logs name the default action by it.
 	LastPolicy *proto.PolicyID `json:"lastPolicy,omitempty"`
-	Endpoint string          `json:"endpoint,omitempty"`
+	Endpoint   string          `json:"endpoint,omitempty"`
 	// HTTPNotEnforced says the deciding rule has an HTTP match, which the
 	// L3/L4 dataplane does not enforce: the rule decided on its L3/L4
 	// part alone, as the kernel does.

@@ -10,7 +10,9 @@ import (
 )
 
 func TestClientTargets(t *testing.T) {
-	pod := func(ann map[string]string) *corev1.Pod { return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: ann}} }
+	pod := func(ann map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: ann}}
+	}
 	ts, every, err := clientTargets(pod(map[string]string{AnnotationConnect: "backend:8080  10.96.0.10:53", AnnotationConnectEvery: "2s"}))
 	if err != nil || len(ts) != 2 || ts[0] != (target{"backend", 8080}) || ts[1] != (target{"10.96.0.10", 53}) || every != 2*time.Second {
 		t.Errorf("targets %v every %v: %v", ts, every, err)

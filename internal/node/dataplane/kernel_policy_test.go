@@ -113,7 +113,7 @@ func TestKernelAgreesWithOracle(t *testing.T) {
 		Tier: "security", Selector: "all()",
 		Ingress: []v3.Rule{{Action: v3.Deny, Source: v3.EntityRule{NamespaceSelector: "ns == 'z'"},
 			HTTP: &v3.HTTPMatch{Methods: []string{"POST"}, Paths: []v3.HTTPPath{{Prefix: "/admin"}}}}},
-		Egress:  []v3.Rule{{Action: v3.Pass}},
+		Egress: []v3.Rule{{Action: v3.Pass}},
 	}})
 	n.sync()
 	res = n.probeAll(tcpUDP80)

@@ -189,4 +189,3 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 	}
 	return netip.Prefix{}, false
 }
-
