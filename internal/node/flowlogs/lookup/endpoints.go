@@ -22,11 +22,14 @@ type Endpoint struct {
 	// set).
 	Type string
 	// Name is the pod's, host endpoint's or network set's name; AggrName
-	// its name when pods of one workload are collapsed ("frontend-7d4b9-*").
+	// its name when pods of one workload are collapsed ("frontend-7d4b9-*";
+	// a host endpoint's node).
 	Name, AggrName string
-	// Namespace is "-" for cluster-wide objects.
+	// Namespace is "" for cluster-wide objects.
 	Namespace string
 	Labels    map[string]string
+	// Node is the node of a workload or host endpoint.
+	Node string
 }
 
 // Index maps addresses to the endpoints and network sets that hold them.
@@ -70,16 +73,16 @@ func (x *Index) OnUpdates(us []model.Update) {
 			if v.GenerateName != "" {
 				aggr = v.GenerateName + "*"
 			}
-			ep = Endpoint{Type: "wep", Name: name, AggrName: aggr, Namespace: v.Namespace, Labels: userLabels(v.Labels)}
+			ep = Endpoint{Type: "wep", Name: name, AggrName: aggr, Namespace: v.Namespace, Labels: userLabels(v.Labels), Node: v.Spec.Node}
 			addrs = v.Spec.IPNetworks
 		case *v3.HostEndpoint:
-			ep = Endpoint{Type: "hep", Name: v.Name, AggrName: v.Name, Namespace: "-", Labels: userLabels(v.Labels)}
+			ep = Endpoint{Type: "hep", Name: v.Name, AggrName: v.Spec.Node, Labels: userLabels(v.Labels), Node: v.Spec.Node}
 			addrs = v.Spec.ExpectedIPs
 		case *v3.NetworkSet:
 			ep = Endpoint{Type: "ns", Name: v.Name, AggrName: v.Name, Namespace: v.Namespace, Labels: userLabels(v.Labels)}
 			addrs = v.Spec.Nets
 		case *v3.GlobalNetworkSet:
-			ep = Endpoint{Type: "ns", Name: v.Name, AggrName: v.Name, Namespace: "-", Labels: userLabels(v.Labels)}
+			ep = Endpoint{Type: "ns", Name: v.Name, AggrName: v.Name, Labels: userLabels(v.Labels)}
 			addrs = v.Spec.Nets
 		case nil:
 			switch u.Key.Kind {

@@ -22,27 +22,27 @@ func TestIndex(t *testing.T) {
 	x := NewIndex()
 	wep := &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "n1-k8s-web--1-eth0", Namespace: "demo", GenerateName: "web-7d4b9-",
 		Labels: map[string]string{"app": "web", "projectcalico.org/namespace": "demo"}},
-		Spec: v3.WorkloadEndpointSpec{Pod: "web-7d4b9-x2x", IPNetworks: []string{"10.65.0.5/32", "fd00::5/128"}}}
+		Spec: v3.WorkloadEndpointSpec{Node: "n1", Pod: "web-7d4b9-x2x", IPNetworks: []string{"10.65.0.5/32", "fd00::5/128"}}}
 	x.OnUpdates([]model.Update{
 		upd(model.KindWorkloadEndpoint, "demo", wep.Name, wep),
-		upd("HostEndpoint", "", "n1-eth0", &v3.HostEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "n1-eth0"}, Spec: v3.HostEndpointSpec{ExpectedIPs: []string{"172.30.0.1"}}}),
+		upd("HostEndpoint", "", "n1-eth0", &v3.HostEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "n1-eth0"}, Spec: v3.HostEndpointSpec{Node: "n1", ExpectedIPs: []string{"172.30.0.1"}}}),
 		upd("GlobalNetworkSet", "", "internet", &v3.GlobalNetworkSet{ObjectMeta: metav1.ObjectMeta{Name: "internet"}, Spec: v3.GlobalNetworkSetSpec{Nets: []string{"198.51.100.0/24"}}}),
 		upd("NetworkSet", "demo", "partner", &v3.NetworkSet{ObjectMeta: metav1.ObjectMeta{Name: "partner", Namespace: "demo"}, Spec: v3.NetworkSetSpec{Nets: []string{"198.51.100.128/25"}}}),
 	})
 	ep, ok := x.Endpoint(netip.MustParseAddr("10.65.0.5"))
-	if !ok || ep.Type != "wep" || ep.Name != "web-7d4b9-x2x" || ep.AggrName != "web-7d4b9-*" || ep.Namespace != "demo" || len(ep.Labels) != 1 || ep.Labels["app"] != "web" {
+	if !ok || ep.Type != "wep" || ep.Name != "web-7d4b9-x2x" || ep.AggrName != "web-7d4b9-*" || ep.Namespace != "demo" || len(ep.Labels) != 1 || ep.Labels["app"] != "web" || ep.Node != "n1" {
 		t.Errorf("workload: %+v %v", ep, ok)
 	}
 	if ep, ok := x.Endpoint(netip.MustParseAddr("fd00::5")); !ok || ep.Name != "web-7d4b9-x2x" {
 		t.Errorf("workload's IPv6 address: %+v %v", ep, ok)
 	}
-	if ep, ok := x.Endpoint(netip.MustParseAddr("172.30.0.1")); !ok || ep.Type != "hep" || ep.Namespace != "-" {
+	if ep, ok := x.Endpoint(netip.MustParseAddr("172.30.0.1")); !ok || ep.Type != "hep" || ep.Namespace != "" || ep.Node != "n1" || ep.AggrName != "n1" {
 		t.Errorf("host endpoint: %+v %v", ep, ok)
 	}
 	if ns, ok := x.NetworkSet(netip.MustParseAddr("198.51.100.200")); !ok || ns.Name != "partner" || ns.Namespace != "demo" {
 		t.Errorf("longest prefix: %+v %v", ns, ok)
 	}
-	if ns, ok := x.NetworkSet(netip.MustParseAddr("198.51.100.7")); !ok || ns.Name != "internet" || ns.Namespace != "-" || ns.Type != "ns" {
+	if ns, ok := x.NetworkSet(netip.MustParseAddr("198.51.100.7")); !ok || ns.Name != "internet" || ns.Namespace != "" || ns.Type != "ns" {
 		t.Errorf("the wider set: %+v %v", ns, ok)
 	}
 	if _, ok := x.NetworkSet(netip.MustParseAddr("203.0.113.1")); ok {
