@@ -166,7 +166,7 @@ func TestConcurrentUse(t *testing.T) {
 			}
 			f := flows[i%len(flows)]
 			c.OnVerdict(verdict("AE0|pe-frontend", f, 60, t0))
-			c.OnVerdict(verdict("DE|no profile", tcp(f.Src, f.SrcPort, f.Dst, 9), 60, t0))
+			c.OnVerdict(verdict("DE-1|no profile", tcp(f.Src, f.SrcPort, f.Dst, 9), 60, t0))
 		}
 	}()
 	go func() {

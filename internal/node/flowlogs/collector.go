@@ -87,9 +87,9 @@ type Services interface {
 }
 
 // Rules describes the dataplane's rule IDs (the NFLOG prefixes), false
-// when the ID's policy is gone. It should describe "DI|tier <name>" and
-// "DE|no profile" too (EndOfTierRule, NoProfileRule); when it does not,
-// the collector does.
+// when the ID's policy is gone. Index -1 is a tier's default drop (on the
+// tier's last policy's chain) or the end of the profiles; the collector
+// describes "D?-1|no profile" itself (NoProfileRule) when Rules does not.
 type Rules interface {
 	Describe(ruleID string) (Rule, bool)
 }

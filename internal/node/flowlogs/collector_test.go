@@ -62,6 +62,7 @@ func rules() fakeRules {
 		"AE0|pe-frontend": {Tier: "default", Name: "demo/default.frontend", Action: "allow", RuleIndex: 0, Kind: "NetworkPolicy", Namespace: "demo", Policy: "frontend"},
 		"AI0|pi-backend":  {Tier: "default", Name: "demo/default.backend", Action: "allow", RuleIndex: 0, Ingress: true, Kind: "NetworkPolicy", Namespace: "demo", Policy: "backend"},
 		"DI0|pi-deny-db":  {Tier: "security", Name: "security.deny-db", Action: "deny", RuleIndex: 0, Ingress: true, Kind: "GlobalNetworkPolicy", Policy: "deny-db"},
+		"DI-1|pi-deny-db": {Tier: "security", Name: "security.deny-db", Action: "deny", RuleIndex: -1, Ingress: true, Kind: "GlobalNetworkPolicy", Policy: "deny-db"},
 		"PI0|pi-sec":      {Tier: "security", Name: "security.pass-all", Action: "pass", RuleIndex: 0, Ingress: true, Kind: "GlobalNetworkPolicy", Policy: "pass-all"},
 		"AI2|pi-app":      {Tier: "default", Name: "demo/knp.default.app", Action: "allow", RuleIndex: 2, Ingress: true, Kind: "KubernetesNetworkPolicy", Namespace: "demo", Policy: "knp.default.app"},
 		"AE0|pro-kns":     {Tier: "__PROFILE__", Name: "__PROFILE__.kns.demo", Action: "allow", RuleIndex: 0, Kind: "Profile", Policy: "kns.demo"},
@@ -232,8 +233,8 @@ func TestDenies(t *testing.T) {
 	for range 3 { // a client retrying
 		c.OnVerdict(verdict("DI0|pi-deny-db", explicit, 60, t0))
 	}
-	c.OnVerdict(verdict("DI|tier security", tierEnd, 60, t0))
-	c.OnVerdict(verdict("DE|no profile", profileEnd, 52, t0))
+	c.OnVerdict(verdict("DI-1|pi-deny-db", tierEnd, 60, t0))
+	c.OnVerdict(verdict("DE-1|no profile", profileEnd, 52, t0))
 	recs := c.Flush(t0.Add(time.Minute))
 	if len(recs) != 3 {
 		t.Fatalf("records: %+v", recs)
@@ -245,7 +246,7 @@ func TestDenies(t *testing.T) {
 		bytes           int64
 	}{
 		"5432": {"0|security|security.deny-db|deny|0", "dst", 3, 0, 180},
-		"5433": {"0|security|security.__NO_MATCH__|deny|-1", "dst", 1, 0, 60},
+		"5433": {"0|security|security.deny-db|deny|-1", "dst", 1, 0, 60},
 		"443":  {"0|__PROFILE__|__PROFILE__.__NO_MATCH__|deny|-1", "src", 0, 1, 52},
 	}
 	for _, r := range recs {
@@ -453,7 +454,7 @@ func TestSwitches(t *testing.T) {
 	cfg.EnabledAllowed = false
 	c = newCollector(t, cfg, endpoints(feA))
 	c.OnConn(ctEvent(event.ConnStarted, 1, tcp(feA, 40000, backend, 8080), 1, 60, 0, 0))
-	c.OnVerdict(verdict("DE|no profile", tcp(feA, 40001, public, 443), 60, t0))
+	c.OnVerdict(verdict("DE-1|no profile", tcp(feA, 40001, public, 443), 60, t0))
 	r = one(t, c.Flush(t0.Add(time.Minute)))
 	if r.Action != "deny" {
 		t.Errorf("allowed records are off: %+v", r)
@@ -845,6 +846,8 @@ func TestNewValidates(t *testing.T) {
 
 func TestFallbackRules(t *testing.T) {
 	for id, want := range map[string]string{
+		"DE-1|no profile":  "0|__PROFILE__|__PROFILE__.__NO_MATCH__|deny|-1",
+		"DI-1|pi-gone":     "0|__UNKNOWN__|__UNKNOWN__|deny|-1",
 		"DI|tier security": "0|security|security.__NO_MATCH__|deny|-1",
 		"DE|no profile":    "0|__PROFILE__|__PROFILE__.__NO_MATCH__|deny|-1",
 		"AI3|pi-gone":      "0|__UNKNOWN__|__UNKNOWN__|allow|3",

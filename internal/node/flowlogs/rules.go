@@ -37,17 +37,19 @@ const (
 	unknownName     = "__UNKNOWN__"
 )
 
-// EndOfTierRule describes a tier's default deny ("DI|tier <name>",
-// "DE|tier <name>"). Calico names one of the tier's policies that
-// selected the endpoint; a rule ID of the dataplane does not say which,
-// so the name is the one Calico gives a no-match rule of the tier,
-// "<tier>.__NO_MATCH__".
+// EndOfTierRule describes a tier's default deny when the rule ID does not
+// say which policy selected the endpoint (the dataplane's earlier form
+// "DI|tier <name>"): Calico names one of the tier's policies; without one
+// the name is the one Calico gives a no-match rule of the tier,
+// "<tier>.__NO_MATCH__". The dataplane's IDs now carry the tier's last
+// policy ("DI-1|pi-<hash>"), which Rules describes with rule index -1.
 func EndOfTierRule(tier string, ingress bool) Rule {
 	return Rule{Tier: tier, Name: tier + "." + noMatchName, Action: "deny", RuleIndex: -1, Ingress: ingress, Policy: noMatchName}
 }
 
-// NoProfileRule describes the drop at the end of the profiles ("DI|no
-// profile", "DE|no profile"): no policy or profile allowed the packet.
+// NoProfileRule describes the drop at the end of the profiles of an
+// endpoint without any ("DI-1|no profile", "DE-1|no profile"): no policy
+// or profile allowed the packet.
 func NoProfileRule(ingress bool) Rule {
 	return Rule{Tier: profileTier, Name: profileTier + "." + noMatchName, Action: "deny", RuleIndex: -1, Ingress: ingress, Policy: noMatchName}
 }
@@ -84,24 +86,25 @@ func actionWord(a byte) string {
 	return "pass"
 }
 
-// fallbackRule describes an ID that Rules does not know: the two IDs of
-// the dataplane's own drops are described as Calico describes them; any
+// fallbackRule describes an ID that Rules does not know: the dataplane's
+// own drops without a policy ("D?-1|no profile", and the earlier
+// "D?|no profile" and "D?|tier <name>") as Calico describes them; any
 // other is a rule of a policy that is gone, written with Calico's
 // "__UNKNOWN__" and the index the ID carries (-2, Calico's "unknown",
-// when it carries none).
-func fallbackRule(id string) (Rule, bool) {
+// when it carries none). special says it is one of the former.
+func fallbackRule(id string) (r Rule, special bool) {
 	act, ingress, _ := parsePrefix(id)
 	bar := strings.IndexByte(id, '|')
-	rest := id[bar+1:]
-	if act == 'D' && bar == 2 {
-		if t, ok := strings.CutPrefix(rest, "tier "); ok {
-			return EndOfTierRule(t, ingress), true
-		}
+	index, rest := id[2:bar], id[bar+1:]
+	if act == 'D' && (index == "" || index == "-1") {
 		if rest == "no profile" {
 			return NoProfileRule(ingress), true
 		}
+		if t, ok := strings.CutPrefix(rest, "tier "); ok && index == "" {
+			return EndOfTierRule(t, ingress), true
+		}
 	}
-	idx, err := strconv.Atoi(id[2:bar])
+	idx, err := strconv.Atoi(index)
 	if err != nil {
 		idx = -2
 	}
