@@ -63,6 +63,10 @@ var pure = map[string][]string{
 	"github.com/calicong/calico/internal/typha/wire":               ioPackages,
 	"github.com/calicong/calico/internal/typha/snapcache":          ioPackages,
 	"github.com/calicong/calico/internal/kubecontrollers/kcconfig": ioPackages,
+	"github.com/calicong/calico/internal/node/flowlogs":            ioPackages,
+	"github.com/calicong/calico/internal/node/flowlogs/event":      ioPackages,
+	"github.com/calicong/calico/internal/node/flowlogs/lookup":     ioPackages,
+	"github.com/calicong/calico/internal/node/flowlogs/logfile":    ioPackages,
 }
 
 var ioPackages = []string{

@@ -14,6 +14,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/node/flowlogs"
 )
 
 // Endpoint is what flow logs say about one end of a flow.
@@ -191,4 +192,24 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 		return netip.PrefixFrom(a, a.BitLen()), true
 	}
 	return netip.Prefix{}, false
+}
+
+// ForNode answers the collector's flowlogs.Endpoints for one node: a
+// workload or host endpoint of that node is local (its flows are reported
+// here); an address no endpoint holds is named by its network set.
+type ForNode struct {
+	Index *Index
+	Node  string
+}
+
+// Lookup implements flowlogs.Endpoints.
+func (n ForNode) Lookup(addr netip.Addr) (flowlogs.Endpoint, bool) {
+	ep, ok := n.Index.Endpoint(addr)
+	if !ok {
+		if ep, ok = n.Index.NetworkSet(addr); !ok {
+			return flowlogs.Endpoint{}, false
+		}
+	}
+	return flowlogs.Endpoint{Type: ep.Type, Name: ep.Name, AggrName: ep.AggrName, Namespace: ep.Namespace, Labels: ep.Labels,
+		Local: ep.Node != "" && ep.Node == n.Node}, true
 }

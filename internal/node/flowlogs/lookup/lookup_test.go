@@ -11,6 +11,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/node/flowlogs"
 	"github.com/calicong/calico/internal/proto"
 )
 
@@ -68,17 +69,17 @@ func TestServices(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "backend", Namespace: "demo"}, Spec: corev1.ServiceSpec{
 		ClusterIPs: []string{"10.96.0.10"}, Ports: []corev1.ServicePort{{Name: "api", Port: 8080, Protocol: "TCP"}, {Name: "dns", Port: 53, Protocol: "UDP"}}}}
 	s.Set(svc)
-	if got, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 8080, 6); !ok || got != (Service{"backend", "demo", "api"}) {
+	if got, ok := s.Service(netip.MustParseAddr("10.96.0.10"), 8080, 6); !ok || got != (Service{"backend", "demo", "api"}) {
 		t.Errorf("tcp: %+v %v", got, ok)
 	}
-	if got, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 53, 17); !ok || got.PortName != "dns" {
+	if got, ok := s.Service(netip.MustParseAddr("10.96.0.10"), 53, 17); !ok || got.PortName != "dns" {
 		t.Errorf("udp: %+v %v", got, ok)
 	}
-	if _, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 53, 6); ok {
+	if _, _, _, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 53, 6); ok {
 		t.Error("tcp/53 is not a port of the Service")
 	}
 	s.Delete("demo", "backend")
-	if _, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 8080, 6); ok {
+	if _, _, _, ok := s.Lookup(netip.MustParseAddr("10.96.0.10"), 8080, 6); ok {
 		t.Error("a deleted Service is still known")
 	}
 }
@@ -93,7 +94,7 @@ func TestDescribe(t *testing.T) {
 		"pri-p":   {Profile: "kns.demo"},
 	}
 	r := Rules{Owner: func(c string) (Owner, bool) { o, ok := owners[c]; return o, ok }}
-	for id, want := range map[string]Rule{
+	for id, want := range map[string]flowlogs.Rule{
 		"DI0|pi-gnp":      {Tier: "security", Name: "security.quarantine", Action: "deny", RuleIndex: 0, Ingress: true, Kind: "GlobalNetworkPolicy", Policy: "security.quarantine"},
 		"AE3|po-np":       {Tier: "default", Name: "demo/default.frontend", Action: "allow", RuleIndex: 3, Kind: "NetworkPolicy", Namespace: "demo", Policy: "frontend"},
 		"PI1|pi-knp":      {Tier: "default", Name: "demo/knp.default.allow-dns", Action: "pass", RuleIndex: 1, Ingress: true, Kind: "KubernetesNetworkPolicy", Namespace: "demo", Policy: "allow-dns"},
@@ -101,7 +102,7 @@ func TestDescribe(t *testing.T) {
 		"DI0|pi-sgnp":     {Tier: "security", Name: "staged:security.lockdown", Action: "deny", Ingress: true, Kind: "StagedGlobalNetworkPolicy", Policy: "security.lockdown"},
 		"AI0|pi-snp":      {Tier: "default", Name: "demo/staged:default.db", Action: "allow", Ingress: true, Kind: "StagedNetworkPolicy", Namespace: "demo", Policy: "db"},
 		"AI0|pri-p":       {Tier: "__PROFILE__", Name: "__PROFILE__.kns.demo", Action: "allow", Ingress: true, Kind: "Profile", Policy: "kns.demo"},
-		"DE-1|no profile": {Tier: "__PROFILE__", Name: "__PROFILE__", Action: "deny", RuleIndex: -1, Kind: "Profile"},
+		"DE-1|no profile": flowlogs.NoProfileRule(false),
 	} {
 		if got, ok := r.Describe(id); !ok || got != want {
 			t.Errorf("%s: %+v %v, want %+v", id, got, ok, want)

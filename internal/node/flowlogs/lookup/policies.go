@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/calicong/calico/internal/calc"
+	"github.com/calicong/calico/internal/node/flowlogs/event"
 )
 
 // Policies renders the policies an oracle decision went through as
@@ -34,9 +35,9 @@ func Policies(d *calc.Decision) []string {
 	case calc.ReasonProfile:
 		add(ProfileTier, ProfileTier+"."+d.Profile, d.Action, *d.Rule)
 	case calc.ReasonNoMatch:
-		name := ProfileTier
+		name := ProfileTier + ".__NO_MATCH__" // no profile at all, as the collector names it
 		if d.Profile != "" {
-			name += "." + d.Profile
+			name = ProfileTier + "." + d.Profile
 		}
 		add(ProfileTier, name, "deny", -1)
 	}
@@ -50,4 +51,28 @@ func Pending(d *calc.Decision) []string {
 		return Policies(d.Staged)
 	}
 	return Policies(d)
+}
+
+// Oracle answers the collector's flowlogs.Pending with the policy
+// engine's oracle. Graph is the graph it may use at the moment (Felix's,
+// during a flush on Felix's loop); nil, it answers nothing.
+type Oracle struct {
+	Graph *calc.Graph
+}
+
+// Pending implements flowlogs.Pending: the reporting side's decision with
+// the staged policies enforced.
+func (o *Oracle) Pending(t event.Tuple, ingress bool) ([]string, bool) {
+	if o.Graph == nil {
+		return nil, false
+	}
+	tr := o.Graph.Evaluate(calc.Packet{Src: t.Src, Dst: t.Dst, Protocol: t.Proto, SrcPort: t.SrcPort, DstPort: t.DstPort, ICMPType: -1, ICMPCode: -1})
+	d := tr.Egress
+	if ingress {
+		d = tr.Ingress
+	}
+	if d == nil {
+		return nil, false
+	}
+	return Pending(d), true
 }

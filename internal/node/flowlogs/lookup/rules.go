@@ -4,29 +4,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/calicong/calico/internal/node/flowlogs"
 	"github.com/calicong/calico/internal/proto"
 )
-
-// Rule is what a rule ID names, in Calico Enterprise's terms.
-type Rule struct {
-	// Tier is the policy's tier, or __PROFILE__ for a profile.
-	Tier string
-	// Name is Calico's name form: <tier>.<name> (a GlobalNetworkPolicy),
-	// <ns>/<tier>.<name> (a NetworkPolicy), <ns>/knp.default.<name> (a
-	// Kubernetes NetworkPolicy), staged: before the name part of staged
-	// kinds, __PROFILE__.<profile> for a profile.
-	Name string
-	// Action is allow, deny or pass.
-	Action string
-	// RuleIndex is the rule's index, -1 for a tier's default action or the
-	// end of the profiles.
-	RuleIndex int
-	// Ingress says the rule is an ingress rule of the endpoint.
-	Ingress bool
-	// Kind is the policy's kind (Profile for a profile); Namespace and
-	// Policy its namespace ("" cluster-wide) and bare name, for metrics.
-	Kind, Namespace, Policy string
-}
 
 // ProfileTier is the tier Calico gives profiles in flow logs.
 const ProfileTier = "__PROFILE__"
@@ -49,12 +29,12 @@ type Rules struct {
 
 // Describe decodes a rule ID; false when it is malformed or its chain's
 // policy or profile is gone.
-func (r Rules) Describe(id string) (Rule, bool) {
+func (r Rules) Describe(id string) (flowlogs.Rule, bool) {
 	head, chain, ok := strings.Cut(id, "|")
 	if !ok || len(head) < 3 {
-		return Rule{}, false
+		return flowlogs.Rule{}, false
 	}
-	var out Rule
+	var out flowlogs.Rule
 	switch head[0] {
 	case 'A':
 		out.Action = "allow"
@@ -63,28 +43,27 @@ func (r Rules) Describe(id string) (Rule, bool) {
 	case 'P':
 		out.Action = "pass"
 	default:
-		return Rule{}, false
+		return flowlogs.Rule{}, false
 	}
 	switch head[1] {
 	case 'I':
 		out.Ingress = true
 	case 'E':
 	default:
-		return Rule{}, false
+		return flowlogs.Rule{}, false
 	}
 	idx, err := strconv.Atoi(head[2:])
 	if err != nil {
-		return Rule{}, false
+		return flowlogs.Rule{}, false
 	}
 	out.RuleIndex = idx
 	if chain == "no profile" {
 		// The end of the profiles of an endpoint without any.
-		out.Tier, out.Name, out.Kind = ProfileTier, ProfileTier, "Profile"
-		return out, true
+		return flowlogs.NoProfileRule(out.Ingress), true
 	}
 	owner, ok := r.Owner(chain)
 	if !ok {
-		return Rule{}, false
+		return flowlogs.Rule{}, false
 	}
 	if owner.Policy == nil {
 		out.Tier, out.Name, out.Kind, out.Policy = ProfileTier, ProfileTier+"."+owner.Profile, "Profile", owner.Profile

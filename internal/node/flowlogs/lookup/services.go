@@ -77,12 +77,18 @@ func (s *Services) drop(key string) {
 	delete(s.byKey, key)
 }
 
-// Lookup names the Service at addr:port for protocol proto.
-func (s *Services) Lookup(addr netip.Addr, port uint16, proto uint8) (Service, bool) {
+// Service names the Service at addr:port for protocol proto.
+func (s *Services) Service(addr netip.Addr, port uint16, proto uint8) (Service, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	svc, ok := s.ports[serviceAddr{addr: addr.Unmap(), port: port, proto: proto}]
 	return svc, ok
+}
+
+// Lookup implements flowlogs.Services.
+func (s *Services) Lookup(addr netip.Addr, port uint16, proto uint8) (name, namespace, portName string, ok bool) {
+	svc, ok := s.Service(addr, port, proto)
+	return svc.Name, svc.Namespace, svc.PortName, ok
 }
 
 func protoNumber(p corev1.Protocol) uint8 {
