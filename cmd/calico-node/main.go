@@ -137,6 +137,11 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	// checks; routing.consumer, when BGP runs, takes the BGP syncer's.
 	pools := ipipcheck.New(agg)
 	consumers := []model.SyncerCallbacks{startTunnelAddress(ctx, client, res.NodeName, log), pools}
+	var flows *flowLogs
+	if flowLogsEnabled(fc) {
+		flows = newFlowLogs()
+		consumers = append(consumers, flows.index)
+	}
 	startNodeStatus(ctx, client, res.NodeName, routing.birdSocket, rm, pools, log)
 	kicks := make(chan struct{}, 1)
 	go watchLinks(ctx, felix.InterfacePrefixes(fc.Spec), rm, kicks, log)
@@ -150,12 +155,20 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	if err != nil {
 		return err
 	}
+	if flows != nil {
+		if err := flows.start(ctx, fc, res.NodeName, client, f, reg, log); err != nil {
+			return err
+		}
+	}
 	err = f.Run(ctx)
 	// BIRD is stopped before calico-node exits: for a graceful restart
 	// (peers keep this node's routes), or with CALICO_BGP_SHUTDOWN=withdraw
 	// so that they drop them.
 	cancel()
 	routing.wait()
+	if flows != nil {
+		flows.wait() // the last interval's records are written
+	}
 	return err
 }
 

@@ -78,8 +78,10 @@ type Felix struct {
 	pending []proto.Message
 	metrics *metrics
 	events  chan event
-	// queries run functions on the main loop, beside the graph.
+	// queries run functions on the main loop, beside the graph; stopped
+	// is closed when the loop has ended.
 	queries chan func(*calc.Graph)
+	stopped chan struct{}
 
 	globalConfig, nodeConfig *v3.FelixConfiguration
 	inSync                   bool // the main loop's view
@@ -119,7 +121,7 @@ func New(cfg Config) (*Felix, error) {
 	if cfg.Health == nil {
 		cfg.Health = health.New(nil)
 	}
-	f := &Felix{cfg: cfg, events: make(chan event, 128), queries: make(chan func(*calc.Graph))}
+	f := &Felix{cfg: cfg, events: make(chan event, 128), queries: make(chan func(*calc.Graph)), stopped: make(chan struct{})}
 	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Host: calc.HostSettingsFor(cfg.Felix.Spec), Log: cfg.Log}, func(msgs []proto.Message) {
 		f.pending = append(f.pending, msgs...)
 	})
@@ -150,6 +152,7 @@ func (f *Felix) OnStatusUpdated(s model.SyncStatus) {
 // every nftablesRefreshInterval, routes every routeRefreshInterval. The
 // dataplane is used under one lock, so it sees one caller at a time.
 func (f *Felix) Run(ctx context.Context) error {
+	defer close(f.stopped)
 	ctx, cancel := context.WithCancel(ctx)
 	var loops sync.WaitGroup
 	defer loops.Wait()
@@ -269,11 +272,13 @@ func (f *Felix) applyFailed(err error) {
 
 // WithGraph runs fn on Felix's main loop with the policy engine's graph
 // (for the oracle: flow logs' pending policies), waiting for it; it fails
-// when ctx ends first or Felix is not running.
+// when ctx ends first or Felix's loop has ended.
 func (f *Felix) WithGraph(ctx context.Context, fn func(*calc.Graph)) error {
 	done := make(chan struct{})
 	select {
 	case f.queries <- func(g *calc.Graph) { fn(g); close(done) }:
+	case <-f.stopped:
+		return errors.New("felix has stopped")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
