@@ -147,7 +147,7 @@ func ready(p *corev1.Pod) bool {
 }
 
 // podNamespace finds a pod's network namespace (named after its UID).
-func podNamespace(b *testing.B, cfg lab.Config, p *corev1.Pod) string {
+func podNamespace(b testing.TB, cfg lab.Config, p *corev1.Pod) string {
 	role := noderuntime.SandboxRole(p.UID)
 	entries, _ := os.ReadDir("/var/run/netns")
 	for _, e := range entries {

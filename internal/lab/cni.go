@@ -150,9 +150,9 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 		"KUBECONFIG="+a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP="+h.IP.String(), "IP6=none",
 		"CALICO_CONFD_CONFIG_DIR="+filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"),
 		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CALICO_CNI_KUBECONFIG="+filepath.Join(a.cniNetDir(), cniinstall.KubeconfigName),
-		// Flow logs on, in the node's own directory, flushed every 15 s, with
+		// Flow logs on, in the node's own directory, flushed every 15 s (Config), with
 		// labels, policies and Services; metrics on (docs/lab.md).
-		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL=15s", "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),
+		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL="+a.flowLogsInterval().String(), "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),
 		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true",
 		"FELIX_PROMETHEUSMETRICSENABLED=true")
 	if a.cfg.TyphaReplicas == 0 {
@@ -165,4 +165,12 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// flowLogsInterval is the nodes' flow log flush interval.
+func (a *agent) flowLogsInterval() time.Duration {
+	if a.cfg.FlowLogsFlushInterval > 0 {
+		return a.cfg.FlowLogsFlushInterval
+	}
+	return 15 * time.Second
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Config says where a lab keeps its state, which binaries it runs and which
@@ -40,6 +41,9 @@ type Config struct {
 	// every calico-node then reaches the datastore through them. 0 runs
 	// none: calico-node watches the API server itself.
 	TyphaReplicas int `json:"typhaReplicas"`
+	// FlowLogsFlushInterval is how often the nodes write their flow logs
+	// (default 15s; tests shorten it).
+	FlowLogsFlushInterval time.Duration `json:"flowLogsFlushInterval,omitempty"`
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags (tests use
 	// this, e.g. to serve watches from etcd rather than the watch cache).
 	ExtraAPIServerArgs []string `json:"extraAPIServerArgs,omitempty"`
@@ -66,6 +70,7 @@ func Defaults() Config {
 		APIServerHealthPort:   9095,
 		ServiceCIDR:           "10.96.0.0/16",
 		TyphaReplicas:         2,
+		FlowLogsFlushInterval: 15 * time.Second,
 	}
 	if self, err := os.Executable(); err == nil {
 		cfg.Executable = self

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,17 @@ func Serve(ns, name string, ports []Port) (*Server, error) {
 		go func() {
 			defer s.wg.Done()
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/bytes" {
+					// A download of a known size (flow log tests count it).
+					n, err := strconv.Atoi(r.URL.Query().Get("n"))
+					if err != nil || n < 0 || n > maxDownload {
+						http.Error(w, fmt.Sprintf("n must be 0-%d", maxDownload), http.StatusBadRequest)
+						return
+					}
+					w.Header().Set("Content-Length", strconv.Itoa(n))
+					_, _ = io.CopyN(w, zeroes{}, int64(n))
+					return
+				}
 				fmt.Fprintln(w, s.Name)
 			}), ReadHeaderTimeout: 5 * time.Second}
 			_ = srv.Serve(l)
@@ -198,4 +210,29 @@ func connect(protocol, addr string, port int, timeout time.Duration) (Result, er
 		return Result{Connected: ok}, err
 	}
 	return Result{}, fmt.Errorf("protocol %q cannot be probed (TCP, UDP, SCTP or ICMP)", protocol)
+}
+
+// maxDownload bounds /bytes.
+const maxDownload = 64 << 20
+
+// zeroes reads as an endless run of zero bytes.
+type zeroes struct{}
+
+func (zeroes) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// Download fetches n bytes from a workload server's /bytes, from inside
+// network namespace ns, and returns how many arrived.
+func Download(ns, addr string, port, n int, timeout time.Duration) (int64, error) {
+	resp, err := HTTPClient(ns, timeout).Get(fmt.Sprintf("http://%s/bytes?n=%d", net.JoinHostPort(addr, strconv.Itoa(port)), n))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("download from %s:%d: %s", addr, port, resp.Status)
+	}
+	return io.Copy(io.Discard, resp.Body)
 }
