@@ -16,6 +16,10 @@ go test -run '^$' -bench 'BenchmarkColdStart|BenchmarkIncremental' -benchtime 1x
 echo "== dataplane (real nftables in a network namespace)"
 go test -run '^$' -bench 'BenchmarkPolicyProgramming|BenchmarkTCPRR' -benchtime 1x -count 3 -timeout 30m ./internal/node/dataplane/ | tee "$out/dataplane.txt"
 
+echo "== flow logs: collection on against off (real NFLOG and conntrack), and the collector's memory"
+go test -run '^$' -bench BenchmarkFlowLogsCost -benchtime 1x -count 3 -timeout 30m ./internal/node/dataplane/ | tee "$out/flowlogs.txt"
+go test -run '^$' -bench BenchmarkLiveConnectionMemory -benchtime 1x -count 3 -timeout 30m ./internal/node/flowlogs/ | tee -a "$out/flowlogs.txt"
+
 echo "== syncer initial sync (10,000 pods, 100 namespaces, 1,000 policies; real API server)"
 go test -run '^$' -bench BenchmarkSyncerInitialSync -benchtime 3x -timeout 30m ./internal/syncer/ | tee "$out/syncer.txt"
 
@@ -145,6 +149,14 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| p50 (ms) | p99 (ms) | target p99 | max (ms) | Typha CPU per client (% of a core) | Typha memory per client (KB) |"
   echo "|---|---|---|---|---|---|"
   echo "| $(median "$out/typha.txt" BenchmarkFanout1000 p50-ms) | $(median "$out/typha.txt" BenchmarkFanout1000 p99-ms) | < 100 ms | $(median "$out/typha.txt" BenchmarkFanout1000 max-ms) | $(median "$out/typha.txt" BenchmarkFanout1000 typha-cpu-%-per-client) | $(median "$out/typha.txt" BenchmarkFanout1000 typha-KB-per-client) |"
+  echo
+  echo "## Flow logs"
+  echo
+  echo "Two workloads on one node, with collection off and then on in one run (NFLOG for every verdict, the conntrack and NFLOG readers, the collector flushing every second); the collector's CPU is the process's CPU on, less off, per 1,000 new connections a second; memory for 100,000 live connections in the collector (median of 3):"
+  echo
+  echo "| TCP_RR on/off | target | TCP_CRR on/off | target | collector CPU per 1,000 conn/s (% of a core) | bytes per live connection (after a flush; × 100,000 for 100,000 connections) |"
+  echo "|---|---|---|---|---|---|"
+  echo "| $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost rr-ratio) | ≥ 0.95 | $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost crr-ratio) | ≥ 0.9 | $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost cpu-%-per-1k-conn/s) | $(median "$out/flowlogs.txt" BenchmarkLiveConnectionMemory B/conn-after-flush) |"
   echo
   echo "## The lab"
   echo
