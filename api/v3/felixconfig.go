@@ -978,6 +978,14 @@ type FelixConfigurationSpec struct {
 	// +optional
 	FlowLogsEnableNetworkSets *bool `json:"flowLogsEnableNetworkSets,omitempty"`
 
+	// FlowLogsPolicyScope says which policies flow logs attribute flows to:
+	// EndpointPolicies, the policies of the flow's own endpoints; or
+	// AllPolicies, also those of the host endpoints the flow crossed
+	// (forwarded and pre-DNAT), as transit_policies. [Default: EndpointPolicies]
+	// +kubebuilder:validation:Enum=EndpointPolicies;AllPolicies
+	// +optional
+	FlowLogsPolicyScope *string `json:"flowLogsPolicyScope,omitempty"`
+
 	// IstioAmbientMode makes Felix cooperate with Istio ambient mode. [Default: Disabled]
 	// +kubebuilder:validation:Enum=Enabled;Disabled
 	// +optional

@@ -2075,6 +2075,11 @@ func (in *FelixConfigurationSpec) DeepCopyInto(out *FelixConfigurationSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.FlowLogsPolicyScope != nil {
+		in, out := &in.FlowLogsPolicyScope, &out.FlowLogsPolicyScope
+		*out = new(string)
+		**out = **in
+	}
 	if in.IstioAmbientMode != nil {
 		in, out := &in.IstioAmbientMode, &out.IstioAmbientMode
 		*out = new(string)

@@ -43,7 +43,9 @@ func collectorConfig(fc *felixconfig.Config, node string) flowlogs.Config {
 		AggregationAllowed: level(s.FlowLogsFileAggregationKindForAllowed, 2), AggregationDenied: level(s.FlowLogsFileAggregationKindForDenied, 1),
 		EnabledAllowed: on(s.FlowLogsFileEnabledForAllowed), EnabledDenied: on(s.FlowLogsFileEnabledForDenied),
 		IncludeLabels: on(s.FlowLogsFileIncludeLabels), IncludePolicies: on(s.FlowLogsFileIncludePolicies), IncludeService: on(s.FlowLogsFileIncludeService),
-		EnableHostEndpoint: on(s.FlowLogsEnableHostEndpoint), EnableNetworkSets: on(s.FlowLogsEnableNetworkSets)}
+		EnableHostEndpoint: on(s.FlowLogsEnableHostEndpoint), EnableNetworkSets: on(s.FlowLogsEnableNetworkSets),
+		TransitPolicies:  s.FlowLogsPolicyScope != nil && *s.FlowLogsPolicyScope == "AllPolicies",
+		HostEndpointMark: felix.DataplaneConfig(fc, nil).HostEndpointMarkInUse()}
 }
 
 // flowLogs is flow-log collection on this node (docs/flowlogs.md): NFLOG

@@ -43,6 +43,7 @@ type flowRecord struct {
 	Policies     *struct {
 		Enforced []string `json:"enforced_policies"`
 		Pending  []string `json:"pending_policies"`
+		Transit  []string `json:"transit_policies"`
 	} `json:"policies"`
 }
 
@@ -75,7 +76,8 @@ func readFlows(t *testing.T, dir string) []flowRecord {
 // two flush intervals: both reporters, the exact tier, policy and rule of
 // an allow (after a pass), an explicit deny, a tier's default deny and a
 // profile, a staged deny in pending_policies only, the Service and
-// labels, and bytes within 5% of a 1 MB download; the policy metrics move
+// labels, a host endpoint's forward policy in transit_policies, and bytes
+// within 5% of a 1 MB download; the policy metrics move
 // with the traffic; a calico-node restart loses nothing and counts
 // nothing twice.
 func TestFlowLogs(t *testing.T) {
@@ -106,8 +108,10 @@ func TestFlowLogs(t *testing.T) {
 	calicoLab := func(args ...string) string {
 		return run("", "calico-lab", append([]string{"--state-dir=" + cfg.StateDir}, args...)...)
 	}
-	// Level 0 for every flow, so the test sees single connections.
-	run("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {flowLogsFileAggregationKindForAllowed: 0, flowLogsFileAggregationKindForDenied: 0}\n",
+	// Level 0 for every flow, so the test sees single connections; the
+	// host endpoints' policies too.
+	run("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\n"+
+		"spec: {flowLogsFileAggregationKindForAllowed: 0, flowLogsFileAggregationKindForDenied: 0, flowLogsPolicyScope: AllPolicies}\n",
 		"calicoctl", "apply", "-f", "-")
 	for _, node := range []string{"node-1", "node-2"} {
 		poll.Until(t, 40*time.Second, node+"'s calico-node to restart with the new configuration", func() bool {
@@ -167,6 +171,21 @@ spec:
   types: [Ingress]
   ingress:
   - {action: Allow, protocol: TCP, source: {selector: app == 'cli'}, destination: {ports: [8080]}}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: node-1-eth0, labels: {fl-uplink: "yes"}}
+spec: {node: node-1, interfaceName: eth0, profiles: [projectcalico-default-allow]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: fl-uplink}
+spec:
+  selector: fl-uplink == 'yes'
+  applyOnForward: true
+  types: [Egress]
+  egress:
+  - action: Allow
 ---
 apiVersion: projectcalico.org/v3
 kind: StagedNetworkPolicy
@@ -251,6 +270,13 @@ spec:
 	}
 	if s.Policies == nil || !slices.Contains(s.Policies.Enforced, "0|__PROFILE__|__PROFILE__.kns.fl|allow|0") {
 		t.Errorf("the source's egress (allowed by its namespace's profile): %+v", s.Policies)
+	} else if want := []string{"0|default|default.fl-uplink|allow|0"}; !slices.Equal(s.Policies.Transit, want) {
+		// Forwarded out of node-1's eth0, whose host endpoint's
+		// applyOnForward policy allowed it.
+		t.Errorf("the source's transit policies: %v, want %v", s.Policies.Transit, want)
+	}
+	if d.Policies != nil && len(d.Policies.Transit) != 0 {
+		t.Errorf("the destination's transit policies: %v, want none (node-2 has no host endpoint)", d.Policies.Transit)
 	}
 	for port, want := range map[int64]string{9090: "0|flsec|flsec.deny-9090|deny|0", 7070: "1|default|fl/default.allow-cli|deny|-1"} {
 		var denied []flowRecord

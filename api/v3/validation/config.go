@@ -58,6 +58,7 @@ var felixEnums = map[string]felixEnum{
 	"awsSrcDstCheck":                 {false, []string{"DoNothing", "Enable", "Disable"}},
 	"serviceLoopPrevention":          {false, []string{"Drop", "Reject", "Disabled"}},
 	"workloadSourceSpoofing":         {false, []string{"Disabled", "Any"}},
+	"flowLogsPolicyScope":            {false, []string{"EndpointPolicies", "AllPolicies"}},
 	"floatingIPs":                    {false, []string{"Enabled", "Disabled"}},
 	"windowsManageFirewallRules":     {false, []string{"Enabled", "Disabled"}},
 	"flowLogsLocalReporter":          {false, []string{"Disabled", "Enabled"}},

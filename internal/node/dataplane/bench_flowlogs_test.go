@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,61 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// collectFlowLogs runs flow-log collection in the test node's network
+// namespace (conntrack and NFLOG group 1 readers, a collector with cfg,
+// flushing every interval; flushed, if set, hears each flush's records)
+// until stop, which waits for it. seen summarises what the readers read.
+func collectFlowLogs(tb testing.TB, n *testNode, cfg flowlogs.Config, eps flowlogs.Endpoints, interval time.Duration,
+	flushed func([]flowlogs.Record)) (stop func(), seen func() string) {
+	tb.Helper()
+	if err := conntrack.EnableAccounting(n.node); err != nil {
+		tb.Fatal(err)
+	}
+	ct, err := conntrack.New(conntrack.Config{NetNS: n.node})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nl, err := nflog.Open(nflog.Config{Group: 1, NetNS: n.node})
+	if err != nil {
+		ct.Close()
+		tb.Fatal(err)
+	}
+	rules := lookup.Rules{Owner: func(chain string) (lookup.Owner, bool) {
+		o, ok := n.dp.Owner(chain)
+		return lookup.Owner{Policy: o.Policy, Tier: o.Tier, Profile: o.Profile}, ok
+	}}
+	col, err := flowlogs.New(cfg, flowlogs.Deps{Endpoints: eps, Rules: rules})
+	if err != nil {
+		ct.Close()
+		nl.Close()
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer ct.Close()
+		defer nl.Close()
+		err := runner.Run(ctx, runner.Config{Interval: interval, Collector: col, Conntrack: ct, NFLOG: nl,
+			Flush: func(_ context.Context, now time.Time) []flowlogs.Record {
+				recs := col.Flush(now)
+				if flushed != nil {
+					flushed(recs)
+				}
+				return recs
+			}})
+		if err != nil {
+			tb.Error(err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	tb.Cleanup(stop)
+	return stop, func() string {
+		return fmt.Sprintf("%d verdicts read (%d lost), %d conntrack events", nl.Stats().Verdicts, nl.Stats().Lost, ct.Stats().Started+ct.Stats().Ended)
+	}
+}
+
 // localEndpoints says every address is a local workload (the benchmark's
 // two pods).
 type localEndpoints struct{}
@@ -80,53 +136,19 @@ func BenchmarkFlowLogsCost(b *testing.B) {
 		rrServer(b, server.netns, 7000)
 		n.sync()
 		addr := server.ip + ":7000"
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		var seen func() string
+		stop, seen := func() {}, func() string { return "" }
 		if collect {
-			if err := conntrack.EnableAccounting(n.node); err != nil {
-				b.Fatal(err)
-			}
-			ct, err := conntrack.New(conntrack.Config{NetNS: n.node})
-			if err != nil {
-				b.Fatal(err)
-			}
-			nl, err := nflog.Open(nflog.Config{Group: 1, NetNS: n.node})
-			if err != nil {
-				b.Fatal(err)
-			}
-			rules := lookup.Rules{Owner: func(chain string) (lookup.Owner, bool) {
-				o, ok := n.dp.Owner(chain)
-				return lookup.Owner{Policy: o.Policy, Tier: o.Tier, Profile: o.Profile}, ok
-			}}
-			col, err := flowlogs.New(flowlogs.Config{Host: "bench", AggregationAllowed: 2, AggregationDenied: 1, EnabledAllowed: true, EnabledDenied: true,
-				IncludePolicies: true}, flowlogs.Deps{Endpoints: localEndpoints{}, Rules: rules})
-			if err != nil {
-				b.Fatal(err)
-			}
-			seen = func() string {
-				return fmt.Sprintf("%d verdicts read (%d lost), %d conntrack events", nl.Stats().Verdicts, nl.Stats().Lost, ct.Stats().Started+ct.Stats().Ended)
-			}
-			go func() {
-				defer close(done)
-				defer ct.Close()
-				defer nl.Close()
-				if err := runner.Run(ctx, runner.Config{Interval: time.Second, Collector: col, Conntrack: ct, NFLOG: nl}); err != nil {
-					b.Error(err)
-				}
-			}()
-		} else {
-			close(done)
+			stop, seen = collectFlowLogs(b, n, flowlogs.Config{Host: "bench", AggregationAllowed: 2, AggregationDenied: 1,
+				EnabledAllowed: true, EnabledDenied: true, IncludePolicies: true}, localEndpoints{}, time.Second, nil)
 		}
 		start := cpuTime()
 		rr = rrRate(b, client.netns, addr, d)
 		var conns int
 		crr, conns = crrRate(b, client.netns, addr, d)
 		cpu = (cpuTime() - start).Seconds()
-		cancel()
-		<-done
+		stop()
 		b.Logf("collection %v: %.0f round trips/s, %.0f connections/s (%d), %.2f s CPU", collect, rr, crr, conns, cpu)
-		if seen != nil {
+		if collect {
 			b.Logf("collector: %s", seen())
 		}
 		return rr, crr, cpu

@@ -32,6 +32,11 @@ type Config struct {
 	// MarkAccept and MarkPass are the packet mark bits rules use; defaults
 	// 0x10000 and 0x20000.
 	MarkAccept, MarkPass uint32
+	// MarkHostEndpoint marks packets while a host endpoint's chains judge
+	// them, so that NFLOG reports tell a host endpoint's verdicts from a
+	// workload's (they share policy chains). Used only with NFLOGGroup;
+	// default 0x40000.
+	MarkHostEndpoint uint32
 	// DefaultEndpointToHostAction is what happens to traffic from a
 	// workload to its own host after its egress policy allowed it: Drop,
 	// Accept or Return (leave it to host endpoint policy). Default Drop.
@@ -67,12 +72,25 @@ func (c *Config) defaults() {
 	if c.MarkPass == 0 {
 		c.MarkPass = 0x20000
 	}
+	if c.MarkHostEndpoint == 0 {
+		c.MarkHostEndpoint = 0x40000
+	}
 	if c.DefaultEndpointToHostAction == "" {
 		c.DefaultEndpointToHostAction = "Drop"
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+}
+
+// HostEndpointMarkInUse is the mark host endpoint chains set with this
+// configuration: MarkHostEndpoint or its default, 0 without NFLOG.
+func (c Config) HostEndpointMarkInUse() uint32 {
+	if c.NFLOGGroup <= 0 {
+		return 0
+	}
+	c.defaults()
+	return c.MarkHostEndpoint
 }
 
 // Validate reports every problem with the configuration.
@@ -83,8 +101,13 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("DefaultEndpointToHostAction %q: use Drop, Accept or Return", c.DefaultEndpointToHostAction))
 	}
-	if c.MarkAccept != 0 && c.MarkAccept == c.MarkPass {
-		errs = append(errs, errors.New("the accept and pass marks must differ"))
+	marks := []uint32{c.MarkAccept, c.MarkPass, c.MarkHostEndpoint}
+	for i, a := range marks {
+		for _, b := range marks[i+1:] {
+			if a != 0 && a == b {
+				errs = append(errs, fmt.Errorf("the accept, pass and host endpoint marks must differ (0x%x is used twice)", a))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -158,6 +181,9 @@ func New(cfg Config, n NFT, routes Routes) (*Dataplane, error) {
 	}
 	cfg.defaults()
 	m := marks{accept: cfg.MarkAccept, pass: cfg.MarkPass}
+	if cfg.NFLOGGroup > 0 {
+		m.host = cfg.MarkHostEndpoint
+	}
 	d := &Dataplane{
 		cfg: cfg, nft: n, routes: routes, marks: m,
 		rr:          ruleRenderer{marks: m, nflog: cfg.NFLOGGroup},
@@ -462,7 +488,7 @@ func (d *Dataplane) endpointRules(ep *proto.WorkloadEndpoint, chain string, ingr
 			rules = append(rules, fmt.Sprintf(`meta nfproto %s %s != %s counter drop comment "spoofed source"`, f.nfproto, f.saddr, anonSet(own)))
 		}
 	}
-	return append(rules, d.walk(ep.Tiers, ep.ProfileIDs, ingress, walkNormal)...)
+	return append(rules, d.walk(ep.Tiers, ep.ProfileIDs, ingress, walkNormal, false)...)
 }
 
 // walkKind says how a chain treats the end of a tier and the end of the
@@ -485,9 +511,17 @@ const (
 // each enforced policy's chain in order (stopping at an accept, skipping
 // the rest of the tier at a pass), the tier's default action, then the
 // profiles, then a drop.
-func (d *Dataplane) walk(tiers []proto.TierInfo, profiles []string, ingress bool, kind walkKind) []string {
+//
+// The walk starts by clearing the verdict marks; for a host endpoint
+// (host) it also sets the host endpoint mark, which the workloads' walks
+// clear, so that NFLOG reports say whose chain decided.
+func (d *Dataplane) walk(tiers []proto.TierInfo, profiles []string, ingress bool, kind walkKind, host bool) []string {
 	m := d.marks
-	rules := []string{m.clear(m.accept | m.pass)}
+	first := m.clear(m.accept | m.pass | m.host)
+	if host && m.host != 0 {
+		first += fmt.Sprintf(" | 0x%08x", m.host)
+	}
+	rules := []string{first}
 	accepted := fmt.Sprintf("%s return", m.isSet(m.accept))
 	if kind == walkUntracked {
 		accepted = fmt.Sprintf("%s notrack return", m.isSet(m.accept))

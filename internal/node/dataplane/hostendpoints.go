@@ -89,14 +89,14 @@ func (d *Dataplane) baseChains() {
 	t.SetChain("raw-prerouting", &nft.Chain{
 		Base: &nft.BaseChain{Type: "filter", Hook: "prerouting", Priority: "raw"},
 		Rules: append([]string{
-			m.clear(m.accept | m.pass),
+			m.clear(m.accept | m.pass | m.host),
 			"iifname vmap @" + mapHostRawIn,
 		}, starIn("", mapHostRawIn)...),
 	})
 	t.SetChain("raw-output", &nft.Chain{
 		Base: &nft.BaseChain{Type: "filter", Hook: "output", Priority: "raw"},
 		Rules: append([]string{
-			m.clear(m.accept | m.pass),
+			m.clear(m.accept | m.pass | m.host),
 			"oifname vmap @" + mapHostRawOut,
 		}, starOut("", mapHostRawOut)...),
 	})
@@ -204,9 +204,9 @@ func (d *Dataplane) hostUpdate(m proto.HostEndpointUpdate) {
 	conntrack := []string{"ct state established,related accept", "ct state invalid drop"}
 	comment := "host endpoint " + m.ID
 	in := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeInbound, true, "accept")...)
-	in = append(in, d.walk(ep.Tiers, ep.ProfileIDs, true, walkNormal)...)
+	in = append(in, d.walk(ep.Tiers, ep.ProfileIDs, true, walkNormal, true)...)
 	out := append(append([]string(nil), conntrack...), d.failsafe(d.cfg.FailsafeOutbound, false, "accept")...)
-	out = append(out, d.walk(ep.Tiers, ep.ProfileIDs, false, walkNormal)...)
+	out = append(out, d.walk(ep.Tiers, ep.ProfileIDs, false, walkNormal, true)...)
 	set := func(mapName string, rules []string) {
 		chain := chains[mapName]
 		t.SetChain(chain, &nft.Chain{Comment: comment, Rules: rules})
@@ -222,11 +222,11 @@ func (d *Dataplane) hostUpdate(m proto.HostEndpointUpdate) {
 	set(mapHostOut, out)
 	// Forwarded traffic goes on to the workload dispatch (and the leaving
 	// interface's chain) after this one, so it is jumped to, not gone to.
-	set(mapHostFwdIn, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, true, walkForward)...))
-	set(mapHostFwdOut, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, false, walkForward)...))
-	set(mapHostPreDNAT, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.PreDNATTiers, nil, true, walkPreDNAT)...))
-	set(mapHostRawIn, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.UntrackedTiers, nil, true, walkUntracked)...))
-	set(mapHostRawOut, append(d.failsafe(d.cfg.FailsafeOutbound, false, "return"), d.walk(ep.UntrackedTiers, nil, false, walkUntracked)...))
+	set(mapHostFwdIn, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, true, walkForward, true)...))
+	set(mapHostFwdOut, append(append([]string(nil), conntrack...), d.walk(ep.ForwardTiers, nil, false, walkForward, true)...))
+	set(mapHostPreDNAT, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.PreDNATTiers, nil, true, walkPreDNAT, true)...))
+	set(mapHostRawIn, append(d.failsafe(d.cfg.FailsafeInbound, true, "return"), d.walk(ep.UntrackedTiers, nil, true, walkUntracked, true)...))
+	set(mapHostRawOut, append(d.failsafe(d.cfg.FailsafeOutbound, false, "return"), d.walk(ep.UntrackedTiers, nil, false, walkUntracked, true)...))
 }
 
 func (d *Dataplane) removeHost(id string) {

@@ -48,6 +48,8 @@ func fromWorkloadChain(iface string) string { return "fw-" + iface }
 // marks are the packet mark bits the rules use.
 type marks struct {
 	accept, pass uint32
+	// host marks a host endpoint's verdicts (0: not marked).
+	host uint32
 }
 
 func (m marks) setAccept() string { return fmt.Sprintf("meta mark set meta mark | 0x%08x", m.accept) }

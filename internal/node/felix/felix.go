@@ -428,15 +428,19 @@ func DataplaneConfig(fc *felixconfig.Config, log *slog.Logger) dataplane.Config 
 		cfg.NFLOGGroup = FlowLogsNFLOGGroup
 	}
 	if s.IptablesMarkMask != nil && *s.IptablesMarkMask != 0 {
-		// Take the two lowest bits of the mask for accept and pass.
+		// Take the three lowest bits of the mask for accept, pass and
+		// the host endpoint mark (flow logs).
 		var bits []uint32
-		for b := uint32(1); b != 0 && len(bits) < 2; b <<= 1 {
+		for b := uint32(1); b != 0 && len(bits) < 3; b <<= 1 {
 			if *s.IptablesMarkMask&b != 0 {
 				bits = append(bits, b)
 			}
 		}
-		if len(bits) == 2 {
+		if len(bits) >= 2 {
 			cfg.MarkAccept, cfg.MarkPass = bits[0], bits[1]
+		}
+		if len(bits) == 3 {
+			cfg.MarkHostEndpoint = bits[2]
 		}
 	}
 	return cfg

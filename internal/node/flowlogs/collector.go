@@ -43,6 +43,13 @@ type Config struct {
 	// EnableNetworkSets names addresses by their NetworkSet ("ns"); off,
 	// they are "net".
 	EnableNetworkSets bool
+	// TransitPolicies fills transit_policies with the policies of the
+	// host endpoints a flow crossed (flowLogsPolicyScope AllPolicies).
+	TransitPolicies bool
+	// HostEndpointMark is the packet mark the dataplane sets while a host
+	// endpoint's chains judge a packet (0: it sets none, and every
+	// verdict counts as the flow's own endpoints').
+	HostEndpointMark uint32
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -192,6 +199,34 @@ func (c *Collector) stamp(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// Transit stages: where a host endpoint's chain judged a forwarded
+// packet, in the order a packet meets them.
+const (
+	stagePrerouting uint8 = iota // untracked and pre-DNAT policy
+	stageForwardIn               // forwarded, the arriving interface's policy
+	stageForwardOut              // forwarded, the leaving interface's policy
+)
+
+// transitStage says whether a verdict is a host endpoint's on a packet
+// passing through (forwarded, or before DNAT), and where. Host endpoint
+// verdicts in the input and output hooks are not transit: the host is
+// then the flow's own end.
+func (c *Collector) transitStage(v event.Verdict, ingress bool) (uint8, bool) {
+	if c.cfg.HostEndpointMark == 0 || v.Mark&c.cfg.HostEndpointMark == 0 {
+		return 0, false
+	}
+	switch v.Hook {
+	case event.HookPrerouting:
+		return stagePrerouting, true
+	case event.HookForward:
+		if ingress {
+			return stageForwardIn, true
+		}
+		return stageForwardOut, true
+	}
+	return 0, false
+}
+
 // OnVerdict takes one NFLOG report. Prefixes that are not rule IDs are
 // ignored.
 func (c *Collector) OnVerdict(v event.Verdict) {
@@ -216,14 +251,39 @@ func (c *Collector) OnVerdict(v event.Verdict) {
 	if !found {
 		e = conn{flags: fNew}
 	}
-	n := e.trace[side]
-	if n != 0 && c.trie.nodes[n].action != 'P' {
-		// The last sequence ended with a verdict: this packet is another
-		// one (a denied flow's retry) and starts a new sequence.
-		n = 0
+	count := act != 'P'
+	if stage, transit := c.transitStage(v, ingress); transit {
+		n := e.transit
+		if n != 0 {
+			last := c.trie.nodes[n].action
+			// A packet meets the stages in order, and a verdict ends a
+			// stage: a verdict at the same or an earlier stage is a
+			// later packet's (a denied flow's retry).
+			if last == 'D' || stage < e.tstage || (stage == e.tstage && last != 'P') {
+				n = 0
+			}
+		}
+		e.transit, e.tstage = c.trie.child(n, v.Prefix, act), stage
+		// Only a denial ends the packet here; an allowed packet is
+		// counted by its endpoint's verdict or by conntrack. A denial
+		// right after the endpoint's own allow is the same packet.
+		count = act == 'D' && e.flags&fEndpointFinal == 0
+		e.flags &^= fEndpointFinal
+	} else {
+		n := e.trace[side]
+		if n != 0 && c.trie.nodes[n].action != 'P' {
+			// The last sequence ended with a verdict: this packet is
+			// another one (a denied flow's retry) and starts a new
+			// sequence.
+			n = 0
+		}
+		e.trace[side] = c.trie.child(n, v.Prefix, act)
+		e.flags &^= fEndpointFinal
+		if act == 'A' {
+			e.flags |= fEndpointFinal
+		}
 	}
-	e.trace[side] = c.trie.child(n, v.Prefix, act)
-	if act != 'P' {
+	if count {
 		e.nfPkts[side]++
 		if v.Bytes > 0 {
 			e.nfBytes[side] += uint64(v.Bytes)
@@ -245,7 +305,7 @@ func (c *Collector) retire(k tkey, e *conn) {
 // verdictSeen says the flow's verdicts were seen, so its connection
 // started while we were running.
 func (c *Collector) verdictSeen(e *conn) bool {
-	for _, n := range e.trace {
+	for _, n := range [3]uint32{e.trace[0], e.trace[1], e.transit} {
 		if n != 0 && c.trie.nodes[n].action == 'A' {
 			return true
 		}
@@ -350,7 +410,7 @@ func (c *Collector) snapshot(now time.Time) (Config, []tnode, []svcAddr) {
 		// NFLOG only: denied, or allowed but not (yet) confirmed.
 		done := e.lastSeen <= quiet
 		denied := false
-		for _, n := range e.trace {
+		for _, n := range [3]uint32{e.trace[0], e.trace[1], e.transit} {
 			denied = denied || (n != 0 && c.trie.nodes[n].action == 'D')
 		}
 		if !denied && !done {
@@ -381,7 +441,7 @@ func (c *Collector) compact() {
 	}
 	liveTraces := map[uint32]struct{}{}
 	liveSvcs := map[uint32]struct{}{}
-	note := func(tr [2]uint32, svc uint32) {
+	note := func(tr [3]uint32, svc uint32) {
 		for _, n := range tr {
 			if n != 0 {
 				liveTraces[n] = struct{}{}
@@ -392,10 +452,10 @@ func (c *Collector) compact() {
 		}
 	}
 	for _, e := range c.conns {
-		note(e.trace, e.svc)
+		note([3]uint32{e.trace[0], e.trace[1], e.transit}, e.svc)
 	}
 	for _, r := range c.retired {
-		note(r.trace, r.svc)
+		note([3]uint32{r.trace[0], r.trace[1], r.transit}, r.svc)
 	}
 	var traceMap, svcMap map[uint32]uint32
 	if len(c.trie.nodes) > c.trieLimit {
@@ -425,12 +485,15 @@ func (c *Collector) compact() {
 		c.svcs = ns
 		c.svcLimit = max(compactMin, 2*len(ns.addrs))
 	}
-	remap := func(tr *[2]uint32, svc *uint32) {
+	remap := func(tr *[2]uint32, transit, svc *uint32) {
 		if traceMap != nil {
 			for i, n := range tr {
 				if n != 0 {
 					tr[i] = traceMap[n]
 				}
+			}
+			if *transit != 0 {
+				*transit = traceMap[*transit]
 			}
 		}
 		if svcMap != nil && *svc != 0 {
@@ -438,11 +501,11 @@ func (c *Collector) compact() {
 		}
 	}
 	for k, e := range c.conns {
-		remap(&e.trace, &e.svc)
+		remap(&e.trace, &e.transit, &e.svc)
 		c.conns[k] = e
 	}
 	for i := range c.retired {
-		remap(&c.retired[i].trace, &c.retired[i].svc)
+		remap(&c.retired[i].trace, &c.retired[i].transit, &c.retired[i].svc)
 	}
 }
 

@@ -600,16 +600,137 @@ func TestNotOurs(t *testing.T) {
 	if recs := c.Flush(t0.Add(time.Minute)); len(recs) != 0 {
 		t.Errorf("records: %+v", recs)
 	}
-	// A verdict for a remote end is transit: it shows in the local end's
-	// record.
+	// A verdict for the remote end without the host endpoint mark (no
+	// such rule runs here) is no transit policy.
 	c = newCollector(t, fullConfig(), endpoints(feA))
 	flow := tcp(public, 50000, feA, 80)
-	c.OnVerdict(verdict("AE0|pro-kns", flow, 60, t0)) // egress rule, the source is not ours
+	c.OnVerdict(verdict("AE0|pro-kns", flow, 60, t0))
 	c.OnVerdict(verdict("AI0|pi-backend", flow, 60, t0))
 	c.OnConn(ctEvent(event.ConnStarted, 1, flow, 1, 60, 0, 0))
 	r := one(t, c.Flush(t0.Add(time.Minute)))
-	if r.Reporter != "dst" || !slices.Equal(r.Policies.TransitPolicies, []string{"0|__PROFILE__|__PROFILE__.kns.demo|allow|0"}) {
+	if r.Reporter != "dst" || len(r.Policies.TransitPolicies) != 0 {
 		t.Errorf("transit: %+v", r.Policies)
+	}
+}
+
+// The host endpoint mark of the tests, and host endpoint rules.
+const hostMark = 0x40000
+
+func hostRules(rs fakeRules) fakeRules {
+	gnp := func(name, action string, ingress bool) Rule {
+		return Rule{Tier: "default", Name: "default." + name, Action: action, Ingress: ingress, Kind: "GlobalNetworkPolicy", Policy: name}
+	}
+	rs["AI0|pi-pre"] = gnp("pre-dnat", "allow", true)
+	rs["DI0|pi-pre-deny"] = gnp("pre-dnat-deny", "deny", true)
+	rs["AI0|pi-fwd"] = gnp("forward", "allow", true)
+	rs["DE0|pe-fwd-deny"] = gnp("forward-deny", "deny", false)
+	return rs
+}
+
+// hostVerdict is a host endpoint chain's verdict (marked) in a hook.
+func hostVerdict(prefix string, t event.Tuple, hook uint8) event.Verdict {
+	v := verdict(prefix, t, 60, t0)
+	v.Hook, v.Mark = hook, hostMark|0x10000
+	return v
+}
+
+func TestTransitPolicies(t *testing.T) {
+	newC := func(scope bool, reg *prometheus.Registry) *Collector {
+		cfg := fullConfig()
+		cfg.TransitPolicies, cfg.HostEndpointMark = scope, hostMark
+		deps := Deps{Endpoints: endpoints(feA), Rules: hostRules(rules())}
+		if reg != nil {
+			m, err := NewMetrics(reg, "node-a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			deps.Metrics = m
+		}
+		c, err := New(cfg, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// In from outside, through the host's pre-DNAT and forward policies,
+	// to a local pod whose own policy allows it.
+	in := tcp(public, 50000, feA, 80)
+	inbound := func(c *Collector) {
+		c.OnVerdict(hostVerdict("AI0|pi-pre", in, event.HookPrerouting))
+		c.OnVerdict(hostVerdict("AI0|pi-fwd", in, event.HookForward))
+		c.OnVerdict(verdict("AI0|pi-backend", in, 60, t0)) // the pod's chain clears the mark
+		c.OnConn(ctEvent(event.ConnStarted, 1, in, 5, 500, 4, 400))
+	}
+	for _, scope := range []bool{false, true} {
+		c := newC(scope, nil)
+		inbound(c)
+		r := one(t, c.Flush(t0.Add(time.Minute)))
+		want := []string{}
+		if scope {
+			want = []string{"0|default|default.pre-dnat|allow|0", "1|default|default.forward|allow|0"}
+		}
+		if r.Action != "allow" || r.Reporter != "dst" || r.PacketsIn != 5 ||
+			!slices.Equal(r.Policies.EnforcedPolicies, []string{"0|default|demo/default.backend|allow|0"}) ||
+			!slices.Equal(r.Policies.TransitPolicies, want) {
+			t.Errorf("AllPolicies %v: %+v %+v; want transit %q", scope, r, r.Policies, want)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	c := newC(true, reg)
+	// Denied before DNAT: three SYNs, no endpoint verdict; the pod's
+	// record is a denial with the host's policy as transit.
+	denied := tcp(public, 50001, feA, 80)
+	for range 3 {
+		c.OnVerdict(hostVerdict("DI0|pi-pre-deny", denied, event.HookPrerouting))
+	}
+	// Out from a local pod: its policy allows, the leaving interface's
+	// forward policy denies; twice. Each packet counts once.
+	out := tcp(feA, 40000, public, 443)
+	for range 2 {
+		c.OnVerdict(verdict("AE0|pe-frontend", out, 60, t0))
+		c.OnVerdict(hostVerdict("DE0|pe-fwd-deny", out, event.HookForward))
+	}
+	recs := c.Flush(t0.Add(time.Minute))
+	if len(recs) != 2 {
+		t.Fatalf("records: %+v", recs)
+	}
+	for _, r := range recs {
+		switch r.Reporter {
+		case "dst":
+			if r.Action != "deny" || r.PacketsIn != 3 || r.BytesIn != 180 || len(r.Policies.EnforcedPolicies) != 0 ||
+				!slices.Equal(r.Policies.TransitPolicies, []string{"0|default|default.pre-dnat-deny|deny|0"}) {
+				t.Errorf("denied before DNAT: %+v %+v", r, r.Policies)
+			}
+		case "src":
+			if r.Action != "deny" || r.PacketsOut != 2 || r.BytesOut != 120 ||
+				!slices.Equal(r.Policies.EnforcedPolicies, []string{"0|default|demo/default.frontend|allow|0"}) ||
+				!slices.Equal(r.Policies.TransitPolicies, []string{"0|default|default.forward-deny|deny|0"}) {
+				t.Errorf("denied on the way out: %+v %+v", r, r.Policies)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		src, policy string
+		want        float64
+	}{{public.String(), "default|pre-dnat-deny|0|deny", 3}, {feA.String(), "default|forward-deny|0|deny", 2}} {
+		l := map[string]string{"srcIP": tc.src, "policy": tc.policy, "instance": "node-a"}
+		if got, ok := metricValue(t, reg, "calico_denied_packets", l); !ok || got != tc.want {
+			t.Errorf("calico_denied_packets %v = %v (found %v), want %v", l, got, ok, tc.want)
+		}
+	}
+
+	// A host endpoint's verdict in the input hook is the host's own
+	// (the host is the flow's end), not transit.
+	c = newC(true, nil)
+	inbound(c)
+	toHost := tcp(public, 50002, feA, 22)
+	c.OnVerdict(hostVerdict("AI0|pi-fwd", toHost, event.HookInput))
+	c.OnConn(ctEvent(event.ConnStarted, 2, toHost, 1, 60, 0, 0))
+	for _, r := range c.Flush(t0.Add(time.Minute)) {
+		if num(r.DestPort) == 22 && (len(r.Policies.TransitPolicies) != 0 || len(r.Policies.EnforcedPolicies) != 1) {
+			t.Errorf("input hook: %+v", r.Policies)
+		}
 	}
 }
 

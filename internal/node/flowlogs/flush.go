@@ -87,8 +87,8 @@ type aggKey struct {
 	svc              svcKey
 	// trace is the enforced policies' trace when they are included:
 	// flows that hit different rules are different records, as Calico
-	// splits them.
-	trace uint32
+	// splits them. transit is the transit policies' likewise.
+	trace, transit uint32
 }
 
 type counters struct {
@@ -106,7 +106,6 @@ type agg struct {
 	// evaluated for.
 	rep        event.Tuple
 	repIngress bool
-	transit    uint32
 }
 
 type deniedKey struct {
@@ -217,57 +216,66 @@ func (f *flusher) service(i uint32) svcKey {
 func (f *flusher) add(rw *row) {
 	t := rw.key.tuple()
 	eps := [2]*epInfo{f.endpoint(t.Src), f.endpoint(t.Dst)}
-	for side := range 2 {
-		tr := rw.trace[side]
-		var last byte
-		if tr != 0 {
-			last = f.nodes[tr].action
+	action := func(n uint32) byte {
+		if n == 0 {
+			return 0
 		}
-		if last == 'D' && rw.nfPkts[side] > 0 && f.c.deps.Metrics != nil {
-			id := f.nodes[tr].id
-			dk := deniedKey{srcIP: t.Src.String(), policy: deniedPolicyName(f.rule(id))}
-			d := f.denied[dk]
-			if d == nil {
-				d = &deniedCount{id: id}
-				f.denied[dk] = d
-			}
-			d.pktsIn += uint64(rw.nfPkts[side])
-			d.bytesIn += rw.nfBytes[side]
-		}
-		if !eps[side].local {
-			continue // the other end's node reports it; verdicts here are transit
+		return f.nodes[n].action
+	}
+	// The host endpoints' verdicts on a forwarded flow: counted in the
+	// rule metrics once, whichever ends are local; a denial is counted
+	// on the side of its direction (where OnVerdict counted its packets).
+	tlast := action(rw.transit)
+	tside := -1
+	if rw.transit != 0 {
+		tside = sideSrc
+		if f.rule(f.nodes[rw.transit].id).Ingress {
+			tside = sideDst
 		}
 		var cs counters
-		action := "allow"
+		switch {
+		case rw.ct:
+			cs = ctCounters(rw, tside)
+		case tlast == 'D':
+			cs = nfCounters(rw, tside)
+		}
+		f.countRule(rw.transit, cs)
+		if tlast == 'D' && action(rw.trace[tside]) != 'D' {
+			f.countDenied(t, rw.transit, rw, tside)
+		}
+	}
+	for side := range 2 {
+		tr := rw.trace[side]
+		last := action(tr)
+		if last == 'D' {
+			f.countDenied(t, tr, rw, side)
+		}
+		if !eps[side].local {
+			continue // the other end's node reports it
+		}
+		var cs counters
+		act := "allow"
 		switch {
 		case last == 'D':
-			action = "deny"
+			act = "deny"
 			cs = nfCounters(rw, side)
 		case rw.ct:
-			orig, reply := [2]uint64{rw.ctCount[0], rw.ctCount[1]}, [2]uint64{rw.ctCount[2], rw.ctCount[3]}
-			if side == sideSrc {
-				cs = counters{pktsOut: orig[0], bytesOut: orig[1], pktsIn: reply[0], bytesIn: reply[1]}
-			} else {
-				cs = counters{pktsIn: orig[0], bytesIn: orig[1], pktsOut: reply[0], bytesOut: reply[1]}
-			}
-			if rw.started {
-				cs.conns = 1
+			cs = ctCounters(rw, side)
+		case tlast == 'D':
+			// A host endpoint denied it on its way (forwarded, or
+			// before DNAT).
+			act = "deny"
+			if side == tside {
+				cs = nfCounters(rw, side)
 			}
 		case last == 'A':
 			cs = nfCounters(rw, side)
 		default:
 			continue // no final verdict and no connection: nothing is known
 		}
-		if tr != 0 && f.c.deps.Metrics != nil {
-			rs := f.ruleStats[tr]
-			if rs == nil {
-				rs = &counters{}
-				f.ruleStats[tr] = rs
-			}
-			rs.add(cs)
-		}
+		f.countRule(tr, cs)
 		level := f.cfg.AggregationAllowed
-		if action == "deny" {
+		if act == "deny" {
 			if !f.cfg.EnabledDenied {
 				continue
 			}
@@ -275,13 +283,52 @@ func (f *flusher) add(rw *row) {
 		} else if !f.cfg.EnabledAllowed {
 			continue
 		}
-		other := 1 - side
-		var transit uint32
-		if !eps[other].local {
-			transit = rw.trace[other]
-		}
-		f.merge(rw, t, eps, side, action, level, cs, transit)
+		f.merge(rw, t, eps, side, act, level, cs)
 	}
+}
+
+// ctCounters are conntrack's counters of a flow from one end's view.
+func ctCounters(rw *row, side int) counters {
+	orig, reply := [2]uint64{rw.ctCount[0], rw.ctCount[1]}, [2]uint64{rw.ctCount[2], rw.ctCount[3]}
+	cs := counters{pktsIn: orig[0], bytesIn: orig[1], pktsOut: reply[0], bytesOut: reply[1]}
+	if side == sideSrc {
+		cs = counters{pktsOut: orig[0], bytesOut: orig[1], pktsIn: reply[0], bytesIn: reply[1]}
+	}
+	if rw.started {
+		cs.conns = 1
+	}
+	return cs
+}
+
+// countRule adds a flow's counters to the metrics of the rules of a
+// trace.
+func (f *flusher) countRule(tr uint32, cs counters) {
+	if tr == 0 || f.c.deps.Metrics == nil {
+		return
+	}
+	rs := f.ruleStats[tr]
+	if rs == nil {
+		rs = &counters{}
+		f.ruleStats[tr] = rs
+	}
+	rs.add(cs)
+}
+
+// countDenied adds a denied flow's packets, as NFLOG counted them on
+// one side, to calico_denied_* of its source and the denying rule.
+func (f *flusher) countDenied(t event.Tuple, tr uint32, rw *row, side int) {
+	if rw.nfPkts[side] == 0 || f.c.deps.Metrics == nil {
+		return
+	}
+	id := f.nodes[tr].id
+	dk := deniedKey{srcIP: t.Src.String(), policy: deniedPolicyName(f.rule(id))}
+	d := f.denied[dk]
+	if d == nil {
+		d = &deniedCount{id: id}
+		f.denied[dk] = d
+	}
+	d.pktsIn += uint64(rw.nfPkts[side])
+	d.bytesIn += rw.nfBytes[side]
 }
 
 func nfCounters(rw *row, side int) counters {
@@ -300,7 +347,7 @@ func (c *counters) add(o counters) {
 }
 
 // merge adds one end's view of a flow to its record.
-func (f *flusher) merge(rw *row, t event.Tuple, eps [2]*epInfo, side int, action string, level int, cs counters, transit uint32) {
+func (f *flusher) merge(rw *row, t event.Tuple, eps [2]*epInfo, side int, action string, level int, cs counters) {
 	k := aggKey{
 		reporter: "src", action: action, proto: t.Proto,
 		srcPort: -1, dstPort: -1,
@@ -330,6 +377,9 @@ func (f *flusher) merge(rw *row, t event.Tuple, eps [2]*epInfo, side int, action
 	}
 	if f.cfg.IncludePolicies {
 		k.trace = rw.trace[side]
+		if f.cfg.TransitPolicies {
+			k.transit = rw.transit
+		}
 	}
 	a := f.aggs[k]
 	if a == nil {
@@ -353,9 +403,6 @@ func (f *flusher) merge(rw *row, t event.Tuple, eps [2]*epInfo, side int, action
 		}
 	}
 	a.rep, a.repIngress = t, side == sideDst
-	if transit != 0 {
-		a.transit = transit
-	}
 }
 
 // rule describes a rule ID. A description is kept while flows use it,
@@ -433,7 +480,7 @@ func (f *flusher) records() []Record {
 		}
 		r.Proto, r.Action, r.Reporter = ProtoName(k.proto), k.action, k.reporter
 		if f.cfg.IncludePolicies {
-			p := &Policies{EnforcedPolicies: f.policies(k.trace), PendingPolicies: []string{}, TransitPolicies: f.policies(a.transit)}
+			p := &Policies{EnforcedPolicies: f.policies(k.trace), PendingPolicies: []string{}, TransitPolicies: f.policies(k.transit)}
 			if f.c.deps.Pending != nil {
 				if pend, ok := f.c.deps.Pending.Pending(a.rep, a.repIngress); ok && pend != nil {
 					p.PendingPolicies = pend

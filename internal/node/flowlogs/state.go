@@ -59,6 +59,9 @@ const (
 	fEnded
 	// fNew: an NFLOG-only flow not yet counted as started.
 	fNew
+	// fEndpointFinal: the last verdict was an endpoint's allow (a
+	// host endpoint's denial right after it is the same packet's).
+	fEndpointFinal
 )
 
 // conn is one flow's state (120 bytes: Go stores map values up to 128
@@ -66,10 +69,15 @@ const (
 type conn struct {
 	id    uint32
 	flags uint16
-	_     uint16
+	// tstage is the transit stage of the last transit verdict.
+	tstage uint8
+	_      uint8
 	// trace is, per reporter side, the node of the trie of rule IDs hit
 	// (0: none).
 	trace [2]uint32
+	// transit is the trace of the host endpoints' rules a forwarded
+	// flow hit (transit_policies; 0: none).
+	transit uint32
 	// svc is the interned original destination when conntrack saw DNAT
 	// (0: none).
 	svc uint32
@@ -89,6 +97,7 @@ type conn struct {
 type row struct {
 	key       tkey
 	trace     [2]uint32
+	transit   uint32
 	svc       uint32
 	ct        bool
 	started   bool
@@ -100,7 +109,7 @@ type row struct {
 
 func (c *conn) row(k tkey) row {
 	return row{
-		key: k, trace: c.trace, svc: c.svc,
+		key: k, trace: c.trace, transit: c.transit, svc: c.svc,
 		ct: c.flags&fCT != 0, started: c.flags&fStarted != 0, completed: c.flags&fEnded != 0,
 		nfPkts: c.nfPkts, ctCount: c.pend, nfBytes: c.nfBytes,
 	}

@@ -94,5 +94,20 @@ type Verdict struct {
 	// Bytes is the packet's length (the IP header's total length, so a
 	// truncated copy still counts the whole packet).
 	Bytes int
-	At    time.Time
+	// Hook is the netfilter hook the rule ran in (HookPrerouting…).
+	Hook uint8
+	// Mark is the packet's mark when the rule ran: the dataplane marks
+	// packets while a host endpoint's chains judge them.
+	Mark uint32
+	At   time.Time
 }
+
+// Netfilter hooks (include/uapi/linux/netfilter.h), as NFLOG reports
+// them.
+const (
+	HookPrerouting  uint8 = 0
+	HookInput       uint8 = 1
+	HookForward     uint8 = 2
+	HookOutput      uint8 = 3
+	HookPostrouting uint8 = 4
+)

@@ -56,9 +56,11 @@ const (
 	msgPacket  = 0 // NFULNL_MSG_PACKET
 	msgConfig  = 1 // NFULNL_MSG_CONFIG
 
-	attrPayload = 9  // NFULA_PAYLOAD
-	attrPrefix  = 10 // NFULA_PREFIX
-	attrSeq     = 12 // NFULA_SEQ
+	attrPacketHdr = 1  // NFULA_PACKET_HDR: hw_protocol, hook, pad
+	attrMark      = 2  // NFULA_MARK
+	attrPayload   = 9  // NFULA_PAYLOAD
+	attrPrefix    = 10 // NFULA_PREFIX
+	attrSeq       = 12 // NFULA_SEQ
 
 	cfgCmd     = 1 // NFULA_CFG_CMD
 	cfgMode    = 2 // NFULA_CFG_MODE

@@ -66,7 +66,7 @@ table inet cngt-nflog {
 		ip daddr %[2]s tcp dport 81 counter log prefix %[4]q group %[1]d drop
 		ip6 daddr %[5]s tcp dport 80 counter log prefix %[6]q group %[1]d accept
 		ip6 daddr %[5]s tcp dport 81 counter log prefix %[7]q group %[1]d drop
-		udp dport 53 counter log prefix %[8]q group %[1]d accept
+		udp dport 53 meta mark set 0x00040000 counter log prefix %[8]q group %[1]d accept
 		icmp type echo-request counter log prefix %[9]q group %[1]d accept
 		icmpv6 type echo-request counter log prefix %[10]q group %[1]d accept
 	}
@@ -204,8 +204,8 @@ func TestVerdicts(t *testing.T) {
 				return err
 			})
 			vs := c.matchCounter(t, serverNS, f.allow)
-			if len(vs) != 1 || vs[0].Tuple != orig || vs[0].At.IsZero() {
-				t.Errorf("allowed connection: verdicts %+v; want one for %s", vs, orig)
+			if len(vs) != 1 || vs[0].Tuple != orig || vs[0].At.IsZero() || vs[0].Hook != event.HookInput || vs[0].Mark != 0 {
+				t.Errorf("allowed connection: verdicts %+v; want one for %s, in the input hook, unmarked", vs, orig)
 			}
 
 			// Dropped: every retransmitted SYN is reported.
@@ -242,8 +242,10 @@ func TestVerdicts(t *testing.T) {
 				}
 				return len(got) > 0
 			})
-			if want := payload + 8 + int(f.ipHdrSize); len(got) != 1 || got[0].Bytes != want {
-				t.Errorf("UDP: verdicts %+v; want one of %d bytes", got, want)
+			// The rule marks the packet before logging it: the report
+			// carries the mark.
+			if want := payload + 8 + int(f.ipHdrSize); len(got) != 1 || got[0].Bytes != want || got[0].Mark != 0x40000 {
+				t.Errorf("UDP: verdicts %+v; want one of %d bytes, marked 0x40000", got, want)
 			}
 
 			// ICMP echo: no ports.

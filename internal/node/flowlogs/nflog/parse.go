@@ -67,7 +67,8 @@ func (r *Reader) parseReport(data []byte, at time.Time) (event.Verdict, bool) {
 		return event.Verdict{}, false
 	}
 	var prefix, payload []byte
-	var seq uint32
+	var seq, mark uint32
+	var hook uint8
 	hasSeq := false
 	for a := data[nfgenHdrLen:]; len(a) >= 4; {
 		l := int(binary.NativeEndian.Uint16(a))
@@ -89,6 +90,14 @@ func (r *Reader) parseReport(data []byte, at time.Time) (event.Verdict, bool) {
 			prefix = v
 		case attrPayload:
 			payload = v
+		case attrPacketHdr:
+			if len(v) >= 3 {
+				hook = v[2]
+			}
+		case attrMark:
+			if len(v) >= 4 {
+				mark = binary.BigEndian.Uint32(v)
+			}
 		case attrSeq:
 			if len(v) >= 4 {
 				seq, hasSeq = binary.BigEndian.Uint32(v), true
@@ -106,7 +115,7 @@ func (r *Reader) parseReport(data []byte, at time.Time) (event.Verdict, bool) {
 		r.parseError("unparsable packet", err)
 		return event.Verdict{}, false
 	}
-	return event.Verdict{Prefix: r.intern(prefix), Tuple: tuple, Bytes: size, At: at}, true
+	return event.Verdict{Prefix: r.intern(prefix), Tuple: tuple, Bytes: size, Hook: hook, Mark: mark, At: at}, true
 }
 
 func (r *Reader) parseError(what string, err error) {

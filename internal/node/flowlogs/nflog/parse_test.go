@@ -137,6 +137,8 @@ func TestParseBatch(t *testing.T) {
 	}
 	report := func(seq uint32, prefix string, pkt []byte) []byte {
 		d := []byte{2, 0, 0, 7} // nfgenmsg: AF_INET, v0, group 7
+		d = append(d, attr(attrPacketHdr, []byte{0x08, 0x00, event.HookForward, 0})...)
+		d = append(d, attr(attrMark, []byte{0, 4, 0, 1})...)
 		d = append(d, attr(attrPrefix, append([]byte(prefix), 0))...)
 		s := make([]byte, 4)
 		binary.BigEndian.PutUint32(s, seq)
@@ -160,8 +162,8 @@ func TestParseBatch(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 	for _, v := range got {
-		if v.Tuple != want || v.Bytes != 60 || v.At != a4Time {
-			t.Errorf("verdict %+v; want tuple %s, 60 bytes", v, want)
+		if v.Tuple != want || v.Bytes != 60 || v.At != a4Time || v.Hook != event.HookForward || v.Mark != 0x40001 {
+			t.Errorf("verdict %+v; want tuple %s, 60 bytes, hook forward, mark 0x40001", v, want)
 		}
 	}
 	if st := r.Stats(); st.Lost != 2 || st.ParseErrors != 1 || st.Verdicts != 3 {
