@@ -418,6 +418,11 @@ func appendValue(buf []byte, k Kind, v any) []byte {
 	return append(buf, b...)
 }
 
+// ListJSON is a list's JSON text.
+func ListJSON(l []string) string {
+	return string(appendValue(make([]byte, 0, 16*len(l)+2), List, l))
+}
+
 // appendString writes s as a JSON string (invalid UTF-8 as U+FFFD).
 func appendString(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/calicong/calico/internal/linseed/logtype"
+)
+
+// AggregateSQL is an aggregation's SQL: the select list (group columns,
+// count, metrics), the GROUP BY list (empty without groups), and the
+// columns a subquery must give the outer query.
+func AggregateSQL(d Dialect, t *logtype.Type, a Aggregation) (sel, group, inner string, err error) {
+	var sels, groups, inners []string
+	for _, f := range a.GroupBy {
+		c, ok := t.Column(f)
+		if !ok {
+			return "", "", "", fmt.Errorf("%w: cannot group by unknown field %q", ErrBadQuery, f)
+		}
+		switch c.Kind {
+		case logtype.Text, logtype.Int, logtype.Bool:
+		default:
+			return "", "", "", fmt.Errorf("%w: cannot group by %s (only text, whole numbers and booleans)", ErrBadQuery, f)
+		}
+		sels = append(sels, Ident(c.Name))
+		groups = append(groups, Ident(c.Name))
+		inners = append(inners, Ident(c.Name))
+	}
+	sels = append(sels, "count(*)")
+	for _, m := range a.Metrics {
+		c, ok := t.Column(m.Field)
+		if !ok || (c.Kind != logtype.Int && c.Kind != logtype.Float) {
+			return "", "", "", fmt.Errorf("%w: %s of %q: not a numeric field", ErrBadQuery, m.Op, m.Field)
+		}
+		switch m.Op {
+		case Sum, Min, Max, Avg:
+		default:
+			return "", "", "", fmt.Errorf("%w: unknown metric %q (use sum, min, max or avg)", ErrBadQuery, m.Op)
+		}
+		// A group without values has 0 (SQL's NULL).
+		sels = append(sels, fmt.Sprintf("COALESCE(%s(%s), 0)", m.Op, Ident(c.Name)))
+		if !slices.Contains(inners, Ident(c.Name)) {
+			inners = append(inners, Ident(c.Name))
+		}
+	}
+	if len(inners) == 0 {
+		inners = []string{ColID}
+	}
+	return strings.Join(sels, ", "), strings.Join(groups, ", "), strings.Join(inners, ", "), nil
+}
+
+// ScanBuckets reads the rows of an AggregateSQL query.
+func ScanBuckets(rows *sql.Rows, t *logtype.Type, a Aggregation) ([]Bucket, error) {
+	out := []Bucket{}
+	n := len(a.GroupBy) + 1 + len(a.Metrics)
+	for rows.Next() {
+		dest := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range dest {
+			ptrs[i] = &dest[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		b := Bucket{Key: make([]any, len(a.GroupBy)), Metrics: make([]float64, len(a.Metrics))}
+		for i, f := range a.GroupBy {
+			c, _ := t.Column(f)
+			b.Key[i] = keyValue(c.Kind, dest[i])
+		}
+		cnt, _ := toFloat(dest[len(a.GroupBy)])
+		b.Count = int64(cnt)
+		for i := range a.Metrics {
+			b.Metrics[i], _ = toFloat(dest[len(a.GroupBy)+1+i])
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func keyValue(k logtype.Kind, v any) any {
+	if v == nil {
+		return nil
+	}
+	if p, ok := v.(*string); ok {
+		if p == nil {
+			return nil
+		}
+		v = *p
+	}
+	switch k {
+	case logtype.Text:
+		switch s := v.(type) {
+		case string:
+			return s
+		case []byte:
+			return string(s)
+		}
+	case logtype.Int:
+		f, _ := toFloat(v)
+		return int64(f)
+	case logtype.Bool:
+		f, _ := toFloat(v)
+		return f != 0
+	}
+	return v
+}
+
+// toFloat reads a number a driver returned.
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case *int64:
+		if n != nil {
+			return float64(*n), true
+		}
+	case *uint8:
+		if n != nil {
+			return float64(*n), true
+		}
+	case *float64:
+		if n != nil {
+			return *n, true
+		}
+	}
+	return 0, false
+}
+
+// UpdateSQL is the SET list of an update and its values, converted for
+// the backend by conv. Only text, number and boolean fields may be set.
+func UpdateSQL(t *logtype.Type, set map[string]any, conv func(logtype.Kind, any) any) (string, []any, error) {
+	if len(set) == 0 {
+		return "", nil, fmt.Errorf("%w: nothing to set", ErrBadQuery)
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	var vals []any
+	for _, k := range keys {
+		c, ok := t.Column(k)
+		if !ok {
+			return "", nil, fmt.Errorf("%w: cannot set unknown field %q", ErrBadQuery, k)
+		}
+		v := set[k]
+		okType := false
+		switch c.Kind {
+		case logtype.Text:
+			_, okType = v.(string)
+		case logtype.Int:
+			_, okType = v.(int64)
+		case logtype.Float:
+			_, okType = v.(float64)
+		case logtype.Bool:
+			_, okType = v.(bool)
+		}
+		if !okType && v != nil {
+			return "", nil, fmt.Errorf("%w: %s: a %T does not fit", ErrBadQuery, k, v)
+		}
+		parts = append(parts, Ident(c.Name)+" = ?")
+		vals = append(vals, conv(c.Kind, v))
+	}
+	return strings.Join(parts, ", "), vals, nil
+}
