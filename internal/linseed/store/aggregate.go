@@ -24,8 +24,14 @@ func AggregateSQL(d Dialect, t *logtype.Type, a Aggregation) (sel, group, inner 
 		default:
 			return "", "", "", fmt.Errorf("%w: cannot group by %s (only text, whole numbers and booleans)", ErrBadQuery, f)
 		}
-		sels = append(sels, Ident(c.Name))
-		groups = append(groups, Ident(c.Name))
+		expr := Ident(c.Name)
+		if d == ClickHouse {
+			// A missing value is its own group, as SQL's NULL.
+			i, _ := t.ColumnIndex(f)
+			expr = fmt.Sprintf("if(%s, %s, NULL)", present(i), expr)
+		}
+		sels = append(sels, expr)
+		groups = append(groups, expr)
 		inners = append(inners, Ident(c.Name))
 	}
 	sels = append(sels, "count(*)")
@@ -39,8 +45,14 @@ func AggregateSQL(d Dialect, t *logtype.Type, a Aggregation) (sel, group, inner 
 		default:
 			return "", "", "", fmt.Errorf("%w: unknown metric %q (use sum, min, max or avg)", ErrBadQuery, m.Op)
 		}
-		// A group without values has 0 (SQL's NULL).
-		sels = append(sels, fmt.Sprintf("COALESCE(%s(%s), 0)", m.Op, Ident(c.Name)))
+		// Records without the field take no part; a group without any
+		// has 0.
+		if d == ClickHouse {
+			i, _ := t.ColumnIndex(m.Field)
+			sels = append(sels, fmt.Sprintf("if(countIf(%[3]s) = 0, 0, %[1]sIf(%[2]s, %[3]s))", m.Op, Ident(c.Name), present(i)))
+		} else {
+			sels = append(sels, fmt.Sprintf("COALESCE(%s(%s), 0)", m.Op, Ident(c.Name)))
+		}
 		if !slices.Contains(inners, Ident(c.Name)) {
 			inners = append(inners, Ident(c.Name))
 		}

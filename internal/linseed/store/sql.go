@@ -26,7 +26,17 @@ const (
 	ColTime    = "_time"
 	ColID      = "_id"
 	ColExtra   = "_extra"
+	// ColNulls (ClickHouse) lists the indexes of the columns a record has
+	// no value for: ClickHouse's columns are not Nullable (a null map
+	// per column makes inserts several times slower), so a missing
+	// value is stored as "" or 0 and named here.
+	ColNulls = "_nulls"
 )
+
+// present is the ClickHouse condition "the record has column i".
+func present(i int) string {
+	return fmt.Sprintf("NOT has(%s, %d)", ColNulls, i)
+}
 
 // SQL builds the SQL of queries over one type's table in one dialect.
 // Conditions are written so that they never evaluate to NULL (a record
@@ -111,7 +121,13 @@ var sqlOps = map[logquery.Op]string{logquery.Eq: "=", logquery.Lt: "<", logquery
 
 // term is one comparison. neg says an odd number of NOTs surround it:
 // then a NULL must not leak out of the comparison.
+//
+// ClickHouse 18's logical functions do not follow SQL's three-valued
+// logic with NULLs, so there every comparison is made NULL-free.
 func (w *where) term(t *logquery.Term, neg bool) (string, error) {
+	if w.D == ClickHouse {
+		neg = true
+	}
 	c, ok := w.T.Column(t.Key)
 	if !ok {
 		return "", fmt.Errorf("%w: unknown field %q", ErrBadQuery, t.Key)
@@ -166,7 +182,7 @@ func (w *where) term(t *logquery.Term, neg bool) (string, error) {
 		} else {
 			cond = fmt.Sprintf("%s %s ?", col, sqlOps[t.Op])
 		}
-		return w.nullSafe(cond, neg), nil
+		return w.nullSafe(cond, neg, t.Key), nil
 	case logtype.Bool:
 		vals := t.Values
 		if t.Op != logquery.In {
@@ -187,7 +203,7 @@ func (w *where) term(t *logquery.Term, neg bool) (string, error) {
 			}
 			ors = append(ors, col+" = ?")
 		}
-		return w.nullSafe("("+strings.Join(ors, " OR ")+")", neg), nil
+		return w.nullSafe("("+strings.Join(ors, " OR ")+")", neg, t.Key), nil
 	case logtype.List:
 		vals := t.Values
 		if t.Op == logquery.Eq {
@@ -209,7 +225,13 @@ func (w *where) textEq(col, v string, neg bool) string {
 	return "(COALESCE(" + col + ", '') = ?)"
 }
 
-func (w *where) nullSafe(cond string, neg bool) string {
+// nullSafe makes a comparison of a number or boolean false when the
+// record has no value.
+func (w *where) nullSafe(cond string, neg bool, path string) string {
+	if w.D == ClickHouse {
+		i, _ := w.T.ColumnIndex(path)
+		return "(" + present(i) + " AND " + cond + ")"
+	}
 	if !neg {
 		return cond
 	}

@@ -38,7 +38,7 @@ func TestConformance(t *testing.T) {
 // does) and reports flow logs per second.
 func BenchmarkIngest(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "logs.db"))
-	typ, rows := benchFlows(b, 20000)
+	typ, rows := storetest.BenchFlows(b, 20000)
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
@@ -48,7 +48,7 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		}
 		n += len(rows)
-		rows = reID(rows)
+		storetest.ReID(rows)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
 }
@@ -68,7 +68,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ, rows := benchFlows(t, 20000)
+	typ, rows := storetest.BenchFlows(t, 20000)
 	acked := 0
 	var werr error
 	for i := 0; i < len(rows); i += 100 {

@@ -489,3 +489,23 @@ func testRetain(t *testing.T, h Harness) {
 		t.Errorf("retain again: dropped %d (%v)", again, err)
 	}
 }
+
+// BenchFlows are n random flow logs in time order (as they arrive).
+func BenchFlows(tb testing.TB, n int) (*logtype.Type, []logtype.Row) {
+	typ := logtype.All()[logtype.Flows]
+	rng := rand.New(rand.NewPCG(1, 2))
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = FlowLine(rng)
+	}
+	rows := Rows(tb, typ, lines)
+	slices.SortFunc(rows, func(a, b logtype.Row) int { return cmpInt(a.Time, b.Time) })
+	return typ, rows
+}
+
+// ReID gives rows new IDs, so that writing them again stores them.
+func ReID(rows []logtype.Row) {
+	for i := range rows {
+		rows[i].ID = rand.Int64()
+	}
+}

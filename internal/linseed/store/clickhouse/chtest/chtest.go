@@ -1,0 +1,147 @@
+// Package chtest runs a real ClickHouse server (Debian's
+// clickhouse-server) for tests: a private instance on loopback ports,
+// with its data in a temporary directory, stopped and removed afterwards.
+package chtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is a running ClickHouse.
+type Server struct {
+	// Addr is the native protocol's address, HTTPAddr the HTTP one's.
+	Addr, HTTPAddr string
+	dir            string
+	cmd            *exec.Cmd
+	exited         chan struct{}
+}
+
+// Binary is the server's executable.
+const Binary = "clickhouse-server"
+
+// Available says whether the server is installed.
+func Available() bool {
+	_, err := exec.LookPath(Binary)
+	return err == nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start starts a server with its data under a new temporary directory.
+func Start() (*Server, error) {
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not installed (apt-get install clickhouse-server): %w", Binary, err)
+	}
+	dir, err := os.MkdirTemp("", "cngt-clickhouse-")
+	if err != nil {
+		return nil, err
+	}
+	tcp, err1 := freePort()
+	httpPort, err2 := freePort()
+	if err := errors.Join(err1, err2); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	config := fmt.Sprintf(`<yandex>
+  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/error.log</errorlog></logger>
+  <http_port>%[2]d</http_port>
+  <tcp_port>%[3]d</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <users_config>%[1]s/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+</yandex>
+`, dir, httpPort, tcp)
+	users := `<yandex>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+`
+	if err := errors.Join(os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o600),
+		os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600)); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	out.Close()
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", tcp), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort), dir: dir, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.HTTPAddr + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			stdout, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("clickhouse-server exited at start:\n%s%s", tail(stdout), tail(log))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, errors.New("clickhouse-server did not answer /ping within 30s")
+		}
+	}
+}
+
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// Stop stops the server and removes its data.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.exited
+		}
+	}
+	os.RemoveAll(s.dir)
+}
