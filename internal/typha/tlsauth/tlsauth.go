@@ -157,6 +157,17 @@ func ServingCertificate(certFile, keyFile string) (func(*tls.ClientHelloInfo) (*
 	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.get() }, nil
 }
 
+// ClientCertificate loads a client's certificate and key for
+// tls.Config.GetClientCertificate, re-reading them when either file
+// changes.
+func ClientCertificate(certFile, keyFile string) (func(*tls.CertificateRequestInfo) (*tls.Certificate, error), error) {
+	kp, err := newKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return kp.get() }, nil
+}
+
 // keyPair is a certificate and key re-read when either file changes.
 type keyPair struct {
 	certFile, keyFile string
