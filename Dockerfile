@@ -51,3 +51,16 @@ FROM gcr.io/distroless/static-debian12:nonroot AS ctl
 COPY --from=build /out/calicoctl /out/calicoq /usr/local/bin/
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/calicoctl"]
+
+# The log API (docs/linseed.md); its SQLite store is a mounted volume.
+FROM gcr.io/distroless/static-debian12:nonroot AS linseed
+COPY --from=build /out/calico-linseed /usr/local/bin/
+USER 10001:10001
+EXPOSE 8444
+ENTRYPOINT ["/usr/local/bin/calico-linseed"]
+
+# The per-node log shipper: root, to read the node's log files.
+FROM gcr.io/distroless/static-debian12 AS log-shipper
+COPY --from=build /out/calico-log-shipper /usr/local/bin/
+USER 0:0
+ENTRYPOINT ["/usr/local/bin/calico-log-shipper"]

@@ -49,7 +49,7 @@ build-kube:
 	ln -sf kube-lab $(BIN)/kubectl
 
 ## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
-IMAGES := node typha kube-controllers apiserver ctl
+IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper
 images:
 	for t in $(IMAGES); do docker build --build-arg VERSION=$(VERSION) --target $$t -t calicong/$$t:$(VERSION) . || exit 1; done
 

@@ -102,6 +102,9 @@ Use it with:
 	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "kube-scheduler port")
 	f.IntVar(&cfg.APIServerWebhookPort, "calico-apiserver-port", cfg.APIServerWebhookPort, "calico-apiserver's admission webhook port")
 	f.IntVar(&cfg.APIServerHealthPort, "calico-apiserver-health-port", cfg.APIServerHealthPort, "calico-apiserver's health port")
+	f.IntVar(&cfg.LinseedPort, "linseed-port", cfg.LinseedPort, "calico-linseed's HTTPS port (the log API)")
+	f.IntVar(&cfg.LinseedHealthPort, "linseed-health-port", cfg.LinseedHealthPort, "calico-linseed's health port")
+	f.IntVar(&cfg.LinseedMetricsPort, "linseed-metrics-port", cfg.LinseedMetricsPort, "calico-linseed's metrics port")
 	f.StringVar(&cfg.KubeBinary, "kube-binary", cfg.KubeBinary, "the kube-lab control-plane binary")
 
 	down := &cobra.Command{

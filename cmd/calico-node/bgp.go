@@ -46,8 +46,14 @@ func startRouting(ctx context.Context, backend string, client *datastore.Client,
 	if err != nil {
 		return routing{}, err
 	}
+	// BIRD's log is also kept as BGP logs for the log shipper
+	// (CALICO_BGP_LOG_DIR; "none" keeps none).
+	var output func(string)
+	if dir := envOr("CALICO_BGP_LOG_DIR", "/var/log/calico/bird"); dir != "none" {
+		output = bgpLogWriter(dir, node, log)
+	}
 	d := bird.New(bird.Config{ConfigDir: envOr("CALICO_CONFD_CONFIG_DIR", "/etc/calico/confd/config"), GracefulStop: graceful,
-		RunDir: envOr("CALICO_RUN_DIR", "/var/run/calico"), Log: log.With("component", "bird")})
+		RunDir: envOr("CALICO_RUN_DIR", "/var/run/calico"), Log: log.With("component", "bird"), Output: output})
 	secretsNS := envOr("CALICO_NAMESPACE", "kube-system")
 	cd := confd.New(confd.Config{Node: node, BIRD: d, Log: log.With("component", "confd"),
 		Secrets: func(ctx context.Context, name, key string) (string, error) {

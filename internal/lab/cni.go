@@ -150,6 +150,8 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 		"KUBECONFIG="+a.cfg.componentKubeconfig(calicoNodeIdentity.file), "IP="+h.IP.String(), "IP6=none",
 		"CALICO_CONFD_CONFIG_DIR="+filepath.Join(h.Dir, "confd"), "CALICO_RUN_DIR="+filepath.Join(h.Dir, "run"),
 		"CALICO_NODENAME_FILE="+filepath.Join(h.Dir, "nodename"), "CALICO_CNI_KUBECONFIG="+filepath.Join(a.cniNetDir(), cniinstall.KubeconfigName),
+		// BIRD's log as BGP logs, for the node's log shipper.
+		"CALICO_BGP_LOG_DIR="+filepath.Join(h.Dir, "bird"),
 		// Flow logs on, in the node's own directory, flushed every 15 s (Config), with
 		// labels, policies and Services; metrics on (docs/lab.md).
 		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL="+a.flowLogsInterval().String(), "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+
+	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/manifests"
 )
 
 // component is one process the supervisor runs: a control-plane
@@ -13,6 +16,8 @@ type component struct {
 	name   string
 	binary string
 	args   []string
+	// env is added to the supervisor's environment.
+	env    []string
 	health string // URL that answers 200 once the component is ready
 }
 
@@ -117,5 +122,44 @@ func components(cfg Config) []component {
 			},
 			health: "http://" + hostPort(cfg.APIServerHealthPort) + "/readiness",
 		},
+		{
+			// The log API (docs/linseed.md), on SQLite in the state
+			// directory.
+			name:   manifests.LinseedName,
+			binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-linseed"),
+			env: []string{
+				"LINSEED_LISTEN=" + hostPort(cfg.LinseedPort),
+				"LINSEED_HEALTH_LISTEN=" + hostPort(cfg.LinseedHealthPort),
+				"LINSEED_METRICS_LISTEN=" + hostPort(cfg.LinseedMetricsPort),
+				"LINSEED_TLS_CERT=" + pki("linseed.crt"), "LINSEED_TLS_KEY=" + pki("linseed.key"),
+				"LINSEED_CLIENT_CA=" + pki("ca.crt"),
+				"LINSEED_BACKEND=sqlite", "LINSEED_SQLITE_PATH=" + cfg.path("linseed", "logs.db"),
+				"KUBECONFIG=" + cfg.componentKubeconfig(linseedIdentity.file),
+			},
+			health: "http://" + hostPort(cfg.LinseedHealthPort) + "/readiness",
+		},
+	}
+}
+
+// logShipper is a node's calico-log-shipper: its flow and BGP logs, and
+// on the first node the API server's audit log too (as the DaemonSet's
+// pod on a control-plane node ships it).
+func logShipper(cfg Config, h multihost.HostSpec, healthPort, metricsPort int, audit bool) component {
+	env := []string{
+		"LINSEED_URL=" + cfg.LinseedURL(), "LINSEED_CA=" + cfg.CAPath(),
+		"LINSEED_CLIENT_CERT=" + cfg.pkiPath("log-shipper.crt"), "LINSEED_CLIENT_KEY=" + cfg.pkiPath("log-shipper.key"),
+		"LINSEED_TOKEN=" + cfg.shipperTokenFile(),
+		"FLOW_LOG_DIR=" + filepath.Join(h.Dir, "flowlogs"), "DNS_LOG_DIR=", "BGP_LOG_DIR=" + filepath.Join(h.Dir, "bird"),
+		"SHIPPER_STATE_DIR=" + filepath.Join(h.Dir, "log-shipper"),
+		fmt.Sprintf("SHIPPER_HEALTH_LISTEN=127.0.0.1:%d", healthPort), fmt.Sprintf("SHIPPER_METRICS_LISTEN=127.0.0.1:%d", metricsPort),
+	}
+	if audit {
+		env = append(env, "AUDIT_LOG_FILE="+cfg.auditLogPath())
+	}
+	return component{
+		name:   "log-shipper-" + h.Name,
+		binary: filepath.Join(filepath.Dir(cfg.Executable), manifests.LogShipperName),
+		env:    env,
+		health: fmt.Sprintf("http://127.0.0.1:%d/liveness", healthPort),
 	}
 }

@@ -32,6 +32,11 @@ type Config struct {
 	// webhooks), APIServerHealthPort its /readiness.
 	APIServerWebhookPort int `json:"calicoAPIServerPort"`
 	APIServerHealthPort  int `json:"calicoAPIServerHealthPort"`
+	// LinseedPort is calico-linseed's HTTPS port (the log API),
+	// LinseedHealthPort its /readiness, LinseedMetricsPort its metrics.
+	LinseedPort        int `json:"linseedPort"`
+	LinseedHealthPort  int `json:"linseedHealthPort"`
+	LinseedMetricsPort int `json:"linseedMetricsPort"`
 	// ServiceCIDR is the Service cluster IP range.
 	ServiceCIDR string `json:"serviceCIDR"`
 	// Nodes is the number of sandbox nodes (network namespaces running
@@ -68,6 +73,9 @@ func Defaults() Config {
 		SchedulerPort:         10259,
 		APIServerWebhookPort:  5443,
 		APIServerHealthPort:   9095,
+		LinseedPort:           8444,
+		LinseedHealthPort:     9088,
+		LinseedMetricsPort:    9089,
 		ServiceCIDR:           "10.96.0.0/16",
 		TyphaReplicas:         2,
 		FlowLogsFlushInterval: 15 * time.Second,
@@ -136,6 +144,9 @@ func (c Config) ports() []portUse {
 		{"kube-scheduler", "--scheduler-port", c.SchedulerPort},
 		{"calico-apiserver", "--calico-apiserver-port", c.APIServerWebhookPort},
 		{"calico-apiserver (health)", "--calico-apiserver-health-port", c.APIServerHealthPort},
+		{"calico-linseed", "--linseed-port", c.LinseedPort},
+		{"calico-linseed (health)", "--linseed-health-port", c.LinseedHealthPort},
+		{"calico-linseed (metrics)", "--linseed-metrics-port", c.LinseedMetricsPort},
 	}
 }
 
@@ -177,6 +188,19 @@ func (c Config) configFile() string                  { return c.path("lab.json")
 func (c Config) supervisorPIDFile() string           { return c.path("supervisor.pid") }
 func (c Config) statusFile() string                  { return c.path("status.json") }
 func (c Config) auditLogPath() string                { return c.path("audit", "audit.log") }
+
+// LinseedURL is where the log API is served.
+func (c Config) LinseedURL() string {
+	return "https://" + net.JoinHostPort(c.Host, fmt.Sprint(c.LinseedPort))
+}
+
+// The log API's credentials for users and tests: a client certificate
+// and a ServiceAccount token allowed everything in linseed.tigera.io.
+func (c Config) LinseedClientCert() string { return c.pkiPath("linseed-user.crt") }
+func (c Config) LinseedClientKey() string  { return c.pkiPath("linseed-user.key") }
+func (c Config) LinseedTokenFile() string  { return c.pkiPath("linseed-user.token") }
+func (c Config) CAPath() string            { return c.pkiPath("ca.crt") }
+func (c Config) shipperTokenFile() string  { return c.pkiPath("log-shipper.token") }
 func (c Config) componentKubeconfig(n string) string { return c.path(n + ".kubeconfig") }
 
 // LoadConfig reads the configuration a lab was started with from its state

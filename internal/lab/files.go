@@ -31,6 +31,7 @@ var (
 	kubeControllersIdentity = serviceAccountIdentity(manifests.KubeControllersName)
 	typhaIdentity           = serviceAccountIdentity(manifests.TyphaName)
 	apiServerIdentity       = serviceAccountIdentity(manifests.APIServerName)
+	linseedIdentity         = serviceAccountIdentity(manifests.LinseedName)
 )
 
 func serviceAccountIdentity(name string) identity {
@@ -110,6 +111,10 @@ func generateFiles(cfg Config) error {
 		{"typha-client", pki.Request{CommonName: typhaClientCN, Client: true}},
 		// The API server's identity towards kubelets and webhooks.
 		{"apiserver-client", pki.Request{CommonName: "kube-apiserver-client", Organization: []string{"system:masters"}, Client: true}},
+		// The log API, and the certificates its clients present.
+		{"linseed", pki.Request{CommonName: manifests.LinseedName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"log-shipper", pki.Request{CommonName: manifests.LogShipperName, Client: true}},
+		{"linseed-user", pki.Request{CommonName: "calico-lab-user", Client: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)
@@ -130,7 +135,7 @@ func generateFiles(cfg Config) error {
 	}
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
-	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity} {
+	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

@@ -6,6 +6,9 @@ import (
 	"io"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/calicong/calico/config/admission"
@@ -35,7 +38,8 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 	}
 	// Calico's components run with their manifests' RBAC.
-	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC()} {
+	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC(),
+		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC()} {
 		y, err := manifests.YAML("", rbac)
 		if err != nil {
 			return err
@@ -53,6 +57,37 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := RegisterWebhooks(ctx, cfg, c); err != nil {
 		return fmt.Errorf("registering calico-apiserver's webhooks: %w", err)
 	}
+	// The log shippers' and the user's tokens for Linseed.
+	for _, tok := range []struct{ sa, file string }{{manifests.LogShipperName, cfg.shipperTokenFile()}, {linseedUser, cfg.LinseedTokenFile()}} {
+		if err := writeToken(ctx, c, tok.sa, tok.file); err != nil {
+			return fmt.Errorf("a token for %s: %w", tok.sa, err)
+		}
+	}
 	fmt.Fprintf(out, "  %-24s installed (%.1fs)\n", "calico resources", time.Since(start).Seconds())
 	return nil
+}
+
+// linseedUser is the ServiceAccount whose token `calico-lab env` gives
+// users and tests of the log API: allowed everything in linseed.tigera.io.
+const linseedUser = "calico-lab-linseed-user"
+
+func linseedUserRBAC() []runtime.Object {
+	return manifests.ServiceAccountRBAC(linseedUser, []rbacv1.PolicyRule{{APIGroups: []string{manifests.LinseedAPIGroup},
+		Resources: manifests.LinseedResources, Verbs: []string{"get", "create", "dismiss", "delete"}}}, nil)
+}
+
+// tokenLifetime is how long the lab's tokens live (the lab is rebuilt
+// long before).
+const tokenLifetime = 365 * 24 * time.Hour
+
+// writeToken writes a token of a ServiceAccount (in the components'
+// namespace) to a file.
+func writeToken(ctx context.Context, c *datastore.Client, sa, file string) error {
+	secs := int64(tokenLifetime.Seconds())
+	tr, err := c.Kube.CoreV1().ServiceAccounts(manifests.Namespace).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs}}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	return writeFile(file, []byte(tr.Status.Token), 0o600)
 }

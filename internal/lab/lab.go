@@ -436,5 +436,12 @@ func Env(cfg Config, out io.Writer) error {
 		return ErrNotUp
 	}
 	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.KubeconfigPath())
+	fmt.Fprintf(out, "export CALICO_LAB_CA=%s\n", cfg.CAPath())
+	fmt.Fprintf(out, "export LINSEED_URL=%s\n", cfg.LinseedURL())
+	fmt.Fprintf(out, "export LINSEED_CLIENT_CERT=%s\n", cfg.LinseedClientCert())
+	fmt.Fprintf(out, "export LINSEED_CLIENT_KEY=%s\n", cfg.LinseedClientKey())
+	if tok, err := os.ReadFile(cfg.LinseedTokenFile()); err == nil {
+		fmt.Fprintf(out, "export LINSEED_TOKEN=%s\n", strings.TrimSpace(string(tok)))
+	}
 	return nil
 }

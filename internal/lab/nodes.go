@@ -25,6 +25,8 @@ type nodesRecord struct {
 	AgentPorts map[string]int `json:"agentPorts"`
 	// ControllersPort is calico-kube-controllers' metrics and health port.
 	ControllersPort int `json:"controllersPort"`
+	// ShipperPorts are the nodes' log shippers' health and metrics ports.
+	ShipperPorts map[string][2]int `json:"shipperPorts,omitempty"`
 }
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
@@ -40,12 +42,12 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &nodesRecord{AgentPorts: map[string]int{}}
+	rec := &nodesRecord{AgentPorts: map[string]int{}, ShipperPorts: map[string][2]int{}}
 	fail := func(err error) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(cfg.Nodes + 1)
+	ports, err := FreePorts(3*cfg.Nodes + 1)
 	if err != nil {
 		return fail(err)
 	}
@@ -56,6 +58,7 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 			return fail(fmt.Errorf("node %s: %w", name, err))
 		}
 		rec.AgentPorts[name] = ports[i]
+		rec.ShipperPorts[name] = [2]int{ports[cfg.Nodes+1+2*i], ports[cfg.Nodes+2+2*i]}
 	}
 	rec.Cluster = mh.Spec()
 	data, _ := json.MarshalIndent(rec, "", "  ")
@@ -101,13 +104,16 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 			"--lease-namespace=kube-system"},
 		health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.ControllersPort),
 	}}
-	for _, h := range rec.Cluster.Hosts {
+	for i, h := range rec.Cluster.Hosts {
 		out = append(out, component{
 			name:   h.Name,
 			binary: cfg.Executable,
 			args:   []string{"node-agent", "--state-dir=" + cfg.StateDir, "--node=" + h.Name},
 			health: fmt.Sprintf("http://127.0.0.1:%d/readyz", rec.AgentPorts[h.Name]),
 		})
+		if p, ok := rec.ShipperPorts[h.Name]; ok {
+			out = append(out, logShipper(cfg, h, p[0], p[1], i == 0))
+		}
 	}
 	return out
 }

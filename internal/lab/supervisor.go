@@ -167,6 +167,9 @@ func (s *supervisor) start(c component) (<-chan error, error) {
 		cmd = exec.Command(c.binary, c.args...)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if len(c.env) > 0 {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
 	// Components die with the supervisor, even if it is killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	waited, err := proc.Start(cmd, syscall.SIGKILL)

@@ -66,6 +66,11 @@ func APIServerRBAC() []runtime.Object {
 	})
 }
 
+// ServiceAccountRBAC is serviceAccountRBAC, for the lab's own accounts.
+func ServiceAccountRBAC(name string, cluster, namespaced []rbacv1.PolicyRule) []runtime.Object {
+	return serviceAccountRBAC(name, cluster, namespaced)
+}
+
 // serviceAccountRBAC is a component's ServiceAccount, a ClusterRole with
 // the cluster rules bound to it, and, when there are namespaced rules, a
 // Role in its namespace bound likewise. All are named after it.
@@ -220,6 +225,8 @@ func Files() (map[string][]byte, error) {
 		{"calico-typha.yaml", "calico-typha: fan-out between the API server and calico-node (docs/typha.md).", Typha(Version)},
 		{"calico-kube-controllers.yaml", "calico-kube-controllers: IPAM garbage collection, node clean-up, LoadBalancer addresses, automatic host endpoints (docs/kube-controllers.md).", KubeControllers(Version)},
 		{"calico-apiserver.yaml", "calico-apiserver: admission webhooks (docs/apiserver.md).", APIServer(Version)},
+		{"calico-linseed.yaml", "calico-linseed: the log API and its store (docs/linseed.md); needs the calico-linseed-tls Secret.", Linseed(Version)},
+		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {
 		y, err := YAML(header+"# "+f.about+"\n", f.objs)
 		if err != nil {

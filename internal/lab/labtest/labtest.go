@@ -72,7 +72,7 @@ func Config(dir string) (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, err
 	}
-	ports, err := FreePorts(7)
+	ports, err := FreePorts(10)
 	if err != nil {
 		return lab.Config{}, err
 	}
@@ -83,6 +83,7 @@ func Config(dir string) (lab.Config, error) {
 	cfg.EtcdClientPort, cfg.EtcdPeerPort, cfg.APIServerPort, cfg.ControllerManagerPort, cfg.SchedulerPort =
 		ports[0], ports[1], ports[2], ports[3], ports[4]
 	cfg.APIServerWebhookPort, cfg.APIServerHealthPort = ports[5], ports[6]
+	cfg.LinseedPort, cfg.LinseedHealthPort, cfg.LinseedMetricsPort = ports[7], ports[8], ports[9]
 	return cfg, nil
 }
 

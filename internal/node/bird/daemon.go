@@ -33,6 +33,9 @@ type Config struct {
 	// other tools (bird.ctl, see CompatSocket).
 	RunDir string
 	Log    *slog.Logger
+	// Output, if set, hears each line BIRD writes (its log), besides
+	// the log (calico-node keeps them as BGP logs).
+	Output func(line string)
 	// RestartBackoff is the first wait before restarting a BIRD that died
 	// (default 1s, doubling to 30s).
 	RestartBackoff time.Duration
@@ -301,5 +304,8 @@ func (d *Daemon) logLines(r io.Reader) {
 	s := bufio.NewScanner(r)
 	for s.Scan() {
 		d.cfg.Log.Info(s.Text(), "component", "bird")
+		if d.cfg.Output != nil {
+			d.cfg.Output(s.Text())
+		}
 	}
 }
