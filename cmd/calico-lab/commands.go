@@ -119,6 +119,44 @@ func newRestartCommand(cfg *lab.Config) *cobra.Command {
 	return cmd
 }
 
+func newStopCommand(cfg *lab.Config) *cobra.Command {
+	var node string
+	cmd := &cobra.Command{
+		Use:   "stop COMPONENT [--node NAME]",
+		Short: "Stop a control-plane component, Linseed, a log shipper or a node agent until calico-lab start",
+		Long: "Stop one of the components the lab's supervisor runs and keep it stopped, to see how the rest\n" +
+			"copes without it: calico-lab stop calico-linseed; calico-lab start calico-linseed",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := lab.Stop(cmd.Context(), *cfg, args[0], node); err != nil {
+				return usageOr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s stopped; calico-lab start %s starts it again\n", args[0], args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&node, "node", "", "the node (for node-agent)")
+	return cmd
+}
+
+func newStartCommand(cfg *lab.Config) *cobra.Command {
+	var node string
+	cmd := &cobra.Command{
+		Use:   "start COMPONENT [--node NAME]",
+		Short: "Start a component calico-lab stop stopped, and wait until it is ready",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := lab.Start(cmd.Context(), *cfg, args[0], node); err != nil {
+				return usageOr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s running\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&node, "node", "", "the node (for node-agent)")
+	return cmd
+}
+
 func newRolloutCommand(cfg *lab.Config) *cobra.Command {
 	rollout := &cobra.Command{Use: "rollout", Short: "Roll a node component over every node, as a DaemonSet update does"}
 	var perNode time.Duration

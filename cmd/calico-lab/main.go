@@ -167,6 +167,6 @@ Use it with:
 	}
 	nodeAgent.Flags().StringVar(&agentNode, "node", "", "the node to run")
 	root.AddCommand(up, down, status, env, supervise, nodeAgent, newProbeCommand(&cfg), newExecCommand(&cfg), newRolloutCommand(&cfg),
-		newLogsCommand(&cfg), newRestartCommand(&cfg))
+		newLogsCommand(&cfg), newRestartCommand(&cfg), newStopCommand(&cfg), newStartCommand(&cfg))
 	return root
 }

@@ -170,9 +170,4 @@ func lastLines(s string, n int) string {
 }
 
 // flowLogsInterval is the nodes' flow log flush interval.
-func (a *agent) flowLogsInterval() time.Duration {
-	if a.cfg.FlowLogsFlushInterval > 0 {
-		return a.cfg.FlowLogsFlushInterval
-	}
-	return 15 * time.Second
-}
+func (a *agent) flowLogsInterval() time.Duration { return a.cfg.flowLogsFlushInterval() }

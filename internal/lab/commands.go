@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"os"
@@ -306,31 +307,124 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 		_, err = agentRestart(ctx, node, port, component, false)
 		return err
 	}
+	c, err := supervised(cfg, component, node)
+	if err != nil {
+		return err
+	}
+	return stopComponent(cfg, c)
+}
+
+// supervised finds a component the supervisor runs (the control plane,
+// Linseed, the log shippers, a node agent by --node) in its status.
+func supervised(cfg Config, component, node string) (ComponentStatus, error) {
 	name := component
 	if component == "node-agent" {
 		if node == "" {
-			return fmt.Errorf("%w: say which node's agent with --node", ErrUsage)
+			return ComponentStatus{}, fmt.Errorf("%w: say which node's agent with --node", ErrUsage)
 		}
 		name = node
 	}
 	st, err := ReadStatus(cfg)
 	if err != nil {
-		return err
+		return ComponentStatus{}, err
 	}
 	for _, c := range st.Components {
-		if c.Name != name {
-			continue
+		if c.Name == name {
+			return c, nil
 		}
-		if c.PID == 0 {
-			return fmt.Errorf("%s is not running (state %s)", name, c.State)
-		}
-		if !componentIsOurs(cfg, c.PID, c.Name) {
-			return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, name)
-		}
-		stopPID(c.PID, 30*time.Second, func() bool { return processArgs(c.PID) != nil })
+	}
+	return ComponentStatus{}, fmt.Errorf("%w: the lab runs no %q (see calico-lab status)", ErrUsage, name)
+}
+
+// stopComponent stops a supervised component's process.
+func stopComponent(cfg Config, c ComponentStatus) error {
+	if c.PID == 0 {
+		return fmt.Errorf("%s is not running (state %s)", c.Name, c.State)
+	}
+	if !componentIsOurs(cfg, c.PID, c.Name) {
+		return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, c.Name)
+	}
+	stopPID(c.PID, 30*time.Second, func() bool { return processArgs(c.PID) != nil })
+	return nil
+}
+
+// Stop stops a component the supervisor runs and keeps it stopped until
+// Start, as `systemctl stop` would: to see how the rest copes without it
+// (the log shippers without Linseed, say). It returns once the supervisor
+// reports it stopped. The node components (calico-node, kube-proxy,
+// calico-typha) belong to their node's agent and are only restarted.
+func Stop(ctx context.Context, cfg Config, component, node string) error {
+	if supervisorPID(cfg) == 0 {
+		return ErrNotUp
+	}
+	if component == "calico-node" || component == "kube-proxy" || component == "calico-typha" {
+		return fmt.Errorf("%w: %s runs under its node's agent: restart it, or stop the agent (calico-lab stop node-agent --node NAME)", ErrUsage, component)
+	}
+	c, err := supervised(cfg, component, node)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.heldDir(), 0o700); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(cfg.heldDir(), c.Name), nil, 0o600); err != nil {
+		return err
+	}
+	if c.State == "stopped" && c.PID == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: the lab runs no %q (see calico-lab status)", ErrUsage, name)
+	if err := stopComponent(cfg, c); err != nil {
+		os.Remove(filepath.Join(cfg.heldDir(), c.Name))
+		return err
+	}
+	return waitState(ctx, cfg, c.Name, "stopped", 30*time.Second)
+}
+
+// Start lets the supervisor start a component Stop stopped, and returns
+// once it is running and healthy again.
+func Start(ctx context.Context, cfg Config, component, node string) error {
+	if supervisorPID(cfg) == 0 {
+		return ErrNotUp
+	}
+	c, err := supervised(cfg, component, node)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(cfg.heldDir(), c.Name)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s was not stopped with calico-lab stop (state %s)", ErrUsage, c.Name, c.State)
+		}
+		return err
+	}
+	return waitState(ctx, cfg, c.Name, "running", startTimeout+30*time.Second)
+}
+
+// waitState polls the supervisor's status until a component is in state.
+func waitState(ctx context.Context, cfg Config, name, state string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := ""
+	for {
+		if st, err := ReadStatus(cfg); err == nil {
+			for _, c := range st.Components {
+				if c.Name != name {
+					continue
+				}
+				if c.State == state {
+					return nil
+				}
+				last = c.State
+				if c.LastExit != "" {
+					last += " (" + firstLine(c.LastExit) + ")"
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is %s, not %s, after %v; see calico-lab logs %s", name, last, state, timeout, name)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // agentRestart asks a node's agent to restart one of its components and,

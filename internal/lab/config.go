@@ -182,12 +182,30 @@ func (c Config) APIServerURL() string {
 func (c Config) pkiPath(name string) string { return c.path("pki", name) }
 
 // typhaNode reports whether the i-th node (from 0) runs calico-typha.
-func (c Config) typhaNode(i int) bool                { return i < c.TyphaReplicas }
-func (c Config) logPath(name string) string          { return c.path("logs", name+".log") }
-func (c Config) configFile() string                  { return c.path("lab.json") }
-func (c Config) supervisorPIDFile() string           { return c.path("supervisor.pid") }
-func (c Config) statusFile() string                  { return c.path("status.json") }
-func (c Config) auditLogPath() string                { return c.path("audit", "audit.log") }
+func (c Config) typhaNode(i int) bool       { return i < c.TyphaReplicas }
+func (c Config) logPath(name string) string { return c.path("logs", name+".log") }
+func (c Config) configFile() string         { return c.path("lab.json") }
+func (c Config) supervisorPIDFile() string  { return c.path("supervisor.pid") }
+
+// flowLogsFlushInterval is the nodes' flow log flush interval.
+func (c Config) flowLogsFlushInterval() time.Duration {
+	if c.FlowLogsFlushInterval > 0 {
+		return c.FlowLogsFlushInterval
+	}
+	return 15 * time.Second
+}
+
+// heldDir holds a file per component `calico-lab stop` stopped: the
+// supervisor does not restart those until `calico-lab start`.
+func (c Config) heldDir() string { return c.path("held") }
+
+func (c Config) held(name string) bool {
+	_, err := os.Stat(filepath.Join(c.heldDir(), name))
+	return err == nil
+}
+
+func (c Config) statusFile() string   { return c.path("status.json") }
+func (c Config) auditLogPath() string { return c.path("audit", "audit.log") }
 
 // LinseedURL is where the log API is served.
 func (c Config) LinseedURL() string {
@@ -196,11 +214,11 @@ func (c Config) LinseedURL() string {
 
 // The log API's credentials for users and tests: a client certificate
 // and a ServiceAccount token allowed everything in linseed.tigera.io.
-func (c Config) LinseedClientCert() string { return c.pkiPath("linseed-user.crt") }
-func (c Config) LinseedClientKey() string  { return c.pkiPath("linseed-user.key") }
-func (c Config) LinseedTokenFile() string  { return c.pkiPath("linseed-user.token") }
-func (c Config) CAPath() string            { return c.pkiPath("ca.crt") }
-func (c Config) shipperTokenFile() string  { return c.pkiPath("log-shipper.token") }
+func (c Config) LinseedClientCert() string           { return c.pkiPath("linseed-user.crt") }
+func (c Config) LinseedClientKey() string            { return c.pkiPath("linseed-user.key") }
+func (c Config) LinseedTokenFile() string            { return c.pkiPath("linseed-user.token") }
+func (c Config) CAPath() string                      { return c.pkiPath("ca.crt") }
+func (c Config) shipperTokenFile() string            { return c.pkiPath("log-shipper.token") }
 func (c Config) componentKubeconfig(n string) string { return c.path(n + ".kubeconfig") }
 
 // LoadConfig reads the configuration a lab was started with from its state

@@ -79,7 +79,7 @@ func readFlows(t *testing.T, dir string) []flowRecord {
 // labels, a host endpoint's forward policy in transit_policies, and bytes
 // within 5% of a 1 MB download; the policy metrics move
 // with the traffic; a calico-node restart loses nothing and counts
-// nothing twice.
+// nothing twice. Then the same through Linseed (checkLinseed).
 func TestFlowLogs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
@@ -323,4 +323,13 @@ spec:
 	if poll.Within(2*cfg.FlowLogsFlushInterval, func() bool { return second() > size*105/100 }) {
 		t.Errorf("across the restart the second download counted %d bytes out, want %d within 5%% (counted twice)", second(), size)
 	}
+
+	checkLinseed(t, cfg, run, calicoLab, func() {
+		if got, err := probe.Download(cliNS, svc.Spec.ClusterIP, 80, 100_000, 5*time.Second); err != nil || got != 100_000 {
+			t.Errorf("download: %d bytes, %v", got, err)
+		}
+		if r, _ := probe.Connect(cliNS, "TCP", srv.Status.PodIP, 9090, 200*time.Millisecond); r.Connected {
+			t.Error("port 9090 is reachable; the policy denies it")
+		}
+	})
 }

@@ -430,10 +430,15 @@ func Report(ctx context.Context, cfg Config) (*StatusReport, error) {
 	return rep, nil
 }
 
-// Env prints the shell commands that point kubectl and calicoctl at the lab.
+// Env prints the shell commands that point kubectl and calicoctl at the
+// lab, and Linseed's users at its log API (with the lab's ports, as it
+// was started).
 func Env(cfg Config, out io.Writer) error {
 	if supervisorPID(cfg) == 0 {
 		return ErrNotUp
+	}
+	if saved, err := LoadConfig(cfg.StateDir); err == nil {
+		cfg = saved
 	}
 	fmt.Fprintf(out, "export KUBECONFIG=%s\n", cfg.KubeconfigPath())
 	fmt.Fprintf(out, "export CALICO_LAB_CA=%s\n", cfg.CAPath())

@@ -112,11 +112,34 @@ func isOurs(pid int, binary string, args ...string) bool {
 	return true
 }
 
+// componentMarker is the environment entry the supervisor starts a
+// component with: its name and the lab's state directory.
+func componentMarker(cfg Config, name string) string {
+	return "CALICO_LAB_COMPONENT=" + name + "@" + cfg.StateDir
+}
+
+// hasEnv tells whether pid runs with the environment entry kv.
+func hasEnv(pid int, kv string) bool {
+	if pid <= 0 {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	for e := range strings.SplitSeq(string(data), "\x00") {
+		if e == kv {
+			return true
+		}
+	}
+	return false
+}
+
 // componentIsOurs tells whether pid is still the lab's component of that
 // name: a control-plane component of the kube-lab binary, a node agent,
 // or calico-kube-controllers.
 func componentIsOurs(cfg Config, pid int, name string) bool {
-	return isOurs(pid, cfg.KubeBinary, name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+name) ||
+	return hasEnv(pid, componentMarker(cfg, name)) || isOurs(pid, cfg.KubeBinary, name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+name) ||
 		isOurs(pid, filepath.Join(filepath.Dir(cfg.Executable), name), "--kubeconfig="+cfg.KubeconfigPath())
 }
 

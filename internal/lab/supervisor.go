@@ -53,6 +53,11 @@ func Supervise(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := writeFile(cfg.supervisorPIDFile(), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
+	// Holds from `calico-lab stop` end with the supervisor that honoured
+	// them.
+	if err := os.RemoveAll(cfg.heldDir()); err != nil {
+		return err
+	}
 	s.save()
 
 	var wg sync.WaitGroup
@@ -167,9 +172,9 @@ func (s *supervisor) start(c component) (<-chan error, error) {
 		cmd = exec.Command(c.binary, c.args...)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if len(c.env) > 0 {
-		cmd.Env = append(os.Environ(), c.env...)
-	}
+	// The marker lets calico-lab tell the lab's processes from others by
+	// what they run with, whatever their arguments (componentIsOurs).
+	cmd.Env = append(append(os.Environ(), c.env...), componentMarker(s.cfg, c.name))
 	// Components die with the supervisor, even if it is killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	waited, err := proc.Start(cmd, syscall.SIGKILL)
@@ -228,7 +233,7 @@ func (s *supervisor) check(ctx context.Context, url string) error {
 }
 
 // keepRunning restarts a component whenever it exits, backing off while it
-// keeps failing.
+// keeps failing, and not while `calico-lab stop` holds it.
 func (s *supervisor) keepRunning(ctx context.Context, c component, exited <-chan error) {
 	for {
 		select {
@@ -237,6 +242,18 @@ func (s *supervisor) keepRunning(ctx context.Context, c component, exited <-chan
 		case err := <-exited:
 			if ctx.Err() != nil {
 				return
+			}
+			if s.cfg.held(c.name) {
+				s.log.Info("component stopped by calico-lab stop", "component", c.name)
+				s.update(c.name, func(cs *ComponentStatus) {
+					cs.State, cs.PID, cs.LastExit, cs.Since = "stopped", 0, "stopped by calico-lab stop", time.Now()
+				})
+				if !s.waitReleased(ctx, c.name) {
+					return
+				}
+				s.log.Info("component started by calico-lab start", "component", c.name)
+				s.update(c.name, func(cs *ComponentStatus) { cs.State = "starting" })
+				break
 			}
 			s.log.Warn("component exited; restarting", "component", c.name, "err", err)
 			s.update(c.name, func(cs *ComponentStatus) {
@@ -250,6 +267,21 @@ func (s *supervisor) keepRunning(ctx context.Context, c component, exited <-chan
 		}
 		s.update(c.name, func(cs *ComponentStatus) { cs.State = "running"; cs.Since = time.Now() })
 	}
+}
+
+// waitReleased waits until `calico-lab start` lifts the hold on a
+// component; false if ctx ends first.
+func (s *supervisor) waitReleased(ctx context.Context, name string) bool {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for s.cfg.held(name) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // restart starts c again until it is healthy, backing off between tries. It

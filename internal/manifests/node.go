@@ -206,6 +206,8 @@ func NodePodSpec(version string) corev1.PodSpec {
 		SecurityContext: &corev1.SecurityContext{Privileged: &yes},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "var-run-calico", MountPath: "/var/run/calico"},
+			// Flow, DNS and BGP logs, on the host for calico-log-shipper.
+			{Name: "var-log-calico", MountPath: "/var/log/calico"},
 			{Name: "confd", MountPath: "/etc/calico/confd/config"},
 			{Name: "cni-net-dir", MountPath: "/host/etc/cni/net.d"},
 		},
@@ -222,7 +224,7 @@ func NodePodSpec(version string) corev1.PodSpec {
 		InitContainers: []corev1.Container{install},
 		Containers:     []corev1.Container{node},
 		Volumes: []corev1.Volume{
-			hostDir("var-run-calico", "/var/run/calico"),
+			hostDir("var-run-calico", "/var/run/calico"), hostDir("var-log-calico", "/var/log/calico"),
 			hostDir("cni-bin-dir", "/opt/cni/bin"), hostDir("cni-net-dir", "/etc/cni/net.d"),
 			{Name: "confd", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},

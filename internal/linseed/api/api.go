@@ -306,7 +306,7 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request, rt route, typ *lo
 		defer cancel()
 	}
 	if rt.path == "/audit/logs" || strings.HasPrefix(rt.path, "/audit/logs/") {
-		t, err := h.auditType(r)
+		t, err := h.auditType(r, p.Type)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -354,10 +354,18 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request, rt route, typ *lo
 	}
 }
 
-// auditType picks the audit log a read is of: ?type=ee or kube (Calico's
-// resources, or Kubernetes'), default kube.
-func (h *handler) auditType(r *http.Request) (*logtype.Type, error) {
-	switch t := r.URL.Query().Get("type"); t {
+// auditType picks the audit log a read is of: "type" in the body or the
+// URL's query, ee or kube (Calico's resources, or Kubernetes'), default
+// kube.
+func (h *handler) auditType(r *http.Request, body string) (*logtype.Type, error) {
+	t := body
+	if q := r.URL.Query().Get("type"); q != "" {
+		if t != "" && t != q {
+			return nil, fmt.Errorf("type %q in the body and %q in the URL disagree", t, q)
+		}
+		t = q
+	}
+	switch t {
 	case "", "kube":
 		return h.types[logtype.AuditKube], nil
 	case "ee":

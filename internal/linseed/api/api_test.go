@@ -342,7 +342,13 @@ func TestAuditType(t *testing.T) {
 			t.Errorf("audit %q: %v, want %v", typ, res, want)
 		}
 	}
+	if _, res := r.post("/audit/logs/count", `{"type":"ee","selector":"user.username = alice"}`); res["count"] != 1.0 {
+		t.Errorf("audit type ee in the body: %v", res)
+	}
 	if status, _ := r.post("/audit/logs?type=both", "{}"); status != 400 {
 		t.Errorf("audit type both: %d", status)
+	}
+	if status, _ := r.post("/audit/logs?type=kube", `{"type":"ee"}`); status != 400 {
+		t.Errorf("audit types disagreeing: %d", status)
 	}
 }

@@ -42,6 +42,10 @@ type Params struct {
 	SourceTypes      []string         `json:"source_types,omitempty"`
 	DestinationTypes []string         `json:"destination_types,omitempty"`
 
+	// Type is the audit log a read is of: "kube" (Kubernetes' resources,
+	// the default) or "ee" (Calico's).
+	Type string `json:"type,omitempty"`
+
 	// Aggregations (the …/aggregation endpoints).
 	Aggregations map[string]json.RawMessage `json:"aggregations,omitempty"`
 }
