@@ -34,6 +34,9 @@ go test -run '^$' -bench BenchmarkBlockRoute -benchtime 20x -count 3 -timeout 30
 echo "== Typha fan-out (mutual TLS over loopback; clients in a separate process)"
 go test -run '^$' -bench 'BenchmarkSnapshot200|BenchmarkFanout1000' -benchtime 1x -count 3 -timeout 30m ./internal/typha/ | tee "$out/typha.txt"
 
+echo "== Linseed: bulk ingest through the API over TLS, console queries over 10 million flow logs, disk per flow log (SQLite, then ClickHouse)"
+go test -run '^$' -bench BenchmarkLinseed -benchtime 1x -count 1 -timeout 90m ./internal/linseed/bench/ | tee "$out/linseed.txt"
+
 echo "== the lab at scale (3 nodes, 450 pods; policy latency with 300 pods)"
 go test -run '^$' -bench BenchmarkLab -benchtime 1x -timeout 30m ./internal/lab/ | tee "$out/lab.txt"
 
@@ -157,6 +160,17 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| TCP_RR on/off | target | TCP_CRR on/off | target | collector CPU per 1,000 conn/s (% of a core) | bytes per live connection (after a flush; × 100,000 for 100,000 connections) |"
   echo "|---|---|---|---|---|---|"
   echo "| $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost rr-ratio) | ≥ 0.95 | $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost crr-ratio) | ≥ 0.9 | $(median "$out/flowlogs.txt" BenchmarkFlowLogsCost cpu-%-per-1k-conn/s) | $(median "$out/flowlogs.txt" BenchmarkLiveConnectionMemory B/conn-after-flush) |"
+  echo
+  echo "## Linseed"
+  echo
+  echo "$(median "$out/linseed.txt" BenchmarkLinseed/store=sqlite flows-stored) flow logs as calico-node writes them (spread over the last day, 100 namespaces) sent through POST /flows/logs/bulk over TLS, 5,000 per request from two senders, each request acknowledged; then a console's queries for one namespace over the last hour (200 random namespaces): the first page of 100 with its total, and a count by action; then the store's bytes on disk per flow log. Client, Linseed and store share the machine's cores:"
+  echo
+  echo "| store | ingest (flows/s) | target | first page p50 / p99 (ms) | count by action p50 / p99 (ms) | target p99 | disk (B/flow) |"
+  echo "|---|---|---|---|---|---|---|"
+  for s in sqlite:50,000 clickhouse:200,000; do
+    f="BenchmarkLinseed/store=${s%%:*}"
+    echo "| ${s%%:*} | $(median "$out/linseed.txt" "$f" flows/s) | ≥ ${s#*:} | $(median "$out/linseed.txt" "$f" page-p50-ms) / $(median "$out/linseed.txt" "$f" page-p99-ms) | $(median "$out/linseed.txt" "$f" count-by-action-p50-ms) / $(median "$out/linseed.txt" "$f" count-by-action-p99-ms) | < 200 ms | $(median "$out/linseed.txt" "$f" disk-B/flow) |"
+  done
   echo
   echo "## The lab"
   echo

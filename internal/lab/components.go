@@ -3,8 +3,10 @@ package lab
 import (
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 
+	"github.com/calicong/calico/internal/chserver"
 	"github.com/calicong/calico/internal/lab/multihost"
 	"github.com/calicong/calico/internal/manifests"
 )
@@ -52,7 +54,7 @@ func components(cfg Config) []component {
 		"--profiling=false",
 		"--v=1",
 	}
-	return []component{
+	comps := []component{
 		{
 			name: "etcd",
 			args: []string{
@@ -122,23 +124,35 @@ func components(cfg Config) []component {
 			},
 			health: "http://" + hostPort(cfg.APIServerHealthPort) + "/readiness",
 		},
-		{
-			// The log API (docs/linseed.md), on SQLite in the state
-			// directory.
-			name:   manifests.LinseedName,
-			binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-linseed"),
-			env: []string{
-				"LINSEED_LISTEN=" + hostPort(cfg.LinseedPort),
-				"LINSEED_HEALTH_LISTEN=" + hostPort(cfg.LinseedHealthPort),
-				"LINSEED_METRICS_LISTEN=" + hostPort(cfg.LinseedMetricsPort),
-				"LINSEED_TLS_CERT=" + pki("linseed.crt"), "LINSEED_TLS_KEY=" + pki("linseed.key"),
-				"LINSEED_CLIENT_CA=" + pki("ca.crt"),
-				"LINSEED_BACKEND=sqlite", "LINSEED_SQLITE_PATH=" + cfg.path("linseed", "logs.db"),
-				"KUBECONFIG=" + cfg.componentKubeconfig(linseedIdentity.file),
-			},
-			health: "http://" + hostPort(cfg.LinseedHealthPort) + "/readiness",
-		},
 	}
+	linseedEnv := []string{
+		"LINSEED_LISTEN=" + hostPort(cfg.LinseedPort),
+		"LINSEED_HEALTH_LISTEN=" + hostPort(cfg.LinseedHealthPort),
+		"LINSEED_METRICS_LISTEN=" + hostPort(cfg.LinseedMetricsPort),
+		"LINSEED_TLS_CERT=" + pki("linseed.crt"), "LINSEED_TLS_KEY=" + pki("linseed.key"),
+		"LINSEED_CLIENT_CA=" + pki("ca.crt"),
+		"KUBECONFIG=" + cfg.componentKubeconfig(linseedIdentity.file),
+	}
+	if cfg.LinseedStore == "clickhouse" {
+		// Its configuration is written by `up` (writeClickHouseConfig).
+		bin, _ := exec.LookPath(chserver.Binary)
+		comps = append(comps, component{
+			name:   "clickhouse-server",
+			binary: bin,
+			args:   []string{"--config-file=" + cfg.clickHouseConfig()},
+			health: fmt.Sprintf("http://127.0.0.1:%d/ping", cfg.ClickHouseHTTPPort),
+		})
+		linseedEnv = append(linseedEnv, "LINSEED_BACKEND=clickhouse", fmt.Sprintf("LINSEED_CLICKHOUSE_ADDR=127.0.0.1:%d", cfg.ClickHousePort))
+	} else {
+		linseedEnv = append(linseedEnv, "LINSEED_BACKEND=sqlite", "LINSEED_SQLITE_PATH="+cfg.path("linseed", "logs.db"))
+	}
+	// The log API (docs/linseed.md).
+	return append(comps, component{
+		name:   manifests.LinseedName,
+		binary: filepath.Join(filepath.Dir(cfg.Executable), "calico-linseed"),
+		env:    linseedEnv,
+		health: "http://" + hostPort(cfg.LinseedHealthPort) + "/readiness",
+	})
 }
 
 // logShipper is a node's calico-log-shipper: its flow and BGP logs, and

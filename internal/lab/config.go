@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/calicong/calico/internal/chserver"
 )
 
 // Config says where a lab keeps its state, which binaries it runs and which
@@ -37,6 +40,12 @@ type Config struct {
 	LinseedPort        int `json:"linseedPort"`
 	LinseedHealthPort  int `json:"linseedHealthPort"`
 	LinseedMetricsPort int `json:"linseedMetricsPort"`
+	// LinseedStore is Linseed's store: "sqlite" (default, a file in the
+	// state directory) or "clickhouse" (a clickhouse-server the lab runs,
+	// listening on ClickHousePort, HTTP on ClickHouseHTTPPort).
+	LinseedStore       string `json:"linseedStore,omitempty"`
+	ClickHousePort     int    `json:"clickHousePort,omitempty"`
+	ClickHouseHTTPPort int    `json:"clickHouseHTTPPort,omitempty"`
 	// ServiceCIDR is the Service cluster IP range.
 	ServiceCIDR string `json:"serviceCIDR"`
 	// Nodes is the number of sandbox nodes (network namespaces running
@@ -76,6 +85,9 @@ func Defaults() Config {
 		LinseedPort:           8444,
 		LinseedHealthPort:     9088,
 		LinseedMetricsPort:    9089,
+		LinseedStore:          "sqlite",
+		ClickHousePort:        9181,
+		ClickHouseHTTPPort:    8181,
 		ServiceCIDR:           "10.96.0.0/16",
 		TyphaReplicas:         2,
 		FlowLogsFlushInterval: 15 * time.Second,
@@ -123,6 +135,15 @@ func (c Config) Validate() error {
 	if c.Nodes < 0 || c.Nodes > MaxNodes {
 		errs = append(errs, fmt.Errorf("--nodes %d: use 0 (the control plane only) to %d", c.Nodes, MaxNodes))
 	}
+	switch c.LinseedStore {
+	case "", "sqlite":
+	case "clickhouse":
+		if _, err := exec.LookPath(chserver.Binary); err != nil {
+			errs = append(errs, fmt.Errorf("--linseed-store clickhouse needs %s (apt-get install clickhouse-server)", chserver.Binary))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--linseed-store %q: sqlite or clickhouse", c.LinseedStore))
+	}
 	if c.TyphaReplicas < 0 {
 		errs = append(errs, fmt.Errorf("--typha-replicas %d: use 0 (no Typha) or more", c.TyphaReplicas))
 	}
@@ -136,7 +157,7 @@ type portUse struct {
 }
 
 func (c Config) ports() []portUse {
-	return []portUse{
+	ps := []portUse{
 		{"etcd (clients)", "--etcd-port", c.EtcdClientPort},
 		{"etcd (peers)", "--etcd-peer-port", c.EtcdPeerPort},
 		{"kube-apiserver", "--apiserver-port", c.APIServerPort},
@@ -148,6 +169,11 @@ func (c Config) ports() []portUse {
 		{"calico-linseed (health)", "--linseed-health-port", c.LinseedHealthPort},
 		{"calico-linseed (metrics)", "--linseed-metrics-port", c.LinseedMetricsPort},
 	}
+	if c.LinseedStore == "clickhouse" {
+		ps = append(ps, portUse{"clickhouse-server", "--clickhouse-port", c.ClickHousePort},
+			portUse{"clickhouse-server (HTTP)", "--clickhouse-http-port", c.ClickHouseHTTPPort})
+	}
+	return ps
 }
 
 // checkPorts fails, naming the port and its user, if any port the lab
@@ -194,6 +220,10 @@ func (c Config) flowLogsFlushInterval() time.Duration {
 	}
 	return 15 * time.Second
 }
+
+// clickHouseConfig is the lab's clickhouse-server configuration, with its
+// data beside it.
+func (c Config) clickHouseConfig() string { return c.path("clickhouse", "config.xml") }
 
 // heldDir holds a file per component `calico-lab stop` stopped: the
 // supervisor does not restart those until `calico-lab start`.

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/calicong/calico/internal/chserver"
 	"github.com/calicong/calico/internal/manifests"
 	"github.com/calicong/calico/internal/pki"
 )
@@ -155,6 +157,11 @@ func generateFiles(cfg Config) error {
 	for path, data := range files {
 		if err := writeFile(path, data, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if cfg.LinseedStore == "clickhouse" {
+		if _, err := chserver.WriteConfig(filepath.Dir(cfg.clickHouseConfig()), cfg.ClickHousePort, cfg.ClickHouseHTTPPort); err != nil {
+			return fmt.Errorf("clickhouse-server's configuration: %w", err)
 		}
 	}
 	return os.MkdirAll(cfg.path("audit"), 0o700)

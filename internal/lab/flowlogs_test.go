@@ -80,13 +80,29 @@ func readFlows(t *testing.T, dir string) []flowRecord {
 // within 5% of a 1 MB download; the policy metrics move
 // with the traffic; a calico-node restart loses nothing and counts
 // nothing twice. Then the same through Linseed (checkLinseed).
+//
+// make test runs it with Linseed on SQLite; make e2e on ClickHouse too.
 func TestFlowLogs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
 	}
 	netnstest.Require(t)
 	netnstest.RequireBinaries(t, "bird")
+	stores := []string{"sqlite"}
+	if os.Getenv("E2E_ALL") != "" {
+		stores = append(stores, "clickhouse")
+	}
+	for _, store := range stores {
+		t.Run("linseed="+store, func(t *testing.T) { testFlowLogs(t, store) })
+	}
+}
+
+func testFlowLogs(t *testing.T, store string) {
+	if store == "clickhouse" {
+		netnstest.RequireBinaries(t, "clickhouse-server")
+	}
 	cfg := newConfig(t)
+	cfg.LinseedStore = store
 	cfg.Nodes = 2
 	cfg.FlowLogsFlushInterval = 3 * time.Second
 	var out strings.Builder

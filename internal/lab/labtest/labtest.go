@@ -72,7 +72,7 @@ func Config(dir string) (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, err
 	}
-	ports, err := FreePorts(10)
+	ports, err := FreePorts(12)
 	if err != nil {
 		return lab.Config{}, err
 	}
@@ -84,6 +84,7 @@ func Config(dir string) (lab.Config, error) {
 		ports[0], ports[1], ports[2], ports[3], ports[4]
 	cfg.APIServerWebhookPort, cfg.APIServerHealthPort = ports[5], ports[6]
 	cfg.LinseedPort, cfg.LinseedHealthPort, cfg.LinseedMetricsPort = ports[7], ports[8], ports[9]
+	cfg.ClickHousePort, cfg.ClickHouseHTTPPort = ports[10], ports[11]
 	return cfg, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/calicong/calico/internal/chserver"
 )
 
 // Server is a running ClickHouse.
@@ -26,7 +28,7 @@ type Server struct {
 }
 
 // Binary is the server's executable.
-const Binary = "clickhouse-server"
+const Binary = chserver.Binary
 
 // Available says whether the server is installed.
 func Available() bool {
@@ -59,27 +61,8 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	config := fmt.Sprintf(`<yandex>
-  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/error.log</errorlog></logger>
-  <http_port>%[2]d</http_port>
-  <tcp_port>%[3]d</tcp_port>
-  <listen_host>127.0.0.1</listen_host>
-  <path>%[1]s/data/</path>
-  <tmp_path>%[1]s/tmp/</tmp_path>
-  <users_config>%[1]s/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size>
-</yandex>
-`, dir, httpPort, tcp)
-	users := `<yandex>
-  <profiles><default></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-  <quotas><default></default></quotas>
-</yandex>
-`
-	if err := errors.Join(os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o600),
-		os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600)); err != nil {
+	config, err := chserver.WriteConfig(dir, tcp, httpPort)
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -88,7 +71,7 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd := exec.Command(bin, "--config-file="+config)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
