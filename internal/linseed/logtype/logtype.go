@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/calicong/calico/internal/logquery"
+	"github.com/cespare/xxhash/v2"
 )
 
 // Kind is a column's type.
@@ -198,9 +198,7 @@ func (t *Type) Decode(line []byte) (Row, error) {
 		return Row{}, fmt.Errorf("%s: %w", t.TimePath, err)
 	}
 	r.Time = ms
-	h := fnv.New64a()
-	h.Write(bytes.TrimSpace(line))
-	r.ID = int64(h.Sum64() &^ (1 << 63))
+	r.ID = int64(xxhash.Sum64(bytes.TrimSpace(line)) &^ (1 << 63))
 	return r, nil
 }
 

@@ -319,10 +319,25 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 		}
 	}
 	if err := batch.Send(); err != nil {
+		if diskFull(err) {
+			// A MergeTree insert writes a new part whole or not at all.
+			return store.WriteResult{}, fmt.Errorf("writing %s: %w: %v", t.Name, store.ErrFull, err)
+		}
 		return store.WriteResult{}, fmt.Errorf("writing %s: %w", t.Name, err)
 	}
 	res.Stored = len(fresh)
 	return res, nil
+}
+
+// diskFull tells whether ClickHouse refused a write for want of disk:
+// ENOSPC while writing a part, or its own reservation check.
+func diskFull(err error) bool {
+	var ex *ch.Exception
+	if errors.As(err, &ex) && ex.Code == 243 { // NOT_ENOUGH_SPACE
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "No space left on device") || strings.Contains(msg, "not enough space")
 }
 
 // columnData is one column of rows as the driver appends it.
@@ -405,6 +420,10 @@ func selectList(t *logtype.Type) string {
 	return strings.Join(cols, ", ")
 }
 
+// fetchChunk is how many records one query fetches by key (each ID
+// takes 20 bytes of the query's text, which ClickHouse limits to 256 KiB).
+const fetchChunk = 2000
+
 // List returns a page.
 func (s *Store) List(ctx context.Context, t *logtype.Type, q store.Query) (store.Page, error) {
 	limit := q.Limit
@@ -424,26 +443,69 @@ func (s *Store) List(ctx context.Context, t *logtype.Type, q store.Query) (store
 	if err != nil {
 		return store.Page{}, err
 	}
-	query := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", selectList(t), store.Ident(t.Name), where, order, limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	// First the page's keys, reading only the columns the query and its
+	// order need; then the records, by key, from the few parts that
+	// hold them. Reading every column of the whole range to keep a page
+	// cost 160 ms for one namespace's last hour of 10 million flow logs.
+	keys, err := s.db.QueryContext(ctx, fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s LIMIT %d",
+		store.ColTime, store.ColID, store.Ident(t.Name), where, order, limit+1), args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("listing %s: %w", t.Name, err)
 	}
-	defer rows.Close()
-	var page store.Page
-	for rows.Next() {
-		r, err := scanRow(rows, t)
-		if err != nil {
+	type key struct{ time, id int64 }
+	var pageKeys []key
+	for keys.Next() {
+		var k key
+		if err := keys.Scan(&k.time, &k.id); err != nil {
+			keys.Close()
 			return store.Page{}, err
+		}
+		pageKeys = append(pageKeys, k)
+	}
+	keys.Close()
+	if err := keys.Err(); err != nil {
+		return store.Page{}, err
+	}
+	more := len(pageKeys) > limit
+	pageKeys = pageKeys[:min(len(pageKeys), limit)]
+	found := make(map[key]logtype.Row, len(pageKeys))
+	for start := 0; start < len(pageKeys); start += fetchChunk {
+		chunk := pageKeys[start:min(start+fetchChunk, len(pageKeys))]
+		lo, hi := chunk[0].time, chunk[0].time
+		ids := make([]string, len(chunk))
+		for i, k := range chunk {
+			lo, hi = min(lo, k.time), max(hi, k.time)
+			ids[i] = strconv.FormatInt(k.id, 10)
+		}
+		rows, err := s.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = ? AND %s BETWEEN %d AND %d AND %s IN (%s)",
+			selectList(t), store.Ident(t.Name), store.ColCluster, store.ColTime, lo, hi, store.ColID, strings.Join(ids, ",")), q.Cluster)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("listing %s: %w", t.Name, err)
+		}
+		for rows.Next() {
+			r, err := scanRow(rows, t)
+			if err != nil {
+				rows.Close()
+				return store.Page{}, err
+			}
+			found[key{r.Time, r.ID}] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return store.Page{}, err
+		}
+	}
+	var page store.Page
+	for _, k := range pageKeys {
+		r, ok := found[k]
+		if !ok {
+			// Deleted between the two reads (events are deleted).
+			continue
 		}
 		page.Rows = append(page.Rows, r)
 	}
-	if err := rows.Err(); err != nil {
-		return store.Page{}, err
-	}
-	if len(page.Rows) > limit {
-		page.Rows = page.Rows[:limit]
-		page.Next = store.CursorAfter(t, q, page.Rows[limit-1])
+	if more && len(page.Rows) > 0 {
+		page.Next = store.CursorAfter(t, q, page.Rows[len(page.Rows)-1])
 	}
 	if page.Total, err = s.Count(ctx, t, q); err != nil {
 		return store.Page{}, err

@@ -2,14 +2,17 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
 
+	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/linseed/store"
 	"github.com/calicong/calico/internal/linseed/store/clickhouse/chtest"
 	"github.com/calicong/calico/internal/linseed/store/storetest"
+	"golang.org/x/sys/unix"
 )
 
 // server is the package's ClickHouse, started once; each test uses its
@@ -86,4 +89,46 @@ func BenchmarkIngest(b *testing.B) {
 		storetest.ReID(rows)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// TestDiskFull: a ClickHouse whose disk fills refuses the write with
+// store.ErrFull and keeps nothing of it; every acknowledged write is
+// still there, and the server still answers.
+func TestDiskFull(t *testing.T) {
+	requireServer(t)
+	netnstest.Require(t) // root, to mount a small file system
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=48m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	srv, err := chtest.StartIn(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	s, err := Open(context.Background(), Config{Addr: srv.Addr, Database: "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	typ, rows := storetest.BenchFlows(t, 20000)
+	acked := 0
+	var werr error
+	for range 100 {
+		res, err := s.Write(context.Background(), typ, "cluster", rows)
+		if err != nil {
+			werr = err
+			break
+		}
+		acked += res.Stored
+		storetest.ReID(rows)
+	}
+	if !errors.Is(werr, store.ErrFull) {
+		t.Fatalf("after %d records: error %v, want the store's disk is full", acked, werr)
+	}
+	if n, err := s.Count(context.Background(), typ, store.Query{Cluster: "cluster"}); err != nil || n != int64(acked) {
+		t.Errorf("after the full disk: %d records (%v), want the %d acknowledged", n, err, acked)
+	}
+	t.Logf("%d records fit before the disk was full: %v", acked, werr)
 }

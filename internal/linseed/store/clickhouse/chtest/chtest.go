@@ -46,12 +46,16 @@ func freePort() (int, error) {
 }
 
 // Start starts a server with its data under a new temporary directory.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartIn("") }
+
+// StartIn starts a server with its data under a new directory in parent
+// (the system's temporary directory when "").
+func StartIn(parent string) (*Server, error) {
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not installed (apt-get install clickhouse-server): %w", Binary, err)
 	}
-	dir, err := os.MkdirTemp("", "cngt-clickhouse-")
+	dir, err := os.MkdirTemp(parent, "cngt-clickhouse-")
 	if err != nil {
 		return nil, err
 	}
