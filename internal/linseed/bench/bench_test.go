@@ -326,3 +326,34 @@ func (g gen) line(b []byte, i int) []byte {
 	b = strconv.AppendUint(b, h>>20%50, 10)
 	return append(b, `"}`...)
 }
+
+// TestGen: the generated lines are JSON flow logs with what the queries
+// filter on, and distinct.
+func TestGen(t *testing.T) {
+	g := gen{now: time.Now().Unix(), n: 1000}
+	seen := map[string]bool{}
+	for i := range g.n {
+		line := g.line(nil, i)
+		var r struct {
+			SourceNamespace string `json:"source_namespace"`
+			DestNamespace   string `json:"dest_namespace"`
+			Action          string `json:"action"`
+			EndTime         int64  `json:"end_time"`
+			Policies        struct {
+				Enforced []string `json:"enforced_policies"`
+			} `json:"policies"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("line %d: %v\n%s", i, err, line)
+		}
+		if len(r.SourceNamespace) != 6 || len(r.DestNamespace) != 6 || (r.Action != "allow" && r.Action != "deny") ||
+			len(r.Policies.Enforced) != 1 || r.EndTime > g.now || r.EndTime < g.now-86400 {
+			t.Fatalf("line %d: %+v\n%s", i, r, line)
+		}
+		if seen[string(line)] {
+			t.Fatalf("line %d repeats", i)
+		}
+		seen[string(line)] = true
+	}
+	t.Logf("%s", g.line(nil, 1))
+}
