@@ -163,7 +163,7 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo
   echo "## Linseed"
   echo
-  echo "$(median "$out/linseed.txt" BenchmarkLinseed/store=sqlite flows-stored) flow logs as calico-node writes them (spread over the last day, 100 namespaces) sent through POST /flows/logs/bulk over TLS, 5,000 per request from two senders, each request acknowledged; then a console's queries for one namespace over the last hour (200 random namespaces): the first page of 100 with its total, and a count by action; then the store's bytes on disk per flow log. Client, Linseed and store share the machine's cores:"
+  echo "$(median "$out/linseed.txt" BenchmarkLinseed/store=sqlite flows-stored) flow logs as calico-node writes them (spread over the last day, 100 namespaces) sent through POST /flows/logs/bulk over TLS, 5,000 per request from four senders (as four nodes' shippers), each request acknowledged; then a console's queries for one namespace over the last hour (200 random namespaces): the first page of 100 with its total, and a count by action; then the store's bytes on disk per flow log. Client, Linseed and store share the machine's cores:"
   echo
   echo "| store | ingest (flows/s) | target | first page p50 / p99 (ms) | count by action p50 / p99 (ms) | target p99 | disk (B/flow) |"
   echo "|---|---|---|---|---|---|---|"

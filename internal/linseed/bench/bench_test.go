@@ -31,10 +31,10 @@ import (
 
 // The shape of the run: LINSEED_BENCH_FLOWS flow logs (10 million, as
 // the issue asks) over the last day, sent in bulk requests of batch
-// lines by two senders, then queries over 100 namespaces.
+// lines by four senders (as many nodes' shippers send at once), then queries over 100 namespaces.
 const (
 	batch      = 5000
-	senders    = 2
+	senders    = 4
 	namespaces = 100
 	queries    = 200
 	pageSize   = 100

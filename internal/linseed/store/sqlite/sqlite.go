@@ -324,6 +324,25 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 	if len(rows) == 0 {
 		return res, nil
 	}
+	// The rows' SQL values are made before taking the writers' lock, so
+	// concurrent requests convert in parallel and the single writer only
+	// binds and inserts.
+	width := 4 + len(t.Columns)
+	vals := make([]any, 0, len(rows)*width)
+	for _, r := range rows {
+		var extra any
+		if len(r.Extra) > 0 {
+			b, err := json.Marshal(r.Extra)
+			if err != nil {
+				return res, err
+			}
+			extra = string(b)
+		}
+		vals = append(vals, cluster, r.Time, r.ID, extra)
+		for i, c := range t.Columns {
+			vals = append(vals, toSQL(c.Kind, r.Values[i]))
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -350,7 +369,6 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 		colNames = append(colNames, store.Ident(c.Name))
 	}
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(colNames)), ", ") + ")"
-	args := make([]any, 0, insertChunk*len(colNames))
 	for start := 0; start < len(rows); {
 		table := tableFor(t, rows[start].Time)
 		end := start + 1
@@ -373,22 +391,7 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 			}
 			stmts[k] = st
 		}
-		args = args[:0]
-		for _, r := range rows[start:end] {
-			var extra any
-			if len(r.Extra) > 0 {
-				b, err := json.Marshal(r.Extra)
-				if err != nil {
-					return res, err
-				}
-				extra = string(b)
-			}
-			args = append(args, cluster, r.Time, r.ID, extra)
-			for i, c := range t.Columns {
-				args = append(args, toSQL(c.Kind, r.Values[i]))
-			}
-		}
-		out, err := st.ExecContext(ctx, args...)
+		out, err := st.ExecContext(ctx, vals[start*width:end*width]...)
 		if err != nil {
 			return res, wrapErr("writing", err)
 		}
