@@ -64,3 +64,10 @@ FROM gcr.io/distroless/static-debian12 AS log-shipper
 COPY --from=build /out/calico-log-shipper /usr/local/bin/
 USER 0:0
 ENTRYPOINT ["/usr/local/bin/calico-log-shipper"]
+
+# The RBAC-checking proxy in front of Prometheus (docs/prometheus.md).
+FROM gcr.io/distroless/static-debian12:nonroot AS prometheus-service
+COPY --from=build /out/calico-prometheus-service /usr/local/bin/
+USER 65532:65532
+EXPOSE 8090
+ENTRYPOINT ["/usr/local/bin/calico-prometheus-service"]

@@ -21,7 +21,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 	-X $(KV).gitTreeState=clean -X $(KV).gitCommit=0000000000000000000000000000000000000000 \
 	-X $(KV).buildDate=2026-01-01T00:00:00Z
 # Debian packages the build, the tests and the lab need.
-DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server
+DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server prometheus
 TEST_TIMEOUT ?= 25m
 
 .PHONY: all build build-product build-kube images deps run down test e2e unit bench profile-calc generate manifests verify clean
@@ -49,7 +49,7 @@ build-kube:
 	ln -sf kube-lab $(BIN)/kubectl
 
 ## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
-IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper
+IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service
 images:
 	for t in $(IMAGES); do docker build --build-arg VERSION=$(VERSION) --target $$t -t calicong/$$t:$(VERSION) . || exit 1; done
 

@@ -162,7 +162,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	checker := kubeauth.New(client.Kube)
+	checker := kubeauth.New(client.Kube, nil)
 	h, err := api.New(api.Config{Store: st, Authn: authn{checker}, Authz: authz{checker}, Registerer: reg, Log: log})
 	if err != nil {
 		return err

@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,10 +31,10 @@ type User struct {
 	Extra  map[string][]string
 }
 
-// Access is an action to authorise: verb on resource (and name) in an
-// API group, in a namespace or cluster-wide.
+// Access is an action to authorise: verb on resource (its subresource,
+// and name) in an API group, in a namespace or cluster-wide.
 type Access struct {
-	Group, Resource, Verb, Name, Namespace string
+	Group, Resource, Subresource, Verb, Name, Namespace string
 }
 
 // ErrInvalidToken: the token is not valid (a 401).
@@ -45,9 +47,32 @@ type Checker struct {
 	audiences []string
 	now       func() time.Time
 
+	allowTTL, denyTTL time.Duration
+
 	mu     sync.Mutex
 	tokens map[[32]byte]tokenEntry
 	access map[string]accessEntry
+	// flight makes concurrent misses for one token or access share one
+	// review: a dashboard's burst of queries costs one.
+	flight singleflight.Group
+
+	reviews struct{ tokens, access atomic.Int64 }
+}
+
+// Option adjusts a checker.
+type Option func(*Checker)
+
+// WithTTL sets how long an answer is kept: allow for a valid token or an
+// allowed action, deny for a refusal. A revoked grant stops working
+// within allow.
+func WithTTL(allow, deny time.Duration) Option {
+	return func(c *Checker) { c.allowTTL, c.denyTTL = allow, deny }
+}
+
+// Reviews returns how many TokenReviews and SubjectAccessReviews the
+// checker has sent.
+func (c *Checker) Reviews() (tokens, access int64) {
+	return c.reviews.tokens.Load(), c.reviews.access.Load()
 }
 
 type tokenEntry struct {
@@ -61,17 +86,22 @@ type accessEntry struct {
 	expires time.Time
 }
 
-// Cache lifetimes and bound.
+// Default cache lifetimes, and the cache's bound.
 const (
 	allowTTL   = 30 * time.Second
 	denyTTL    = 5 * time.Second
 	maxEntries = 10000
 )
 
-// New makes a checker.
-func New(client kubernetes.Interface, audiences ...string) *Checker {
-	return &Checker{client: client, audiences: audiences, now: time.Now,
+// New makes a checker for tokens of the given audiences (none: the API
+// server's).
+func New(client kubernetes.Interface, audiences []string, opts ...Option) *Checker {
+	c := &Checker{client: client, audiences: audiences, now: time.Now, allowTTL: allowTTL, denyTTL: denyTTL,
 		tokens: map[[32]byte]tokenEntry{}, access: map[string]accessEntry{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Authenticate reviews a token.
@@ -87,38 +117,53 @@ func (c *Checker) Authenticate(ctx context.Context, token string) (User, error) 
 		return e.user, nil
 	}
 	c.mu.Unlock()
-	tr, err := c.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
-		Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: c.audiences}}, metav1.CreateOptions{})
-	if err != nil {
-		return User{}, fmt.Errorf("TokenReview: %w", err)
-	}
-	e := tokenEntry{ok: tr.Status.Authenticated, expires: now.Add(allowTTL)}
-	if e.ok {
-		u := tr.Status.User
-		e.user = User{Name: u.Username, UID: u.UID, Groups: u.Groups, Extra: map[string][]string{}}
-		for k, v := range u.Extra {
-			e.user.Extra[k] = v
+	v, err, _ := c.flight.Do("t\x00"+string(key[:]), func() (any, error) {
+		c.reviews.tokens.Add(1)
+		ctx, cancel := reviewContext(ctx)
+		defer cancel()
+		tr, err := c.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: c.audiences}}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("TokenReview: %w", err)
 		}
-	} else {
-		e.expires = now.Add(denyTTL)
+		e := tokenEntry{ok: tr.Status.Authenticated, expires: now.Add(c.allowTTL)}
+		if e.ok {
+			u := tr.Status.User
+			e.user = User{Name: u.Username, UID: u.UID, Groups: u.Groups, Extra: map[string][]string{}}
+			for k, v := range u.Extra {
+				e.user.Extra[k] = v
+			}
+		} else {
+			e.expires = now.Add(c.denyTTL)
+		}
+		c.mu.Lock()
+		if len(c.tokens) >= maxEntries {
+			clear(c.tokens)
+		}
+		c.tokens[key] = e
+		c.mu.Unlock()
+		return e, nil
+	})
+	if err != nil {
+		return User{}, err
 	}
-	c.mu.Lock()
-	if len(c.tokens) >= maxEntries {
-		clear(c.tokens)
+	if e := v.(tokenEntry); e.ok {
+		return e.user, nil
 	}
-	c.tokens[key] = e
-	c.mu.Unlock()
-	if !e.ok {
-		return User{}, ErrInvalidToken
-	}
-	return e.user, nil
+	return User{}, ErrInvalidToken
+}
+
+// reviewContext is a shared review's: the first caller giving up must
+// not fail the others waiting for the same answer.
+func reviewContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 // Authorize reviews an action.
 func (c *Checker) Authorize(ctx context.Context, u User, a Access) (bool, error) {
 	groups := slices.Clone(u.Groups)
 	slices.Sort(groups)
-	key := strings.Join([]string{u.Name, u.UID, strings.Join(groups, ","), a.Group, a.Resource, a.Verb, a.Name, a.Namespace}, "\x00")
+	key := strings.Join([]string{u.Name, u.UID, strings.Join(groups, ","), a.Group, a.Resource, a.Subresource, a.Verb, a.Name, a.Namespace}, "\x00")
 	now := c.now()
 	c.mu.Lock()
 	if e, ok := c.access[key]; ok && now.Before(e.expires) {
@@ -126,29 +171,38 @@ func (c *Checker) Authorize(ctx context.Context, u User, a Access) (bool, error)
 		return e.allowed, nil
 	}
 	c.mu.Unlock()
-	extra := map[string]authorizationv1.ExtraValue{}
-	for k, v := range u.Extra {
-		extra[k] = v
-	}
-	sar, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Group: a.Group, Resource: a.Resource, Verb: a.Verb, Name: a.Name, Namespace: a.Namespace,
-			},
-		}}, metav1.CreateOptions{})
+	v, err, _ := c.flight.Do("a\x00"+key, func() (any, error) {
+		c.reviews.access.Add(1)
+		ctx, cancel := reviewContext(ctx)
+		defer cancel()
+		extra := map[string]authorizationv1.ExtraValue{}
+		for k, v := range u.Extra {
+			extra[k] = v
+		}
+		sar, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: u.Name, UID: u.UID, Groups: u.Groups, Extra: extra,
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Group: a.Group, Resource: a.Resource, Subresource: a.Subresource, Verb: a.Verb, Name: a.Name, Namespace: a.Namespace,
+				},
+			}}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("SubjectAccessReview: %w", err)
+		}
+		e := accessEntry{allowed: sar.Status.Allowed, expires: now.Add(c.allowTTL)}
+		if !e.allowed {
+			e.expires = now.Add(c.denyTTL)
+		}
+		c.mu.Lock()
+		if len(c.access) >= maxEntries {
+			clear(c.access)
+		}
+		c.access[key] = e
+		c.mu.Unlock()
+		return e.allowed, nil
+	})
 	if err != nil {
-		return false, fmt.Errorf("SubjectAccessReview: %w", err)
+		return false, err
 	}
-	e := accessEntry{allowed: sar.Status.Allowed, expires: now.Add(allowTTL)}
-	if !e.allowed {
-		e.expires = now.Add(denyTTL)
-	}
-	c.mu.Lock()
-	if len(c.access) >= maxEntries {
-		clear(c.access)
-	}
-	c.access[key] = e
-	c.mu.Unlock()
-	return e.allowed, nil
+	return v.(bool), nil
 }

@@ -63,8 +63,8 @@ func LogShipperRBAC() []runtime.Object {
 }
 
 // Linseed is calico-linseed with its SQLite store on a volume claim: one
-// replica (SQLite has one writer; with ClickHouse set LINSEED_BACKEND and
-// scale out, docs/install.md), its Service and RBAC. Its certificate is
+// replica (SQLite has one writer, and duplicates are skipped per process;
+// docs/install.md for ClickHouse), its Service and RBAC. Its certificate is
 // the calico-linseed-tls Secret.
 func Linseed(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": LinseedName}

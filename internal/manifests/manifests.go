@@ -226,6 +226,7 @@ func Files() (map[string][]byte, error) {
 		{"calico-kube-controllers.yaml", "calico-kube-controllers: IPAM garbage collection, node clean-up, LoadBalancer addresses, automatic host endpoints (docs/kube-controllers.md).", KubeControllers(Version)},
 		{"calico-apiserver.yaml", "calico-apiserver: admission webhooks (docs/apiserver.md).", APIServer(Version)},
 		{"calico-linseed.yaml", "calico-linseed: the log API and its store (docs/linseed.md); needs the calico-linseed-tls Secret.", Linseed(Version)},
+		{"calico-prometheus-service.yaml", "calico-prometheus-service: the RBAC-checking proxy in front of Prometheus (docs/prometheus.md); bind calico-metrics-viewer in kube-system to whoever may query.", PrometheusService(Version)},
 		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {
 		y, err := YAML(header+"# "+f.about+"\n", f.objs)

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/manifests"
+	"github.com/calicong/calico/internal/poll"
+)
+
+var testLab *labtest.Lab
+
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs a command until the test ends, with its output kept
+// for the test's log on failure; the returned function reads the output
+// so far.
+func startProcess(t *testing.T, name string, env []string, args ...string) func() string {
+	t.Helper()
+	var out strings.Builder
+	var mu sync.Mutex
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(b) })
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("%s:\n%s", filepath.Base(name), out.String())
+			mu.Unlock()
+		}
+	})
+	return func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// startPrometheus runs Debian's prometheus scraping itself every second.
+func startPrometheus(t *testing.T) string {
+	t.Helper()
+	netnstest.RequireBinaries(t, "prometheus")
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: prometheus\n  static_configs: [{targets: [%q]}]\n", addr)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, "prometheus", nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	url := "http://" + addr
+	poll.Until(t, 30*time.Second, "prometheus to be ready", func() bool {
+		resp, err := http.Get(url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return url
+}
+
+const promNS = "prom-test"
+
+// account creates a ServiceAccount, bound in promNS to a Role of the
+// given verbs on services/proxy calico-node-prometheus:9090 (none: no
+// binding), and returns a token of it.
+func account(t *testing.T, name string, verbs ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	kube := testLab.Client.Kube
+	if _, err := kube.CoreV1().ServiceAccounts(promNS).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(verbs) > 0 {
+		if _, err := kube.RbacV1().Roles(promNS).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"services/proxy"},
+				ResourceNames: []string{"calico-node-prometheus:9090"}, Verbs: verbs}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kube.RbacV1().RoleBindings(promNS).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: promNS}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := kube.CoreV1().ServiceAccounts(promNS).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+func request(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestProxy runs the binary with exactly its manifest's permissions between a real API server and a real Prometheus:
+// 401, 403 and 405 as documented; an allowed user's query and
+// query_range answered exactly as Prometheus answers them; 50 concurrent
+// queries of a new user cost one TokenReview and one SubjectAccessReview;
+// a revoked RoleBinding stops working within the cache window.
+func TestProxy(t *testing.T) {
+	bin := labtest.Bin(t)
+	promURL := startPrometheus(t)
+	ctx := context.Background()
+	if _, err := testLab.Client.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: promNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rbac, err := manifests.YAML("", manifests.PrometheusServiceRBAC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testLab.Apply(t, rbac)
+	port, metricsPort := freePort(t), freePort(t)
+	const ttl = 3 * time.Second
+	out := startProcess(t, filepath.Join(bin, "calico-prometheus-service"), []string{
+		"KUBECONFIG=" + testLab.KubeconfigAs(t, "system:serviceaccount:"+manifests.Namespace+":"+manifests.PrometheusServiceName),
+		"PROMETHEUS_URL=" + promURL, "PROMETHEUS_NAMESPACE=" + promNS, "AUTH_CACHE_TTL=" + ttl.String(),
+		fmt.Sprintf("LISTEN_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_LISTEN=127.0.0.1:%d", metricsPort),
+	})
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", port)
+	poll.Until(t, 20*time.Second, "the proxy to serve /health", func() bool {
+		resp, err := http.Get(proxy + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !strings.Contains(out(), "calico-prometheus-service serving") {
+		t.Errorf("no start-up line in the log:\n%s", out())
+	}
+
+	dashboard := account(t, "dashboard", "get", "create")
+	getter := account(t, "getter", "get")
+	nobody := account(t, "nobody")
+	query := "/api/v1/query?query=vector(1)&time=1796540000"
+	for _, tc := range []struct {
+		method, token string
+		status        int
+		body          string
+	}{
+		{"GET", "", 401, "no bearer token"},
+		{"GET", "forged.token.value", 401, "not valid"},
+		{"GET", nobody, 403, `may not get services/proxy`},
+		{"POST", getter, 403, `may not create services/proxy`},
+		{"PUT", dashboard, 405, "method PUT"},
+		{"DELETE", dashboard, 405, "method DELETE"},
+	} {
+		if status, body := request(t, tc.method, proxy+query, tc.token); status != tc.status || !strings.Contains(body, tc.body) {
+			t.Errorf("%s as %.12q: %d %s, want %d %s", tc.method, tc.token, status, body, tc.status, tc.body)
+		}
+	}
+
+	// Allowed: the answers are Prometheus's, byte for byte.
+	var upNow string
+	poll.Until(t, 20*time.Second, "prometheus to scrape itself", func() bool {
+		_, upNow = request(t, "GET", promURL+"/api/v1/query?query=up", "")
+		return strings.Contains(upNow, `"value":[`) && strings.Contains(upNow, `"1"]`)
+	})
+	end := time.Now().Unix()
+	for _, tc := range []struct{ method, token, path string }{
+		{"GET", getter, query},
+		{"POST", dashboard, query},
+		{"GET", dashboard, fmt.Sprintf("/api/v1/query_range?query=up&start=%d&end=%d&step=1", end-5, end)},
+		{"GET", getter, "/api/v1/label/job/values"},
+	} {
+		_, direct := request(t, tc.method, promURL+tc.path, "")
+		status, proxied := request(t, tc.method, proxy+tc.path, tc.token)
+		if status != 200 || proxied != direct {
+			t.Errorf("%s %s: %d\n%s\nPrometheus answered:\n%s", tc.method, tc.path, status, proxied, direct)
+		}
+	}
+
+	// A dashboard's burst: 50 concurrent queries of a user not seen yet.
+	metric := func(name string) float64 {
+		_, body := request(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), "")
+		for l := range strings.SplitSeq(body, "\n") {
+			if strings.HasPrefix(l, name+" ") {
+				var v float64
+				fmt.Sscan(l[len(name)+1:], &v)
+				return v
+			}
+		}
+		t.Fatalf("no %s in the metrics", name)
+		return 0
+	}
+	burst := account(t, "burst", "get")
+	tokens, access := metric(`calico_prometheus_service_reviews_total{kind="token"}`), metric(`calico_prometheus_service_reviews_total{kind="access"}`)
+	var wg sync.WaitGroup
+	codes := make(chan int, 50)
+	for range 50 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", proxy+query, nil)
+			req.Header.Set("Authorization", "Bearer "+burst)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("a burst query answered %d", c)
+		}
+	}
+	if dt, da := metric(`calico_prometheus_service_reviews_total{kind="token"}`)-tokens, metric(`calico_prometheus_service_reviews_total{kind="access"}`)-access; dt != 1 || da != 1 {
+		t.Errorf("50 concurrent queries of one new user cost %v TokenReviews and %v SubjectAccessReviews, want 1 and 1", dt, da)
+	}
+
+	// Revoking the binding takes effect within the cache window.
+	if status, _ := request(t, "GET", proxy+query, getter); status != 200 {
+		t.Fatalf("getter before the revocation: %d", status)
+	}
+	if err := testLab.Client.Kube.RbacV1().RoleBindings(promNS).Delete(ctx, "getter", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	poll.Until(t, ttl+5*time.Second, "the revoked grant to be refused", func() bool {
+		status, _ := request(t, "GET", proxy+query, getter)
+		return status == 403
+	})
+	if took := time.Since(revoked); took > ttl+time.Second {
+		t.Errorf("the revocation took effect after %v, more than the cache's %v", took, ttl)
+	}
+	t.Logf("the revocation took effect after %v (cache %v)", time.Since(revoked).Round(100*time.Millisecond), ttl)
+}
