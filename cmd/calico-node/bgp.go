@@ -16,6 +16,7 @@ import (
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/node/bird"
 	"github.com/calicong/calico/internal/node/confd"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // routing is what runs for routing between nodes.
@@ -37,7 +38,8 @@ func (r routing) wait() {
 // startRouting starts routing between nodes by CALICO_NETWORKING_BACKEND:
 // BGP through confd and BIRD, or nothing here (VXLAN is Felix's; "none"
 // is policy only, for clusters routed by someone else).
-func startRouting(ctx context.Context, backend string, client *datastore.Client, node string, agg *health.Aggregator, log *slog.Logger) (routing, error) {
+func startRouting(ctx context.Context, backend string, client *datastore.Client, node string, agg *health.Aggregator,
+	reg prometheus.Registerer, log *slog.Logger) (routing, error) {
 	if backend != "bird" {
 		log.Info("networking backend", "backend", backend)
 		return routing{}, nil
@@ -79,7 +81,8 @@ func startRouting(ctx context.Context, backend string, client *datastore.Client,
 		wg.Go(func() { _ = cd.Run(ctx) })
 		wg.Wait()
 	}()
-	go reportBGP(ctx, agg, r.birdSocket, time.Second)
+	m := newBGPMetrics(reg)
+	go reportBGP(ctx, agg, m, r.birdSocket, time.Second)
 	log.Info("networking backend", "backend", backend, "birdSocket", r.birdSocket)
 	return r, nil
 }
@@ -125,8 +128,46 @@ func envOr(key, def string) string {
 // daemon's to restart, so this part never makes calico-node unlive.
 const healthBGP = "bgp"
 
+// bgpMetrics are the BGP sessions as Prometheus sees them:
+// calico_bgp_peers{state} counts the sessions BIRD has in each BGP state
+// (Established, Active, Connect, Idle, …), and calico_bgp_bird_up is 1
+// while BIRD answers. The alert BGPSessionDown watches them.
+type bgpMetrics struct {
+	peers *prometheus.GaugeVec
+	up    prometheus.Gauge
+}
+
+func newBGPMetrics(reg prometheus.Registerer) *bgpMetrics {
+	m := &bgpMetrics{
+		peers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "calico_bgp_peers",
+			Help: "BGP sessions of this node's BIRD, by BGP state."}, []string{"state"}),
+		up: prometheus.NewGauge(prometheus.GaugeOpts{Name: "calico_bgp_bird_up", Help: "1 while BIRD answers on its control socket."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.peers, m.up)
+	}
+	return m
+}
+
+func (m *bgpMetrics) set(sessions []bird.Session, err error) {
+	m.peers.Reset()
+	if err != nil {
+		m.up.Set(0)
+		return
+	}
+	m.up.Set(1)
+	m.peers.WithLabelValues("Established").Set(0)
+	for _, s := range sessions {
+		state := s.BGPState
+		if state == "" {
+			state = s.State
+		}
+		m.peers.WithLabelValues(state).Inc()
+	}
+}
+
 // reportBGP asks BIRD for its sessions every interval until ctx ends.
-func reportBGP(ctx context.Context, agg *health.Aggregator, socket string, interval time.Duration) {
+func reportBGP(ctx context.Context, agg *health.Aggregator, m *bgpMetrics, socket string, interval time.Duration) {
 	agg.Register(healthBGP, 0)
 	agg.Report(healthBGP, health.Report{Live: true, Detail: "BIRD not asked yet"})
 	tick := time.NewTicker(interval)
@@ -135,6 +176,7 @@ func reportBGP(ctx context.Context, agg *health.Aggregator, socket string, inter
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		sessions, err := bird.Sessions(qctx, socket)
 		cancel()
+		m.set(sessions, err)
 		r := health.Report{Live: true}
 		if err != nil {
 			r.Detail = "BIRD is not answering: " + err.Error()

@@ -129,7 +129,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	routing, err := startRouting(ctx, backend, client, res.NodeName, agg, log)
+	routing, err := startRouting(ctx, backend, client, res.NodeName, agg, reg, log)
 	if err != nil {
 		return err
 	}

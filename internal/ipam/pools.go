@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"net/netip"
@@ -239,4 +240,41 @@ func (r reservations) covers(b netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// PoolUsage is one IP pool's size and how much of it is allocated.
+type PoolUsage struct {
+	Name string
+	CIDR netip.Prefix
+	// Size is the pool's addresses (2^(bits) as a float: IPv6 pools are
+	// larger than any integer).
+	Size float64
+	// InUse counts the allocations (not cooling down) in the pool.
+	InUse int
+}
+
+// PoolUsage tells each pool's size and use, from a read of the
+// allocations; an allocation in no pool (its pool deleted) counts
+// nowhere.
+func (m *IPAM) PoolUsage(ctx context.Context, allocs []Allocation) ([]PoolUsage, error) {
+	pools, err := m.loadPools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PoolUsage, len(pools))
+	for i, p := range pools {
+		out[i] = PoolUsage{Name: p.name, CIDR: p.cidr, Size: math.Exp2(float64(p.cidr.Addr().BitLen() - p.cidr.Bits()))}
+	}
+	for _, a := range allocs {
+		if a.Released {
+			continue
+		}
+		for i := range out {
+			if out[i].CIDR.Contains(a.Addr) {
+				out[i].InUse++
+				break
+			}
+		}
+	}
+	return out, nil
 }

@@ -336,9 +336,13 @@ spec:
 	second := func() int64 { return downloaded(find(readFlows(t, node2)[before:], "dst", "allow", 8080)) }
 	poll.Until(t, 10*time.Second, "the second download's records", func() bool { return second() >= size })
 	// Two more intervals of the new process must not count it again.
-	if poll.Within(2*cfg.FlowLogsFlushInterval, func() bool { return second() > size*105/100 }) {
-		t.Errorf("across the restart the second download counted %d bytes out, want %d within 5%% (counted twice)", second(), size)
+	// Counted twice would be twice the size. Headers add about 4 %, and a
+	// restart under load has been seen to add 1–2 % more (retransmits
+	// across the restart, once in about ten runs), hence 10 %.
+	if poll.Within(2*cfg.FlowLogsFlushInterval, func() bool { return second() > size*110/100 }) {
+		t.Errorf("across the restart the second download counted %d bytes out, want %d within 10%% (counted twice)", second(), size)
 	}
+	t.Logf("the second download, across the restart: %d bytes out", second())
 
 	checkLinseed(t, cfg, run, calicoLab, func() {
 		if got, err := probe.Download(cliNS, svc.Spec.ClusterIP, 80, 100_000, 5*time.Second); err != nil || got != 100_000 {

@@ -76,20 +76,24 @@ type key struct {
 
 // Metrics are the collector's Prometheus metrics.
 type Metrics struct {
-	inUse, candidates, blocks prometheus.Gauge
-	reclaimed                 prometheus.Counter
+	candidates, blocks prometheus.Gauge
+	reclaimed          prometheus.Counter
+	// inUse and poolSize are by pool (label ippool), as Calico's, for
+	// the IPPoolNearlyFull alert.
+	inUse, poolSize *prometheus.GaugeVec
 }
 
 // NewMetrics makes the metrics and registers them with reg (if not nil).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		inUse:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_in_use", Help: "Addresses allocated."}),
+		inUse:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ipam_allocations_in_use", Help: "Addresses allocated, by IP pool."}, []string{"ippool"}),
+		poolSize:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ipam_ippool_size", Help: "Addresses in the IP pool."}, []string{"ippool"}),
 		candidates: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_allocations_gc_candidates", Help: "Allocations that look leaked and wait out the grace period."}),
 		blocks:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipam_blocks", Help: "IPAM blocks."}),
 		reclaimed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ipam_allocations_gc_reclamations", Help: "Leaked allocations released."}),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{m.inUse, m.candidates, m.blocks, m.reclaimed} {
+		for _, col := range []prometheus.Collector{m.inUse, m.poolSize, m.candidates, m.blocks, m.reclaimed} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}
@@ -230,7 +234,22 @@ func (c *Collector) Sync(ctx context.Context) (Result, error) {
 	}
 	r.Candidates = len(c.candidates)
 	c.m.candidates.Set(float64(r.Candidates))
-	c.m.inUse.Set(float64(len(all) - len(r.Released)))
+	if usage, err := c.cfg.IPAM.PoolUsage(ctx, all); err != nil {
+		c.cfg.Log.Warn("IP pool usage", "err", err)
+	} else {
+		c.m.inUse.Reset()
+		c.m.poolSize.Reset()
+		for _, u := range usage {
+			n := u.InUse
+			for _, a := range r.Released {
+				if u.CIDR.Contains(a) {
+					n--
+				}
+			}
+			c.m.inUse.WithLabelValues(u.Name).Set(float64(n))
+			c.m.poolSize.WithLabelValues(u.Name).Set(u.Size)
+		}
+	}
 	if len(r.NodesCleaned) == 0 {
 		c.m.blocks.Set(float64(blocks.Len()))
 	} else if n, err := c.cfg.IPAM.BlockCount(ctx); err == nil {

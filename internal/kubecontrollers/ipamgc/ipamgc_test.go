@@ -15,6 +15,8 @@ import (
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/manifests"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var testLab *labtest.Lab
@@ -80,7 +82,12 @@ func TestCollector(t *testing.T) {
 	cl := &cluster{pods: []ipam.Pod{{Namespace: "ns", Name: "live", Node: "gc-a", IPs: []netip.Addr{live}}},
 		nodes: map[string]bool{"gc-a": true}}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c, err := New(Config{IPAM: m, Cluster: cl, GracePeriod: 15 * time.Minute, Now: func() time.Time { return now }})
+	reg := prometheus.NewRegistry()
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{IPAM: m, Cluster: cl, GracePeriod: 15 * time.Minute, Now: func() time.Time { return now }, Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +123,13 @@ func TestCollector(t *testing.T) {
 	slices.SortFunc(want, netip.Addr.Compare)
 	if !slices.Equal(left, want) {
 		t.Errorf("left allocated: %v, want %v", left, want)
+	}
+	// The pool's size and use, for the IPPoolNearlyFull alert.
+	if got := testutil.ToFloat64(metrics.poolSize.WithLabelValues("gc-pool")); got != 256 {
+		t.Errorf("ipam_ippool_size{ippool=gc-pool} = %v, want 256", got)
+	}
+	if got := testutil.ToFloat64(metrics.inUse.WithLabelValues("gc-pool")); got != 2 {
+		t.Errorf("ipam_allocations_in_use{ippool=gc-pool} = %v, want 2 (live and back)", got)
 	}
 	nodes, _ := m.AffineNodes(ctx)
 	if slices.Contains(nodes, "gc-b") {
