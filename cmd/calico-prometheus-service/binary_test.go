@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +32,7 @@ var testLab *labtest.Lab
 
 func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +45,7 @@ func freePort(t *testing.T) int {
 // startProcess runs a command until the test ends, with its output kept
 // for the test's log on failure; the returned function reads the output
 // so far.
-func startProcess(t *testing.T, name string, env []string, args ...string) func() string {
+func startProcess(t testing.TB, name string, env []string, args ...string) func() string {
 	t.Helper()
 	var out strings.Builder
 	var mu sync.Mutex
@@ -79,7 +81,7 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // startPrometheus runs Debian's prometheus scraping itself every second.
-func startPrometheus(t *testing.T) string {
+func startPrometheus(t testing.TB) string {
 	t.Helper()
 	netnstest.RequireBinaries(t, "prometheus")
 	dir := t.TempDir()
@@ -108,7 +110,7 @@ const promNS = "prom-test"
 // account creates a ServiceAccount, bound in promNS to a Role of the
 // given verbs on services/proxy calico-node-prometheus:9090 (none: no
 // binding), and returns a token of it.
-func account(t *testing.T, name string, verbs ...string) string {
+func account(t testing.TB, name string, verbs ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	kube := testLab.Client.Kube
@@ -285,4 +287,110 @@ func TestProxy(t *testing.T) {
 		t.Errorf("the revocation took effect after %v, more than the cache's %v", took, ttl)
 	}
 	t.Logf("the revocation took effect after %v (cache %v)", time.Since(revoked).Round(100*time.Millisecond), ttl)
+}
+
+// BenchmarkProxy: 50 concurrent dashboard clients, each querying in a
+// loop for the benchmark's time, straight to Prometheus and then
+// through the proxy, in one run; reports both latencies, the p50 and p99
+// the proxy adds, and the reviews it sent per user.
+func BenchmarkProxy(b *testing.B) {
+	bin := labtest.Bin(b)
+	promURL := startPrometheus(b)
+	ctx := context.Background()
+	if _, err := testLab.Client.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: promNS}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		b.Fatal(err)
+	}
+	rbac, err := manifests.YAML("", manifests.PrometheusServiceRBAC())
+	if err != nil {
+		b.Fatal(err)
+	}
+	testLab.Apply(b, rbac)
+	port, metricsPort := freePort(b), freePort(b)
+	startProcess(b, filepath.Join(bin, "calico-prometheus-service"), []string{
+		"KUBECONFIG=" + testLab.KubeconfigAs(b, "system:serviceaccount:"+manifests.Namespace+":"+manifests.PrometheusServiceName),
+		"PROMETHEUS_URL=" + promURL, "PROMETHEUS_NAMESPACE=" + promNS,
+		fmt.Sprintf("LISTEN_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_LISTEN=127.0.0.1:%d", metricsPort),
+	})
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", port)
+	poll.Until(b, 20*time.Second, "the proxy to serve /health", func() bool {
+		resp, err := http.Get(proxy + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	token := account(b, fmt.Sprintf("bench-%d", time.Now().UnixNano()), "get", "create")
+	reviews := func() float64 {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var sum float64
+		for l := range strings.SplitSeq(string(body), "\n") {
+			if strings.HasPrefix(l, "calico_prometheus_service_reviews_total{") {
+				var v float64
+				fmt.Sscan(l[strings.LastIndex(l, " ")+1:], &v)
+				sum += v
+			}
+		}
+		return sum
+	}
+	const clients = 50
+	const perClient = 40
+	// A dashboard's query: a rate over the last five minutes.
+	path := "/api/v1/query?query=" + url.QueryEscape(`sum(rate(prometheus_http_requests_total[5m]))`)
+	run := func(base, token string) []time.Duration {
+		var mu sync.Mutex
+		var all []time.Duration
+		var wg sync.WaitGroup
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+		for range clients {
+			wg.Go(func() {
+				var mine []time.Duration
+				for range perClient {
+					req, _ := http.NewRequest("GET", base+path, nil)
+					if token != "" {
+						req.Header.Set("Authorization", "Bearer "+token)
+					}
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("%s: %d", base, resp.StatusCode)
+						return
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				mu.Lock()
+				all = append(all, mine...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		slices.Sort(all)
+		return all
+	}
+	pct := func(d []time.Duration, p int) float64 {
+		return float64(d[min(len(d)-1, len(d)*p/100)].Microseconds()) / 1000
+	}
+	before := reviews()
+	run(promURL, "") // warm both
+	run(proxy, token)
+	direct := run(promURL, "")
+	proxied := run(proxy, token)
+	b.ReportMetric(pct(direct, 50), "direct-p50-ms")
+	b.ReportMetric(pct(direct, 99), "direct-p99-ms")
+	b.ReportMetric(pct(proxied, 50), "proxy-p50-ms")
+	b.ReportMetric(pct(proxied, 99), "proxy-p99-ms")
+	b.ReportMetric(pct(proxied, 50)-pct(direct, 50), "added-p50-ms")
+	b.ReportMetric(pct(proxied, 99)-pct(direct, 99), "added-p99-ms")
+	b.ReportMetric(reviews()-before, "reviews-per-user")
 }

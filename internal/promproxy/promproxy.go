@@ -18,6 +18,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,14 @@ func New(cfg Config) (http.Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Transport == nil {
+		// Keep connections to Prometheus for a dashboard's concurrent
+		// queries: the default keeps two, and every other query would
+		// open a new connection.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 128
+		cfg.Transport = t
+	}
 	up := cfg.Upstream
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -83,6 +92,9 @@ func New(cfg Config) (http.Handler, error) {
 		Transport: cfg.Transport,
 		// Stream: pass every chunk on as it comes.
 		FlushInterval: -1,
+		// Reuse the copy buffers (32 KiB each): a dashboard's burst would
+		// otherwise allocate one per query.
+		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the client went away
@@ -170,6 +182,14 @@ func (h *handler) check(r *http.Request, verb string) (int, string) {
 	}
 	return http.StatusForbidden, fmt.Sprintf("user %q may not %s services/proxy %q in namespace %q", u.Name, verb, h.cfg.Names[0], h.cfg.Namespace)
 }
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 func httpError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

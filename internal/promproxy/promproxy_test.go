@@ -41,7 +41,7 @@ func (f *fakeChecker) Authorize(_ context.Context, u kubeauth.User, a kubeauth.A
 	return u.Name == "writer" || u.Name == "reader" && a.Verb == "get", nil
 }
 
-func newProxy(t *testing.T, upstream http.Handler) (*httptest.Server, *fakeChecker) {
+func newProxy(t testing.TB, upstream http.Handler) (*httptest.Server, *fakeChecker) {
 	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
@@ -53,8 +53,12 @@ func newProxy(t *testing.T, upstream http.Handler) (*httptest.Server, *fakeCheck
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	upstreamURL = up.URL
 	return srv, fc
 }
+
+// upstreamURL is the last newProxy's upstream.
+var upstreamURL string
 
 func do(t *testing.T, method, url, token string) (*http.Response, string) {
 	t.Helper()
