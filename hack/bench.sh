@@ -184,7 +184,7 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| direct p50 / p99 (ms) | through the proxy p50 / p99 (ms) | added p50 / p99 (ms) | target added p99 | reviews per user |"
   echo "|---|---|---|---|---|"
   f=BenchmarkProxy
-  echo "| $(median "$out/promproxy.txt" $f direct-p50-ms) / $(median "$out/promproxy.txt" $f direct-p99-ms) | $(median "$out/promproxy.txt" $f proxy-p50-ms) / $(median "$out/promproxy.txt" $f proxy-p99-ms) | $(median "$out/promproxy.txt" $f added-p50-ms) / $(median "$out/promproxy.txt" $f added-p99-ms) | ≤ 5 ms | $(median "$out/promproxy.txt" $f reviews-per-user) (target: 1 of each kind per cache window) |"
+  echo "| $(median "$out/promproxy.txt" $f direct-p50-ms) / $(median "$out/promproxy.txt" $f direct-p99-ms) | $(median "$out/promproxy.txt" $f proxy-p50-ms) / $(median "$out/promproxy.txt" $f proxy-p99-ms) | $(median "$out/promproxy.txt" $f added-p50-ms) / $(median "$out/promproxy.txt" $f added-p99-ms) | ≤ 5 ms | $(median "$out/promproxy.txt" $f reviews-per-user) (TokenReviews + SubjectAccessReviews; target: one of each per cache window) |"
   echo
   echo "## The lab"
   echo
