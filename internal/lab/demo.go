@@ -129,17 +129,21 @@ tiers (%s, %s). Try:
   kubectl -n demo label pod %s quarantine=true  # then probe again: the security tier cuts it off
   calico-lab exec node-1 -- calicoctl node status
   calico-lab logs calico-node --node node-1
-
-The nodes' flow logs reach Linseed, the log API, within about %s:
-
-  eval "$(calico-lab env)"   # Linseed's URL, the lab's CA, a client certificate and a token
-  curl -s --cacert $CALICO_LAB_CA --cert $LINSEED_CLIENT_CERT --key $LINSEED_CLIENT_KEY \
-    -H "Authorization: Bearer $LINSEED_TOKEN" -H 'Content-Type: application/json' \
-    $LINSEED_URL/api/v1/flows/logs -d '{"actions":["deny"],"namespace_matches":[{"type":"any","namespaces":["demo"]}]}'
-`, app, policy, fe, be, fe, beSvc.Spec.ClusterIP, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"),
-		(2*cfg.flowLogsFlushInterval() + 2*time.Second).Round(time.Second))
+`, app, policy, fe, be, fe, beSvc.Spec.ClusterIP, be, db, fe, db, fe, db, strings.TrimPrefix(be, "demo/"))
 	if min(cfg.TyphaReplicas, cfg.Nodes) >= 2 {
 		fmt.Fprintln(out, "  calico-lab restart calico-typha --node node-1   # its clients move to node-2's replica; probes keep their answers")
 	}
+	env := "calico-lab env"
+	if cfg.StateDir != DefaultStateDir {
+		env += " --state-dir " + cfg.StateDir
+	}
+	fmt.Fprintf(out, `
+The nodes' flow logs reach Linseed, the log API, within about %s:
+
+  eval "$(%s)"   # Linseed's URL, the lab's CA, a client certificate and a token
+  curl -s --cacert $CALICO_LAB_CA --cert $LINSEED_CLIENT_CERT --key $LINSEED_CLIENT_KEY \
+    -H "Authorization: Bearer $LINSEED_TOKEN" -H 'Content-Type: application/json' \
+    $LINSEED_URL/api/v1/flows/logs -d '{"actions":["deny"],"namespace_matches":[{"type":"any","namespaces":["demo"]}]}'
+`, (2*cfg.flowLogsFlushInterval() + 2*time.Second).Round(time.Second), env)
 	return nil
 }
