@@ -20,6 +20,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/lab/labtest"
@@ -136,7 +137,7 @@ func account(t testing.TB, name string, verbs ...string) string {
 	return tr.Status.Token
 }
 
-func request(t *testing.T, method, url, token string) (int, string) {
+func request(t testing.TB, method, url, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	if token != "" {
@@ -151,16 +152,20 @@ func request(t *testing.T, method, url, token string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestProxy runs the binary with exactly its manifest's permissions between a real API server and a real Prometheus:
-// 401, 403 and 405 as documented; an allowed user's query and
-// query_range answered exactly as Prometheus answers them; 50 concurrent
-// queries of a new user cost one TokenReview and one SubjectAccessReview;
-// a revoked RoleBinding stops working within the cache window.
-func TestProxy(t *testing.T) {
+// rig is Prometheus and the proxy in front of it, running as its
+// manifest's ServiceAccount with the given cache lifetime.
+type rig struct {
+	prom, proxy, metrics string
+	logs                 func() string
+}
+
+func startRig(t testing.TB, ttl time.Duration) rig {
+	t.Helper()
 	bin := labtest.Bin(t)
-	promURL := startPrometheus(t)
+	r := rig{prom: startPrometheus(t)}
 	ctx := context.Background()
-	if _, err := testLab.Client.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: promNS}}, metav1.CreateOptions{}); err != nil {
+	if _, err := testLab.Client.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: promNS}},
+		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	rbac, err := manifests.YAML("", manifests.PrometheusServiceRBAC())
@@ -169,23 +174,51 @@ func TestProxy(t *testing.T) {
 	}
 	testLab.Apply(t, rbac)
 	port, metricsPort := freePort(t), freePort(t)
-	const ttl = 3 * time.Second
-	out := startProcess(t, filepath.Join(bin, "calico-prometheus-service"), []string{
+	r.logs = startProcess(t, filepath.Join(bin, "calico-prometheus-service"), []string{
 		"KUBECONFIG=" + testLab.KubeconfigAs(t, "system:serviceaccount:"+manifests.Namespace+":"+manifests.PrometheusServiceName),
-		"PROMETHEUS_URL=" + promURL, "PROMETHEUS_NAMESPACE=" + promNS, "AUTH_CACHE_TTL=" + ttl.String(),
+		"PROMETHEUS_URL=" + r.prom, "PROMETHEUS_NAMESPACE=" + promNS, "AUTH_CACHE_TTL=" + ttl.String(),
 		fmt.Sprintf("LISTEN_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_LISTEN=127.0.0.1:%d", metricsPort),
 	})
-	proxy := fmt.Sprintf("http://127.0.0.1:%d", port)
+	r.proxy, r.metrics = fmt.Sprintf("http://127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	poll.Until(t, 20*time.Second, "the proxy to serve /health", func() bool {
-		resp, err := http.Get(proxy + "/health")
+		resp, err := http.Get(r.proxy + "/health")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	if !strings.Contains(out(), "calico-prometheus-service serving") {
-		t.Errorf("no start-up line in the log:\n%s", out())
+	return r
+}
+
+// reviews is the number of reviews the proxy sent, of a kind ("token",
+// "access") or of both ("").
+func (r rig) reviews(t testing.TB, kind string) float64 {
+	t.Helper()
+	_, body := request(t, "GET", r.metrics, "")
+	var sum float64
+	for l := range strings.SplitSeq(body, "\n") {
+		if strings.HasPrefix(l, "calico_prometheus_service_reviews_total{") && strings.Contains(l, `kind="`+kind) {
+			var v float64
+			fmt.Sscan(l[strings.LastIndex(l, " ")+1:], &v)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// TestProxy runs the binary with exactly its manifest's permissions between a real API server and a real Prometheus:
+// 401, 403 and 405 as documented; an allowed user's query and
+// query_range answered exactly as Prometheus answers them; 50 concurrent
+// queries of a new user cost one TokenReview and one SubjectAccessReview;
+// a revoked RoleBinding stops working within the cache window.
+func TestProxy(t *testing.T) {
+	const ttl = 3 * time.Second
+	r := startRig(t, ttl)
+	promURL, proxy := r.prom, r.proxy
+	ctx := context.Background()
+	if !strings.Contains(r.logs(), "calico-prometheus-service serving") {
+		t.Errorf("no start-up line in the log:\n%s", r.logs())
 	}
 
 	dashboard := account(t, "dashboard", "get", "create")
@@ -230,20 +263,8 @@ func TestProxy(t *testing.T) {
 	}
 
 	// A dashboard's burst: 50 concurrent queries of a user not seen yet.
-	metric := func(name string) float64 {
-		_, body := request(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), "")
-		for l := range strings.SplitSeq(body, "\n") {
-			if strings.HasPrefix(l, name+" ") {
-				var v float64
-				fmt.Sscan(l[len(name)+1:], &v)
-				return v
-			}
-		}
-		t.Fatalf("no %s in the metrics", name)
-		return 0
-	}
 	burst := account(t, "burst", "get")
-	tokens, access := metric(`calico_prometheus_service_reviews_total{kind="token"}`), metric(`calico_prometheus_service_reviews_total{kind="access"}`)
+	tokens, access := r.reviews(t, "token"), r.reviews(t, "access")
 	var wg sync.WaitGroup
 	codes := make(chan int, 50)
 	for range 50 {
@@ -267,7 +288,7 @@ func TestProxy(t *testing.T) {
 			t.Errorf("a burst query answered %d", c)
 		}
 	}
-	if dt, da := metric(`calico_prometheus_service_reviews_total{kind="token"}`)-tokens, metric(`calico_prometheus_service_reviews_total{kind="access"}`)-access; dt != 1 || da != 1 {
+	if dt, da := r.reviews(t, "token")-tokens, r.reviews(t, "access")-access; dt != 1 || da != 1 {
 		t.Errorf("50 concurrent queries of one new user cost %v TokenReviews and %v SubjectAccessReviews, want 1 and 1", dt, da)
 	}
 
@@ -294,50 +315,9 @@ func TestProxy(t *testing.T) {
 // through the proxy, in one run; reports both latencies, the p50 and p99
 // the proxy adds, and the reviews it sent per user.
 func BenchmarkProxy(b *testing.B) {
-	bin := labtest.Bin(b)
-	promURL := startPrometheus(b)
-	ctx := context.Background()
-	if _, err := testLab.Client.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: promNS}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
-		b.Fatal(err)
-	}
-	rbac, err := manifests.YAML("", manifests.PrometheusServiceRBAC())
-	if err != nil {
-		b.Fatal(err)
-	}
-	testLab.Apply(b, rbac)
-	port, metricsPort := freePort(b), freePort(b)
-	startProcess(b, filepath.Join(bin, "calico-prometheus-service"), []string{
-		"KUBECONFIG=" + testLab.KubeconfigAs(b, "system:serviceaccount:"+manifests.Namespace+":"+manifests.PrometheusServiceName),
-		"PROMETHEUS_URL=" + promURL, "PROMETHEUS_NAMESPACE=" + promNS,
-		fmt.Sprintf("LISTEN_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_LISTEN=127.0.0.1:%d", metricsPort),
-	})
-	proxy := fmt.Sprintf("http://127.0.0.1:%d", port)
-	poll.Until(b, 20*time.Second, "the proxy to serve /health", func() bool {
-		resp, err := http.Get(proxy + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	r := startRig(b, 10*time.Second)
+	promURL, proxy := r.prom, r.proxy
 	token := account(b, fmt.Sprintf("bench-%d", time.Now().UnixNano()), "get", "create")
-	reviews := func() float64 {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		var sum float64
-		for l := range strings.SplitSeq(string(body), "\n") {
-			if strings.HasPrefix(l, "calico_prometheus_service_reviews_total{") {
-				var v float64
-				fmt.Sscan(l[strings.LastIndex(l, " ")+1:], &v)
-				sum += v
-			}
-		}
-		return sum
-	}
 	const clients = 50
 	const perClient = 40
 	// A dashboard's query: a rate over the last five minutes.
@@ -381,7 +361,7 @@ func BenchmarkProxy(b *testing.B) {
 	pct := func(d []time.Duration, p int) float64 {
 		return float64(d[min(len(d)-1, len(d)*p/100)].Microseconds()) / 1000
 	}
-	before := reviews()
+	before := r.reviews(b, "")
 	run(promURL, "") // warm both
 	run(proxy, token)
 	direct := run(promURL, "")
@@ -392,5 +372,5 @@ func BenchmarkProxy(b *testing.B) {
 	b.ReportMetric(pct(proxied, 99), "proxy-p99-ms")
 	b.ReportMetric(pct(proxied, 50)-pct(direct, 50), "added-p50-ms")
 	b.ReportMetric(pct(proxied, 99)-pct(direct, 99), "added-p99-ms")
-	b.ReportMetric(reviews()-before, "reviews-per-user")
+	b.ReportMetric(r.reviews(b, "")-before, "reviews-per-user")
 }
