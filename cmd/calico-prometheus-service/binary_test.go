@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,66 +31,36 @@ var testLab *labtest.Lab
 
 func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 
-func freePort(t testing.TB) int {
+// start runs a program until the test ends (labtest.StartProcess).
+func start(t testing.TB, name string, env []string, args ...string) *labtest.Process {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return labtest.StartProcess(t, filepath.Base(name), cmd)
+}
+
+// freePorts are n loopback ports free now.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports, err := labtest.FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
-
-// startProcess runs a command until the test ends, with its output kept
-// for the test's log on failure; the returned function reads the output
-// so far.
-func startProcess(t testing.TB, name string, env []string, args ...string) func() string {
-	t.Helper()
-	var out strings.Builder
-	var mu sync.Mutex
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(b) })
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("%s:\n%s", filepath.Base(name), out.String())
-			mu.Unlock()
-		}
-	})
-	return func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // startPrometheus runs Debian's prometheus scraping itself every second.
 func startPrometheus(t testing.TB) string {
 	t.Helper()
 	netnstest.RequireBinaries(t, "prometheus")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := freePorts(t, 1)[0]
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: prometheus\n  static_configs: [{targets: [%q]}]\n", addr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startProcess(t, "prometheus", nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+	start(t, "prometheus", nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
 	url := "http://" + addr
 	poll.Until(t, 30*time.Second, "prometheus to be ready", func() bool {
@@ -156,7 +124,7 @@ func request(t testing.TB, method, url, token string) (int, string) {
 // manifest's ServiceAccount with the given cache lifetime.
 type rig struct {
 	prom, proxy, metrics string
-	logs                 func() string
+	proc                 *labtest.Process
 }
 
 func startRig(t testing.TB, ttl time.Duration) rig {
@@ -173,8 +141,9 @@ func startRig(t testing.TB, ttl time.Duration) rig {
 		t.Fatal(err)
 	}
 	testLab.Apply(t, rbac)
-	port, metricsPort := freePort(t), freePort(t)
-	r.logs = startProcess(t, filepath.Join(bin, "calico-prometheus-service"), []string{
+	ports := freePorts(t, 2)
+	port, metricsPort := ports[0], ports[1]
+	r.proc = start(t, filepath.Join(bin, "calico-prometheus-service"), []string{
 		"KUBECONFIG=" + testLab.KubeconfigAs(t, "system:serviceaccount:"+manifests.Namespace+":"+manifests.PrometheusServiceName),
 		"PROMETHEUS_URL=" + r.prom, "PROMETHEUS_NAMESPACE=" + promNS, "AUTH_CACHE_TTL=" + ttl.String(),
 		fmt.Sprintf("LISTEN_ADDR=127.0.0.1:%d", port), fmt.Sprintf("METRICS_LISTEN=127.0.0.1:%d", metricsPort),
@@ -217,8 +186,8 @@ func TestProxy(t *testing.T) {
 	r := startRig(t, ttl)
 	promURL, proxy := r.prom, r.proxy
 	ctx := context.Background()
-	if !strings.Contains(r.logs(), "calico-prometheus-service serving") {
-		t.Errorf("no start-up line in the log:\n%s", r.logs())
+	if logs := r.proc.Logs.String(); !strings.Contains(logs, "calico-prometheus-service serving") {
+		t.Errorf("no start-up line in the log:\n%s", logs)
 	}
 
 	dashboard := account(t, "dashboard", "get", "create")

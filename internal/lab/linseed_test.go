@@ -28,7 +28,6 @@ type linseedUser struct {
 	url    string
 	token  string
 	client *http.Client
-	env    map[string]string
 }
 
 func newLinseedUser(t *testing.T, envOutput string) *linseedUser {
@@ -54,7 +53,7 @@ func newLinseedUser(t *testing.T, envOutput string) *linseedUser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &linseedUser{t: t, url: env["LINSEED_URL"], token: env["LINSEED_TOKEN"], env: env, client: &http.Client{
+	return &linseedUser{t: t, url: env["LINSEED_URL"], token: env["LINSEED_TOKEN"], client: &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}},
 	}}

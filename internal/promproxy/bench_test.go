@@ -11,9 +11,9 @@ import (
 // direct and proxy.
 func BenchmarkOverhead(b *testing.B) {
 	body := []byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`)
-	srv, _ := newProxy(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	srv, upstream, _ := newProxy(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
 	client := &http.Client{}
-	for _, tc := range []struct{ name, url string }{{"direct", upstreamURL}, {"proxy", srv.URL}} {
+	for _, tc := range []struct{ name, url string }{{"direct", upstream}, {"proxy", srv.URL}} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
 				req, _ := http.NewRequest("GET", tc.url+"/api/v1/query?query=up", nil)

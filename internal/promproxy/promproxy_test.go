@@ -41,7 +41,9 @@ func (f *fakeChecker) Authorize(_ context.Context, u kubeauth.User, a kubeauth.A
 	return u.Name == "writer" || u.Name == "reader" && a.Verb == "get", nil
 }
 
-func newProxy(t testing.TB, upstream http.Handler) (*httptest.Server, *fakeChecker) {
+// newProxy runs the proxy in front of upstream; it returns the proxy, the
+// upstream's URL and the checker.
+func newProxy(t testing.TB, upstream http.Handler) (*httptest.Server, string, *fakeChecker) {
 	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
@@ -53,12 +55,8 @@ func newProxy(t testing.TB, upstream http.Handler) (*httptest.Server, *fakeCheck
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	upstreamURL = up.URL
-	return srv, fc
+	return srv, up.URL, fc
 }
-
-// upstreamURL is the last newProxy's upstream.
-var upstreamURL string
 
 func do(t *testing.T, method, url, token string) (*http.Response, string) {
 	t.Helper()
@@ -81,7 +79,7 @@ func do(t *testing.T, method, url, token string) (*http.Response, string) {
 func TestRefusals(t *testing.T) {
 	var gotAuth []string
 	var mu sync.Mutex
-	srv, fc := newProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, _, fc := newProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
 		mu.Unlock()
@@ -131,7 +129,7 @@ func TestRefusals(t *testing.T) {
 func TestStreamsAndCancels(t *testing.T) {
 	cancelled := make(chan struct{})
 	release := make(chan struct{})
-	srv, _ := newProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, _, _ := newProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "first chunk")
 		w.(http.Flusher).Flush()
 		select {

@@ -192,3 +192,20 @@ func UpdateSQL(t *logtype.Type, set map[string]any, conv func(logtype.Kind, any)
 	}
 	return strings.Join(parts, ", "), vals, nil
 }
+
+// AggregateQuery is an aggregation's query over from (a table, or a
+// subquery in parentheses) that has already been filtered: grouped,
+// biggest groups first, at most limit groups (0: 1,000).
+func AggregateQuery(sel, from, where, group string, limit int) string {
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := "SELECT " + sel + " FROM " + from
+	if where != "" {
+		q += " WHERE " + where
+	}
+	if group != "" {
+		q += " GROUP BY " + group
+	}
+	return q + fmt.Sprintf(" ORDER BY count(*) DESC LIMIT %d", limit)
+}

@@ -576,16 +576,7 @@ func (s *Store) Aggregate(ctx context.Context, t *logtype.Type, q store.Query, a
 	if err != nil {
 		return nil, err
 	}
-	limit := a.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
-	query := fmt.Sprintf("SELECT %s FROM %s WHERE %s", sel, store.Ident(t.Name), where)
-	if group != "" {
-		query += " GROUP BY " + group
-	}
-	query += fmt.Sprintf(" ORDER BY count(*) DESC LIMIT %d", limit)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.QueryContext(ctx, store.AggregateQuery(sel, store.Ident(t.Name), where, group, a.Limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregating %s: %w", t.Name, err)
 	}

@@ -647,15 +647,7 @@ func (s *Store) Aggregate(ctx context.Context, t *logtype.Type, q store.Query, a
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE %s", inner, store.Ident(table), where))
 		all = append(all, args...)
 	}
-	limit := a.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
-	query := fmt.Sprintf("SELECT %s FROM (%s)", sel, strings.Join(parts, " UNION ALL "))
-	if group != "" {
-		query += " GROUP BY " + group
-	}
-	query += fmt.Sprintf(" ORDER BY count(*) DESC LIMIT %d", limit)
+	query := store.AggregateQuery(sel, "("+strings.Join(parts, " UNION ALL ")+")", "", group, a.Limit)
 	rows, err := s.db.QueryContext(ctx, query, all...)
 	if err != nil {
 		return nil, fmt.Errorf("aggregating %s: %w", t.Name, err)
