@@ -21,10 +21,16 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 	-X $(KV).gitTreeState=clean -X $(KV).gitCommit=0000000000000000000000000000000000000000 \
 	-X $(KV).buildDate=2026-01-01T00:00:00Z
 # Debian packages the build, the tests and the lab need.
-DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server prometheus
+DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server
+# Prometheus and promtool, from upstream's module through the module proxy,
+# with Kubernetes service discovery only: Debian's prometheus package is
+# built without Kubernetes service discovery (docs/prometheus.md).
+PROMETHEUS_MODULE  := github.com/prometheus/prometheus
+PROMETHEUS_VERSION := v0.316.0
+PROMETHEUS_RELEASE := 3.16.0
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-product build-kube images deps run down test e2e unit bench profile-calc generate manifests verify clean
+.PHONY: all build build-product build-kube build-prometheus images deps run down test e2e unit bench profile-calc generate manifests verify clean
 
 all: build
 
@@ -32,7 +38,7 @@ deps:
 	@hack/install-deps.sh $(DEBIAN_PACKAGES)
 
 ## build: every binary into ./bin (the product's, plus the lab's control plane)
-build: build-kube build-product
+build: build-kube build-product build-prometheus
 
 # build-product: the product's binaries only; the images' build stage
 # runs exactly this (Dockerfile: make build-product BIN=/out).
@@ -47,6 +53,15 @@ build-kube:
 	@mkdir -p $(BIN)
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
+
+build-prometheus: $(BIN)/.prometheus-$(PROMETHEUS_VERSION)
+
+$(BIN)/.prometheus-$(PROMETHEUS_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install -tags remove_all_sd,enable_kubernetes_sd \
+		-ldflags "-X github.com/prometheus/common/version.Version=$(PROMETHEUS_RELEASE)" \
+		$(PROMETHEUS_MODULE)/cmd/prometheus@$(PROMETHEUS_VERSION) $(PROMETHEUS_MODULE)/cmd/promtool@$(PROMETHEUS_VERSION)
+	touch $@
 
 ## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
 IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service

@@ -169,7 +169,19 @@ Use it with:
 		},
 	}
 	nodeAgent.Flags().StringVar(&agentNode, "node", "", "the node to run")
-	root.AddCommand(up, down, status, env, supervise, nodeAgent, newProbeCommand(&cfg), newExecCommand(&cfg), newRolloutCommand(&cfg),
+	monitoring := &cobra.Command{
+		Use:    "monitoring-host",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			saved, err := lab.LoadConfig(cfg.StateDir)
+			if err != nil {
+				return err
+			}
+			return lab.RunMonitoring(cmd.Context(), saved, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		},
+	}
+	root.AddCommand(up, down, status, env, supervise, nodeAgent, monitoring, newProbeCommand(&cfg), newExecCommand(&cfg), newRolloutCommand(&cfg),
 		newLogsCommand(&cfg), newRestartCommand(&cfg), newStopCommand(&cfg), newStartCommand(&cfg))
 	return root
 }

@@ -22,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/lab/labtest"
-	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/manifests"
 	"github.com/calicong/calico/internal/poll"
 )
@@ -49,10 +48,10 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// startPrometheus runs Debian's prometheus scraping itself every second.
+// startPrometheus runs the built Prometheus scraping itself every second.
 func startPrometheus(t testing.TB) string {
 	t.Helper()
-	netnstest.RequireBinaries(t, "prometheus")
+	prom := labtest.Tool(t, "prometheus")
 	dir := t.TempDir()
 	port := freePorts(t, 1)[0]
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -60,7 +59,7 @@ func startPrometheus(t testing.TB) string {
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, "prometheus", nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+	start(t, prom, nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
 	url := "http://" + addr
 	poll.Until(t, 30*time.Second, "prometheus to be ready", func() bool {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,10 +71,12 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	a.checks = map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"}
 	for i, hs := range rec.Cluster.Hosts {
 		if hs.Name == node && cfg.typhaNode(i) {
 			a.typha = true
 			a.restart["calico-typha"] = make(chan struct{}, 1)
+			a.checks["calico-typha"] = "http://" + typhaHealth + "/readiness"
 		}
 	}
 	// Pods stay wired when the agent stops, as containers outlive a
@@ -86,8 +89,8 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	var wg sync.WaitGroup
 	if a.typha {
 		wg.Go(func() { a.supervise(ctx, "calico-typha", a.typhaEnv(), filepath.Join(a.bin, "calico-typha")) })
-		wg.Go(func() { a.publishTypha(ctx, client.Kube) })
 	}
+	wg.Go(func() { a.publish(ctx, client.Kube) })
 	wg.Go(func() { a.supervise(ctx, "calico-node", nodeEnv, filepath.Join(a.bin, "calico-node"), "-felix") })
 	wg.Go(func() { a.supervise(ctx, "kube-proxy", nil, a.kubeProxyArgs()...) })
 	wg.Go(func() {
@@ -95,17 +98,23 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 			log.Error("node runtime", "err", err)
 		}
 	})
-	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", rec.AgentPorts[node]), Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	a.serve(ctx, cancel, &wg, rec.AgentPorts[node])
+	return nil
+}
+
+// serve answers the agent's health port until ctx ends, then waits for
+// wg.
+func (a *agent) serve(ctx context.Context, cancel func(), wg *sync.WaitGroup, port int) {
+	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
 	wg.Go(func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("health endpoint", "err", err)
+			a.log.Error("health endpoint", "err", err)
 			cancel()
 		}
 	})
 	<-ctx.Done()
 	_ = srv.Close()
 	wg.Wait()
-	return nil
 }
 
 type agent struct {
@@ -113,9 +122,12 @@ type agent struct {
 	host    *multihost.Host
 	log     *slog.Logger
 	bin     string
-	runtime *noderuntime.Runtime
+	runtime *noderuntime.Runtime // nil on the monitoring host
 	// typha is set on the nodes that run a calico-typha replica.
 	typha bool
+	// checks are the readiness endpoints of the supervised components,
+	// inside the host.
+	checks map[string]string
 	// restart asks for a component to be restarted.
 	restart map[string]chan struct{}
 	// procs is what runs of each component, for status and rollouts.
@@ -256,7 +268,7 @@ func (a *agent) healthy(ctx context.Context, what, url string) error {
 func (a *agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !a.runtime.Registered() {
+		if a.runtime != nil && !a.runtime.Registered() {
 			http.Error(w, "the node is not registered yet", http.StatusServiceUnavailable)
 			return
 		}
@@ -280,11 +292,7 @@ func (a *agent) handler() http.Handler {
 		c := r.URL.Query().Get("component")
 		ch, ok := a.restart[c]
 		if !ok {
-			what := "calico-node or kube-proxy"
-			if a.typha {
-				what = "calico-node, kube-proxy or calico-typha"
-			}
-			msg := fmt.Sprintf("node %s's agent restarts %s, not %q", a.host.Name, what, c)
+			msg := fmt.Sprintf("%s's agent restarts %s, not %q", a.host.Name, strings.Join(slices.Sorted(maps.Keys(a.restart)), " or "), c)
 			if c == "calico-typha" {
 				msg = fmt.Sprintf("node %s runs no calico-typha replica", a.host.Name)
 			}
@@ -322,11 +330,5 @@ func (a *agent) handler() http.Handler {
 	return mux
 }
 
-// readiness is each component's readiness endpoint inside the node.
-func (a *agent) readiness() map[string]string {
-	checks := map[string]string{"calico-node": "http://" + felixHealth + "/readiness", "kube-proxy": "http://" + kubeProxyHealth + "/healthz"}
-	if a.typha {
-		checks["calico-typha"] = "http://" + typhaHealth + "/readiness"
-	}
-	return checks
-}
+// readiness is each component's readiness endpoint inside the host.
+func (a *agent) readiness() map[string]string { return a.checks }

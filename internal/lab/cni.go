@@ -153,10 +153,9 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 		// BIRD's log as BGP logs, for the node's log shipper.
 		"CALICO_BGP_LOG_DIR="+filepath.Join(h.Dir, "bird"),
 		// Flow logs on, in the node's own directory, flushed every 15 s (Config), with
-		// labels, policies and Services; metrics on (docs/lab.md).
+		// labels, policies and Services (docs/lab.md).
 		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL="+a.flowLogsInterval().String(), "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),
-		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true",
-		"FELIX_PROMETHEUSMETRICSENABLED=true")
+		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true")
 	if a.cfg.TyphaReplicas == 0 {
 		return append(env, "FELIX_TYPHAK8SSERVICENAME="), nil
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/calicong/calico/internal/manifests"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -246,20 +248,25 @@ func LogPath(cfg Config, component, node string) (string, error) {
 			return "", fmt.Errorf("%w: say which node's agent with --node", ErrUsage)
 		}
 		return cfg.logPath(node), nil
+	case component == prometheusName:
+		rec, err := readNodes(cfg)
+		if err != nil || rec == nil {
+			return "", fmt.Errorf("%w: the lab has no nodes, so no Prometheus", ErrUsage)
+		}
+		return filepath.Join(rec.Cluster.Dir, monitoringName, prometheusName+".log"), nil
+	case component == monitoringName || component == manifests.PrometheusServiceName || component == "calico-kube-controllers":
+		return cfg.logPath(component), nil
 	}
 	for _, c := range components(cfg) {
 		if c.name == component {
 			return cfg.logPath(component), nil
 		}
 	}
-	if component == "calico-kube-controllers" {
-		return cfg.logPath(component), nil
-	}
 	var names []string
 	for _, c := range components(cfg) {
 		names = append(names, c.name)
 	}
-	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, kube-proxy, cni, node-agent, calico-typha)", ErrUsage, component, strings.Join(names, ", "))
+	return "", fmt.Errorf("%w: unknown component %q (control plane: %s; per node: calico-node, kube-proxy, cni, node-agent, calico-typha; monitoring: monitoring, prometheus, calico-prometheus-service)", ErrUsage, component, strings.Join(names, ", "))
 }
 
 // whichNode is the error for a per-node component named without --node.
@@ -305,6 +312,14 @@ func Restart(ctx context.Context, cfg Config, component, node string) error {
 			return fmt.Errorf("%w: the lab has no node %q", ErrUsage, node)
 		}
 		_, err = agentRestart(ctx, node, port, component, false)
+		return err
+	}
+	if component == prometheusName {
+		rec, err := readNodes(cfg)
+		if err != nil || rec == nil || rec.Monitoring.Agent == 0 {
+			return fmt.Errorf("%w: the lab has no nodes, so no Prometheus", ErrUsage)
+		}
+		_, err = agentRestart(ctx, monitoringName, rec.Monitoring.Agent, component, false)
 		return err
 	}
 	c, err := supervised(cfg, component, node)

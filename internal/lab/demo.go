@@ -144,6 +144,11 @@ The nodes' flow logs reach Linseed, the log API, within about %s:
   curl -s --cacert $CALICO_LAB_CA --cert $LINSEED_CLIENT_CERT --key $LINSEED_CLIENT_KEY \
     -H "Authorization: Bearer $LINSEED_TOKEN" -H 'Content-Type: application/json' \
     $LINSEED_URL/api/v1/flows/logs -d '{"actions":["deny"],"namespace_matches":[{"type":"any","namespaces":["demo"]}]}'
+
+Prometheus scrapes every component; query it through the RBAC-checking proxy:
+
+  curl -s --cacert $CALICO_LAB_CA -H "Authorization: Bearer $PROMETHEUS_TOKEN" \
+    $PROMETHEUS_URL/api/v1/query --data-urlencode 'query=sum by (policy, action) (cnx_policy_rule_packets{namespace="demo"})'
 `, (2*cfg.flowLogsFlushInterval() + 2*time.Second).Round(time.Second), env)
 	return nil
 }

@@ -34,6 +34,10 @@ var (
 	typhaIdentity           = serviceAccountIdentity(manifests.TyphaName)
 	apiServerIdentity       = serviceAccountIdentity(manifests.APIServerName)
 	linseedIdentity         = serviceAccountIdentity(manifests.LinseedName)
+	// The Prometheus API service's; Prometheus's own is a certificate
+	// (prometheus.crt), as Prometheus takes no kubeconfig.
+	prometheusServiceIdentity = serviceAccountIdentity(manifests.PrometheusServiceName)
+	prometheusIdentity        = serviceAccountIdentity(manifests.PrometheusName)
 )
 
 func serviceAccountIdentity(name string) identity {
@@ -117,6 +121,10 @@ func generateFiles(cfg Config) error {
 		{"linseed", pki.Request{CommonName: manifests.LinseedName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		{"log-shipper", pki.Request{CommonName: manifests.LogShipperName, Client: true}},
 		{"linseed-user", pki.Request{CommonName: "calico-lab-user", Client: true}},
+		// Prometheus's identity towards the API server, and the
+		// Prometheus API service's serving certificate.
+		{"prometheus", pki.Request{CommonName: prometheusIdentity.commonName, Organization: prometheusIdentity.organization, Client: true}},
+		{"prometheus-service", pki.Request{CommonName: manifests.PrometheusServiceName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)
@@ -137,7 +145,8 @@ func generateFiles(cfg Config) error {
 	}
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
-	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity} {
+	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity,
+		prometheusServiceIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

@@ -79,7 +79,8 @@ func readFlows(t *testing.T, dir string) []flowRecord {
 // labels, a host endpoint's forward policy in transit_policies, and bytes
 // within 5% of a 1 MB download; the policy metrics move
 // with the traffic; a calico-node restart loses nothing and counts
-// nothing twice. Then the same through Linseed (checkLinseed).
+// nothing twice. Then the same through Linseed (checkLinseed), and
+// Prometheus's view of the lab (checkPrometheus).
 //
 // make test runs it with Linseed on SQLite; make e2e on ClickHouse too.
 func TestFlowLogs(t *testing.T) {
@@ -344,12 +345,14 @@ spec:
 	}
 	t.Logf("the second download, across the restart: %d bytes out", second())
 
-	checkLinseed(t, cfg, run, calicoLab, func() {
+	traffic := func() {
 		if got, err := probe.Download(cliNS, svc.Spec.ClusterIP, 80, 100_000, 5*time.Second); err != nil || got != 100_000 {
 			t.Errorf("download: %d bytes, %v", got, err)
 		}
 		if r, _ := probe.Connect(cliNS, "TCP", srv.Status.PodIP, 9090, 200*time.Millisecond); r.Connected {
 			t.Error("port 9090 is reachable; the policy denies it")
 		}
-	})
+	}
+	checkLinseed(t, cfg, run, calicoLab, traffic)
+	checkPrometheus(t, cfg, calicoLab, "allow-cli", traffic)
 }

@@ -39,7 +39,8 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	// Calico's components run with their manifests' RBAC.
 	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC(),
-		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC()} {
+		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC(), manifests.PrometheusRBAC(), manifests.PrometheusServiceRBAC(),
+		metricsUserRBAC(), labServices()} {
 		y, err := manifests.YAML("", rbac)
 		if err != nil {
 			return err
@@ -57,8 +58,10 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := RegisterWebhooks(ctx, cfg, c); err != nil {
 		return fmt.Errorf("registering calico-apiserver's webhooks: %w", err)
 	}
-	// The log shippers' and the user's tokens for Linseed.
-	for _, tok := range []struct{ sa, file string }{{manifests.LogShipperName, cfg.shipperTokenFile()}, {linseedUser, cfg.LinseedTokenFile()}} {
+	// The log shippers' and the user's tokens for Linseed, the user's
+	// for Prometheus.
+	for _, tok := range []struct{ sa, file string }{{manifests.LogShipperName, cfg.shipperTokenFile()}, {linseedUser, cfg.LinseedTokenFile()},
+		{metricsUser, cfg.PrometheusTokenFile()}} {
 		if err := writeToken(ctx, c, tok.sa, tok.file); err != nil {
 			return fmt.Errorf("a token for %s: %w", tok.sa, err)
 		}
@@ -74,6 +77,28 @@ const linseedUser = "calico-lab-linseed-user"
 func linseedUserRBAC() []runtime.Object {
 	return manifests.ServiceAccountRBAC(linseedUser, []rbacv1.PolicyRule{{APIGroups: []string{manifests.LinseedAPIGroup},
 		Resources: manifests.LinseedResources, Verbs: []string{"get", "create", "dismiss", "delete"}}}, nil)
+}
+
+// metricsUserRBAC is the lab's metrics user: its ServiceAccount, bound
+// to calico-metrics-viewer in kube-system (the role's rule names a
+// Service there), and the role itself.
+func metricsUserRBAC() []runtime.Object {
+	const rbacAPI = "rbac.authorization.k8s.io"
+	binding := &rbacv1.RoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: rbacAPI + "/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: metricsUser, Namespace: manifests.Namespace},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: metricsUser, Namespace: manifests.Namespace}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacAPI, Kind: "ClusterRole", Name: manifests.MetricsViewerRole}}
+	return append(manifests.ServiceAccountRBAC(metricsUser, nil, nil), manifests.MetricsViewer(), binding)
+}
+
+// labServices are the Services the lab's endpoints are published under
+// (endpoints.go).
+func labServices() []runtime.Object {
+	var out []runtime.Object
+	for _, s := range labMetricsServices() {
+		out = append(out, s)
+	}
+	return out
 }
 
 // tokenLifetime is how long the lab's tokens live (the lab is rebuilt

@@ -393,8 +393,11 @@ func Report(ctx context.Context, cfg Config) (*StatusReport, error) {
 		port, isNode := 0, false
 		if rec != nil {
 			port, isNode = rec.AgentPorts[c.Name]
+			if c.Name == monitoringName {
+				port, isNode = rec.Monitoring.Agent, true
+			}
 		}
-		if isNode {
+		if isNode && c.Name != monitoringName {
 			r.Name, r.Node = "node-agent", c.Name
 		}
 		if url := health[c.Name]; url != "" && c.State == "running" {
@@ -431,8 +434,8 @@ func Report(ctx context.Context, cfg Config) (*StatusReport, error) {
 }
 
 // Env prints the shell commands that point kubectl and calicoctl at the
-// lab, and Linseed's users at its log API (with the lab's ports, as it
-// was started).
+// lab, Linseed's users at its log API and Prometheus's at the Prometheus
+// API service (with the lab's ports, as it was started).
 func Env(cfg Config, out io.Writer) error {
 	if supervisorPID(cfg) == 0 {
 		return ErrNotUp
@@ -447,6 +450,12 @@ func Env(cfg Config, out io.Writer) error {
 	fmt.Fprintf(out, "export LINSEED_CLIENT_KEY=%s\n", cfg.LinseedClientKey())
 	if tok, err := os.ReadFile(cfg.LinseedTokenFile()); err == nil {
 		fmt.Fprintf(out, "export LINSEED_TOKEN=%s\n", strings.TrimSpace(string(tok)))
+	}
+	if url := cfg.PrometheusURL(); url != "" {
+		fmt.Fprintf(out, "export PROMETHEUS_URL=%s\n", url)
+		if tok, err := os.ReadFile(cfg.PrometheusTokenFile()); err == nil {
+			fmt.Fprintf(out, "export PROMETHEUS_TOKEN=%s\n", strings.TrimSpace(string(tok)))
+		}
 	}
 	return nil
 }

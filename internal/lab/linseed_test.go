@@ -30,7 +30,9 @@ type linseedUser struct {
 	client *http.Client
 }
 
-func newLinseedUser(t *testing.T, envOutput string) *linseedUser {
+// labEnv is what `calico-lab env` exports; the test fails if any of the
+// wanted variables is missing.
+func labEnv(t *testing.T, envOutput string, want ...string) map[string]string {
 	t.Helper()
 	env := map[string]string{}
 	for l := range strings.SplitSeq(envOutput, "\n") {
@@ -38,11 +40,17 @@ func newLinseedUser(t *testing.T, envOutput string) *linseedUser {
 			env[k], _, _ = strings.Cut(v, " ")
 		}
 	}
-	for _, k := range []string{"LINSEED_URL", "CALICO_LAB_CA", "LINSEED_CLIENT_CERT", "LINSEED_CLIENT_KEY", "LINSEED_TOKEN"} {
+	for _, k := range want {
 		if env[k] == "" {
 			t.Fatalf("calico-lab env sets no %s:\n%s", k, envOutput)
 		}
 	}
+	return env
+}
+
+func newLinseedUser(t *testing.T, envOutput string) *linseedUser {
+	t.Helper()
+	env := labEnv(t, envOutput, "LINSEED_URL", "CALICO_LAB_CA", "LINSEED_CLIENT_CERT", "LINSEED_CLIENT_KEY", "LINSEED_TOKEN")
 	pem, err := os.ReadFile(env["CALICO_LAB_CA"])
 	if err != nil {
 		t.Fatal(err)

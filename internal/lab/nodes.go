@@ -27,6 +27,8 @@ type nodesRecord struct {
 	ControllersPort int `json:"controllersPort"`
 	// ShipperPorts are the nodes' log shippers' health and metrics ports.
 	ShipperPorts map[string][2]int `json:"shipperPorts,omitempty"`
+	// Monitoring is the monitoring host's ports on the lab host.
+	Monitoring monitoringPorts `json:"monitoring"`
 }
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
@@ -47,11 +49,13 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(3*cfg.Nodes + 1)
+	ports, err := FreePorts(3*cfg.Nodes + 1 + 4)
 	if err != nil {
 		return fail(err)
 	}
 	rec.ControllersPort = ports[cfg.Nodes]
+	m := ports[3*cfg.Nodes+1:]
+	rec.Monitoring = monitoringPorts{Agent: m[0], Prometheus: m[1], Proxy: m[2], ProxyMetrics: m[3]}
 	for i := range cfg.Nodes {
 		name := NodeName(i)
 		if _, err := mh.AddHost(name); err != nil {
@@ -115,5 +119,5 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 			out = append(out, logShipper(cfg, h, p[0], p[1], i == 0))
 		}
 	}
-	return out
+	return append(out, monitoringComponents(cfg, rec)...)
 }

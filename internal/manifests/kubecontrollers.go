@@ -69,10 +69,7 @@ func KubeControllers(version string) []runtime.Object {
 				},
 			},
 		}}
-	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(KubeControllersName+"-metrics", Namespace),
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "metrics", Port: KubeControllersMetrics,
-			TargetPort: intstr.FromInt32(KubeControllersMetrics), Protocol: corev1.ProtocolTCP}}}}
 	pdb := &policyv1.PodDisruptionBudget{TypeMeta: tm("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(KubeControllersName, Namespace),
 		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels}}}
-	return append(KubeControllersRBAC(), dep, svc, pdb)
+	return append(KubeControllersRBAC(), dep, metricsService(KubeControllersName), pdb)
 }

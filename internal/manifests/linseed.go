@@ -118,7 +118,7 @@ func Linseed(version string) []runtime.Object {
 				},
 			},
 		}}
-	return append(LinseedRBAC(), svc, pvc, dep)
+	return append(LinseedRBAC(), svc, metricsService(LinseedName), pvc, dep)
 }
 
 // LogShipper is calico-log-shipper: a DaemonSet on every node (control
@@ -183,5 +183,5 @@ func LogShipper(version string) []runtime.Object {
 				},
 			},
 		}}
-	return append(LogShipperRBAC(), ds)
+	return append(LogShipperRBAC(), ds, metricsService(LogShipperName))
 }

@@ -71,17 +71,19 @@ func ServiceAccountRBAC(name string, cluster, namespaced []rbacv1.PolicyRule) []
 	return serviceAccountRBAC(name, cluster, namespaced)
 }
 
-// serviceAccountRBAC is a component's ServiceAccount, a ClusterRole with
-// the cluster rules bound to it, and, when there are namespaced rules, a
-// Role in its namespace bound likewise. All are named after it.
+// serviceAccountRBAC is a component's ServiceAccount and, when there are
+// such rules, a ClusterRole with the cluster rules bound to it and a Role
+// in its namespace with the namespaced rules bound likewise. All are
+// named after it.
 func serviceAccountRBAC(name string, cluster, namespaced []rbacv1.PolicyRule) []runtime.Object {
 	const rbacAPI = "rbac.authorization.k8s.io"
 	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: Namespace}}
-	out := []runtime.Object{
-		&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(name, Namespace)},
-		&rbacv1.ClusterRole{TypeMeta: tm(rbacAPI+"/v1", "ClusterRole"), ObjectMeta: meta(name, ""), Rules: cluster},
-		&rbacv1.ClusterRoleBinding{TypeMeta: tm(rbacAPI+"/v1", "ClusterRoleBinding"), ObjectMeta: meta(name, ""),
-			Subjects: subjects, RoleRef: rbacv1.RoleRef{APIGroup: rbacAPI, Kind: "ClusterRole", Name: name}},
+	out := []runtime.Object{&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta(name, Namespace)}}
+	if len(cluster) > 0 {
+		out = append(out,
+			&rbacv1.ClusterRole{TypeMeta: tm(rbacAPI+"/v1", "ClusterRole"), ObjectMeta: meta(name, ""), Rules: cluster},
+			&rbacv1.ClusterRoleBinding{TypeMeta: tm(rbacAPI+"/v1", "ClusterRoleBinding"), ObjectMeta: meta(name, ""),
+				Subjects: subjects, RoleRef: rbacv1.RoleRef{APIGroup: rbacAPI, Kind: "ClusterRole", Name: name}})
 	}
 	if len(namespaced) > 0 {
 		out = append(out,
@@ -226,6 +228,7 @@ func Files() (map[string][]byte, error) {
 		{"calico-kube-controllers.yaml", "calico-kube-controllers: IPAM garbage collection, node clean-up, LoadBalancer addresses, automatic host endpoints (docs/kube-controllers.md).", KubeControllers(Version)},
 		{"calico-apiserver.yaml", "calico-apiserver: admission webhooks (docs/apiserver.md).", APIServer(Version)},
 		{"calico-linseed.yaml", "calico-linseed: the log API and its store (docs/linseed.md); needs the calico-linseed-tls Secret.", Linseed(Version)},
+		{"calico-prometheus.yaml", "Prometheus for Calico, without the Prometheus operator: it discovers the components' annotated metrics Services and evaluates Calico's rules (docs/prometheus.md).", Prometheus()},
 		{"calico-prometheus-service.yaml", "calico-prometheus-service: the RBAC-checking proxy in front of Prometheus (docs/prometheus.md); bind calico-metrics-viewer in kube-system to whoever may query.", PrometheusService(Version)},
 		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {

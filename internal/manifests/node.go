@@ -190,6 +190,9 @@ func NodePodSpec(version string) corev1.PodSpec {
 			{Name: "FELIX_HEALTHENABLED", Value: "true"},
 			{Name: "FELIX_DEFAULTENDPOINTTOHOSTACTION", Value: "ACCEPT"},
 			{Name: "FELIX_LOGSEVERITYSCREEN", Value: "info"},
+			// Prometheus metrics on :9091 of the host, for Prometheus
+			// (calico-prometheus.yaml); keep the port off the internet.
+			{Name: "FELIX_PROMETHEUSMETRICSENABLED", Value: "true"},
 		},
 		// Felix reaches its health endpoint on the node's loopback.
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Host: "localhost", Path: "/liveness", Port: intstr.FromInt32(NodeHealth)}},
@@ -198,8 +201,6 @@ func NodePodSpec(version string) corev1.PodSpec {
 			PeriodSeconds: 10, TimeoutSeconds: 10},
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("128Mi")}},
-		// Prometheus metrics (:9091 on the host) are off; turn them on with
-		// FELIX_PROMETHEUSMETRICSENABLED=true where the port is firewalled.
 		// nftables, routes, links and BGP need NET_ADMIN and port 179;
 		// the per-interface sysctls need a writable /proc/sys, which only
 		// a privileged container has.
@@ -247,5 +248,5 @@ func Node(version string) []runtime.Object {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: NodePodSpec(version)},
 		}}
 	objs := append(CalicoNodeRBAC(), CNIPluginRBAC()...)
-	return append(objs, NodeConfig(), ds)
+	return append(objs, NodeConfig(), ds, metricsService(NodeName))
 }

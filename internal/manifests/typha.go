@@ -106,7 +106,8 @@ func Typha(version string) []runtime.Object {
 						LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, TopologyKey: "kubernetes.io/hostname"}}}},
 					Containers: []corev1.Container{{
 						Name: TyphaName, Image: Image("typha", version), Env: TyphaEnv(),
-						Ports:          []corev1.ContainerPort{{Name: discovery.PortName, ContainerPort: discovery.DefaultPort, Protocol: corev1.ProtocolTCP}},
+						Ports: []corev1.ContainerPort{{Name: discovery.PortName, ContainerPort: discovery.DefaultPort, Protocol: corev1.ProtocolTCP},
+							{Name: MetricsPortName, ContainerPort: TyphaMetrics, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe: httpProbe("/readiness", TyphaHealth), LivenessProbe: httpProbe("/liveness", TyphaHealth),
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 							corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")}},
@@ -118,7 +119,7 @@ func Typha(version string) []runtime.Object {
 		}}
 	pdb := &policyv1.PodDisruptionBudget{TypeMeta: tm("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta(TyphaName, Namespace),
 		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels}}}
-	return append(TyphaRBAC(), svc, dep, pdb)
+	return append(TyphaRBAC(), svc, metricsService(TyphaName), dep, pdb)
 }
 
 func ptr[T any](v T) *T { return &v }

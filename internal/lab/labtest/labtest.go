@@ -25,6 +25,7 @@ import (
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/lab/netnstest"
 )
 
 // Lab is a running control plane.
@@ -46,6 +47,21 @@ func BinDir() (string, error) {
 		return "", fmt.Errorf("built binaries not found in %s (run `make build`, or set CALICO_BIN): %w", d, err)
 	}
 	return filepath.Abs(d)
+}
+
+// Tool is a program `make build` puts next to the product's binaries
+// (prometheus and promtool, built with what the project needs); a test
+// without it ends as netnstest.Missing says.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	d, err := BinDir()
+	if err == nil {
+		_, err = os.Stat(filepath.Join(d, name))
+	}
+	if err != nil {
+		netnstest.Missing(t, "needs %s from `make build`: %v", name, err)
+	}
+	return filepath.Join(d, name)
 }
 
 // Bin is the preamble of a test that runs the built binaries against the

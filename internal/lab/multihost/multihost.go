@@ -304,12 +304,41 @@ func nthAddr(p netip.Prefix, n int) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, p.Bits()), nil
 }
 
+// BridgeHost is the underlay namespace itself as a host: a machine on
+// the hosts' network at the subnet's first address (given to the bridge),
+// which reaches every host directly. It is not one of Hosts; the lab
+// runs its monitoring there. Asking again returns the same host.
+func (c *Cluster) BridgeHost(name string) (*Host, error) {
+	ip, err := nthAddr(c.Subnet, 1)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{c: c, Name: name, NS: c.Underlay, IP: ip, Dir: filepath.Join(c.Dir, name)}
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return h, c.run("ip", "-n", c.Underlay, "addr", "replace", ip.String(), "dev", "br0")
+}
+
 // Relay makes addr (of the current namespace) reachable at the same
 // address in the host, for as long as the cluster lives.
-func (h *Host) Relay(addr string) error {
-	r, err := relay.Listen(h.NS, addr)
+func (h *Host) Relay(addr string) error { return h.RelayAt(addr, addr) }
+
+// RelayAt makes dial (of the current namespace) reachable at listen in
+// the host, for as long as the cluster lives.
+func (h *Host) RelayAt(listen, dial string) error {
+	return h.keep(relay.ListenAt(h.NS, listen, dial))
+}
+
+// Expose makes dial (in the host) reachable at listen in the current
+// namespace, for as long as the cluster lives.
+func (h *Host) Expose(listen, dial string) error {
+	return h.keep(relay.Into(h.NS, listen, dial))
+}
+
+func (h *Host) keep(r *relay.Relay, err error) error {
 	if err != nil {
-		return fmt.Errorf("relaying %s into %s: %w", addr, h.Name, err)
+		return fmt.Errorf("relaying to and from %s: %w", h.Name, err)
 	}
 	h.c.mu.Lock()
 	h.c.relays = append(h.c.relays, r)

@@ -1,17 +1,16 @@
-// Package relay makes a TCP address of the current network namespace (the
-// API server on 127.0.0.1, say) reachable at the same address inside
-// another namespace: it listens there and relays each connection back.
-// Nothing is added to either namespace's network; the sandbox hosts of
-// tests and of the lab reach the control plane this way.
+// Package relay joins TCP addresses across network namespaces without
+// adding anything to either namespace's network: it listens in one and
+// relays each connection to an address in the other. The sandbox hosts
+// of tests and of the lab reach the control plane this way (Listen), and
+// the lab host reaches what runs inside the sandbox (Into).
 package relay
 
 import (
 	"io"
 	"net"
-	"runtime"
 	"sync"
 
-	"github.com/vishvananda/netns"
+	"github.com/calicong/calico/internal/lab/probe"
 )
 
 // Relay is one listening relay.
@@ -21,29 +20,38 @@ type Relay struct {
 }
 
 // Listen starts relaying addr inside the named namespace to addr here.
-func Listen(ns, addr string) (*Relay, error) {
+func Listen(ns, addr string) (*Relay, error) { return ListenAt(ns, addr, addr) }
+
+// ListenAt starts relaying listen inside the named namespace to dial here.
+func ListenAt(ns, listen, dial string) (*Relay, error) {
 	var l net.Listener
-	errc := make(chan error, 1)
-	go func() {
-		// The thread enters ns to open the socket and is then retired
-		// (LockOSThread without unlock); the socket stays in ns.
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		l, err = net.Listen("tcp", addr)
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
+	err := probe.InNamespace(ns, func() (err error) {
+		l, err = net.Listen("tcp", listen)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
+	return serve(l, func() (net.Conn, error) { return net.Dial("tcp", dial) }), nil
+}
+
+// Into starts relaying listen here to dial inside the named namespace.
+func Into(ns, listen, dial string) (*Relay, error) {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, err
+	}
+	return serve(l, func() (c net.Conn, err error) {
+		err = probe.InNamespace(ns, func() (err error) {
+			c, err = net.Dial("tcp", dial)
+			return err
+		})
+		return c, err
+	}), nil
+}
+
+// serve relays each connection l accepts to a connection dial makes.
+func serve(l net.Listener, dial func() (net.Conn, error)) *Relay {
 	r := &Relay{l: l}
 	r.wg.Go(func() {
 		for {
@@ -53,7 +61,7 @@ func Listen(ns, addr string) (*Relay, error) {
 			}
 			r.wg.Go(func() {
 				defer c.Close()
-				up, err := net.Dial("tcp", addr)
+				up, err := dial()
 				if err != nil {
 					return
 				}
@@ -65,8 +73,11 @@ func Listen(ns, addr string) (*Relay, error) {
 			})
 		}
 	})
-	return r, nil
+	return r
 }
+
+// Addr is where the relay listens.
+func (r *Relay) Addr() net.Addr { return r.l.Addr() }
 
 // Close stops accepting; connections in flight end with their peers.
 func (r *Relay) Close() error { return r.l.Close() }
