@@ -21,7 +21,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 	-X $(KV).gitTreeState=clean -X $(KV).gitCommit=0000000000000000000000000000000000000000 \
 	-X $(KV).buildDate=2026-01-01T00:00:00Z
 # Debian packages the build, the tests and the lab need.
-DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server
+DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server nodejs chromium
 # Prometheus and promtool, from upstream's module through the module proxy,
 # with Kubernetes service discovery only: Debian's prometheus package is
 # built without Kubernetes service discovery (docs/prometheus.md).
@@ -30,7 +30,7 @@ PROMETHEUS_VERSION := v0.316.0
 PROMETHEUS_RELEASE := 3.16.0
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build build-product build-kube build-prometheus images deps run down test e2e unit bench profile-calc generate manifests verify clean
+.PHONY: all build build-product build-kube build-prometheus build-web images deps run down test e2e unit bench profile-calc generate manifests verify clean
 
 all: build
 
@@ -38,7 +38,7 @@ deps:
 	@hack/install-deps.sh $(DEBIAN_PACKAGES)
 
 ## build: every binary into ./bin (the product's, plus the lab's control plane)
-build: build-kube build-product build-prometheus
+build: build-kube build-web build-product build-prometheus
 
 # build-product: the product's binaries only; the images' build stage
 # runs exactly this (Dockerfile: make build-product BIN=/out).
@@ -53,6 +53,18 @@ build-kube:
 	@mkdir -p $(BIN)
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
+
+# build-web: the console's bundle, which calico-manager embeds (so before
+# build-product); npm packages as package-lock.json pins them.
+WEB     := internal/manager/web
+WEB_SRC := $(shell find $(WEB)/app/src -type f) $(WEB)/app/index.html $(WEB)/app/vite.config.ts $(WEB)/app/tsconfig.json
+build-web: $(WEB)/dist/index.html
+
+$(WEB)/app/node_modules/.package-lock.json: $(WEB)/app/package-lock.json
+	cd $(WEB)/app && npm ci --no-audit --no-fund --loglevel=error
+
+$(WEB)/dist/index.html: $(WEB)/app/node_modules/.package-lock.json $(WEB_SRC)
+	cd $(WEB)/app && npm run --silent build
 
 build-prometheus: $(BIN)/.prometheus-$(PROMETHEUS_VERSION)
 

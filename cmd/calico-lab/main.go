@@ -105,6 +105,7 @@ Use it with:
 	f.IntVar(&cfg.LinseedPort, "linseed-port", cfg.LinseedPort, "calico-linseed's HTTPS port (the log API)")
 	f.IntVar(&cfg.LinseedHealthPort, "linseed-health-port", cfg.LinseedHealthPort, "calico-linseed's health port")
 	f.IntVar(&cfg.LinseedMetricsPort, "linseed-metrics-port", cfg.LinseedMetricsPort, "calico-linseed's metrics port")
+	f.IntVar(&cfg.ManagerPort, "manager-port", cfg.ManagerPort, "calico-manager's HTTPS port (the console; with --nodes)")
 	f.StringVar(&cfg.LinseedStore, "linseed-store", cfg.LinseedStore, "calico-linseed's store: sqlite (a file in the state directory) or clickhouse (a clickhouse-server the lab runs)")
 	f.IntVar(&cfg.ClickHousePort, "clickhouse-port", cfg.ClickHousePort, "clickhouse-server's native protocol port (with --linseed-store clickhouse)")
 	f.IntVar(&cfg.ClickHouseHTTPPort, "clickhouse-http-port", cfg.ClickHouseHTTPPort, "clickhouse-server's HTTP port (with --linseed-store clickhouse)")

@@ -40,6 +40,9 @@ type Config struct {
 	LinseedPort        int `json:"linseedPort"`
 	LinseedHealthPort  int `json:"linseedHealthPort"`
 	LinseedMetricsPort int `json:"linseedMetricsPort"`
+	// ManagerPort is calico-manager's HTTPS port (the console), in a lab
+	// with nodes.
+	ManagerPort int `json:"managerPort,omitempty"`
 	// LinseedStore is Linseed's store: "sqlite" (default, a file in the
 	// state directory) or "clickhouse" (a clickhouse-server the lab runs,
 	// listening on ClickHousePort, HTTP on ClickHouseHTTPPort).
@@ -86,6 +89,7 @@ func Defaults() Config {
 		LinseedHealthPort:     9088,
 		LinseedMetricsPort:    9089,
 		LinseedStore:          "sqlite",
+		ManagerPort:           9443,
 		ClickHousePort:        9181,
 		ClickHouseHTTPPort:    8181,
 		ServiceCIDR:           "10.96.0.0/16",
@@ -169,6 +173,9 @@ func (c Config) ports() []portUse {
 		{"calico-linseed (health)", "--linseed-health-port", c.LinseedHealthPort},
 		{"calico-linseed (metrics)", "--linseed-metrics-port", c.LinseedMetricsPort},
 	}
+	if c.Nodes > 0 {
+		ps = append(ps, portUse{"calico-manager", "--manager-port", c.ManagerPort})
+	}
 	if c.LinseedStore == "clickhouse" {
 		ps = append(ps, portUse{"clickhouse-server", "--clickhouse-port", c.ClickHousePort},
 			portUse{"clickhouse-server (HTTP)", "--clickhouse-http-port", c.ClickHouseHTTPPort})
@@ -244,6 +251,16 @@ func (c Config) LinseedURL() string {
 
 // The log API's credentials for users and tests: a client certificate
 // and a ServiceAccount token allowed everything in linseed.tigera.io.
+// ManagerURL is the console's address.
+func (c Config) ManagerURL() string {
+	return "https://" + net.JoinHostPort(c.Host, fmt.Sprint(c.ManagerPort))
+}
+
+// AdminTokenFile holds the lab administrator's token for the console.
+func (c Config) AdminTokenFile() string { return c.pkiPath("admin.token") }
+
+func (c Config) managerTokenFile() string { return c.pkiPath("manager.token") }
+
 func (c Config) LinseedClientCert() string           { return c.pkiPath("linseed-user.crt") }
 func (c Config) LinseedClientKey() string            { return c.pkiPath("linseed-user.key") }
 func (c Config) LinseedTokenFile() string            { return c.pkiPath("linseed-user.token") }

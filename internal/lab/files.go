@@ -38,6 +38,7 @@ var (
 	// (prometheus.crt), as Prometheus takes no kubeconfig.
 	prometheusServiceIdentity = serviceAccountIdentity(manifests.PrometheusServiceName)
 	prometheusIdentity        = serviceAccountIdentity(manifests.PrometheusName)
+	managerIdentity           = serviceAccountIdentity(manifests.ManagerName)
 )
 
 func serviceAccountIdentity(name string) identity {
@@ -125,6 +126,9 @@ func generateFiles(cfg Config) error {
 		// Prometheus API service's serving certificate.
 		{"prometheus", pki.Request{CommonName: prometheusIdentity.commonName, Organization: prometheusIdentity.organization, Client: true}},
 		{"prometheus-service", pki.Request{CommonName: manifests.PrometheusServiceName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		// The console, and its client certificate towards Linseed.
+		{"manager", pki.Request{CommonName: manifests.ManagerName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"manager-client", pki.Request{CommonName: manifests.ManagerName, Client: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)
@@ -146,7 +150,7 @@ func generateFiles(cfg Config) error {
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
 	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity,
-		prometheusServiceIdentity} {
+		prometheusServiceIdentity, managerIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

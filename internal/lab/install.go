@@ -40,7 +40,7 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	// Calico's components run with their manifests' RBAC.
 	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC(),
 		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC(), manifests.PrometheusRBAC(), manifests.PrometheusServiceRBAC(),
-		metricsUserRBAC(), labServices()} {
+		metricsUserRBAC(), labServices(), manifests.ManagerRBAC(), adminRBAC()} {
 		y, err := manifests.YAML("", rbac)
 		if err != nil {
 			return err
@@ -59,9 +59,10 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("registering calico-apiserver's webhooks: %w", err)
 	}
 	// The log shippers' and the user's tokens for Linseed, the user's
-	// for Prometheus.
+	// for Prometheus, the console's for Linseed and the administrator's
+	// for the console.
 	for _, tok := range []struct{ sa, file string }{{manifests.LogShipperName, cfg.shipperTokenFile()}, {linseedUser, cfg.LinseedTokenFile()},
-		{metricsUser, cfg.PrometheusTokenFile()}} {
+		{metricsUser, cfg.PrometheusTokenFile()}, {manifests.ManagerName, cfg.managerTokenFile()}, {adminUser, cfg.AdminTokenFile()}} {
 		if err := writeToken(ctx, c, tok.sa, tok.file); err != nil {
 			return fmt.Errorf("a token for %s: %w", tok.sa, err)
 		}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/calicong/calico/internal/manifests"
 )
 
 // ErrNotUp is returned by commands that need a running lab.
@@ -84,6 +86,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		}
 	}
 	fmt.Fprintf(out, "The lab is up (%.1fs).\n", time.Since(start).Seconds())
+	if cfg.Nodes > 0 {
+		tok, _ := os.ReadFile(cfg.AdminTokenFile())
+		fmt.Fprintf(out, "\nThe console is at %s (the lab's CA: %s). Log in as the lab's administrator with this token\n(also in %s, and MANAGER_TOKEN in `calico-lab env`):\n\n%s\n\n",
+			cfg.ManagerURL(), cfg.CAPath(), cfg.AdminTokenFile(), strings.TrimSpace(string(tok)))
+	}
 	return nil
 }
 
@@ -91,6 +98,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 // ready: the node registered, calico-node ready on it.
 func waitNodes(ctx context.Context, cfg Config, out io.Writer, start time.Time) error {
 	want := map[string]bool{"calico-kube-controllers": true}
+	if cfg.ManagerPort != 0 {
+		want[manifests.ManagerName] = true
+	}
 	for i := range cfg.Nodes {
 		want[NodeName(i)] = true
 	}
@@ -450,6 +460,12 @@ func Env(cfg Config, out io.Writer) error {
 	fmt.Fprintf(out, "export LINSEED_CLIENT_KEY=%s\n", cfg.LinseedClientKey())
 	if tok, err := os.ReadFile(cfg.LinseedTokenFile()); err == nil {
 		fmt.Fprintf(out, "export LINSEED_TOKEN=%s\n", strings.TrimSpace(string(tok)))
+	}
+	if rec, _ := readNodes(cfg); rec != nil && cfg.ManagerPort != 0 {
+		fmt.Fprintf(out, "export MANAGER_URL=%s\n", cfg.ManagerURL())
+		if tok, err := os.ReadFile(cfg.AdminTokenFile()); err == nil {
+			fmt.Fprintf(out, "export MANAGER_TOKEN=%s\n", strings.TrimSpace(string(tok)))
+		}
 	}
 	if url := cfg.PrometheusURL(); url != "" {
 		fmt.Fprintf(out, "export PROMETHEUS_URL=%s\n", url)

@@ -119,5 +119,6 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 			out = append(out, logShipper(cfg, h, p[0], p[1], i == 0))
 		}
 	}
-	return append(out, monitoringComponents(cfg, rec)...)
+	out = append(out, monitoringComponents(cfg, rec)...)
+	return append(out, managerComponent(cfg, rec)...)
 }

@@ -88,7 +88,7 @@ func Config(dir string) (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, err
 	}
-	ports, err := FreePorts(12)
+	ports, err := FreePorts(13)
 	if err != nil {
 		return lab.Config{}, err
 	}
@@ -101,6 +101,7 @@ func Config(dir string) (lab.Config, error) {
 	cfg.APIServerWebhookPort, cfg.APIServerHealthPort = ports[5], ports[6]
 	cfg.LinseedPort, cfg.LinseedHealthPort, cfg.LinseedMetricsPort = ports[7], ports[8], ports[9]
 	cfg.ClickHousePort, cfg.ClickHouseHTTPPort = ports[10], ports[11]
+	cfg.ManagerPort = ports[12]
 	return cfg, nil
 }
 

@@ -1,0 +1,250 @@
+package lab_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/lab/netnstest"
+	"github.com/calicong/calico/internal/poll"
+)
+
+// chromium is Debian's browser, which the console's tests drive.
+const chromium = "chromium"
+
+// artifactsDir is where the console's screenshots go: $CALICO_ARTIFACTS
+// or a directory under the system's temporary one.
+func artifactsDir(t *testing.T) string {
+	d := os.Getenv("CALICO_ARTIFACTS")
+	if d == "" {
+		d = filepath.Join(os.TempDir(), "calico-artifacts")
+	}
+	d = filepath.Join(d, "console")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestConsole logs in to the lab's console in a real browser (Debian's
+// Chromium, headless) as a user would, with the demo's traffic:
+//   - the login page refuses a bad token and accepts the administrator's;
+//   - the service graph shows the demo namespace, and drilled into it the
+//     denied edge from the frontend to the database;
+//   - the flows table filtered by action shows the denied flow, and its
+//     trace names the policy that decided it, as the flow log says;
+//   - a user without log access sees no flows, and is told why.
+//
+// Screenshots of each page are saved (artifactsDir).
+func TestConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	netnstest.Require(t)
+	netnstest.RequireBinaries(t, "bird", chromium)
+	cfg := newConfig(t)
+	cfg.Nodes = 2
+	cfg.FlowLogsFlushInterval = 3 * time.Second
+	var out strings.Builder
+	if err := lab.Up(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "The console is at "+cfg.ManagerURL()) {
+		t.Errorf("up does not print the console's URL:\n%s", out.String())
+	}
+	if err := lab.Demo(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	var envOut strings.Builder
+	if err := lab.Env(cfg, &envOut); err != nil {
+		t.Fatal(err)
+	}
+	env := labEnv(t, envOut.String(), "MANAGER_URL", "MANAGER_TOKEN", "CALICO_LAB_CA")
+	api := newConsoleClient(t, env)
+
+	// The demo's denied flow, as the UI API has it: the policy that
+	// decided it is what the trace must show.
+	var denied map[string]any
+	poll.Until(t, 90*time.Second, "a denied demo flow in the log store", func() bool {
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		if api.post(env["MANAGER_TOKEN"], "/api/flows/logs", `{"namespace":"demo","action":"deny","reporter":"dst"}`, &page) != 200 || len(page.Items) == 0 {
+			return false
+		}
+		denied = page.Items[0]
+		return true
+	})
+	enforced, _ := denied["policies"].(map[string]any)["enforced_policies"].([]any)
+	if len(enforced) == 0 {
+		t.Fatalf("the denied flow has no policies: %v", denied)
+	}
+	decidingName := strings.Split(fmt.Sprint(enforced[len(enforced)-1]), "|")[2]
+
+	// A user who may read Kubernetes objects but no logs.
+	noLogs := serviceAccountToken(t, cfg, "console-no-logs", "view")
+
+	shots := artifactsDir(t)
+	bctx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1440, 900),
+		// The lab's CA is not the system's; the test trusts it for the
+		// API calls above, the browser is told to accept it.
+		chromedp.Flag("ignore-certificate-errors", true))...)
+	defer cancel()
+	bctx, cancel = chromedp.NewContext(bctx)
+	defer cancel()
+	// The first run starts the browser, and must not carry a timeout.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	pageText := func() string {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		return body
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v\nthe page says:\n%s", what, err, pageText())
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return v
+	}
+	login := func(token string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(env["MANAGER_URL"] + "/graph?range=15m"),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.SendKeys(chromedp.CSS("#token"), token),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		}
+	}
+
+	do("a bad token is refused", append(login("not-a-token"), chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)), shot("login-refused"))...)
+	if msg := text(`[role="alert"]`); !strings.Contains(msg, "refused") {
+		t.Errorf("the login page says %q for a bad token", msg)
+	}
+
+	do("log in and see the demo namespace", append(login(env["MANAGER_TOKEN"]),
+		chromedp.WaitVisible(chromedp.CSS(`g.node[aria-label^="namespace demo"]`)), shot("graph-namespaces"))...)
+	deniedEdge := chromedp.CSS(`g.edge.denied[aria-label^="frontend-"]`)
+	do("drill into demo: the denied edge", chromedp.DoubleClick(chromedp.CSS(`g.node[aria-label^="namespace demo"]`)),
+		chromedp.WaitVisible(deniedEdge), chromedp.Click(deniedEdge),
+		chromedp.WaitVisible(chromedp.CSS(`.side-panel .policies`)), shot("graph-demo"))
+	if a, err := chromedp.Run(ctx, chromedp.AttributeValue(deniedEdge, "aria-label")); err != nil || !strings.Contains(a.Value, "database-") {
+		t.Errorf("the denied edge is %q (%v), want frontend to database", a.Value, err)
+	}
+
+	do("the flows table, denied only, and a trace", chromedp.Navigate(env["MANAGER_URL"]+"/flows?range=15m&namespace=demo&action=deny&reporter=dst"),
+		chromedp.WaitVisible(chromedp.CSS(`table.flows tbody tr`)),
+		chromedp.Click(chromedp.CSS(`table.flows tbody tr button.link`)),
+		chromedp.WaitVisible(chromedp.CSS(`ol.trace li.decided`)), shot("flows-denied"))
+	if trace := text(`ol.trace li.decided`); !strings.Contains(trace, decidingName) || !strings.Contains(trace, "deny") {
+		t.Errorf("the trace's deciding line is %q, want %s denying", trace, decidingName)
+	}
+
+	noAccess := chromedp.Search(`//strong[text()="You may not see flow logs"]`)
+	do("log out, and in as a user without log access", append(append([]chromedp.Action[chromedp.Void]{
+		chromedp.Click(chromedp.Search(`//button[text()="Log out"]`))}, login(noLogs)...),
+		chromedp.WaitVisible(noAccess), shot("graph-no-log-access"),
+		chromedp.Navigate(env["MANAGER_URL"]+"/flows?range=15m"), chromedp.WaitVisible(noAccess), shot("flows-no-log-access"))...)
+	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.flows tbody tr").length`)); err != nil || rows != 0 {
+		t.Errorf("a user without log access sees %d flow rows (%v)", rows, err)
+	}
+	if code := api.post(noLogs, "/api/flows/logs", `{}`, nil); code != http.StatusForbidden {
+		t.Errorf("the UI API gives flows to a user without log access: %d", code)
+	}
+	t.Logf("screenshots in %s", shots)
+}
+
+// consoleClient calls the UI API as a user.
+type consoleClient struct {
+	t      *testing.T
+	url    string
+	client *http.Client
+}
+
+func newConsoleClient(t *testing.T, env map[string]string) *consoleClient {
+	pem, err := os.ReadFile(env["CALICO_LAB_CA"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &consoleClient{t: t, url: env["MANAGER_URL"], client: &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+}
+
+func (c *consoleClient) post(token, path, body string, out any) int {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s: %v\n%s", path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+// serviceAccountToken makes a ServiceAccount bound to a ClusterRole and
+// returns a token of it.
+func serviceAccountToken(t *testing.T, cfg lab.Config, name, role string) string {
+	t.Helper()
+	c, err := datastore.Connect(cfg.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Kube.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "default"}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.Kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}

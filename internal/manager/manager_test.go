@@ -1,0 +1,239 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/calicong/calico/internal/kubeauth"
+)
+
+// fakeChecker knows tokens by value; grants are "user/resource/name".
+type fakeChecker struct {
+	users  map[string]string
+	grants map[string]bool
+}
+
+func (f *fakeChecker) Authenticate(_ context.Context, tok string) (kubeauth.User, error) {
+	u, ok := f.users[tok]
+	if !ok {
+		return kubeauth.User{}, kubeauth.ErrInvalidToken
+	}
+	return kubeauth.User{Name: u, Groups: []string{"system:authenticated"}}, nil
+}
+
+func (f *fakeChecker) Authorize(_ context.Context, u kubeauth.User, a kubeauth.Access) (bool, error) {
+	return a.Group == LMAGroup && a.Verb == "get" && f.grants[u.Name+"/"+a.Resource+"/"+a.Name], nil
+}
+
+// fakeLogs records what the manager asked Linseed and answers canned data.
+type fakeLogs struct {
+	paths  []string
+	bodies []map[string]any
+	answer map[string]string
+	err    error
+}
+
+func (f *fakeLogs) Post(_ context.Context, path string, body any, out any) error {
+	f.paths = append(f.paths, path)
+	b, _ := json.Marshal(body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	f.bodies = append(f.bodies, m)
+	if f.err != nil {
+		return f.err
+	}
+	return json.Unmarshal([]byte(f.answer[path]), out)
+}
+
+func newTest(t *testing.T, prom *url.URL) (http.Handler, *fakeLogs) {
+	t.Helper()
+	logs := &fakeLogs{answer: map[string]string{
+		"/flows/logs": `{"items":[{"action":"deny"}],"after_key":{"k":1},"total_hits":7}`,
+		"/flows": `{"items":[
+			{"key":{"action":"allow","reporter":"src","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":20}},
+			{"key":{"action":"deny","reporter":"dst","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":0}}]}`,
+	}}
+	checker := &fakeChecker{users: map[string]string{"admin-token": "admin", "viewer-token": "viewer"},
+		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_kube": true}}
+	assets := fstest.MapFS{"index.html": {Data: []byte("<html>console</html>")}, "assets/app-1234.js": {Data: []byte("js")}}
+	h, err := New(Config{Checker: checker, Logs: logs, Prometheus: prom, Assets: assets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, logs
+}
+
+func do(h http.Handler, method, path, token, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// TestAuthorisation: every API route needs a valid token (401), and the
+// flow routes the flows log type (403 that says what is missing); a
+// refused request never reaches Linseed.
+func TestAuthorisation(t *testing.T) {
+	h, logs := newTest(t, nil)
+	for _, route := range []struct{ method, path string }{{"GET", "/api/whoami"}, {"POST", "/api/flows/logs"}, {"POST", "/api/flows/graph"}} {
+		if w := do(h, route.method, route.path, "", "{}"); w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s without a token: %d %s", route.method, route.path, w.Code, w.Body)
+		}
+		if w := do(h, route.method, route.path, "forged", "{}"); w.Code != 401 || !strings.Contains(w.Body.String(), "does not accept") {
+			t.Errorf("%s %s with a forged token: %d %s", route.method, route.path, w.Code, w.Body)
+		}
+	}
+	for _, path := range []string{"/api/flows/logs", "/api/flows/graph"} {
+		w := do(h, "POST", path, "viewer-token", "{}")
+		if w.Code != 403 || !strings.Contains(w.Body.String(), `viewer may not read flows logs`) || !strings.Contains(w.Body.String(), "lma.tigera.io") {
+			t.Errorf("%s without flow access: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if len(logs.paths) != 0 {
+		t.Errorf("refused requests reached Linseed: %v", logs.paths)
+	}
+	w := do(h, "GET", "/api/whoami", "viewer-token", "")
+	var me Whoami
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &me) != nil || me.User != "viewer" || me.Logs["flows"] {
+		t.Errorf("whoami as viewer: %d %s", w.Code, w.Body)
+	}
+	w = do(h, "GET", "/api/whoami", "admin-token", "")
+	if json.Unmarshal(w.Body.Bytes(), &me) != nil || !me.Logs["flows"] || !me.Logs["audit_kube"] || me.Logs["dns"] {
+		t.Errorf("whoami as admin: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "GET", "/api/nothing", "admin-token", ""); w.Code != 404 || !strings.Contains(w.Body.String(), "no API") {
+		t.Errorf("unknown API: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestFlowQueryValidation: a bad filter is a 400 naming the field, and
+// never reaches Linseed; a good one becomes Linseed's parameters.
+func TestFlowQueryValidation(t *testing.T) {
+	h, logs := newTest(t, nil)
+	for body, want := range map[string]string{
+		`{"action":"drop"}`:    `action "drop": allow or deny`,
+		`{"reporter":"both"}`:  `reporter "both"`,
+		`{"port":70000}`:       "port 70000",
+		`{"namespace":"a b"}`:  `namespace "a b"`,
+		`{"name":"x\"; DROP"}`: `name "x\"; DROP"`,
+		`{"page_size":5000}`:   "page_size 5000: at most 1000",
+		`{"sort":"password"}`:  `sort "password"`,
+		`{"nmespace":"demo"}`:  `unknown field "nmespace"`,
+		`{"from":"2026-01-02T00:00:00Z","to":"2026-01-01T00:00:00Z"}`: "must be before",
+		`{"from":"2025-01-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}`: "at most",
+		`not json`: "not valid JSON",
+	} {
+		w := do(h, "POST", "/api/flows/logs", "admin-token", body)
+		var e apiError
+		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Error, want) {
+			t.Errorf("%s: %d %s, want 400 with %q", body, w.Code, w.Body, want)
+		}
+	}
+	if len(logs.paths) != 0 {
+		t.Fatalf("invalid queries reached Linseed: %v", logs.paths)
+	}
+	w := do(h, "POST", "/api/flows/logs", "admin-token",
+		`{"namespace":"demo","name":"frontend-*","action":"deny","policy":"default.allow-cli","port":5432,"reporter":"dst","page_size":10}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"total_hits":7`) {
+		t.Fatalf("a valid query: %d %s", w.Code, w.Body)
+	}
+	p := logs.bodies[0]
+	sel, _ := p["selector"].(string)
+	for _, want := range []string{`(source_namespace = "demo" OR dest_namespace = "demo")`,
+		`(source_name_aggr IN {"frontend-*"} OR dest_name_aggr IN {"frontend-*"})`, "reporter = dst", "dest_port = 5432"} {
+		if !strings.Contains(sel, want) {
+			t.Errorf("selector %q lacks %q", sel, want)
+		}
+	}
+	if acts, _ := json.Marshal(p["actions"]); string(acts) != `["deny"]` {
+		t.Errorf("actions %s", acts)
+	}
+	if pm, _ := json.Marshal(p["policy_matches"]); string(pm) != `[{"name":"allow-cli"}]` {
+		t.Errorf("policy_matches %s", pm)
+	}
+	if p["max_page_size"] != 10.0 || p["time_range"] == nil {
+		t.Errorf("paging and time range: %v", p)
+	}
+}
+
+func TestGraph(t *testing.T) {
+	h, logs := newTest(t, nil)
+	w := do(h, "POST", "/api/flows/graph", "admin-token", `{"focus":"demo"}`)
+	if w.Code != 200 {
+		t.Fatalf("graph: %d %s", w.Code, w.Body)
+	}
+	if logs.paths[0] != "/flows" {
+		t.Errorf("the graph read %s, want Linseed's aggregated /flows", logs.paths[0])
+	}
+	var g struct {
+		Nodes []struct{ ID string }
+		Edges []struct {
+			Source, Target  string
+			Allowed, Denied int64
+		}
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 || len(g.Edges) != 1 || g.Edges[0].Denied != 2 || g.Edges[0].Allowed != 0 ||
+		g.Edges[0].Source != "wl/demo/frontend-*" || g.Edges[0].Target != "wl/demo/database-*" {
+		t.Errorf("graph %s", w.Body)
+	}
+	logs.err = &LinseedError{Status: 400, Message: "selector: unknown field"}
+	if w := do(h, "POST", "/api/flows/graph", "admin-token", `{}`); w.Code != 400 || !strings.Contains(w.Body.String(), "refused the query: selector") {
+		t.Errorf("Linseed's refusal: %d %s", w.Code, w.Body)
+	}
+	logs.err = io.ErrUnexpectedEOF
+	if w := do(h, "POST", "/api/flows/graph", "admin-token", `{}`); w.Code != 502 || !strings.Contains(w.Body.String(), "did not answer") {
+		t.Errorf("Linseed down: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestPrometheusRoute: /prometheus/… reaches the Prometheus API service
+// under its own path, with the user's own token.
+func TestPrometheusRoute(t *testing.T) {
+	var gotPath, gotAuth, gotQuery string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotAuth, gotQuery = r.URL.Path, r.Header.Get("Authorization"), r.URL.Query().Get("query")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"status":"error","error":"not allowed"}`)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	h, _ := newTest(t, u)
+	w := do(h, "GET", "/prometheus/api/v1/query?query=up", "viewer-token", "")
+	if w.Code != 403 || gotPath != "/api/v1/query" || gotAuth != "Bearer viewer-token" || gotQuery != "up" {
+		t.Errorf("proxied: %d %s; upstream saw path %q auth %q query %q", w.Code, w.Body, gotPath, gotAuth, gotQuery)
+	}
+}
+
+// TestAssets: files are served, and the app's own routes get index.html
+// so that bookmarked URLs load.
+func TestAssets(t *testing.T) {
+	h, _ := newTest(t, nil)
+	for _, p := range []string{"/", "/graph?focus=demo", "/flows"} {
+		if w := do(h, "GET", p, "", ""); w.Code != 200 || !strings.Contains(w.Body.String(), "console") {
+			t.Errorf("%s: %d %s", p, w.Code, w.Body)
+		}
+	}
+	if w := do(h, "GET", "/assets/app-1234.js", "", ""); w.Code != 200 || w.Body.String() != "js" || !strings.Contains(w.Header().Get("Cache-Control"), "immutable") {
+		t.Errorf("an asset: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	empty, err := New(Config{Checker: &fakeChecker{}, Logs: &fakeLogs{}, Assets: fstest.MapFS{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := do(empty, "GET", "/", "", ""); w.Code != 503 || !strings.Contains(w.Body.String(), "make build") {
+		t.Errorf("without assets: %d %s", w.Code, w.Body)
+	}
+}

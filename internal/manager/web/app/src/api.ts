@@ -1,0 +1,135 @@
+// The UI API: every call carries the user's token, kept for the browser
+// tab's life only (sessionStorage), so closing the tab logs out.
+
+const tokenKey = "calico-console-token";
+
+export function token(): string | null {
+  return sessionStorage.getItem(tokenKey);
+}
+
+export function setToken(t: string | null) {
+  if (t) sessionStorage.setItem(tokenKey, t);
+  else sessionStorage.removeItem(tokenKey);
+}
+
+/** An API error, with the server's own words. */
+export class ApiError extends Error {
+  constructor(public status: number, message: string) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown, tok = token()): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (tok) headers["Authorization"] = `Bearer ${tok}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await resp.text();
+  let data: unknown = undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text as the message
+  }
+  if (!resp.ok) {
+    const msg = (data as { error?: string } | undefined)?.error ?? (text || resp.statusText);
+    if (resp.status === 401) window.dispatchEvent(new CustomEvent("calico-unauthenticated", { detail: msg }));
+    throw new ApiError(resp.status, msg);
+  }
+  return data as T;
+}
+
+export interface Whoami {
+  user: string;
+  groups: string[];
+  logs: Record<string, boolean>;
+}
+
+export const whoami = (tok?: string) => call<Whoami>("GET", "/api/whoami", undefined, tok ?? token());
+
+export interface FlowQuery {
+  from?: string;
+  to?: string;
+  namespace?: string;
+  name?: string;
+  source_namespace?: string;
+  source_name?: string;
+  dest_namespace?: string;
+  dest_name?: string;
+  action?: string;
+  reporter?: string;
+  policy?: string;
+  port?: number;
+  page_size?: number;
+  after_key?: Record<string, unknown> | null;
+  sort?: string;
+  desc?: boolean;
+  focus?: string;
+}
+
+export interface FlowLog {
+  start_time: number;
+  end_time: number;
+  action: string;
+  reporter: string;
+  proto: string;
+  source_type: string;
+  source_namespace: string;
+  source_name_aggr: string;
+  source_ip?: string | null;
+  dest_type: string;
+  dest_namespace: string;
+  dest_name_aggr: string;
+  dest_ip?: string | null;
+  dest_port?: number | null;
+  dest_service_name?: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  packets_in: number;
+  packets_out: number;
+  num_flows: number;
+  policies?: { enforced_policies?: string[] | null; pending_policies?: string[] | null } | null;
+  host?: string;
+}
+
+export interface FlowPage {
+  items: FlowLog[];
+  after_key: Record<string, unknown> | null;
+  total_hits: number;
+}
+
+export const flowLogs = (q: FlowQuery) => call<FlowPage>("POST", "/api/flows/logs", q);
+
+export interface GraphNode {
+  id: string;
+  kind: "namespace" | "workload" | "network";
+  namespace?: string;
+  name: string;
+  drillable?: boolean;
+}
+
+export interface GraphEdge {
+  source: string;
+  target: string;
+  allowed: number;
+  denied: number;
+  bytes: number;
+  ports: number[];
+}
+
+export interface Graph {
+  focus?: string;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export const flowGraph = (q: FlowQuery) => call<Graph>("POST", "/api/flows/graph", q);
+
+/** A Prometheus instant query through the manager's /prometheus/ route. */
+export async function promQuery(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const data = await call<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
+    "GET",
+    `/prometheus/api/v1/query?query=${encodeURIComponent(q)}`,
+  );
+  return data.data.result;
+}
