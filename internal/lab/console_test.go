@@ -186,6 +186,21 @@ func TestConsole(t *testing.T) {
 	if code := api.post(noLogs, "/api/flows/logs", `{}`, nil); code != http.StatusForbidden {
 		t.Errorf("the UI API gives flows to a user without log access: %d", code)
 	}
+
+	// Prometheus through the console's /prometheus/: the user's own RBAC
+	// decides (cluster-admin may query; view has no services/proxy).
+	var ans struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if code := api.get(env["MANAGER_TOKEN"], "/prometheus/api/v1/query?query=up", &ans); code != 200 || ans.Status != "success" || len(ans.Data.Result) == 0 {
+		t.Errorf("the administrator's query through /prometheus/: HTTP %d, %+v", code, ans)
+	}
+	if code := api.get(noLogs, "/prometheus/api/v1/query?query=up", nil); code != http.StatusForbidden {
+		t.Errorf("a user without metrics access through /prometheus/: HTTP %d, want 403", code)
+	}
 	t.Logf("screenshots in %s", shots)
 }
 
@@ -209,7 +224,17 @@ func newConsoleClient(t *testing.T, env map[string]string) *consoleClient {
 
 func (c *consoleClient) post(token, path, body string, out any) int {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.url+path, strings.NewReader(body))
+	return c.do(http.MethodPost, token, path, body, out)
+}
+
+func (c *consoleClient) get(token, path string, out any) int {
+	c.t.Helper()
+	return c.do(http.MethodGet, token, path, "", out)
+}
+
+func (c *consoleClient) do(method, token, path, body string, out any) int {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.client.Do(req)
 	if err != nil {
