@@ -99,12 +99,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 		TokenFile: env("LINSEED_TOKEN", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
 		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 			RootCAs: linseedCA, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}}}}
-	client, err := datastore.Connect(os.Getenv("KUBECONFIG"))
+	rc, err := datastore.LoadConfig(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		return fmt.Errorf("reading KUBECONFIG: %w", err)
+	}
+	client, err := datastore.New(rc)
 	if err != nil {
 		return fmt.Errorf("connecting to the API server: %w", err)
 	}
 	cfg := manager.Config{Checker: kubeauth.New(client.Kube, nil, kubeauth.WithTTL(10*time.Second, 5*time.Second)),
-		Logs: logs, Cluster: cluster, Assets: web.Assets(), Log: log}
+		Logs: logs, Cluster: cluster, Assets: web.Assets(), Log: log, UserClients: manager.NewUserClients(rc)}
 	if u := os.Getenv("PROMETHEUS_URL"); u != "" {
 		if cfg.Prometheus, err = url.Parse(u); err != nil || cfg.Prometheus.Host == "" {
 			return fmt.Errorf("PROMETHEUS_URL %q: an http(s)://host:port URL", u)

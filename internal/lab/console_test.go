@@ -46,10 +46,17 @@ func artifactsDir(t *testing.T) string {
 // TestConsole logs in to the lab's console in a real browser (Debian's
 // Chromium, headless) as a user would, with the demo's traffic:
 //   - the login page refuses a bad token and accepts the administrator's;
+//   - the dashboard shows the nodes' health and the denied traffic with the
+//     policy that denied it;
 //   - the service graph shows the demo namespace, and drilled into it the
 //     denied edge from the frontend to the database;
 //   - the flows table filtered by action shows the denied flow, and its
 //     trace names the policy that decided it, as the flow log says;
+//   - the endpoints page lists the demo's pods with their node and the
+//     policies that apply, in order;
+//   - a network set is created through the form, a wrong network is
+//     refused as typed, and a reader's save is refused by the API server
+//     and the console says so;
 //   - a user without log access sees no flows, and is told why.
 //
 // Screenshots of each page are saved (artifactsDir).
@@ -114,7 +121,7 @@ func TestConsole(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting %s: %v", chromium, err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
 	defer cancel()
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -125,14 +132,22 @@ func TestConsole(t *testing.T) {
 			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
 		})
 	}
-	pageText := func() string {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		return body
+	// On failure: what the page says, and a screenshot, read with a
+	// context of their own (the step's may have run out).
+	failed := func(what string, err error) {
+		t.Helper()
+		fctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		body, _ := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("body")))
+		_ = chromedp.Do(fctx, shot("failed"))
+		t.Fatalf("%s: %v\nthe page (failed.png) says:\n%s", what, err, body)
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nthe page says:\n%s", what, err, pageText())
+		sctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			failed(what, err)
 		}
 	}
 	text := func(sel string) string {
@@ -175,14 +190,64 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the trace's deciding line is %q, want %s denying", trace, decidingName)
 	}
 
+	do("the dashboard", chromedp.Navigate(env["MANAGER_URL"]+"/dashboard?range=15m"),
+		chromedp.WaitVisible(chromedp.CSS(`ul[aria-label="Cluster health"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table//td[contains(., "`+decidingName+`")]`)), shot("dashboard"))
+	if health := strings.ToLower(text(`ul[aria-label="Cluster health"]`)); !strings.Contains(health, "calico-node\n2 / 2") {
+		t.Errorf("the dashboard's health cards say %q, want calico-node of 2", health)
+	}
+
+	do("the endpoints of demo", chromedp.Navigate(env["MANAGER_URL"]+"/endpoints?namespace=demo"),
+		chromedp.WaitVisible(chromedp.CSS(`table.endpoints tbody tr`)), shot("endpoints"))
+	if eps := text(`table.endpoints`); !strings.Contains(eps, "database-") || !strings.Contains(eps, "pass-demo") || !strings.Contains(eps, "node-") {
+		t.Errorf("the endpoints page says:\n%s\nwant the database pod, its node and the security tier's pass-demo", eps)
+	}
+
+	// Network sets: created through the form, checked as typed (a dry run
+	// of the write), refused by the API server when wrong.
+	do("create a network set", chromedp.Navigate(env["MANAGER_URL"]+"/networksets"),
+		chromedp.Click(chromedp.Search(`//button[text()="New network set"]`)),
+		chromedp.SendKeys(chromedp.CSS(`form.editor input[name="name"]`), "blocked"),
+		chromedp.SendKeys(chromedp.CSS(`form.editor textarea[name="labels"]`), "role=blocked"),
+		chromedp.SendKeys(chromedp.CSS(`form.editor textarea[name="nets"]`), "10.9.9.0/24"),
+		chromedp.WaitVisible(chromedp.CSS(`.check.ok`)), shot("networkset-new"),
+		chromedp.Click(chromedp.Search(`//button[text()="Save"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table//td[contains(., "default/blocked")]`)), shot("networksets"))
+	do("a wrong network is refused as typed", chromedp.Navigate(env["MANAGER_URL"]+"/networksets?edit=NetworkSet/default/blocked"),
+		chromedp.SendKeys(chromedp.CSS(`form.editor textarea[name="nets"]`), "\n10.9.9.0/33"),
+		chromedp.WaitVisible(chromedp.CSS(`.check.bad`)), shot("networkset-invalid"))
+	if msg := text(`.check.bad`); !strings.Contains(msg, "10.9.9.0/33") {
+		t.Errorf("the editor says %q for a bad CIDR, want the API server's refusal naming it", msg)
+	}
+
+	// A reader: sees the network sets, cannot save; the console says why.
+	reader := serviceAccountToken(t, cfg, "console-reader", readerRole(t, cfg))
+	do("log in as a reader", append(append([]chromedp.Action[chromedp.Void]{
+		chromedp.Click(chromedp.Search(`//button[text()="Log out"]`))}, login(reader)...),
+		chromedp.WaitVisible(chromedp.CSS(`svg[role="group"], .empty`)),
+		chromedp.Navigate(env["MANAGER_URL"]+"/networksets?edit=NetworkSet/default/blocked"),
+		chromedp.SendKeys(chromedp.CSS(`form.editor textarea[name="labels"]`), "\nowner=me"),
+		chromedp.Click(chromedp.Search(`//button[text()="Save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.editor [role="alert"]`)), shot("networkset-reader-refused"))...)
+	if msg := text(`form.editor [role="alert"]`); !strings.Contains(msg, "refused") || !strings.Contains(msg, "forbidden") {
+		t.Errorf("a reader's save says %q, want the API server's refusal", msg)
+	}
+
 	noAccess := chromedp.Search(`//strong[text()="You may not see flow logs"]`)
 	do("log out, and in as a user without log access", append(append([]chromedp.Action[chromedp.Void]{
 		chromedp.Click(chromedp.Search(`//button[text()="Log out"]`))}, login(noLogs)...),
 		chromedp.WaitVisible(noAccess), shot("graph-no-log-access"),
 		chromedp.Navigate(env["MANAGER_URL"]+"/flows?range=15m"), chromedp.WaitVisible(noAccess), shot("flows-no-log-access"))...)
-	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.flows tbody tr").length`)); err != nil || rows != 0 {
+	// The flows page has the rows' table only when there are rows: the
+	// denied demo flows are in range, so an admin sees some here.
+	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('table[aria-label="Flow logs"] tbody tr').length`)); err != nil || rows != 0 {
 		t.Errorf("a user without log access sees %d flow rows (%v)", rows, err)
 	}
+	do("the dashboard and endpoints without log or metrics access",
+		chromedp.Navigate(env["MANAGER_URL"]+"/dashboard?range=15m"), chromedp.WaitVisible(noAccess),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(., "may not query metrics")]`)), shot("dashboard-no-access"),
+		chromedp.Navigate(env["MANAGER_URL"]+"/endpoints?namespace=demo"), chromedp.WaitVisible(chromedp.CSS(`table.endpoints tbody tr`)),
+		shot("endpoints-view-role"))
 	if code := api.post(noLogs, "/api/flows/logs", `{}`, nil); code != http.StatusForbidden {
 		t.Errorf("the UI API gives flows to a user without log access: %d", code)
 	}
@@ -272,4 +337,25 @@ func serviceAccountToken(t *testing.T, cfg lab.Config, name, role string) string
 		t.Fatal(err)
 	}
 	return tr.Status.Token
+}
+
+// readerRole is a ClusterRole that reads everything of Calico's and the
+// flow logs, and writes nothing.
+func readerRole(t *testing.T, cfg lab.Config) string {
+	t.Helper()
+	c, err := datastore.Connect(cfg.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "console-reader"
+	read := []string{"get", "list", "watch"}
+	if _, err := c.Kube.RbacV1().ClusterRoles().Create(context.Background(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"projectcalico.org"}, Resources: []string{"*"}, Verbs: read},
+			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "serviceaccounts"}, Verbs: read},
+			{APIGroups: []string{"lma.tigera.io"}, Resources: []string{"cluster"}, ResourceNames: []string{"flows"}, Verbs: []string{"get"}},
+		}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

@@ -45,6 +45,8 @@ type FlowQuery struct {
 	Desc     bool           `json:"desc,omitempty"`
 	// Focus is the namespace the graph is drilled into (graph only).
 	Focus string `json:"focus,omitempty"`
+	// Buckets is how many intervals the dashboard's timeline has.
+	Buckets int `json:"buckets,omitempty"`
 }
 
 // Limits.
@@ -261,12 +263,17 @@ func (s *server) linseed(w http.ResponseWriter, ctx context.Context, path string
 	if err == nil {
 		return true
 	}
+	s.linseedFailed(w, err)
+	return false
+}
+
+// linseedFailed writes the answer to a failed Linseed call.
+func (s *server) linseedFailed(w http.ResponseWriter, err error) {
 	var le *LinseedError
 	if errors.As(err, &le) && le.Status < 500 {
 		writeError(w, http.StatusBadRequest, "the log store refused the query: "+le.Message)
-		return false
+		return
 	}
-	s.log.Error("linseed", "path", path, "err", err)
+	s.log.Error("linseed", "err", err)
 	writeError(w, http.StatusBadGateway, "the log store (Linseed) did not answer: "+err.Error())
-	return false
 }

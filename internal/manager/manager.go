@@ -49,6 +49,9 @@ type Logs interface {
 type Config struct {
 	Checker Checker
 	Logs    Logs
+	// UserClients reads and writes the cluster as the user; nil leaves
+	// the pages that need it unavailable.
+	UserClients UserClients
 	// Cluster is the cluster's name in Linseed and in log access checks.
 	Cluster string
 	// Prometheus is the Prometheus API service; nil leaves /prometheus/
@@ -83,6 +86,11 @@ func New(cfg Config) (http.Handler, error) {
 	s.mux.Handle("GET /api/whoami", s.authed(s.whoami))
 	s.mux.Handle("POST /api/flows/logs", s.authed(s.logsRead("flows", s.flowLogs)))
 	s.mux.Handle("POST /api/flows/graph", s.authed(s.logsRead("flows", s.flowGraph)))
+	s.mux.Handle("POST /api/flows/summary", s.authed(s.logsRead("flows", s.flowSummary)))
+	s.mux.Handle("GET /api/endpoints", s.authed(s.endpoints))
+	s.mux.Handle("GET /api/resources/{kind}", s.authed(s.listResources))
+	s.mux.Handle("PUT /api/resources/{kind}", s.authed(s.putResource))
+	s.mux.Handle("DELETE /api/resources/{kind}/{namespace}/{name}", s.authed(s.deleteResource))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API %s %s", r.Method, r.URL.Path))
 	})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/calicong/calico/internal/kubeauth"
 )
@@ -235,5 +236,44 @@ func TestAssets(t *testing.T) {
 	}
 	if w := do(empty, "GET", "/", "", ""); w.Code != 503 || !strings.Contains(w.Body.String(), "make build") {
 		t.Errorf("without assets: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestSummary: the dashboard's timeline has the asked number of equal
+// buckets over the range, each from its own aggregation, and the denied
+// traffic is grouped by its ends and deciding policy, largest first.
+func TestSummary(t *testing.T) {
+	h, logs := newTest(t, nil)
+	logs.answer["/flows/logs/aggregation"] = `{"aggregations":{"by_action":{"buckets":[
+		{"key":"allow","doc_count":3,"flows":{"value":5},"bytes_in":{"value":100},"bytes_out":{"value":50}},
+		{"key":"deny","doc_count":1,"flows":{"value":2},"bytes_in":{"value":0},"bytes_out":{"value":10}}]}}}`
+	logs.answer["/flows/logs"] = `{"items":[
+		{"source_namespace":"demo","source_name_aggr":"frontend-*","dest_namespace":"demo","dest_name_aggr":"database-*","dest_port":5432,"num_flows":2,
+		 "policies":{"enforced_policies":["0|security|security.pass-demo|pass|0","1|default|demo/default.database|deny|-1"]}},
+		{"source_namespace":"demo","source_name_aggr":"frontend-*","dest_namespace":"demo","dest_name_aggr":"database-*","dest_port":5432,"num_flows":3,
+		 "policies":{"enforced_policies":["1|default|demo/default.database|deny|-1","0|security|security.pass-demo|pass|0"]}},
+		{"source_namespace":"x","source_name_aggr":"a-*","dest_namespace":"y","dest_name_aggr":"b-*","dest_port":80,"num_flows":1}]}`
+	w := do(h, "POST", "/api/flows/summary", "admin-token", `{"from":"2026-12-06T08:00:00Z","to":"2026-12-06T09:00:00Z","buckets":6}`)
+	var sum Summary
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &sum) != nil {
+		t.Fatalf("summary: %d %s", w.Code, w.Body)
+	}
+	if len(sum.Buckets) != 6 || sum.Buckets[0].End.Sub(sum.Buckets[0].Start) != 10*time.Minute || !sum.Buckets[5].End.Equal(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("buckets %+v", sum.Buckets)
+	}
+	if b := sum.Buckets[2]; b.Allowed != 5 || b.Denied != 2 || b.Bytes != 160 {
+		t.Errorf("bucket %+v, want 5 allowed, 2 denied, 160 bytes", b)
+	}
+	if n := strings.Count(strings.Join(logs.paths, " "), "/flows/logs/aggregation"); n != 6 {
+		t.Errorf("%d aggregations for 6 buckets", n)
+	}
+	if len(sum.Denied) != 2 || sum.Denied[0].Flows != 5 || sum.Denied[0].Policy != "1|default|demo/default.database|deny|-1" || sum.Denied[1].Policy != "" {
+		t.Errorf("denied groups %+v", sum.Denied)
+	}
+	if w := do(h, "POST", "/api/flows/summary", "admin-token", `{"buckets":500}`); w.Code != 400 {
+		t.Errorf("500 buckets: %d", w.Code)
+	}
+	if w := do(h, "POST", "/api/flows/summary", "viewer-token", `{}`); w.Code != 403 {
+		t.Errorf("summary without flow access: %d", w.Code)
 	}
 }

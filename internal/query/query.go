@@ -44,25 +44,15 @@ type State struct {
 
 // Load builds the state from files or from the cluster.
 func Load(ctx context.Context, src Source, stdin io.Reader) (*State, error) {
-	defaults, err := felixconfig.Resolve(nil, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	g := calc.New(calc.Config{AllLocal: true, KeepRuleSource: true, Host: calc.HostSettingsFor(defaults.Spec), Log: src.Log}, func([]proto.Message) {})
-	st := &State{Graph: g}
 	if len(src.Files) > 0 {
 		snap, err := LoadFiles(src.Files, src.Recursive, stdin)
 		if err != nil {
 			return nil, err
 		}
-		ups := make([]model.Update, len(snap.KVs))
-		for i, kv := range snap.KVs {
-			ups[i] = model.Update{KVPair: kv}
+		st, err := FromSnapshot(snap, src.Log)
+		if err != nil {
+			return nil, err
 		}
-		g.OnUpdates(ups)
-		useHostSettings(g, ups)
-		g.OnStatusUpdated(model.InSync)
-		g.Flush()
 		if n := describeIgnored(snap.Ignored); n != "" {
 			st.Notes = append(st.Notes, n)
 		}
@@ -71,6 +61,12 @@ func Load(ctx context.Context, src Source, stdin io.Reader) (*State, error) {
 		}
 		return st, nil
 	}
+	defaults, err := felixconfig.Resolve(nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	g := calc.New(calc.Config{AllLocal: true, KeepRuleSource: true, Host: calc.HostSettingsFor(defaults.Spec), Log: src.Log}, func([]proto.Message) {})
+	st := &State{Graph: g}
 	if err := loadLive(ctx, src, g); err != nil {
 		return nil, err
 	}

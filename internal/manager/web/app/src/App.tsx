@@ -4,11 +4,17 @@ import { navigate, ranges, setParams, timeRange, useLocation } from "./route";
 import { Login } from "./pages/Login";
 import { ServiceGraph } from "./pages/ServiceGraph";
 import { Flows } from "./pages/Flows";
+import { Dashboard } from "./pages/Dashboard";
+import { Endpoints } from "./pages/Endpoints";
+import { NetworkSets } from "./pages/NetworkSets";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
+  { path: "/dashboard", label: "Dashboard", render: (u: Whoami) => <Dashboard me={u} /> },
   { path: "/graph", label: "Service graph", render: (u: Whoami) => <ServiceGraph me={u} /> },
   { path: "/flows", label: "Flows", render: (u: Whoami) => <Flows me={u} /> },
+  { path: "/endpoints", label: "Endpoints", render: (u: Whoami) => <Endpoints me={u} /> },
+  { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
 ];
 
 type Theme = "light" | "dark";
@@ -57,7 +63,7 @@ export function App() {
       setToken(tok);
       setLoginError("");
       setMe(u);
-      if (url.pathname === "/" || url.pathname === "/login") navigate("/graph" + url.search, true);
+      if (url.pathname === "/" || url.pathname === "/login") navigate("/dashboard" + url.search, true);
     } catch (e) {
       setLoginError(e instanceof ApiError && e.status === 401 ? `Log-in refused: ${e.message}` : String((e as Error).message));
     }
@@ -68,7 +74,7 @@ export function App() {
 
   const page = pages.find((p) => url.pathname.startsWith(p.path));
   if (!page) {
-    navigate("/graph" + url.search, true);
+    navigate("/dashboard" + url.search, true);
     return null;
   }
   const tr = timeRange(url);

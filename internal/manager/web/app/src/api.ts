@@ -125,6 +125,27 @@ export interface Graph {
 
 export const flowGraph = (q: FlowQuery) => call<Graph>("POST", "/api/flows/graph", q);
 
+export interface Bucket {
+  start: string;
+  end: string;
+  allowed: number;
+  denied: number;
+  bytes: number;
+}
+
+export interface DeniedGroup {
+  source_namespace: string;
+  source_name: string;
+  dest_namespace: string;
+  dest_name: string;
+  port: number;
+  policy: string;
+  flows: number;
+}
+
+export const flowSummary = (q: FlowQuery & { buckets?: number }) =>
+  call<{ buckets: Bucket[]; denied: DeniedGroup[] }>("POST", "/api/flows/summary", q);
+
 /** A Prometheus instant query through the manager's /prometheus/ route. */
 export async function promQuery(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const data = await call<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
@@ -133,3 +154,50 @@ export async function promQuery(q: string): Promise<{ metric: Record<string, str
   );
   return data.data.result;
 }
+
+export interface AppliedPolicy {
+  tier: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  ingress: boolean;
+  egress: boolean;
+}
+
+export interface EndpointInfo {
+  kind: "WorkloadEndpoint" | "HostEndpoint";
+  namespace?: string;
+  name: string;
+  pod?: string;
+  node: string;
+  interface?: string;
+  addresses: string[];
+  labels: Record<string, string>;
+  policies: AppliedPolicy[];
+}
+
+export const endpoints = (namespace: string) =>
+  call<{ endpoints: EndpointInfo[]; hidden: string[]; policies_known: boolean }>(
+    "GET",
+    `/api/endpoints${namespace ? `?namespace=${encodeURIComponent(namespace)}` : ""}`,
+  );
+
+/** A projectcalico.org/v3 object as the API server has it. */
+export interface Resource {
+  apiVersion?: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; [k: string]: unknown };
+  spec: Record<string, unknown>;
+}
+
+export const listResources = (kind: string, namespace = "") =>
+  call<{ kind: string; items: Resource[] }>(
+    "GET",
+    `/api/resources/${kind}${namespace ? `?namespace=${encodeURIComponent(namespace)}` : ""}`,
+  );
+
+export const putResource = (obj: Resource, dryRun = false) =>
+  call<Resource>("PUT", `/api/resources/${obj.kind}${dryRun ? "?dryRun=true" : ""}`, obj);
+
+export const deleteResource = (kind: string, namespace: string | undefined, name: string) =>
+  call<unknown>("DELETE", `/api/resources/${kind}/${namespace || "-"}/${encodeURIComponent(name)}`);

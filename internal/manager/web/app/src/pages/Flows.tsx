@@ -103,7 +103,7 @@ export function Flows({ me }: { me: Whoami }) {
             {total} flow logs match; showing {keys.length > 1 ? `page ${keys.length}` : "the newest"} {items.length}.
           </p>
           <div className="table-wrap">
-            <table className="flows">
+            <table className="flows" aria-label="Flow logs">
               <thead>
                 <tr>
                   {columns.map((c) => {
