@@ -57,6 +57,8 @@ func artifactsDir(t *testing.T) string {
 //   - a network set is created through the form, a wrong network is
 //     refused as typed, and a reader's save is refused by the API server
 //     and the console says so;
+//   - the timeline shows the network set's creation by the administrator,
+//     with what was created;
 //   - a user without log access sees no flows, and is told why.
 //
 // Screenshots of each page are saved (artifactsDir).
@@ -218,6 +220,16 @@ func TestConsole(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.check.bad`)), shot("networkset-invalid"))
 	if msg := text(`.check.bad`); !strings.Contains(msg, "10.9.9.0/33") {
 		t.Errorf("the editor says %q for a bad CIDR, want the API server's refusal naming it", msg)
+	}
+
+	// The timeline: the admin's creation of the set, as the audit log has
+	// it, with what was created.
+	do("the timeline shows the network set's creation", chromedp.Navigate(env["MANAGER_URL"]+"/timeline?type=calico&range=15m&name=blocked"),
+		chromedp.WaitVisible(chromedp.Search(`//ol[contains(@class,"timeline-list")]//button[contains(., "create networksets default/blocked")]`)),
+		chromedp.Click(chromedp.Search(`//ol[contains(@class,"timeline-list")]//button[contains(., "create networksets default/blocked")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`pre.diff .add`)), shot("timeline"))
+	if d := text(`pre.diff`); !strings.Contains(d, "10.9.9.0/24") {
+		t.Errorf("the timeline's change shows:\n%s\nwant the created network", d)
 	}
 
 	// A reader: sees the network sets, cannot save; the console says why.

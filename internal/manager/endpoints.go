@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -174,13 +175,14 @@ func applied(tiers []proto.TierInfo) []AppliedPolicy {
 // forbidden rather than failing the whole answer.
 func listAsUser(ctx context.Context, c *datastore.Client, ns string) []listed {
 	kinds := []string{"Tier", "GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy",
-		"StagedKubernetesNetworkPolicy", "HostEndpoint"}
+		"StagedKubernetesNetworkPolicy", "HostEndpoint", "NetworkSet", "GlobalNetworkSet"}
 	results := make([]listed, len(kinds)+4)
 	var wg sync.WaitGroup
 	for i, k := range kinds {
 		wg.Go(func() {
 			kind, _ := v3.KindFor(k)
-			l := listed{what: kind.Plural, policy: kind.Kind != "HostEndpoint"}
+			// Network sets matter to rules, not to which policies apply.
+			l := listed{what: kind.Plural, policy: kind.Kind != "HostEndpoint" && !strings.HasSuffix(kind.Kind, "NetworkSet")}
 			objs, err := c.List(ctx, kind, "")
 			for _, o := range objs {
 				if kind.Kind == "Tier" || !kind.Namespaced || ns == "" || o.GetNamespace() == ns {

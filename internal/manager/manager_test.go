@@ -62,7 +62,7 @@ func newTest(t *testing.T, prom *url.URL) (http.Handler, *fakeLogs) {
 			{"key":{"action":"deny","reporter":"dst","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":0}}]}`,
 	}}
 	checker := &fakeChecker{users: map[string]string{"admin-token": "admin", "viewer-token": "viewer"},
-		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_kube": true}}
+		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_ee": true}}
 	assets := fstest.MapFS{"index.html": {Data: []byte("<html>console</html>")}, "assets/app-1234.js": {Data: []byte("js")}}
 	h, err := New(Config{Checker: checker, Logs: logs, Prometheus: prom, Assets: assets})
 	if err != nil {
@@ -109,7 +109,7 @@ func TestAuthorisation(t *testing.T) {
 		t.Errorf("whoami as viewer: %d %s", w.Code, w.Body)
 	}
 	w = do(h, "GET", "/api/whoami", "admin-token", "")
-	if json.Unmarshal(w.Body.Bytes(), &me) != nil || !me.Logs["flows"] || !me.Logs["audit_kube"] || me.Logs["dns"] {
+	if json.Unmarshal(w.Body.Bytes(), &me) != nil || !me.Logs["flows"] || !me.Logs["audit_ee"] || me.Logs["audit_kube"] {
 		t.Errorf("whoami as admin: %d %s", w.Code, w.Body)
 	}
 	if w := do(h, "GET", "/api/nothing", "admin-token", ""); w.Code != 404 || !strings.Contains(w.Body.String(), "no API") {
@@ -275,5 +275,50 @@ func TestSummary(t *testing.T) {
 	}
 	if w := do(h, "POST", "/api/flows/summary", "viewer-token", `{}`); w.Code != 403 {
 		t.Errorf("summary without flow access: %d", w.Code)
+	}
+}
+
+// TestTimeline: the audit log as changes: writes only (not dry runs),
+// the object as stored, a refused write's request; each audit log type
+// authorised on its own.
+func TestTimeline(t *testing.T) {
+	h, logs := newTest(t, nil)
+	logs.answer["/audit/logs"] = `{"items":[
+		{"auditID":"a2","verb":"update","requestReceivedTimestamp":"2026-12-06T09:00:02.5Z","user":{"username":"bob"},
+		 "objectRef":{"resource":"networksets","namespace":"default","name":"blocked"},"responseStatus":{"code":403,"message":"forbidden"},
+		 "requestObject":{"spec":{"nets":["1.2.3.4/32"]}}},
+		{"auditID":"a1","verb":"create","requestReceivedTimestamp":"2026-12-06T09:00:01Z","user":{"username":"alice"},
+		 "objectRef":{"resource":"networksets","namespace":"default","name":"blocked"},"responseStatus":{"code":201},
+		 "requestObject":{"spec":{}},"responseObject":{"spec":{"nets":["10.9.9.0/24"]}}}],"after_key":null,"total_hits":2}`
+	w := do(h, "POST", "/api/timeline", "admin-token", `{"type":"calico","name":"blocked","user":"alice"}`)
+	var res struct{ Items []Change }
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &res) != nil || len(res.Items) != 2 {
+		t.Fatalf("timeline: %d %s", w.Code, w.Body)
+	}
+	if string(res.Items[0].Object) != `{"spec":{"nets":["1.2.3.4/32"]}}` || res.Items[0].Code != 403 {
+		t.Errorf("a refused update shows %s", res.Items[0].Object)
+	}
+	if string(res.Items[1].Object) != `{"spec":{"nets":["10.9.9.0/24"]}}` || res.Items[1].User != "alice" {
+		t.Errorf("a create shows %+v", res.Items[1])
+	}
+	p := logs.bodies[0]
+	sel, _ := p["selector"].(string)
+	for _, want := range []string{`verb IN {"create", "update", "patch", "delete", "deletecollection"}`, `requestURI NOTIN {"*dryRun=*"}`,
+		`objectRef.name = "blocked"`, `user.username = "alice"`} {
+		if !strings.Contains(sel, want) {
+			t.Errorf("selector %q lacks %q", sel, want)
+		}
+	}
+	if p["type"] != "ee" {
+		t.Errorf("type %v, want Linseed's ee", p["type"])
+	}
+	for body, want := range map[string]int{`{"type":"kube"}`: 403, `{"type":"nodes"}`: 400, `{"before":"2026-12-06T09:00:00Z"}`: 400,
+		`{"user":"a\"b"}`: 400, `{"namespace":"a b"}`: 400} {
+		if w := do(h, "POST", "/api/timeline", "admin-token", body); w.Code != want {
+			t.Errorf("%s: %d %s, want %d", body, w.Code, w.Body, want)
+		}
+	}
+	if w := do(h, "POST", "/api/timeline", "viewer-token", `{}`); w.Code != 403 || !strings.Contains(w.Body.String(), "audit_ee") {
+		t.Errorf("timeline without audit access: %d %s", w.Code, w.Body)
 	}
 }

@@ -19,7 +19,8 @@ import (
 // Editable are the projectcalico.org/v3 kinds the console reads and
 // writes, always as the user: the API server (and calico-apiserver's
 // webhooks) check and refuse exactly as for kubectl or calicoctl.
-var Editable = []string{"NetworkSet", "GlobalNetworkSet"}
+var Editable = []string{"NetworkSet", "GlobalNetworkSet", "Tier", "GlobalNetworkPolicy", "NetworkPolicy",
+	"StagedGlobalNetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy"}
 
 // ResourceList is a list of one kind's objects the user may see.
 type ResourceList struct {

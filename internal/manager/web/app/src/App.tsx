@@ -7,6 +7,7 @@ import { Flows } from "./pages/Flows";
 import { Dashboard } from "./pages/Dashboard";
 import { Endpoints } from "./pages/Endpoints";
 import { NetworkSets } from "./pages/NetworkSets";
+import { Timeline } from "./pages/Timeline";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
@@ -15,6 +16,7 @@ const pages = [
   { path: "/flows", label: "Flows", render: (u: Whoami) => <Flows me={u} /> },
   { path: "/endpoints", label: "Endpoints", render: (u: Whoami) => <Endpoints me={u} /> },
   { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
+  { path: "/timeline", label: "Timeline", render: (u: Whoami) => <Timeline me={u} /> },
 ];
 
 type Theme = "light" | "dark";

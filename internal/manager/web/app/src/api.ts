@@ -201,3 +201,33 @@ export const putResource = (obj: Resource, dryRun = false) =>
 
 export const deleteResource = (kind: string, namespace: string | undefined, name: string) =>
   call<unknown>("DELETE", `/api/resources/${kind}/${namespace || "-"}/${encodeURIComponent(name)}`);
+
+export interface Change {
+  time: string;
+  audit_id: string;
+  user: string;
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  code: number;
+  message?: string;
+  object?: unknown;
+}
+
+export interface TimelineQuery {
+  type: "calico" | "kube";
+  from?: string;
+  to?: string;
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  user?: string;
+  verb?: string;
+  page_size?: number;
+  after_key?: Record<string, unknown> | null;
+  before?: string;
+}
+
+export const timeline = (q: TimelineQuery) =>
+  call<{ items: Change[]; after_key: Record<string, unknown> | null; total_hits: number }>("POST", "/api/timeline", q);
