@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,9 @@ func artifactsDir(t *testing.T) string {
 //     trace names the policy that decided it, as the flow log says;
 //   - the endpoints page lists the demo's pods with their node and the
 //     policies that apply, in order;
+//   - on the policy board, a new policy (the frontend may reach the
+//     database) is previewed (the denied flows it would allow are
+//     listed), staged, enforced, and then those flows are allowed;
 //   - a network set is created through the form, a wrong network is
 //     refused as typed, and a reader's save is refused by the API server
 //     and the console says so;
@@ -160,6 +164,18 @@ func TestConsole(t *testing.T) {
 		}
 		return v
 	}
+	// paste replaces a text area's content as a paste would, so that the
+	// page sees the change.
+	paste := func(sel, value string) chromedp.Action[chromedp.Void] {
+		v, _ := json.Marshal(value)
+		js := fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+			Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(el, %s);
+			el.dispatchEvent(new Event("input", {bubbles: true})); return true })()`, sel, v)
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](js)(ctx, tg)
+			return err
+		})
+	}
 	login := func(token string) []chromedp.Action[chromedp.Void] {
 		return []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(env["MANAGER_URL"] + "/graph?range=15m"),
@@ -204,6 +220,49 @@ func TestConsole(t *testing.T) {
 	if eps := text(`table.endpoints`); !strings.Contains(eps, "database-") || !strings.Contains(eps, "pass-demo") || !strings.Contains(eps, "node-") {
 		t.Errorf("the endpoints page says:\n%s\nwant the database pod, its node and the security tier's pass-demo", eps)
 	}
+
+	// The policy board: a new policy, previewed against the recorded
+	// flows, staged, enforced; the traffic it allows then appears.
+	defaultTier := `//section[@aria-label="tier default"]`
+	do("the policy board", chromedp.Navigate(env["MANAGER_URL"]+"/policies?range=15m"),
+		chromedp.WaitVisible(chromedp.Search(defaultTier+`//li[contains(@aria-label, "demo/database")]`)), shot("policies"))
+	do("a new policy, previewed", chromedp.Click(chromedp.Search(defaultTier+`//button[text()="New policy"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#policy-yaml`)), paste(`#policy-yaml`, allowFrontendToDatabase),
+		chromedp.WaitVisible(chromedp.CSS(`.policy-editor .check.ok`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Preview"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Flows that would change verdict"] tbody tr`)), shot("policy-preview"))
+	if p := text(`table[aria-label="Flows that would change verdict"]`); !strings.Contains(p, "frontend-") || !strings.Contains(p, "database-") ||
+		!strings.Contains(p, "Deny") || !strings.Contains(p, "Allow") {
+		t.Errorf("the preview lists:\n%s\nwant frontend to database going from Deny to Allow", p)
+	}
+	do("stage it", chromedp.Click(chromedp.Search(`//button[text()="Save as staged"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li.policy-card.staged[aria-label="staged policy demo/allow-frontend-db"]`)), shot("policy-staged"))
+	enforcedAt := time.Now()
+	do("enforce it", chromedp.Click(chromedp.Search(`//li[@aria-label="staged policy demo/allow-frontend-db"]//button[text()="Enforce"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li.policy-card[aria-label="namespaced policy demo/allow-frontend-db"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`li.policy-card.staged[aria-label="staged policy demo/allow-frontend-db"]`)), shot("policy-enforced"))
+	// The board's live counters: the security tier's pass-demo passes
+	// every demo connection.
+	passes := `li.policy-card[aria-label="global policy security.pass-demo"] .count.pass`
+	poll.Until(t, 60*time.Second, "pass-demo's pass counter on the board", func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(pctx, chromedp.Navigate(env["MANAGER_URL"]+"/policies?range=15m"), chromedp.WaitVisible(chromedp.CSS(passes))); err != nil {
+			return false
+		}
+		v, err := chromedp.Run(pctx, chromedp.Text(chromedp.CSS(passes)))
+		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(v, "↷")))
+		return err == nil && n > 0
+	})
+	do("the board with its counters", shot("policies-counters"))
+	poll.Until(t, 90*time.Second, "the frontend's calls to the database allowed", func() bool {
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		q := fmt.Sprintf(`{"from":%q,"source_namespace":"demo","source_name":"frontend-*","dest_name":"database-*","action":"allow","reporter":"dst"}`,
+			enforcedAt.UTC().Format(time.RFC3339))
+		return api.post(env["MANAGER_TOKEN"], "/api/flows/logs", q, &page) == 200 && len(page.Items) > 0
+	})
 
 	// Network sets: created through the form, checked as typed (a dry run
 	// of the write), refused by the API server when wrong.
@@ -371,3 +430,24 @@ func readerRole(t *testing.T, cfg lab.Config) string {
 	}
 	return name
 }
+
+// allowFrontendToDatabase is the policy the console test creates: the
+// demo's frontend may reach the database, which the demo denies.
+const allowFrontendToDatabase = `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-frontend-db
+  namespace: demo
+spec:
+  tier: default
+  order: 50
+  selector: app == 'database'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: app == 'frontend'
+    destination:
+      ports: [5432]
+`

@@ -8,12 +8,14 @@ import { Dashboard } from "./pages/Dashboard";
 import { Endpoints } from "./pages/Endpoints";
 import { NetworkSets } from "./pages/NetworkSets";
 import { Timeline } from "./pages/Timeline";
+import { PolicyBoard } from "./pages/PolicyBoard";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
   { path: "/dashboard", label: "Dashboard", render: (u: Whoami) => <Dashboard me={u} /> },
   { path: "/graph", label: "Service graph", render: (u: Whoami) => <ServiceGraph me={u} /> },
   { path: "/flows", label: "Flows", render: (u: Whoami) => <Flows me={u} /> },
+  { path: "/policies", label: "Policies", render: (u: Whoami) => <PolicyBoard me={u} /> },
   { path: "/endpoints", label: "Endpoints", render: (u: Whoami) => <Endpoints me={u} /> },
   { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
   { path: "/timeline", label: "Timeline", render: (u: Whoami) => <Timeline me={u} /> },

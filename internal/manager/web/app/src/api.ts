@@ -231,3 +231,49 @@ export interface TimelineQuery {
 
 export const timeline = (q: TimelineQuery) =>
   call<{ items: Change[]; after_key: Record<string, unknown> | null; total_hits: number }>("POST", "/api/timeline", q);
+
+export interface BoardTier {
+  name: string;
+  order?: number;
+  default_action?: string;
+  object: Resource;
+}
+
+export interface BoardCard {
+  kind: string;
+  namespace?: string;
+  name: string;
+  tier: string;
+  order?: number;
+  selector?: string;
+  types?: string[];
+  staged_action?: string;
+  ingress_rules: number;
+  egress_rules: number;
+  object: Resource;
+}
+
+export const policyBoard = () => call<{ tiers: BoardTier[]; policies: BoardCard[]; hidden: string[] }>("GET", "/api/policies");
+
+export interface PreviewFlow {
+  source: string;
+  destination: string;
+  protocol: string;
+  port: number;
+  flows: number;
+  before: string;
+  after: string;
+  decided_by?: string;
+}
+
+export interface PreviewResult {
+  hours: number;
+  flows: number;
+  groups: number;
+  changed: PreviewFlow[];
+  skipped: number;
+  took: string;
+}
+
+export const previewPolicies = (req: { hours?: number; changes?: string[]; deletes?: { kind: string; namespace?: string; name: string }[] }) =>
+  call<PreviewResult>("POST", "/api/policies/preview", req);
