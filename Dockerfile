@@ -5,16 +5,27 @@
 #   docker build --build-arg VERSION=v0.1.0 --target node -t calicong/node:v0.1.0 .
 #
 # or all of them with `make images`. Targets: node, typha,
-# kube-controllers, apiserver, ctl. Every binary comes from one build
+# kube-controllers, apiserver, ctl, linseed, log-shipper,
+# prometheus-service, manager. Every binary comes from one build
 # stage running `make build-product`, the same recipe and flags as
 # `make build` (static, version stamped); test/images checks this file
 # against the Makefile and the manifests.
+
+# The console's bundle (internal/manager/web), which calico-manager
+# embeds: built as `make build-web` builds it, from package-lock.json.
+FROM node:20-bookworm-slim AS web
+WORKDIR /src/internal/manager/web/app
+COPY internal/manager/web/app/package.json internal/manager/web/app/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY internal/manager/web/app/ ./
+RUN npm run build
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+COPY --from=web /src/internal/manager/web/dist internal/manager/web/dist
 ARG VERSION=dev
 RUN make build-product BIN=/out VERSION=${VERSION}
 
@@ -71,3 +82,11 @@ COPY --from=build /out/calico-prometheus-service /usr/local/bin/
 USER 65532:65532
 EXPOSE 8090
 ENTRYPOINT ["/usr/local/bin/calico-prometheus-service"]
+
+# The web console (docs/manager.md): the front door, its UI API and the
+# console itself, embedded.
+FROM gcr.io/distroless/static-debian12:nonroot AS manager
+COPY --from=build /out/calico-manager /usr/local/bin/
+USER 65532:65532
+EXPOSE 9443
+ENTRYPOINT ["/usr/local/bin/calico-manager"]

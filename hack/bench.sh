@@ -40,6 +40,9 @@ go test -run '^$' -bench BenchmarkLinseed -benchtime 1x -count 1 -timeout 90m ./
 echo "== the Prometheus API service: 50 concurrent dashboard clients, straight to Prometheus and through the proxy (real API server and Prometheus)"
 go test -run '^$' -bench BenchmarkProxy -benchtime 1x -count 3 -timeout 30m ./cmd/calico-prometheus-service/ | tee "$out/promproxy.txt"
 
+echo "== the console: the graph's and flows page's API over a million flow logs (ClickHouse) and 100,000 (SQLite), a policy preview over 100,000, the first load in Chromium, the bundle"
+go test -run '^$' -bench BenchmarkConsole -benchtime 1x -count 1 -timeout 30m ./internal/manager/bench/ | tee "$out/console.txt"
+
 echo "== the lab at scale (3 nodes, 450 pods; policy latency with 300 pods)"
 go test -run '^$' -bench BenchmarkLab -benchtime 1x -timeout 30m ./internal/lab/ | tee "$out/lab.txt"
 
@@ -185,6 +188,27 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "|---|---|---|---|---|"
   f=BenchmarkProxy
   echo "| $(median "$out/promproxy.txt" $f direct-p50-ms) / $(median "$out/promproxy.txt" $f direct-p99-ms) | $(median "$out/promproxy.txt" $f proxy-p50-ms) / $(median "$out/promproxy.txt" $f proxy-p99-ms) | $(median "$out/promproxy.txt" $f added-p50-ms) / $(median "$out/promproxy.txt" $f added-p99-ms) | ≤ 5 ms | $(median "$out/promproxy.txt" $f reviews-per-user) (TokenReviews + SubjectAccessReviews; target: one of each per cache window) |"
+  echo
+  echo "## The console"
+  echo
+  echo "Flow logs over the last hour between 300 workloads in 20 namespaces (each talking to four others): a million in ClickHouse, the store for clusters that size, and a hundred thousand in SQLite, the embedded store. The console's server runs in process and queries Linseed over TLS; the preview replays 100,000 flow logs with the cluster's objects read from a real API server; the first load runs from navigation to the dashboard's traffic figures, in a fresh Chromium browser context each time:"
+  echo
+  echo "| | ClickHouse, 1M flows: p50 | p99 | SQLite, 100k flows: p50 | p99 | target |"
+  echo "|---|---|---|---|---|---|"
+  ch=BenchmarkConsole/store=clickhouse
+  sq=BenchmarkConsole/store=sqlite
+  m() { if [ -n "$2" ]; then median "$out/console.txt" "$1" "$2"; fi; }
+  row() { # label p50-unit p99-unit target
+    echo "| $1 | $(m $ch "$2") | $(m $ch "$3") | $(m $sq "$2") | $(m $sq "$3") | $4 |"
+  }
+  row "service graph, all namespaces (ms)" graph-p50-ms graph-p99-ms "p99 < 300"
+  row "service graph, one namespace opened (ms)" graph-ns-p50-ms graph-ns-p99-ms "p99 < 300"
+  row "flows page, newest 100 (ms)" flows-p50-ms flows-p99-ms "p99 < 300"
+  row "flows page, a namespace's denied (ms)" flows-ns-p50-ms flows-ns-p99-ms "p99 < 300"
+  row "preview of one policy change over 100,000 flows (ms)" preview-ms "" "< 2000"
+  row "first load, to the dashboard's figures (ms)" first-load-ms "" "< 2000"
+  echo
+  echo "JavaScript bundle: $(median "$out/console.txt" $ch js-KiB) KiB, $(median "$out/console.txt" $ch js-gzip-KiB) KiB gzipped."
   echo
   echo "## The lab"
   echo

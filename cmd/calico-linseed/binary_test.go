@@ -196,17 +196,7 @@ func backends(t *testing.T, f func(t *testing.T, env []string)) {
 		f(t, []string{"LINSEED_BACKEND=sqlite", "LINSEED_SQLITE_PATH=" + filepath.Join(t.TempDir(), "logs.db")})
 	})
 	t.Run("clickhouse", func(t *testing.T) {
-		if !chtest.Available() {
-			if os.Getenv("CALICO_BIN") != "" {
-				t.Fatalf("%s is not installed; make test installs it", chtest.Binary)
-			}
-			t.Skipf("%s is not installed", chtest.Binary)
-		}
-		srv, err := chtest.Start()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+		srv := chtest.Run(t)
 		f(t, []string{"LINSEED_BACKEND=clickhouse", "LINSEED_CLICKHOUSE_ADDR=" + srv.Addr})
 	})
 }

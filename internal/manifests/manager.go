@@ -1,8 +1,13 @@
 package manifests
 
 import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // The console's names.
@@ -22,4 +27,58 @@ func ManagerRBAC() []runtime.Object {
 		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"flowlogs", "flows", "dnslogs", "auditlogs", "ee_auditlogs", "kube_auditlogs",
 			"bgplogs", "events"}, Verbs: []string{"get"}},
 	}, nil)
+}
+
+// The console's Secrets: its serving certificate (tls.crt, tls.key), and
+// its client certificate towards Linseed with the CA of Linseed's
+// (tls.crt, tls.key, ca.crt).
+const (
+	ManagerTLSSecret        = "calico-manager-tls"
+	ManagerLinseedTLSSecret = "calico-manager-linseed-tls"
+)
+
+// Manager is calico-manager, the web console: two replicas behind the
+// Service calico-manager on 9443 (HTTPS only; expose it with your
+// ingress or a port-forward), and its RBAC. It reads Linseed with its
+// client certificate and ServiceAccount token, and sends /prometheus/
+// to the Prometheus API service.
+func Manager(version string) []runtime.Object {
+	labels := map[string]string{"k8s-app": ManagerName}
+	replicas := int32(2)
+	env := []corev1.EnvVar{
+		{Name: "MANAGER_LISTEN", Value: fmt.Sprintf(":%d", ManagerPort)},
+		{Name: "TLS_CERT_FILE", Value: "/etc/calico-manager/tls/tls.crt"},
+		{Name: "TLS_KEY_FILE", Value: "/etc/calico-manager/tls/tls.key"},
+		{Name: "LINSEED_URL", Value: fmt.Sprintf("https://%s.%s.svc", LinseedName, Namespace)},
+		{Name: "LINSEED_CA", Value: "/etc/calico-manager/linseed/ca.crt"},
+		{Name: "LINSEED_CLIENT_CERT", Value: "/etc/calico-manager/linseed/tls.crt"},
+		{Name: "LINSEED_CLIENT_KEY", Value: "/etc/calico-manager/linseed/tls.key"},
+		{Name: "PROMETHEUS_URL", Value: fmt.Sprintf("http://%s.%s.svc:%d", PrometheusAPIService, Namespace, PrometheusPort)},
+		{Name: "CLUSTER_ID", Value: "cluster"},
+	}
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(ManagerPort),
+		Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 10, TimeoutSeconds: 5}
+	secret := func(name, mount string) (corev1.Volume, corev1.VolumeMount) {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
+			corev1.VolumeMount{Name: name, MountPath: mount, ReadOnly: true}
+	}
+	tlsVol, tlsMount := secret(ManagerTLSSecret, "/etc/calico-manager/tls")
+	lsVol, lsMount := secret(ManagerLinseedTLSSecret, "/etc/calico-manager/linseed")
+	dep := deployment(ManagerName, replicas, labels, corev1.PodSpec{
+		ServiceAccountName: ManagerName,
+		Containers: []corev1.Container{{
+			Name: ManagerName, Image: Image("manager", version), Env: env,
+			Ports:          []corev1.ContainerPort{{Name: "https", ContainerPort: ManagerPort}},
+			ReadinessProbe: probe, LivenessProbe: probe,
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}},
+			VolumeMounts:    []corev1.VolumeMount{tlsMount, lsMount},
+			SecurityContext: restricted(),
+		}},
+		Volumes: []corev1.Volume{tlsVol, lsVol},
+	})
+	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(ManagerName, Namespace),
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "https", Port: ManagerPort,
+			TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}}}
+	return append(ManagerRBAC(), dep, svc)
 }

@@ -196,6 +196,25 @@ func httpProbe(path string, port int32) *corev1.Probe {
 		PeriodSeconds: 10, TimeoutSeconds: 5}
 }
 
+// deployment is a Deployment of replicas pods labelled labels, with the
+// default rolling update.
+func deployment(name string, replicas int32, labels map[string]string, pod corev1.PodSpec) *appsv1.Deployment {
+	return &appsv1.Deployment{TypeMeta: tm("apps/v1", "Deployment"), ObjectMeta: meta(name, Namespace),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+		}}
+}
+
+// restricted is the security context of a container that needs nothing
+// of its host: not root, no capabilities, a read-only root file system.
+func restricted() *corev1.SecurityContext {
+	yes, no := true, false
+	return &corev1.SecurityContext{RunAsNonRoot: &yes, AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
 func tm(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
@@ -230,6 +249,7 @@ func Files() (map[string][]byte, error) {
 		{"calico-linseed.yaml", "calico-linseed: the log API and its store (docs/linseed.md); needs the calico-linseed-tls Secret.", Linseed(Version)},
 		{"calico-prometheus.yaml", "Prometheus for Calico, without the Prometheus operator: it discovers the components' annotated metrics Services and evaluates Calico's rules (docs/prometheus.md).", Prometheus()},
 		{"calico-prometheus-service.yaml", "calico-prometheus-service: the RBAC-checking proxy in front of Prometheus (docs/prometheus.md); bind calico-metrics-viewer in kube-system to whoever may query.", PrometheusService(Version)},
+		{"calico-manager.yaml", "calico-manager: the web console (docs/manager.md); needs the calico-manager-tls and calico-manager-linseed-tls Secrets.", Manager(Version)},
 		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {
 		y, err := YAML(header+"# "+f.about+"\n", f.objs)

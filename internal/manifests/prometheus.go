@@ -47,7 +47,6 @@ func PrometheusServiceRBAC() []runtime.Object {
 // ClusterRole calico-metrics-viewer for the people who may query.
 func PrometheusService(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": PrometheusServiceName}
-	yes, no := true, false
 	replicas := int32(2)
 	env := []corev1.EnvVar{
 		{Name: "LISTEN_ADDR", Value: ":" + strconv.Itoa(PrometheusServicePort)},
@@ -56,27 +55,18 @@ func PrometheusService(version string) []runtime.Object {
 		{Name: "PROMETHEUS_NAMESPACE", Value: Namespace},
 		{Name: "AUTH_CACHE_TTL", Value: "10s"},
 	}
-	dep := &appsv1.Deployment{TypeMeta: tm("apps/v1", "Deployment"), ObjectMeta: meta(PrometheusServiceName, Namespace),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: PrometheusServiceName,
-					Containers: []corev1.Container{{
-						Name: PrometheusServiceName, Image: Image("prometheus-service", version), Env: env,
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: PrometheusServicePort},
-							{Name: "metrics", ContainerPort: PrometheusServiceMetrics}},
-						ReadinessProbe: httpProbe("/health", PrometheusServicePort), LivenessProbe: httpProbe("/health", PrometheusServicePort),
-						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-							corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
-						SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
-							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-					}},
-				},
-			},
-		}}
+	dep := deployment(PrometheusServiceName, replicas, labels, corev1.PodSpec{
+		ServiceAccountName: PrometheusServiceName,
+		Containers: []corev1.Container{{
+			Name: PrometheusServiceName, Image: Image("prometheus-service", version), Env: env,
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: PrometheusServicePort},
+				{Name: "metrics", ContainerPort: PrometheusServiceMetrics}},
+			ReadinessProbe: httpProbe("/health", PrometheusServicePort), LivenessProbe: httpProbe("/health", PrometheusServicePort),
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+			SecurityContext: restricted(),
+		}},
+	})
 	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(PrometheusAPIService, Namespace),
 		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 9090,
 			TargetPort: intstr.FromString("http")}}}}

@@ -28,6 +28,8 @@ const root = "../.."
 const (
 	buildStage = "build"
 	outDir     = "/out"
+	// webStage builds the console's bundle, which calico-manager embeds.
+	webStage = "web"
 )
 
 // image is one final stage: what it is built from and what it holds.
@@ -59,7 +61,15 @@ func dockerfile(t *testing.T) (build instructions.Stage, images map[string]*imag
 	for _, s := range stages {
 		if s.Name == buildStage {
 			build, found = s, true
+			for _, c := range s.Commands {
+				if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" && cp.From != webStage {
+					t.Errorf("the build stage copies from %q: only the console's bundle (stage %s) comes from elsewhere", cp.From, webStage)
+				}
+			}
 			continue
+		}
+		if s.Name == webStage {
+			continue // the console's bundle, built into the build stage's binaries
 		}
 		img := &image{name: s.Name, base: s.BaseName}
 		for _, c := range s.Commands {

@@ -162,39 +162,64 @@ func TestBulkAndRead(t *testing.T) {
 	if _, res := w.bulk("/flows/logs/bulk", strings.Join(lines[:50], "\n")); res["duplicates"] != 50.0 || res["succeeded"] != 50.0 {
 		t.Errorf("retry: %v", res)
 	}
-	// Paging with after_key returns every record once.
-	seen := map[string]int{}
-	var after any
-	pages := 0
-	for {
-		req := map[string]any{"max_page_size": 30}
-		if after != nil {
-			req["after_key"] = after
+	// Paging with after_key returns every record once, in order: newest
+	// first by default and when sorted by end_time descending (the
+	// stored order, read without sorting), and by any other sort.
+	for _, sort := range []string{``, `[{"field":"end_time","descending":true}]`, `[{"field":"end_time"}]`,
+		`[{"field":"action"},{"field":"end_time","descending":true}]`} {
+		seen := map[string]int{}
+		var items []map[string]any
+		var after any
+		pages := 0
+		for {
+			req := map[string]any{"max_page_size": 30}
+			if sort != "" {
+				req["sort"] = json.RawMessage(sort)
+			}
+			if after != nil {
+				req["after_key"] = after
+			}
+			b, _ := json.Marshal(req)
+			status, page := r.post("/flows/logs", string(b))
+			if status != 200 {
+				t.Fatalf("sort %s, page %d: %d %v", sort, pages, status, page)
+			}
+			if page["total_hits"] != 200.0 {
+				t.Fatalf("total_hits %v", page["total_hits"])
+			}
+			for _, it := range page["items"].([]any) {
+				k, _ := json.Marshal(it)
+				seen[string(k)]++
+				items = append(items, it.(map[string]any))
+			}
+			pages++
+			after = page["after_key"]
+			if after == nil {
+				break
+			}
 		}
-		b, _ := json.Marshal(req)
-		status, page := r.post("/flows/logs", string(b))
-		if status != 200 {
-			t.Fatalf("page %d: %d %v", pages, status, page)
+		if len(seen) != 200 || pages != 7 {
+			t.Errorf("sort %s: %d distinct records in %d pages, want 200 in 7", sort, len(seen), pages)
 		}
-		if page["total_hits"] != 200.0 {
-			t.Fatalf("total_hits %v", page["total_hits"])
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("sort %s: record seen %d times: %s", sort, n, k)
+			}
 		}
-		for _, it := range page["items"].([]any) {
-			k, _ := json.Marshal(it)
-			seen[string(k)]++
-		}
-		pages++
-		after = page["after_key"]
-		if after == nil {
-			break
-		}
-	}
-	if len(seen) != 200 || pages != 7 {
-		t.Errorf("%d distinct records in %d pages, want 200 in 7", len(seen), pages)
-	}
-	for k, n := range seen {
-		if n != 1 {
-			t.Fatalf("record seen %d times: %s", n, k)
+		for i := 1; i < len(items); i++ {
+			a, b := items[i-1], items[i]
+			var ok bool
+			switch sort {
+			case ``, `[{"field":"end_time","descending":true}]`:
+				ok = a["end_time"].(float64) >= b["end_time"].(float64)
+			case `[{"field":"end_time"}]`:
+				ok = a["end_time"].(float64) <= b["end_time"].(float64)
+			default:
+				ok = a["action"].(string) < b["action"].(string) || (a["action"] == b["action"] && a["end_time"].(float64) >= b["end_time"].(float64))
+			}
+			if !ok {
+				t.Fatalf("sort %s: record %d is out of order after %d:\n%v\n%v", sort, i, i-1, a, b)
+			}
 		}
 	}
 	// Selector, actions and namespaces, and count.

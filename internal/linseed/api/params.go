@@ -142,6 +142,18 @@ func (p *Params) query(t *logtype.Type, cluster string) (store.Query, error) {
 		}
 		q.Sort = append(q.Sort, store.Sort{Field: s.Field, Descending: s.Descending})
 	}
+	// Records are kept newest first by their time, so a trailing sort by
+	// a whole-second time field, descending, is the stored order: it is
+	// dropped, and the store reads the newest days first and stops at a
+	// page instead of sorting the whole range. Cursors are made and read
+	// after this, so they agree.
+	for n := len(q.Sort); n > 0; n-- {
+		last := q.Sort[n-1]
+		if c, _ := t.Column(last.Field); last.Field != t.TimePath || !last.Descending || c.Kind != logtype.Int {
+			break
+		}
+		q.Sort = q.Sort[:n-1]
+	}
 	if len(p.AfterKey) > 0 {
 		c, err := decodeCursor(p.AfterKey)
 		if err != nil {

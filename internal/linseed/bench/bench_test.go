@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/calicong/calico/internal/linseed/api"
+	"github.com/calicong/calico/internal/linseed/flowgen"
 	"github.com/calicong/calico/internal/linseed/store"
 	"github.com/calicong/calico/internal/linseed/store/clickhouse"
 	"github.com/calicong/calico/internal/linseed/store/clickhouse/chtest"
@@ -76,17 +77,7 @@ func BenchmarkLinseed(b *testing.B) {
 		}).report(b)
 	})
 	b.Run("store=clickhouse", func(b *testing.B) {
-		if !chtest.Available() {
-			if os.Getenv("CALICO_BIN") != "" {
-				b.Fatalf("%s is not installed; make bench installs it", chtest.Binary)
-			}
-			b.Skipf("%s is not installed", chtest.Binary)
-		}
-		srv, err := chtest.Start()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer srv.Stop()
+		srv := chtest.Run(b)
 		st, err := clickhouse.Open(context.Background(), clickhouse.Config{Addr: srv.Addr, Database: "bench"})
 		if err != nil {
 			b.Fatal(err)
@@ -149,7 +140,7 @@ func run(b testing.TB, st store.Store, n int, disk func() int64) result {
 	defer srv.Close()
 	client := srv.Client()
 	client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
-	g := gen{now: time.Now().Unix(), n: n}
+	g := flowgen.Gen{Now: time.Now().Unix(), N: n, Span: 86400, Namespaces: namespaces, Apps: 20}
 
 	// Ingest: every batch through POST /flows/logs/bulk, acknowledged.
 	var next, stored atomic.Int64
@@ -166,7 +157,7 @@ func run(b testing.TB, st store.Store, n int, disk func() int64) result {
 				}
 				body = body[:0]
 				for i := k * batch; i < min((k+1)*batch, n); i++ {
-					body = g.line(body, i)
+					body = g.Line(body, i)
 					body = append(body, '\n')
 				}
 				var res api.BulkResponse
@@ -200,7 +191,7 @@ func run(b testing.TB, st store.Store, n int, disk func() int64) result {
 
 	// The console's queries: one namespace over the last hour.
 	rng := rand.New(rand.NewPCG(7, 7))
-	from := time.Unix(g.now-3600, 0).UTC().Format(time.RFC3339)
+	from := time.Unix(g.Now-3600, 0).UTC().Format(time.RFC3339)
 	filter := func() string {
 		return fmt.Sprintf(`"time_range":{"from":%q},"namespace_matches":[{"type":"any","namespaces":["ns-%03d"]}]`, from, rng.IntN(namespaces))
 	}
@@ -277,83 +268,3 @@ func (allowAll) Authenticate(context.Context, string) (api.User, error) {
 func (allowAll) Authorize(context.Context, api.User, string, string) (bool, error) { return true, nil }
 
 // gen writes flow log i of n as calico-node writes them: every field,
-// times spread evenly over the day before now, pods in 100 namespaces,
-// one flow in ten denied.
-type gen struct {
-	now int64
-	n   int
-}
-
-func (g gen) line(b []byte, i int) []byte {
-	h := uint64(i+1) * 0x9E3779B97F4A7C15
-	h ^= h >> 29
-	end := g.now - 86400 + int64(i)*86400/int64(g.n)
-	srcNS, dstNS := h%namespaces, (h>>8)%namespaces
-	srcApp, dstApp := (h>>16)%20, (h>>24)%20
-	action, verdict := "allow", "allow"
-	if (h>>32)%10 == 0 {
-		action, verdict = "deny", "deny"
-	}
-	reporter := [2]string{"src", "dst"}[(h>>36)&1]
-	port := [5]int64{53, 80, 443, 5432, 8080}[(h>>40)%5]
-
-	b = append(b, `{"start_time":`...)
-	b = strconv.AppendInt(b, end-300, 10)
-	b = append(b, `,"end_time":`...)
-	b = strconv.AppendInt(b, end, 10)
-	b = fmt.Appendf(b, `,"source_ip":"10.%d.%d.%d","source_name":"app-%d-7d8c7b944b-%05d","source_name_aggr":"app-%d-7d8c7b944b-*",`+
-		`"source_namespace":"ns-%03d","nat_outgoing_ports":null,"source_port":null,"source_type":"wep",`+
-		`"source_labels":{"labels":["app=app-%d","pod-template-hash=7d8c7b944b"]},`,
-		srcNS, srcApp, h>>48&255, srcApp, h>>44&0xffff, srcApp, srcNS, srcApp)
-	b = fmt.Appendf(b, `"dest_ip":"10.%d.%d.%d","dest_name":"app-%d-6b795849d8-%05d","dest_name_aggr":"app-%d-6b795849d8-*",`+
-		`"dest_namespace":"ns-%03d","dest_port":%d,"dest_type":"wep","dest_labels":{"labels":["app=app-%d","pod-template-hash=6b795849d8"]},`+
-		`"dest_service_namespace":"-","dest_service_name":"-","dest_service_port":"-","dest_service_port_num":null,"dest_domains":null,`+
-		`"proto":"tcp","action":%q,"reporter":%q,`,
-		dstNS, dstApp, h>>52&255, dstApp, h>>40&0xffff, dstApp, dstNS, port, dstApp, action, reporter)
-	b = fmt.Appendf(b, `"policies":{"enforced_policies":["0|default|ns-%03d/default.app-%d|%s|0"],"pending_policies":["0|default|ns-%03d/default.app-%d|%s|0"],"transit_policies":[]},`,
-		dstNS, dstApp, verdict, dstNS, dstApp, verdict)
-	b = append(b, `"bytes_in":`...)
-	b = strconv.AppendInt(b, int64(i), 10)
-	b = append(b, `,"bytes_out":`...)
-	b = strconv.AppendUint(b, h>>40, 10)
-	b = fmt.Appendf(b, `,"num_flows":1,"num_flows_started":1,"num_flows_completed":1,"packets_in":%d,"packets_out":%d,`, h>>56, h>>58)
-	b = append(b, `"transit_bytes_in":0,"transit_bytes_out":0,"transit_packets_in":0,"transit_packets_out":0,`+
-		`"http_requests_allowed_in":0,"http_requests_denied_in":0,"process_name":"-","num_process_names":0,"process_id":"-",`+
-		`"num_process_ids":0,"process_args":["-"],"num_process_args":0,"original_source_ips":null,"num_original_source_ips":0,`+
-		`"tcp_mean_send_congestion_window":0,"tcp_min_send_congestion_window":0,"tcp_mean_smooth_rtt":0,"tcp_max_smooth_rtt":0,`+
-		`"tcp_mean_min_rtt":0,"tcp_max_min_rtt":0,"tcp_mean_mss":0,"tcp_min_mss":0,"tcp_total_retransmissions":0,`+
-		`"tcp_lost_packets":0,"tcp_unrecovered_to":0,"host":"node-`...)
-	b = strconv.AppendUint(b, h>>20%50, 10)
-	return append(b, `"}`...)
-}
-
-// TestGen: the generated lines are JSON flow logs with what the queries
-// filter on, and distinct.
-func TestGen(t *testing.T) {
-	g := gen{now: time.Now().Unix(), n: 1000}
-	seen := map[string]bool{}
-	for i := range g.n {
-		line := g.line(nil, i)
-		var r struct {
-			SourceNamespace string `json:"source_namespace"`
-			DestNamespace   string `json:"dest_namespace"`
-			Action          string `json:"action"`
-			EndTime         int64  `json:"end_time"`
-			Policies        struct {
-				Enforced []string `json:"enforced_policies"`
-			} `json:"policies"`
-		}
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatalf("line %d: %v\n%s", i, err, line)
-		}
-		if len(r.SourceNamespace) != 6 || len(r.DestNamespace) != 6 || (r.Action != "allow" && r.Action != "deny") ||
-			len(r.Policies.Enforced) != 1 || r.EndTime > g.now || r.EndTime < g.now-86400 {
-			t.Fatalf("line %d: %+v\n%s", i, r, line)
-		}
-		if seen[string(line)] {
-			t.Fatalf("line %d repeats", i)
-		}
-		seen[string(line)] = true
-	}
-	t.Logf("%s", g.line(nil, 1))
-}

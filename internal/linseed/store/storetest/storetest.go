@@ -422,6 +422,23 @@ func testAggregate(t *testing.T, h Harness) {
 			t.Errorf("buckets not largest first")
 		}
 	}
+	// A missing value is a group of its own, apart from an empty one.
+	gaps := rows[:3]
+	for i := range gaps {
+		gaps[i].Values = slices.Clone(gaps[i].Values)
+		gaps[i].Values[pi] = []any{nil, nil, ""}[i]
+		gaps[i].Values[ai] = "allow"
+	}
+	write(t, s, typ, "gaps", gaps)
+	buckets, err = s.Aggregate(context.Background(), typ, store.Query{Cluster: "gaps"},
+		store.Aggregation{GroupBy: []string{"action", "proto"}, Metrics: []store.Metric{{Op: store.Sum, Field: "bytes_in"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(buckets) != 2 || buckets[0].Key[1] != nil || buckets[0].Count != 2 || buckets[1].Key[1] != "" || buckets[1].Count != 1 ||
+		buckets[0].Key[0] != "allow" || buckets[1].Key[0] != "allow" {
+		t.Errorf("grouped by a field missing from two records and empty in one: %+v", buckets)
+	}
 	if _, err := s.Aggregate(context.Background(), typ, store.Query{Cluster: "cluster"}, store.Aggregation{GroupBy: []string{"dest_labels.labels"}}); err == nil {
 		t.Error("grouping by a list was accepted")
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/calicong/calico/internal/chserver"
@@ -131,4 +132,23 @@ func (s *Server) Stop() {
 		}
 	}
 	os.RemoveAll(s.dir)
+}
+
+// Run starts a server for a test or benchmark and stops it when tb ends.
+// Without ClickHouse installed it skips tb, or fails it where the
+// prerequisites must be there (CALICO_BIN set, as in CI).
+func Run(tb testing.TB) *Server {
+	tb.Helper()
+	if !Available() {
+		if os.Getenv("CALICO_BIN") != "" {
+			tb.Fatalf("%s is not installed; make deps installs it", Binary)
+		}
+		tb.Skipf("%s is not installed", Binary)
+	}
+	srv, err := Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Stop)
+	return srv
 }
