@@ -214,6 +214,13 @@ func TestConsole(t *testing.T) {
 	if health := strings.ToLower(text(`ul[aria-label="Cluster health"]`)); !strings.Contains(health, "calico-node\n2 / 2") {
 		t.Errorf("the dashboard's health cards say %q, want calico-node of 2", health)
 	}
+	// The dark theme, for a person to look at: the dashboard and the
+	// graph's colours; then back to light.
+	toDark, toLight := chromedp.CSS(`button[aria-label="Switch to dark theme"]`), chromedp.CSS(`button[aria-label="Switch to light theme"]`)
+	do("the dark theme", chromedp.Click(toDark), chromedp.WaitVisible(chromedp.CSS(`html[data-theme="dark"]`)), shot("dashboard-dark"),
+		chromedp.Navigate(env["MANAGER_URL"]+"/graph?range=15m&focus=demo"), chromedp.WaitVisible(deniedEdge), chromedp.Click(deniedEdge),
+		chromedp.WaitVisible(chromedp.CSS(`.side-panel .policies`)), shot("graph-demo-dark"),
+		chromedp.Click(toLight), chromedp.WaitVisible(chromedp.CSS(`html[data-theme="light"]`)))
 
 	do("the endpoints of demo", chromedp.Navigate(env["MANAGER_URL"]+"/endpoints?namespace=demo"),
 		chromedp.WaitVisible(chromedp.CSS(`table.endpoints tbody tr`)), shot("endpoints"))

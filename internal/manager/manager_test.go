@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -33,8 +34,10 @@ func (f *fakeChecker) Authorize(_ context.Context, u kubeauth.User, a kubeauth.A
 	return a.Group == LMAGroup && a.Verb == "get" && f.grants[u.Name+"/"+a.Resource+"/"+a.Name], nil
 }
 
-// fakeLogs records what the manager asked Linseed and answers canned data.
+// fakeLogs records what the manager asked Linseed (the dashboard asks
+// concurrently) and answers canned data.
 type fakeLogs struct {
+	mu     sync.Mutex
 	paths  []string
 	bodies []map[string]any
 	answer map[string]string
@@ -42,6 +45,8 @@ type fakeLogs struct {
 }
 
 func (f *fakeLogs) Post(_ context.Context, path string, body any, out any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.paths = append(f.paths, path)
 	b, _ := json.Marshal(body)
 	var m map[string]any

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -220,7 +221,7 @@ spec:
 	}
 	b.Logf("preview: %d flows in %d groups replayed, %d groups change, %d skipped", res.Flows, res.Groups, len(res.Changed), res.Skipped)
 
-	load := firstLoad(b, main, token)
+	load := firstLoad(b, main, token, strings.TrimPrefix(b.Name(), "BenchmarkConsole/store="))
 	js, jsGzip := bundle(b)
 
 	b.ReportMetric(graphP50, "graph-p50-ms")
@@ -340,7 +341,7 @@ func clusterState(b *testing.B, l *labtest.Lab) string {
 // firstLoad is the console's first load in Chromium, in milliseconds:
 // from navigating to the dashboard (logged in) to its traffic figures
 // shown, over the stored flows. 0 if Chromium is not installed.
-func firstLoad(b *testing.B, h http.Handler, token string) float64 {
+func firstLoad(b *testing.B, h http.Handler, token, name string) float64 {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		b.Log("no chromium: the first load is not measured")
 		return 0
@@ -383,6 +384,32 @@ func firstLoad(b *testing.B, h http.Handler, token string) float64 {
 		if i > 0 {
 			loads = append(loads, float64(d.Milliseconds()))
 		}
+	}
+	// The service graph at this size, for a person to look at: all
+	// namespaces, and one opened (its 15 workloads among the others).
+	shots := filepath.Join(cmp.Or(os.Getenv("CALICO_ARTIFACTS"), "/tmp/calico-artifacts"), "console-bench")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	tctx, cancel := context.WithTimeout(bctx, time.Minute)
+	defer cancel()
+	err := chromedp.Do(tctx, chromedp.Navigate(srv.URL+"/health"), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](setToken)(ctx, t)
+		return err
+	}), chromedp.Navigate(srv.URL+"/graph?range=1h"), chromedp.WaitVisible(chromedp.CSS(`g.node[aria-label^="namespace ns-003"]`)),
+		shot(name+"-graph"), chromedp.DoubleClick(chromedp.CSS(`g.node[aria-label^="namespace ns-003"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`g.node[aria-label^="workload app-3-"]`)), shot(name+"-graph-ns-003"))
+	if err != nil {
+		b.Fatalf("the service graph at 300 workloads: %v", err)
 	}
 	return pct(loads, 50)
 }

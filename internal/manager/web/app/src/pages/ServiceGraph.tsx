@@ -1,10 +1,17 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import dagre from "@dagrejs/dagre";
 import { flowGraph, flowLogs, type FlowLog, type Graph, type GraphEdge, type GraphNode, type Whoami } from "../api";
 import { navigate, setParams, timeRange, useLocation } from "../route";
 import { bytes, deciding, Empty, endpointLabel, ErrorNote, NoFlowAccess, ruleLabel, Verdict } from "../flows";
 
 const nodeH = 40;
+// Zoom bounds; a graph wider than its canvas is fitted down to minFit at
+// most (labels at 60% are still readable), and scrolls beyond that.
+const minFit = 0.6;
+const minZoom = 0.2;
+const maxZoom = 2;
+// Wider than this, a ranked layout does not fit a canvas at minFit.
+const maxRankedWidth = 1600;
 
 /** What a node says: networks by what they are, workloads by their aggregated name. */
 function nodeLabel(n: GraphNode): string {
@@ -19,11 +26,27 @@ function nodeWidth(n: GraphNode): number {
 
 interface Laid {
   nodes: (GraphNode & { x: number; y: number; w: number })[];
-  edges: (GraphEdge & { points: { x: number; y: number }[] })[];
+  edges: (GraphEdge & { d: string })[];
   width: number;
   height: number;
+  /** Nodes left out: not talking with the opened namespace. */
+  hidden?: number;
 }
 
+type Point = { x: number; y: number };
+
+/** A loop: traffic within one node, leaving its right side and coming back to its top. */
+function loopPath(x: number, y: number, w: number): string {
+  const right = x + w / 2;
+  const top = y - nodeH / 2;
+  return `M${right},${y} Q${right + 34},${top - 34} ${right - 24},${top}`;
+}
+
+function polyline(p: Point[]): string {
+  return p.map((q, i) => `${i === 0 ? "M" : "L"}${q.x},${q.y}`).join(" ");
+}
+
+/** The graph laid out by rank (dagre, left to right): the namespace level. */
 function layout(g: Graph): Laid {
   const d = new dagre.graphlib.Graph({ multigraph: false });
   d.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 90, marginx: 20, marginy: 20 });
@@ -33,29 +56,72 @@ function layout(g: Graph): Laid {
   dagre.layout(d);
   const nodes = g.nodes.map((n) => ({ ...n, x: d.node(n.id).x, y: d.node(n.id).y, w: nodeWidth(n) }));
   const edges = g.edges.map((e) => {
-    if (e.source === e.target) {
-      // A loop: traffic within one node, leaving its right side and
-      // coming back to its top.
-      const n = d.node(e.source);
-      const right = n.x + (n.width ?? 0) / 2;
-      const top = n.y - nodeH / 2;
-      return { ...e, points: [{ x: right, y: n.y }, { x: right + 34, y: top - 34 }, { x: right - 24, y: top }] };
-    }
-    return { ...e, points: d.edge(e.source, e.target).points };
+    const n = d.node(e.source);
+    return { ...e, d: e.source === e.target ? loopPath(n.x, n.y, n.width ?? 0) : polyline(d.edge(e.source, e.target).points) };
   });
   const gr = d.graph();
   return { nodes, edges, width: Math.max((gr.width ?? 0) + 60, 300), height: Math.max(gr.height ?? 0, 200) };
 }
 
+const byName = (a: GraphNode, b: GraphNode) => nodeLabel(a).localeCompare(nodeLabel(b), undefined, { numeric: true });
+
+/**
+ * The graph opened into one namespace, in three columns: what sends to
+ * its workloads on the left, the workloads in the middle, what they send
+ * to on the right (the rest below it). Rank layouts turn services that
+ * call each other round in a ring into one long chain; columns keep the
+ * namespace's workloads together at any size. Callers and callees are
+ * ordered by the workloads they talk to, to keep lines short.
+ */
+function focusLayout(g: Graph, focus: string): Laid {
+  const inside = g.nodes.filter((n) => n.kind === "workload" && n.namespace === focus).sort(byName);
+  const isIn = new Set(inside.map((n) => n.id));
+  const row = new Map(inside.map((n, i) => [n.id, i]));
+  const callers = new Map<string, number[]>(), callees = new Map<string, number[]>();
+  for (const e of g.edges) {
+    if (!isIn.has(e.source) && isIn.has(e.target)) callers.set(e.source, [...(callers.get(e.source) ?? []), row.get(e.target)!]);
+    if (isIn.has(e.source) && !isIn.has(e.target)) callees.set(e.target, [...(callees.get(e.target) ?? []), row.get(e.source)!]);
+  }
+  const mean = (xs: number[] | undefined) => (xs && xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Infinity);
+  const order = (ids: Map<string, number[]>) => (a: GraphNode, b: GraphNode) => mean(ids.get(a.id)) - mean(ids.get(b.id)) || byName(a, b);
+  // Only what the namespace's workloads talk with: the traffic between
+  // two other namespaces is the namespace level's to show.
+  const others = g.nodes.filter((n) => !isIn.has(n.id) && (callers.has(n.id) || callees.has(n.id)));
+  const left = others.filter((n) => callers.has(n.id)).sort(order(callers));
+  const right = others.filter((n) => !callers.has(n.id)).sort(order(callees));
+  const gap = 16, margin = 20, colGap = 140;
+  const colW = (ns: GraphNode[]) => Math.max(0, ...ns.map(nodeWidth));
+  const wl = colW(left), wi = colW(inside), wr = colW(right);
+  const xs = [margin + wl / 2, margin + wl + (wl ? colGap : 0) + wi / 2, margin + wl + (wl ? colGap : 0) + wi + colGap + wr / 2];
+  const colH = (k: number) => k * (nodeH + gap) - gap;
+  const height = Math.max(colH(left.length), colH(inside.length), colH(right.length)) + 2 * margin;
+  const place = (ns: GraphNode[], x: number) => {
+    const top = (height - colH(ns.length)) / 2;
+    return ns.map((n, i) => ({ ...n, x, y: top + i * (nodeH + gap) + nodeH / 2, w: nodeWidth(n) }));
+  };
+  const nodes = [...place(left, xs[0]), ...place(inside, xs[1]), ...place(right, xs[2])];
+  const at = new Map(nodes.map((n) => [n.id, n]));
+  const edges = g.edges.filter((e) => isIn.has(e.source) || isIn.has(e.target)).map((e) => {
+    const a = at.get(e.source)!, b = at.get(e.target)!;
+    if (a.id === b.id) return { ...e, d: loopPath(a.x, a.y, a.w) };
+    if (a.x === b.x) {
+      // Within a column: an arc out to its right, wider the further apart.
+      const x = a.x + Math.max(a.w, b.w) / 2;
+      const bulge = 30 + Math.abs(b.y - a.y) * 0.35;
+      return { ...e, d: `M${a.x + a.w / 2},${a.y} C${x + bulge},${a.y} ${x + bulge},${b.y} ${b.x + b.w / 2},${b.y}` };
+    }
+    const forward = a.x < b.x;
+    const x1 = a.x + (forward ? a.w / 2 : -a.w / 2), x2 = b.x + (forward ? -b.w / 2 : b.w / 2);
+    const mid = (x1 + x2) / 2;
+    return { ...e, d: `M${x1},${a.y} C${mid},${a.y} ${mid},${b.y} ${x2},${b.y}` };
+  });
+  const width = xs[2] + wr / 2 + margin + 80;
+  return { nodes, edges, width, height, hidden: g.nodes.length - nodes.length };
+}
+
 function verdict(e: GraphEdge): "allowed" | "denied" | "both" {
   if (e.allowed > 0 && e.denied > 0) return "both";
   return e.denied > 0 ? "denied" : "allowed";
-}
-
-function pathOf(e: GraphEdge & { points: { x: number; y: number }[] }): string {
-  const p = e.points;
-  if (e.source === e.target) return `M${p[0].x},${p[0].y} Q${p[1].x},${p[1].y} ${p[2].x},${p[2].y}`;
-  return p.map((q, i) => `${i === 0 ? "M" : "L"}${q.x},${q.y}`).join(" ");
 }
 
 export function ServiceGraph({ me }: { me: Whoami }) {
@@ -80,7 +146,46 @@ export function ServiceGraph({ me }: { me: Whoami }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [focus, rangeKey, me.logs.flows]);
 
-  const laid = useMemo(() => (graph ? layout(graph) : null), [graph]);
+  const laid = useMemo(() => {
+    if (!graph) return null;
+    // Ranks read best while they fit; opened into a namespace whose
+    // ranks run long, columns.
+    const ranked = layout(graph);
+    const opened = graph.focus && graph.nodes.some((n) => n.kind === "workload" && n.namespace === graph.focus);
+    return opened && ranked.width > maxRankedWidth ? focusLayout(graph, graph.focus!) : ranked;
+  }, [graph]);
+  // Zoom: null fits the graph to the canvas (never below minFit, where
+  // labels stop being readable: the canvas scrolls instead).
+  const [zoom, setZoom] = useState<number | null>(null);
+  const canvas = useRef<HTMLDivElement>(null);
+  const [canvasWidth, setCanvasWidth] = useState(0);
+  useLayoutEffect(() => {
+    const el = canvas.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setCanvasWidth(el.clientWidth));
+    ro.observe(el);
+    setCanvasWidth(el.clientWidth);
+    return () => ro.disconnect();
+  }, [laid]);
+  useEffect(() => setZoom(null), [focus]);
+  // The canvas is as tall as the window allows (style.css: 100vh - 180px).
+  const fit =
+    laid && canvasWidth > 0
+      ? Math.min(1, Math.max(minFit, Math.min((canvasWidth - 2) / laid.width, (window.innerHeight - 182) / (laid.height + 40))))
+      : 1;
+  const scale = zoom ?? fit;
+  // Opened into a namespace: its workloads in view, wherever the layout
+  // put them.
+  useLayoutEffect(() => {
+    const el = canvas.current;
+    if (!el || !laid || !focus) return;
+    const own = laid.nodes.filter((n) => n.kind === "workload" && n.namespace === focus);
+    if (own.length === 0) return;
+    const xs = own.map((n) => n.x), ys = own.map((n) => n.y + 40);
+    const cx = ((Math.min(...xs) + Math.max(...xs)) / 2) * scale, cy = ((Math.min(...ys) + Math.max(...ys)) / 2) * scale;
+    el.scrollLeft = Math.max(0, cx - el.clientWidth / 2);
+    el.scrollTop = Math.max(0, cy - el.clientHeight / 2);
+  }, [laid, focus, scale]);
   if (!me.logs.flows) return <NoFlowAccess user={me.user} />;
 
   const maxBytes = Math.max(1, ...(graph?.edges ?? []).map((e) => e.bytes + e.allowed + e.denied));
@@ -122,73 +227,101 @@ export function ServiceGraph({ me }: { me: Whoami }) {
       )}
       {laid && graph && graph.nodes.length > 0 && (
         <div className="graph-layout">
-          <div className="graph-canvas">
-            <svg
-              role="group"
-              aria-label={`Traffic between ${focus ? `the workloads of ${focus} and other namespaces` : "namespaces"}`}
-              viewBox={`0 -40 ${laid.width} ${laid.height + 40}`}
-              width={laid.width}
-              height={laid.height + 40}
-            >
-              <defs>
-                {(["allowed", "denied", "both"] as const).map((v) => (
-                  <marker key={v} id={`arrow-${v}`} viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
-                    <path d="M0,0 L10,5 L0,10 z" className={`arrowhead ${v}`} />
-                  </marker>
-                ))}
-              </defs>
-              {laid.edges.map((e) => {
-                const id = `edge:${e.source}>${e.target}`;
-                const v = verdict(e);
-                const from = graph.nodes.find((n) => n.id === e.source)!;
-                const to = graph.nodes.find((n) => n.id === e.target)!;
-                return (
-                  <g
-                    key={id}
-                    className={`edge ${v}${selected === id ? " selected" : ""}`}
-                    role="button"
-                    tabIndex={0}
-                    aria-pressed={selected === id}
-                    aria-label={`${nodeLabel(from)} to ${nodeLabel(to)}: ${e.allowed} allowed, ${e.denied} denied`}
-                    onClick={() => select(id)}
-                    onKeyDown={(ev) => (ev.key === "Enter" || ev.key === " ") && (ev.preventDefault(), select(id))}
-                  >
-                    <path d={pathOf(e)} className="hit" />
-                    <path d={pathOf(e)} className="line" strokeWidth={width(e)} markerEnd={`url(#arrow-${v})`} />
-                    <title>{`${nodeLabel(from)} → ${nodeLabel(to)}: ${e.allowed} allowed, ${e.denied} denied, ${bytes(e.bytes)}`}</title>
-                  </g>
-                );
-              })}
-              {laid.nodes.map((n) => {
-                const id = `node:${n.id}`;
-                return (
-                  <g
-                    key={n.id}
-                    className={`node ${n.kind}${selected === id ? " selected" : ""}`}
-                    transform={`translate(${n.x - n.w / 2},${n.y - nodeH / 2})`}
-                    role="button"
-                    tabIndex={0}
-                    aria-pressed={selected === id}
-                    aria-label={`${n.kind} ${nodeLabel(n)}${n.drillable ? " (double-click or press D to open)" : ""}`}
-                    onClick={() => select(id)}
-                    onDoubleClick={() => drill(n)}
-                    onKeyDown={(ev) => {
-                      if (ev.key === "Enter" || ev.key === " ") {
-                        ev.preventDefault();
-                        select(id);
-                      } else if (ev.key === "d" || ev.key === "D") drill(n);
-                    }}
-                  >
-                    <rect width={n.w} height={nodeH} rx={n.kind === "namespace" ? 8 : 20} />
-                    <text x={12} y={nodeH / 2 + 1} dominantBaseline="middle">
-                      <tspan className="kind">{n.kind === "namespace" ? "ns" : n.kind === "workload" ? "wl" : "net"}</tspan>{" "}
-                      {nodeLabel(n).length > 36 ? nodeLabel(n).slice(0, 35) + "…" : nodeLabel(n)}
-                    </text>
-                    <title>{`${n.kind} ${n.namespace && n.kind !== "namespace" ? n.namespace + "/" : ""}${nodeLabel(n)}`}</title>
-                  </g>
-                );
-              })}
-            </svg>
+          <div className="graph-frame">
+            <div className="zoom" role="group" aria-label="Zoom">
+              <button type="button" className="ghost" aria-label="Zoom out" disabled={scale <= minZoom} onClick={() => setZoom(Math.max(minZoom, scale / 1.25))}>
+                −
+              </button>
+              <button type="button" className="ghost" aria-label="Fit to the canvas" aria-pressed={zoom === null} onClick={() => setZoom(null)}>
+                {Math.round(scale * 100)}%
+              </button>
+              <button type="button" className="ghost" aria-label="Zoom in" disabled={scale >= maxZoom} onClick={() => setZoom(Math.min(maxZoom, scale * 1.25))}>
+                +
+              </button>
+            </div>
+            <div className="graph-canvas" ref={canvas}>
+              <svg
+                role="group"
+                aria-label={`Traffic between ${focus ? `the workloads of ${focus} and other namespaces` : "namespaces"}`}
+                viewBox={`0 -40 ${laid.width} ${laid.height + 40}`}
+                width={laid.width * scale}
+                height={(laid.height + 40) * scale}
+              >
+                <defs>
+                  {(["allowed", "denied", "both"] as const).map((v) => (
+                    <marker key={v} id={`arrow-${v}`} viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
+                      <path d="M0,0 L10,5 L0,10 z" className={`arrowhead ${v}`} />
+                    </marker>
+                  ))}
+                </defs>
+                {laid.edges.map((e) => {
+                  const id = `edge:${e.source}>${e.target}`;
+                  const v = verdict(e);
+                  const from = graph.nodes.find((n) => n.id === e.source)!;
+                  const to = graph.nodes.find((n) => n.id === e.target)!;
+                  return (
+                    <g
+                      key={id}
+                      className={`edge ${v}${selected === id ? " selected" : ""}`}
+                      role="button"
+                      tabIndex={0}
+                      aria-pressed={selected === id}
+                      aria-label={`${nodeLabel(from)} to ${nodeLabel(to)}: ${e.allowed} allowed, ${e.denied} denied`}
+                      onClick={() => select(id)}
+                      onKeyDown={(ev) => (ev.key === "Enter" || ev.key === " ") && (ev.preventDefault(), select(id))}
+                    >
+                      <path d={e.d} className="hit" />
+                      <path d={e.d} className="line" strokeWidth={width(e)} markerEnd={`url(#arrow-${v})`} />
+                      <title>{`${nodeLabel(from)} → ${nodeLabel(to)}: ${e.allowed} allowed, ${e.denied} denied, ${bytes(e.bytes)}`}</title>
+                    </g>
+                  );
+                })}
+                {laid.nodes.map((n) => {
+                  const id = `node:${n.id}`;
+                  return (
+                    <g
+                      key={n.id}
+                      className={`node ${n.kind}${selected === id ? " selected" : ""}`}
+                      transform={`translate(${n.x - n.w / 2},${n.y - nodeH / 2})`}
+                      role="button"
+                      tabIndex={0}
+                      aria-pressed={selected === id}
+                      aria-label={`${n.kind} ${nodeLabel(n)}${n.drillable ? " (double-click or press D to open)" : ""}`}
+                      onClick={() => select(id)}
+                      onDoubleClick={() => drill(n)}
+                      onKeyDown={(ev) => {
+                        if (ev.key === "Enter" || ev.key === " ") {
+                          ev.preventDefault();
+                          select(id);
+                        } else if (ev.key === "d" || ev.key === "D") drill(n);
+                      }}
+                    >
+                      <rect width={n.w} height={nodeH} rx={n.kind === "namespace" ? 8 : 20} />
+                      <text x={12} y={nodeH / 2 + 1} dominantBaseline="middle">
+                        <tspan className="kind">{n.kind === "namespace" ? "ns" : n.kind === "workload" ? "wl" : "net"}</tspan>{" "}
+                        {nodeLabel(n).length > 36 ? nodeLabel(n).slice(0, 35) + "…" : nodeLabel(n)}
+                      </text>
+                      <title>{`${n.kind} ${n.namespace && n.kind !== "namespace" ? n.namespace + "/" : ""}${nodeLabel(n)}`}</title>
+                    </g>
+                  );
+                })}
+              </svg>
+            </div>
+            {!!laid.hidden && (
+              <p className="muted graph-note">
+                {laid.hidden} {laid.hidden === 1 ? "node" : "nodes"} with no traffic to or from {focus}'s workloads not shown.{" "}
+                <a
+                  href="?"
+                  onClick={(e) => {
+                    e.preventDefault();
+                    setParams({ focus: undefined, sel: undefined });
+                  }}
+                >
+                  All namespaces
+                </a>{" "}
+                shows them.
+              </p>
+            )}
           </div>
           <SidePanel graph={graph} selected={selected} focus={focus} />
         </div>
