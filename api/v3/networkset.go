@@ -25,6 +25,15 @@ type NetworkSetSpec struct {
 	// +listType=atomic
 	// +optional
 	Nets []string `json:"nets,omitempty"`
+
+	// AllowedEgressDomains are domain names (exact, or with one "*"
+	// standing for one or more labels) whose resolved addresses count as
+	// the set's, for the destination of egress Allow rules only.
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=atomic
+	// +optional
+	AllowedEgressDomains []string `json:"allowedEgressDomains,omitempty"`
 }
 
 // NetworkSetList is a list of NetworkSets.
@@ -57,6 +66,15 @@ type GlobalNetworkSetSpec struct {
 	// +listType=atomic
 	// +optional
 	Nets []string `json:"nets,omitempty"`
+
+	// AllowedEgressDomains are domain names (exact, or with one "*"
+	// standing for one or more labels) whose resolved addresses count as
+	// the set's, for the destination of egress Allow rules only.
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=atomic
+	// +optional
+	AllowedEgressDomains []string `json:"allowedEgressDomains,omitempty"`
 }
 
 // GlobalNetworkSetList is a list of GlobalNetworkSets.

@@ -215,6 +215,16 @@ type EntityRule struct {
 	// ServiceAccounts matches pods running as the given service accounts.
 	// +optional
 	ServiceAccounts *ServiceAccountMatch `json:"serviceAccounts,omitempty"`
+
+	// Domains matches the addresses these domain names resolved to, as
+	// answers from trusted DNS servers gave them: exact names, or names
+	// with one "*" standing for one or more labels ("*.example.com").
+	// Only in the destination of an egress Allow rule.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=atomic
+	// +optional
+	Domains []string `json:"domains,omitempty"`
 }
 
 // ServiceMatch names a Kubernetes Service.

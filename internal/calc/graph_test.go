@@ -372,3 +372,43 @@ func TestHostEndpointsAndLocality(t *testing.T) {
 	wantMembers(t, got[3], svc.OutboundRules[0].Dst.ServiceIPSetIDs[0], "10.0.1.1/32,tcp:8080", "10.0.1.2/32,tcp:8080")
 	wantMembers(t, got[1], svc.OutboundRules[0].Dst.ServiceIPSetIDs[0], "10.0.1.1/32,tcp:8080")
 }
+
+// TestDomainRules: a rule naming domains matches the addresses in one
+// set per distinct list of names (case and order do not matter), which
+// the graph leaves empty for the node to fill from DNS answers; until
+// then the rule allows nothing.
+func TestDomainRules(t *testing.T) {
+	toDomains := func(name string, order float64, domains ...string) model.KVPair {
+		return gnp(name, "default", order, "app == 'client'", nil,
+			[]v3.Rule{{Action: v3.Allow, Protocol: tcp(), Destination: v3.EntityRule{Domains: domains}}})
+	}
+	s := state{name: "domains"}.with(builtinTiers()...).with(
+		nsProfile("prod", nil),
+		wep(node, "prod", "client", "10.0.0.5", map[string]string{"app": "client"}),
+		toDomains("a", 10, "api.example.test", "*.example.test"),
+		toDomains("b", 20, "*.Example.test.", "api.example.test"),
+		toDomains("c", 30, "other.test"),
+	)
+	st := run(t, node, []state{s}, nil)[0]
+	setOf := func(name string) string {
+		p := st.Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: name}]
+		if p == nil || len(p.OutboundRules) != 1 || p.OutboundRules[0].Dst == nil || len(p.OutboundRules[0].Dst.IPSetIDs) != 1 {
+			t.Fatalf("policy %s: %+v", name, p)
+		}
+		return p.OutboundRules[0].Dst.IPSetIDs[0]
+	}
+	a, b, c := setOf("a"), setOf("b"), setOf("c")
+	if !strings.HasPrefix(a, "dom:") || a != b || a == c {
+		t.Errorf("domain sets %q, %q, %q: want one dom: set for a and b and another for c", a, b, c)
+	}
+	for _, id := range []string{a, c} {
+		if members, ok := st.IPSets[id]; !ok || len(members) != 0 {
+			t.Errorf("set %s: present %v with %d members, want present and empty", id, ok, len(members))
+		}
+	}
+	g := New(Config{}, func([]proto.Message) {})
+	pkt := Packet{Src: netip.MustParseAddr("10.0.0.5"), Dst: netip.MustParseAddr("192.0.2.10"), Protocol: 6, SrcPort: 40000, DstPort: 443, ICMPType: -1}
+	if g.ruleMatches(st.Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "a"}].OutboundRules[0], pkt) {
+		t.Error("a rule naming domains matches an address no answer gave")
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/domainname"
 	"github.com/calicong/calico/internal/proto"
 	"github.com/calicong/calico/internal/selector"
 )
@@ -27,6 +29,11 @@ const (
 	setService
 	// setServiceNoPort: the addresses of a Service's endpoints.
 	setServiceNoPort
+	// setDomains: the addresses DNS answers gave for these domain names.
+	// They are learned on each node, from the answers its workloads
+	// receive; the graph knows none, so until a node adds them the set
+	// is empty and a rule naming domains allows nothing.
+	setDomains
 )
 
 // ipSetSpec defines an IP set. Equal definitions have equal IDs, so rules
@@ -38,7 +45,12 @@ type ipSetSpec struct {
 	protocol uint8              // setNamedPort
 	portName string             // setNamedPort
 	svc      string             // setService*: "<namespace>/<name>"
+	domains  []string           // setDomains: normal forms, sorted
 }
+
+// Domains are the domain names of a setDomains set, in normal form
+// (internal/domainname), sorted; nil for other sets.
+func (s *ipSetSpec) Domains() []string { return s.domains }
 
 func (s *ipSetSpec) setType() proto.IPSetType {
 	if s.kind == setNamedPort || s.kind == setService {
@@ -116,6 +128,21 @@ func (r *renderer) serviceSet(ns, name string, withPorts bool) *ipSetSpec {
 		return r.spec(&ipSetSpec{id: "svc:" + shortHash(svc), kind: setService, svc: svc})
 	}
 	return r.spec(&ipSetSpec{id: "svcnoport:" + shortHash(svc), kind: setServiceNoPort, svc: svc})
+}
+
+// domainSet is the set of the addresses the domains resolve to.
+func (r *renderer) domainSet(domains []string) (*ipSetSpec, error) {
+	var norm []string
+	for _, d := range domains {
+		p, err := domainname.Parse(d)
+		if err != nil {
+			return nil, err
+		}
+		norm = append(norm, p.String())
+	}
+	slices.Sort(norm)
+	norm = slices.Compact(norm)
+	return r.spec(&ipSetSpec{id: "dom:" + shortHash(norm...), kind: setDomains, domains: norm}), nil
 }
 
 // namespaceSelector turns a namespace selector into an endpoint selector:
@@ -354,6 +381,17 @@ func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8
 		spec := r.selectorSet(sel)
 		sets[spec.id] = spec
 		s.NotIPSetIDs = []string{spec.id}
+		empty = false
+	}
+	if len(e.Domains) > 0 {
+		// Validation keeps domains to destinations; a source naming
+		// them would match nothing either way.
+		spec, err := r.domainSet(e.Domains)
+		if err != nil {
+			return nil, fmt.Errorf("domains: %w", err)
+		}
+		sets[spec.id] = spec
+		s.IPSetIDs = append(s.IPSetIDs, spec.id)
 		empty = false
 	}
 	addPorts := func(ports []v3.Port, numeric *[]proto.PortRange, named *[]string) {

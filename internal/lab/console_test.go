@@ -50,14 +50,17 @@ func artifactsDir(t *testing.T) string {
 //   - the dashboard shows the nodes' health and the denied traffic with the
 //     policy that denied it;
 //   - the service graph shows the demo namespace, and drilled into it the
-//     denied edge from the frontend to the database;
+//     denied edge from the frontend to the database, and the database
+//     workload's pods;
+//   - the dark theme (screenshots);
 //   - the flows table filtered by action shows the denied flow, and its
 //     trace names the policy that decided it, as the flow log says;
 //   - the endpoints page lists the demo's pods with their node and the
 //     policies that apply, in order;
 //   - on the policy board, a new policy (the frontend may reach the
 //     database) is previewed (the denied flows it would allow are
-//     listed), staged, enforced, and then those flows are allowed;
+//     listed), staged, enforced, and then those flows are allowed; a
+//     tier is created and deleted;
 //   - a network set is created through the form, a wrong network is
 //     refused as typed, and a reader's save is refused by the API server
 //     and the console says so;
@@ -199,6 +202,11 @@ func TestConsole(t *testing.T) {
 	if a, err := chromedp.Run(ctx, chromedp.AttributeValue(deniedEdge, "aria-label")); err != nil || !strings.Contains(a.Value, "database-") {
 		t.Errorf("the denied edge is %q (%v), want frontend to database", a.Value, err)
 	}
+	do("the database workload's pods", chromedp.Click(chromedp.CSS(`g.node[aria-label^="workload database-"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`ul[aria-label="Pods"] li`)), shot("graph-workload"))
+	if pods := text(`ul[aria-label="Pods"]`); !strings.Contains(pods, "database-") || !strings.Contains(pods, "on node-") {
+		t.Errorf("the database workload's pods: %q, want its pod and node", pods)
+	}
 
 	do("the flows table, denied only, and a trace", chromedp.Navigate(env["MANAGER_URL"]+"/flows?range=15m&namespace=demo&action=deny&reporter=dst"),
 		chromedp.WaitVisible(chromedp.CSS(`table.flows tbody tr`)),
@@ -248,6 +256,24 @@ func TestConsole(t *testing.T) {
 	do("enforce it", chromedp.Click(chromedp.Search(`//li[@aria-label="staged policy demo/allow-frontend-db"]//button[text()="Enforce"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`li.policy-card[aria-label="namespaced policy demo/allow-frontend-db"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`li.policy-card.staged[aria-label="staged policy demo/allow-frontend-db"]`)), shot("policy-enforced"))
+	// A tier, created from the board and deleted again (the page's
+	// confirmation accepted).
+	const newTier = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata:\n  name: console-test\nspec:\n  order: 450\n  defaultAction: Pass\n"
+	acceptConfirm := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`window.confirm = () => true; true`)(ctx, tg)
+		return err
+	})
+	do("a new tier", chromedp.Click(chromedp.Search(`//button[text()="New tier"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tier-yaml`)), paste(`#tier-yaml`, newTier),
+		chromedp.WaitVisible(chromedp.CSS(`[aria-label="New tier"] .check.ok`)),
+		chromedp.Click(chromedp.Search(`//div[@aria-label="New tier"]//button[text()="Save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section[aria-label="tier console-test"]`)), shot("tier-new"))
+	if head := text(`section[aria-label="tier console-test"] header`); !strings.Contains(head, "order 450") || !strings.Contains(head, "then Pass") {
+		t.Errorf("the new tier's column says %q, want order 450, then Pass", head)
+	}
+	do("delete the tier", acceptConfirm, chromedp.Click(chromedp.CSS(`button[aria-label="Delete tier console-test"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`section[aria-label="tier console-test"]`)))
+
 	// The board's live counters: the security tier's pass-demo passes
 	// every demo connection.
 	passes := `li.policy-card[aria-label="global policy security.pass-demo"] .count.pass`

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/domainname"
 )
 
 var tierPath = specPath.Child("tier")
@@ -328,6 +329,39 @@ func validateRule(p *field.Path, r *v3.Rule, dir direction, global bool) field.E
 
 	if r.HTTP != nil {
 		errs = append(errs, validateHTTP(p, r, dir)...)
+	}
+	errs = append(errs, validateRuleDomains(p, r, dir)...)
+	return errs
+}
+
+// validateRuleDomains: domains name where egress traffic may go. Their
+// addresses are learned from DNS answers to allow that traffic, so they
+// belong only in the destination of an egress Allow rule.
+func validateRuleDomains(p *field.Path, r *v3.Rule, dir direction) field.ErrorList {
+	var errs field.ErrorList
+	if len(r.Source.Domains) > 0 {
+		errs = append(errs, field.Forbidden(p.Child("source", "domains"), "domains name destinations: put them in the destination of an egress rule"))
+	}
+	if len(r.Destination.Domains) == 0 {
+		return errs
+	}
+	dp := p.Child("destination", "domains")
+	if dir == dirIngress {
+		errs = append(errs, field.Forbidden(dp, "not allowed in ingress rules: domains name where egress traffic may go"))
+	}
+	if r.Action != v3.Allow {
+		errs = append(errs, field.Forbidden(dp, fmt.Sprintf("only in Allow rules, not %s: a domain's addresses are learned from DNS to allow traffic to them", r.Action)))
+	}
+	return append(errs, validateDomains(dp, r.Destination.Domains)...)
+}
+
+// validateDomains checks domain names and wildcards (internal/domainname).
+func validateDomains(p *field.Path, domains []string) field.ErrorList {
+	var errs field.ErrorList
+	for i, d := range domains {
+		if _, err := domainname.Parse(d); err != nil {
+			errs = append(errs, field.Invalid(p.Index(i), d, err.Error()))
+		}
 	}
 	return errs
 }

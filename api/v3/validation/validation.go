@@ -50,9 +50,11 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateStagedKubernetesNetworkPolicy(o)
 	case *v3.NetworkSet:
 		errs := append(validateMeta(&o.ObjectMeta, true, subdomainName), validateNetworkSetLabels(o.Labels)...)
+		errs = append(errs, validateDomains(specPath.Child("allowedEgressDomains"), o.Spec.AllowedEgressDomains)...)
 		return append(errs, validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
 	case *v3.GlobalNetworkSet:
 		errs := append(validateMeta(&o.ObjectMeta, false, subdomainName), validateNetworkSetLabels(o.Labels)...)
+		errs = append(errs, validateDomains(specPath.Child("allowedEgressDomains"), o.Spec.AllowedEgressDomains)...)
 		return append(errs, validateNetList(specPath.Child("nets"), o.Spec.Nets, true, maxSetNets)...)
 	case *v3.HostEndpoint:
 		return validateHostEndpoint(o)

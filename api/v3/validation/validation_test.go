@@ -622,3 +622,42 @@ func TestTierLabel(t *testing.T) {
 		t.Errorf("StagedKubernetesNetworkPolicy: %v", errs.ToAggregate())
 	}
 }
+
+// egress returns a defaulted GlobalNetworkPolicy with the given egress
+// rules.
+func egress(rules ...v3.Rule) *v3.GlobalNetworkPolicy {
+	p := &v3.GlobalNetworkPolicy{ObjectMeta: meta("p"), Spec: v3.GlobalNetworkPolicySpec{Egress: rules, Types: []v3.PolicyType{v3.PolicyTypeEgress}}}
+	v3.Default(p)
+	return p
+}
+
+// TestDomains: domain names only in the destination of egress Allow
+// rules, and in network sets' allowedEgressDomains; a bad name says why.
+func TestDomains(t *testing.T) {
+	allow := v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{
+		Domains: []string{"api.example.test", "*.example.test", "www.*.com"}, Ports: []v3.Port{port("443")}}}
+	checkValid(t, "egress allow to domains", egress(allow))
+	nsEgress := &v3.NetworkPolicy{ObjectMeta: nsMeta("p"), Spec: v3.NetworkPolicySpec{Egress: []v3.Rule{allow}, Types: []v3.PolicyType{v3.PolicyTypeEgress}}}
+	v3.Default(nsEgress)
+	checkValid(t, "namespaced egress allow to domains", nsEgress)
+	checkValid(t, "gns with domains", &v3.GlobalNetworkSet{ObjectMeta: meta("g"), Spec: v3.GlobalNetworkSetSpec{AllowedEgressDomains: []string{"*.example.test"}}})
+	checkValid(t, "ns with domains", &v3.NetworkSet{ObjectMeta: nsMeta("n"), Spec: v3.NetworkSetSpec{AllowedEgressDomains: []string{"example.test"}}})
+
+	eg0 := "spec.egress[0]"
+	checkInvalid(t, []invalidCase{
+		{"domains in ingress", gnp(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"example.test"}}}),
+			"spec.ingress[0].destination.domains", field.ErrorTypeForbidden, "not allowed in ingress rules"},
+		{"domains in source", egress(v3.Rule{Action: v3.Allow, Source: v3.EntityRule{Domains: []string{"example.test"}}}),
+			eg0 + ".source.domains", field.ErrorTypeForbidden, "in the destination of an egress rule"},
+		{"domains in a deny rule", egress(v3.Rule{Action: v3.Deny, Destination: v3.EntityRule{Domains: []string{"example.test"}}}),
+			eg0 + ".destination.domains", field.ErrorTypeForbidden, "only in Allow rules, not Deny"},
+		{"two wildcards", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"ok.test", "*.*.test"}}}),
+			eg0 + ".destination.domains[1]", field.ErrorTypeInvalid, "more than one"},
+		{"partial wildcard", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"a*.example.test"}}}),
+			eg0 + ".destination.domains[0]", field.ErrorTypeInvalid, "whole label"},
+		{"bare wildcard", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"*"}}}),
+			eg0 + ".destination.domains[0]", field.ErrorTypeInvalid, "every name"},
+		{"a URL", &v3.GlobalNetworkSet{ObjectMeta: meta("g"), Spec: v3.GlobalNetworkSetSpec{AllowedEgressDomains: []string{"https://example.test/"}}},
+			"spec.allowedEgressDomains[0]", field.ErrorTypeInvalid, "use letters, digits and hyphens"},
+	})
+}

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { ApiError, deleteResource, listResources, putResource, type Resource, type Whoami } from "../api";
+import { useDryRun } from "../draft";
 import { setParams, useLocation } from "../route";
 import { Empty, ErrorNote } from "../flows";
 
@@ -180,28 +181,13 @@ function key(r: Resource): string {
 
 function Editor({ initial, onDone }: { initial: Draft; onDone: (saved: boolean) => void }) {
   const [d, setD] = useState<Draft>(initial);
-  const [check, setCheck] = useState<{ ok: boolean; msg: string } | null>(null);
   const [saveError, setSaveError] = useState("");
   const [busy, setBusy] = useState(false);
-  const timer = useRef<number | undefined>(undefined);
   const obj = fromDraft(d);
   const existing = !!d.base;
 
   // Validated as the user types: a dry run of the write, as the user.
-  useEffect(() => {
-    window.clearTimeout(timer.current);
-    if (!obj.metadata.name) {
-      setCheck(null);
-      return;
-    }
-    timer.current = window.setTimeout(() => {
-      putResource(obj, true)
-        .then(() => setCheck({ ok: true, msg: "The API server accepts this." }))
-        .catch((e: Error) => setCheck({ ok: false, msg: e.message }));
-    }, 400);
-    return () => window.clearTimeout(timer.current);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [JSON.stringify(obj)]);
+  const check = useDryRun(obj);
 
   const save = async () => {
     setBusy(true);

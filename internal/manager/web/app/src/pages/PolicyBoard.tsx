@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from "react";
-import { parse, stringify } from "yaml";
+import { useEffect, useMemo, useState } from "react";
+import { stringify } from "yaml";
 import {
   ApiError,
   deleteResource,
@@ -14,6 +14,7 @@ import {
   type Whoami,
 } from "../api";
 import { setParams, useLocation } from "../route";
+import { useDryRun, useYamlDraft } from "../draft";
 import { Empty, ErrorNote } from "../flows";
 
 type Counts = Record<string, { allow: number; deny: number; pass: number }>;
@@ -50,6 +51,10 @@ function template(tier: string): Resource {
   };
 }
 
+function tierTemplate(): Resource {
+  return { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: "new-tier" }, spec: { order: 500, defaultAction: "Deny" } };
+}
+
 /** The staged twin of an enforced policy, or the enforced one of a staged policy. */
 function staged(r: Resource): Resource {
   const o = editable(r);
@@ -78,6 +83,7 @@ export function PolicyBoard({ me }: { me: Whoami }) {
   const [editing, setEditing] = useState<{ initial: Resource; existing: boolean } | null>(null);
   const [reload, setReload] = useState(0);
   const [draft, setDraft] = useState(search);
+  const [editingTier, setEditingTier] = useState<Resource | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -127,7 +133,8 @@ export function PolicyBoard({ me }: { me: Whoami }) {
       c.name.toLowerCase().includes(q) ||
       (c.namespace ?? "").toLowerCase().includes(q) ||
       c.kind.toLowerCase().includes(q) ||
-      (c.selector ?? "").toLowerCase().includes(q);
+      (c.selector ?? "").toLowerCase().includes(q) ||
+      Object.entries(c.object.metadata.labels ?? {}).some(([k, v]) => `${k}=${v}`.toLowerCase().includes(q));
     return ts.map((t) => ({
       tier: t,
       cards: cards
@@ -177,6 +184,10 @@ export function PolicyBoard({ me }: { me: Whoami }) {
       await deleteResource(c.kind, c.namespace, c.name);
     });
 
+  const deleteTier = (t: BoardTier) =>
+    window.confirm(`Delete tier ${t.name}? The API server refuses while policies are in it.`) &&
+    act(`Deleting tier ${t.name}`, () => deleteResource("Tier", undefined, t.name));
+
   if (error && !tiers) return <ErrorNote error={error} />;
   return (
     <section aria-labelledby="pb-title">
@@ -192,13 +203,27 @@ export function PolicyBoard({ me }: { me: Whoami }) {
         >
           <label>
             <span className="visually-hidden">Search policies</span>
-            <input value={draft} placeholder="name, namespace, kind, selector" onChange={(e) => setDraft(e.target.value)} />
+            <input value={draft} placeholder="name, namespace, kind, label, selector" onChange={(e) => setDraft(e.target.value)} />
           </label>
         </form>
+        <button type="button" className="ghost" onClick={() => setEditingTier(tierTemplate())}>
+          New tier
+        </button>
       </div>
       {hidden.length > 0 && <div className="notice">{me.user} may not list {hidden.join(", ")}; those are not on the board.</div>}
       {countsNote && <div className="notice">{countsNote}</div>}
       {error && <ErrorNote error={error} />}
+      {editingTier && (
+        <TierEditor
+          key={editingTier.metadata.name}
+          initial={editingTier}
+          existing={!!editingTier.metadata.resourceVersion}
+          onDone={(saved) => {
+            setEditingTier(null);
+            if (saved) setReload((r) => r + 1);
+          }}
+        />
+      )}
       {editing && (
         <PolicyEditor
           key={JSON.stringify(editing.initial.metadata)}
@@ -220,9 +245,19 @@ export function PolicyBoard({ me }: { me: Whoami }) {
               <span className="muted small">
                 order {tier.order ?? "last"} · then {tier.default_action ?? "Deny"}
               </span>
-              <button type="button" className="ghost small-button" onClick={() => setEditing({ initial: template(tier.name), existing: false })}>
-                New policy
-              </button>
+              <div className="tier-actions">
+                <button type="button" className="ghost small-button" onClick={() => setEditing({ initial: template(tier.name), existing: false })}>
+                  New policy
+                </button>
+                <button type="button" className="ghost small-button" aria-label={`Edit tier ${tier.name}`} onClick={() => setEditingTier(editable(tier.object))}>
+                  Edit tier
+                </button>
+                {tier.name !== "default" && (
+                  <button type="button" className="ghost small-button danger" aria-label={`Delete tier ${tier.name}`} onClick={() => deleteTier(tier)}>
+                    Delete tier
+                  </button>
+                )}
+              </div>
             </header>
             {tc.length === 0 && <p className="muted small">No policies{search ? " match" : ""}.</p>}
             <ol className="cards-list">
@@ -296,46 +331,12 @@ export function PolicyBoard({ me }: { me: Whoami }) {
 const namespacedKinds = ["NetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy"];
 
 function PolicyEditor({ initial, existing, onDone }: { initial: Resource; existing: boolean; onDone: (saved: boolean) => void }) {
-  const [text, setText] = useState(() => stringify(initial));
-  const [check, setCheck] = useState<{ ok: boolean; msg: string } | null>(null);
+  const { text, setText, obj, parseError, set } = useYamlDraft(initial);
+  const check = useDryRun(obj);
   const [saveError, setSaveError] = useState("");
   const [preview, setPreview] = useState<PreviewResult | null>(null);
   const [previewing, setPreviewing] = useState(false);
   const [hours, setHours] = useState(1);
-  const timer = useRef<number | undefined>(undefined);
-
-  let obj: Resource | null = null;
-  let parseError = "";
-  try {
-    obj = parse(text) as Resource;
-    if (!obj || typeof obj !== "object" || !obj.metadata || !obj.spec) throw new Error("needs kind, metadata and spec");
-  } catch (e) {
-    obj = null;
-    parseError = (e as Error).message;
-  }
-
-  const set = (f: (o: Resource) => void) => {
-    if (!obj) return;
-    const o = JSON.parse(JSON.stringify(obj)) as Resource;
-    f(o);
-    setText(stringify(o));
-  };
-
-  useEffect(() => {
-    window.clearTimeout(timer.current);
-    if (!obj) {
-      setCheck(null);
-      return;
-    }
-    const o = obj;
-    timer.current = window.setTimeout(() => {
-      putResource(o, true)
-        .then(() => setCheck({ ok: true, msg: "The API server accepts this." }))
-        .catch((e: Error) => setCheck({ ok: false, msg: e.message }));
-    }, 400);
-    return () => window.clearTimeout(timer.current);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [text]);
 
   const save = async (o: Resource) => {
     setSaveError("");
@@ -510,6 +511,87 @@ function PreviewTable({ p }: { p: PreviewResult }) {
           </tbody>
         </table>
       )}
+    </div>
+  );
+}
+
+/**
+ * A tier: its name, order and what happens to traffic no policy in it
+ * decided (Deny, or Pass to the next tier), beside its YAML, checked as
+ * typed with a dry run as the user.
+ */
+function TierEditor({ initial, existing, onDone }: { initial: Resource; existing: boolean; onDone: (saved: boolean) => void }) {
+  const { text, setText, obj, parseError, set } = useYamlDraft(initial);
+  const check = useDryRun(obj);
+  const [saveError, setSaveError] = useState("");
+
+  const spec = (obj?.spec ?? {}) as Record<string, unknown>;
+  return (
+    <div className="card editor policy-editor" role="region" aria-label={existing ? `Edit tier ${initial.metadata.name}` : "New tier"}>
+      <div className="editor-form">
+        <h2>{existing ? `Edit tier ${initial.metadata.name}` : "New tier"}</h2>
+        <fieldset disabled={!obj}>
+          <label>
+            Name
+            <input value={obj?.metadata.name ?? ""} disabled={existing} onChange={(e) => set((o) => (o.metadata.name = e.target.value))} />
+          </label>
+          <label>
+            Order <span className="muted small">(lower is evaluated first)</span>
+            <input
+              inputMode="decimal"
+              value={spec.order === undefined ? "" : String(spec.order)}
+              onChange={(e) =>
+                set((o) => {
+                  if (e.target.value === "") delete o.spec.order;
+                  else o.spec.order = Number(e.target.value);
+                })
+              }
+            />
+          </label>
+          <label>
+            When no policy in it decides
+            <select value={(spec.defaultAction as string) ?? "Deny"} onChange={(e) => set((o) => (o.spec.defaultAction = e.target.value))}>
+              <option value="Deny">Deny</option>
+              <option value="Pass">Pass to the next tier</option>
+            </select>
+          </label>
+        </fieldset>
+        {parseError && <ErrorNote error={`The YAML does not parse: ${parseError}`} />}
+        {check && (
+          <p className={check.ok ? "check ok" : "check bad"} role="status">
+            {check.ok ? "✓ " : "✕ "}
+            {check.msg}
+          </p>
+        )}
+        {saveError && <ErrorNote error={saveError} />}
+        <div className="editor-actions">
+          <button
+            type="button"
+            disabled={!obj}
+            onClick={async () => {
+              if (!obj) return;
+              setSaveError("");
+              try {
+                await putResource(obj);
+                onDone(true);
+              } catch (e) {
+                setSaveError(`The API server refused: ${(e as Error).message}`);
+              }
+            }}
+          >
+            Save
+          </button>
+          <button type="button" className="ghost" onClick={() => onDone(false)}>
+            Cancel
+          </button>
+        </div>
+      </div>
+      <div className="editor-yaml">
+        <label htmlFor="tier-yaml" className="small-title">
+          YAML
+        </label>
+        <textarea id="tier-yaml" name="yaml" spellCheck={false} value={text} onChange={(e) => setText(e.target.value)} rows={12} />
+      </div>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import dagre from "@dagrejs/dagre";
-import { flowGraph, flowLogs, type FlowLog, type Graph, type GraphEdge, type GraphNode, type Whoami } from "../api";
+import { endpoints, flowGraph, flowLogs, type EndpointInfo, type FlowLog, type Graph, type GraphEdge, type GraphNode, type Whoami } from "../api";
 import { navigate, setParams, timeRange, useLocation } from "../route";
 import { bytes, deciding, Empty, endpointLabel, ErrorNote, NoFlowAccess, ruleLabel, Verdict } from "../flows";
 
@@ -400,6 +400,23 @@ function SidePanel({ graph, selected, focus }: { graph: Graph; selected: string;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [target, rangeKey]);
 
+  // A workload's pods: its current endpoints whose pod name has the
+  // workload's aggregated prefix.
+  const [pods, setPods] = useState<EndpointInfo[] | null>(null);
+  useEffect(() => {
+    setPods(null);
+    if (target?.kind !== "node" || target.n.kind !== "workload" || !target.n.namespace) return;
+    const prefix = target.n.name.replace(/\*$/, "");
+    const exact = prefix === target.n.name;
+    let live = true;
+    endpoints(target.n.namespace)
+      .then((r) => live && setPods(r.endpoints.filter((e) => e.kind === "WorkloadEndpoint" && (exact ? e.pod === prefix : (e.pod ?? "").startsWith(prefix)))))
+      .catch(() => live && setPods([]));
+    return () => {
+      live = false;
+    };
+  }, [target]);
+
   if (!target) {
     return (
       <aside className="side-panel" aria-label="Details">
@@ -446,6 +463,18 @@ function SidePanel({ graph, selected, focus }: { graph: Graph; selected: string;
           <span className="verdict denied">✕ {target.e.denied} denied</span> · {bytes(target.e.bytes)} · ports{" "}
           {target.e.ports.join(", ") || "-"}
         </p>
+      )}
+      {pods && pods.length > 0 && (
+        <>
+          <h3 className="small-title">Pods now</h3>
+          <ul className="side-pods" aria-label="Pods">
+            {pods.map((p) => (
+              <li key={p.name}>
+                {p.pod} <span className="muted">on {p.node} · {p.addresses.join(", ") || "no address"}</span>
+              </li>
+            ))}
+          </ul>
+        </>
       )}
       {error && <ErrorNote error={error} />}
       {flows === null && !error && <p className="muted">Loading flows…</p>}

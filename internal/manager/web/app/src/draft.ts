@@ -1,0 +1,59 @@
+// Editing an object as the user: the YAML draft and the API server's
+// verdict on it, checked as typed.
+import { useEffect, useRef, useState } from "react";
+import { parse, stringify } from "yaml";
+import { putResource, type Resource } from "./api";
+
+export type Check = { ok: boolean; msg: string } | null;
+
+/**
+ * The API server's answer to a dry-run write of obj as the user,
+ * debounced while it changes; null while there is nothing to check.
+ */
+export function useDryRun(obj: Resource | null): Check {
+  const [check, setCheck] = useState<Check>(null);
+  const timer = useRef<number | undefined>(undefined);
+  const key = obj ? JSON.stringify(obj) : "";
+  useEffect(() => {
+    window.clearTimeout(timer.current);
+    if (!obj || !obj.metadata.name) {
+      setCheck(null);
+      return;
+    }
+    const o = obj;
+    timer.current = window.setTimeout(() => {
+      putResource(o, true)
+        .then(() => setCheck({ ok: true, msg: "The API server accepts this." }))
+        .catch((e: Error) => setCheck({ ok: false, msg: e.message }));
+    }, 400);
+    return () => window.clearTimeout(timer.current);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return check;
+}
+
+/**
+ * An object edited as YAML: the text, the object it parses to (null and
+ * why, when it does not), and set, which changes the object through a
+ * function and rewrites the text.
+ */
+export function useYamlDraft(initial: Resource) {
+  const [text, setText] = useState(() => stringify(initial));
+  let obj: Resource | null = null;
+  let parseError = "";
+  try {
+    obj = parse(text) as Resource;
+    if (!obj || typeof obj !== "object" || !obj.metadata || !obj.spec) throw new Error("needs kind, metadata and spec");
+  } catch (e) {
+    obj = null;
+    parseError = (e as Error).message;
+  }
+  const current = obj;
+  const set = (f: (o: Resource) => void) => {
+    if (!current) return;
+    const o = JSON.parse(JSON.stringify(current)) as Resource;
+    f(o);
+    setText(stringify(o));
+  };
+  return { text, setText, obj, parseError, set };
+}
