@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { ApiError, deleteResource, listResources, putResource, type Resource, type Whoami } from "../api";
-import { useDryRun } from "../draft";
+import { CheckNote, useDryRun } from "../editing";
 import { setParams, useLocation } from "../route";
 import { Empty, ErrorNote } from "../flows";
 
@@ -247,12 +247,7 @@ function Editor({ initial, onDone }: { initial: Draft; onDone: (saved: boolean) 
           Networks (CIDRs, one per line)
           <textarea name="nets" rows={5} value={d.nets} onChange={(e) => setD({ ...d, nets: e.target.value })} />
         </label>
-        {check && (
-          <p className={check.ok ? "check ok" : "check bad"} role="status">
-            {check.ok ? "✓ " : "✕ "}
-            {check.msg}
-          </p>
-        )}
+        <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
         <div className="editor-actions">
           <button type="submit" disabled={busy || !obj.metadata.name}>

@@ -14,7 +14,7 @@ import {
   type Whoami,
 } from "../api";
 import { setParams, useLocation } from "../route";
-import { useDryRun, useYamlDraft } from "../draft";
+import { CheckNote, OrderInput, useDryRun, useYamlDraft } from "../editing";
 import { Empty, ErrorNote } from "../flows";
 
 type Counts = Record<string, { allow: number; deny: number; pass: number }>;
@@ -377,19 +377,7 @@ function PolicyEditor({ initial, existing, onDone }: { initial: Resource; existi
             Tier
             <input value={(spec.tier as string) ?? ""} onChange={(e) => set((o) => (o.spec.tier = e.target.value))} />
           </label>
-          <label>
-            Order
-            <input
-              inputMode="decimal"
-              value={spec.order === undefined ? "" : String(spec.order)}
-              onChange={(e) =>
-                set((o) => {
-                  if (e.target.value === "") delete o.spec.order;
-                  else o.spec.order = Number(e.target.value);
-                })
-              }
-            />
-          </label>
+          <OrderInput obj={obj} set={set} />
           <label>
             Selector
             <input value={(spec.selector as string) ?? ""} onChange={(e) => set((o) => (o.spec.selector = e.target.value))} />
@@ -409,12 +397,7 @@ function PolicyEditor({ initial, existing, onDone }: { initial: Resource; existi
           <p className="muted small">Rules are edited in the YAML.</p>
         </fieldset>
         {parseError && <ErrorNote error={`The YAML does not parse: ${parseError}`} />}
-        {check && (
-          <p className={check.ok ? "check ok" : "check bad"} role="status">
-            {check.ok ? "✓ " : "✕ "}
-            {check.msg}
-          </p>
-        )}
+        <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
         <div className="editor-actions">
           <button type="button" disabled={!obj} onClick={() => obj && save(obj)}>
@@ -535,19 +518,7 @@ function TierEditor({ initial, existing, onDone }: { initial: Resource; existing
             Name
             <input value={obj?.metadata.name ?? ""} disabled={existing} onChange={(e) => set((o) => (o.metadata.name = e.target.value))} />
           </label>
-          <label>
-            Order <span className="muted small">(lower is evaluated first)</span>
-            <input
-              inputMode="decimal"
-              value={spec.order === undefined ? "" : String(spec.order)}
-              onChange={(e) =>
-                set((o) => {
-                  if (e.target.value === "") delete o.spec.order;
-                  else o.spec.order = Number(e.target.value);
-                })
-              }
-            />
-          </label>
+          <OrderInput obj={obj} set={set} hint="lower is evaluated first" />
           <label>
             When no policy in it decides
             <select value={(spec.defaultAction as string) ?? "Deny"} onChange={(e) => set((o) => (o.spec.defaultAction = e.target.value))}>
@@ -557,12 +528,7 @@ function TierEditor({ initial, existing, onDone }: { initial: Resource; existing
           </label>
         </fieldset>
         {parseError && <ErrorNote error={`The YAML does not parse: ${parseError}`} />}
-        {check && (
-          <p className={check.ok ? "check ok" : "check bad"} role="status">
-            {check.ok ? "✓ " : "✕ "}
-            {check.msg}
-          </p>
-        )}
+        <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
         <div className="editor-actions">
           <button

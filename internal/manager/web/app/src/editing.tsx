@@ -57,3 +57,34 @@ export function useYamlDraft(initial: Resource) {
   };
   return { text, setText, obj, parseError, set };
 }
+
+/** The API server's verdict on the draft, as the editors show it. */
+export function CheckNote({ check }: { check: Check }) {
+  if (!check) return null;
+  return (
+    <p className={check.ok ? "check ok" : "check bad"} role="status">
+      {check.ok ? "✓ " : "✕ "}
+      {check.msg}
+    </p>
+  );
+}
+
+/** A policy's or tier's order: a number, or none (evaluated last). */
+export function OrderInput({ obj, set, hint }: { obj: Resource | null; set: (f: (o: Resource) => void) => void; hint?: string }) {
+  const order = obj?.spec.order;
+  return (
+    <label>
+      Order{hint && <span className="muted small"> ({hint})</span>}
+      <input
+        inputMode="decimal"
+        value={order === undefined ? "" : String(order)}
+        onChange={(e) =>
+          set((o) => {
+            if (e.target.value === "") delete o.spec.order;
+            else o.spec.order = Number(e.target.value);
+          })
+        }
+      />
+    </label>
+  );
+}
