@@ -270,3 +270,33 @@ func protocolNumber(p corev1.Protocol) uint8 {
 	}
 	return 6
 }
+
+// LearnDomain records that name resolved to addr, as a trusted DNS
+// server answered: the address joins every domain set with a name that
+// matches. Learned addresses stay until ForgetDomain (a node forgets
+// them when the answer's TTL runs out); a set dropped and made again
+// starts empty.
+func (g *Graph) LearnDomain(name string, addr netip.Addr) {
+	g.domainMembers(name, addr, (*ipSetState).add)
+}
+
+// ForgetDomain undoes one LearnDomain.
+func (g *Graph) ForgetDomain(name string, addr netip.Addr) {
+	g.domainMembers(name, addr, (*ipSetState).remove)
+}
+
+func (g *Graph) domainMembers(name string, addr netip.Addr, f func(*ipSetState, proto.Member)) {
+	addr = addr.Unmap()
+	m := proto.Member{Net: netip.PrefixFrom(addr, addr.BitLen())}
+	for _, s := range g.ipsets {
+		if s.spec.kind != setDomains || s.dropping {
+			continue
+		}
+		for _, p := range s.spec.patterns {
+			if p.Match(name) {
+				f(s, m)
+				break
+			}
+		}
+	}
+}

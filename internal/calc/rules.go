@@ -46,6 +46,7 @@ type ipSetSpec struct {
 	portName string             // setNamedPort
 	svc      string             // setService*: "<namespace>/<name>"
 	domains  []string           // setDomains: normal forms, sorted
+	patterns []domainname.Pattern
 }
 
 // Domains are the domain names of a setDomains set, in normal form
@@ -142,7 +143,11 @@ func (r *renderer) domainSet(domains []string) (*ipSetSpec, error) {
 	}
 	slices.Sort(norm)
 	norm = slices.Compact(norm)
-	return r.spec(&ipSetSpec{id: "dom:" + shortHash(norm...), kind: setDomains, domains: norm}), nil
+	patterns := make([]domainname.Pattern, len(norm))
+	for i, d := range norm {
+		patterns[i], _ = domainname.Parse(d)
+	}
+	return r.spec(&ipSetSpec{id: "dom:" + shortHash(norm...), kind: setDomains, domains: norm, patterns: patterns}), nil
 }
 
 // namespaceSelector turns a namespace selector into an endpoint selector:

@@ -351,6 +351,7 @@ func printEndpoints(w io.Writer, res []EndpointResult) {
 
 func traceCommand(o *cliOptions) *cobra.Command {
 	var q TraceQuery
+	var dns []string
 	cmd := &cobra.Command{
 		Use:   "trace --from NS/POD|hep:NAME|IP --to NS/POD|hep:NAME|IP --port N [--protocol TCP|UDP|SCTP|ICMP]",
 		Short: "Say whether a connection would be allowed, and which policy decided",
@@ -370,11 +371,20 @@ Exit code 0 if the packet would be allowed, 1 if denied, 2 on error.`,
   calicoq trace --from 192.0.2.7 --to prod/web-1 --port 443 -o json
   calicoq trace --from 192.0.2.7 --to hep:node-1-eth0 --port 22
   calicoq trace --from 192.0.2.7 --to prod/web-1 --port 80 --in-interface eth0
-  calicoq trace --from-file ./manifests --from x/a --to y/b --port 80`,
+  calicoq trace --from-file ./manifests --from x/a --to y/b --port 80
+  calicoq trace --from prod/api-1 --to api.example.com --dns api.example.com=192.0.2.10 --port 443`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.From == "" || q.To == "" {
 				return errors.New("give both --from and --to")
+			}
+			q.DNS = nil
+			for _, d := range dns {
+				a, err := ParseDNSAnswer(d)
+				if err != nil {
+					return fmt.Errorf("--dns %w", err)
+				}
+				q.DNS = append(q.DNS, a)
 			}
 			st, err := o.load(cmd.Context())
 			if err != nil {
@@ -401,6 +411,7 @@ Exit code 0 if the packet would be allowed, 1 if denied, 2 on error.`,
 	f.StringVar(&q.InInterface, "in-interface", "", "host interface the packet arrives on from outside the node")
 	f.StringVar(&q.OutInterface, "out-interface", "", "host interface the packet leaves the node by")
 	f.StringVar(&q.Node, "node", "", "node whose host endpoints apply when neither end is on a node")
+	f.StringArrayVar(&dns, "dns", nil, "NAME=ADDRESS: a trusted DNS server answered NAME with ADDRESS (repeatable); rules allowing NAME's domains then match ADDRESS, and --from or --to may be NAME")
 	return cmd
 }
 

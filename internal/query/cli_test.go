@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,62 @@ spec:
 	out, _, code = calicoq(t, "--from-file", dir, "trace", "--from", "y/a", "--to", "x/b", "--port", "80")
 	if code != 0 || strings.Contains(out, "http match") {
 		t.Errorf("trace from y (decided by a rule without http): exit %d\n%s", code, out)
+	}
+}
+
+// TestTraceDomains: an egress rule allowing domains matches the address
+// a name resolved to (--dns); without the answer, or for another name,
+// the rule matches nothing; a bad --dns says what is wrong.
+func TestTraceDomains(t *testing.T) {
+	dir := writeScenario(t, `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: egress-by-name}
+spec:
+  selector: projectcalico.org/namespace == 'y'
+  types: [Egress]
+  egress:
+  - action: Allow
+    protocol: TCP
+    destination: {domains: ["*.example.test"], ports: [443]}
+`)
+	trace := func(args ...string) (string, int) {
+		out, errOut, code := calicoq(t, append([]string{"--from-file", dir, "trace", "--from", "y/a", "--port", "443"}, args...)...)
+		return out + errOut, code
+	}
+	out, code := trace("--to", "allowed.example.test", "--dns", "allowed.example.test=192.0.2.10")
+	if code != 0 || !strings.Contains(out, "Allow by GlobalNetworkPolicy egress-by-name rule 0") || !strings.Contains(out, "allowed.example.test (192.0.2.10)") {
+		t.Errorf("to a name the rule allows: exit %d\n%s", code, out)
+	}
+	// Another name resolving elsewhere, and the same address without the
+	// answer: the rule does not match.
+	if out, code := trace("--to", "blocked.other.test", "--dns", "blocked.other.test=192.0.2.20"); code != 1 {
+		t.Errorf("to a name the rule does not allow: exit %d\n%s", code, out)
+	}
+	if out, code := trace("--to", "192.0.2.10"); code != 1 {
+		t.Errorf("to the address without the answer: exit %d\n%s", code, out)
+	}
+	// A forgotten answer (its TTL ran out) no longer allows the address.
+	snap, err := LoadFiles([]string{dir}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := FromSnapshot(snap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := TraceQuery{From: "y/a", To: "192.0.2.10", Protocol: "TCP", Port: 443, DNS: []DNSAnswer{{Name: "api.example.test", Addr: netip.MustParseAddr("192.0.2.10")}}}
+	if res, err := TracePacket(st, q); err != nil || res.Verdict != "Allow" {
+		t.Fatalf("learned: %+v %v", res, err)
+	}
+	st.Graph.ForgetDomain("api.example.test", netip.MustParseAddr("192.0.2.10"))
+	q.DNS = nil
+	if res, err := TracePacket(st, q); err != nil || res.Verdict != "Deny" {
+		t.Errorf("forgotten: %+v %v", res, err)
+	}
+	for _, bad := range [][]string{{"--to", "192.0.2.10", "--dns", "*.example.test=192.0.2.10"}, {"--to", "192.0.2.10", "--dns", "example.test"},
+		{"--to", "192.0.2.10", "--dns", "example.test=nope"}} {
+		if out, code := trace(bad...); code != 2 || !strings.Contains(out, "--dns") {
+			t.Errorf("%v: exit %d\n%s", bad, code, out)
+		}
 	}
 }

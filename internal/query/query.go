@@ -19,6 +19,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/calc"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/domainname"
 	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/proto"
@@ -454,6 +455,36 @@ type TraceQuery struct {
 	// arrives on and leaves by (for host endpoints); Node is the node whose
 	// host endpoints apply when neither end says.
 	InInterface, OutInterface, Node string
+	// DNS holds answers of trusted DNS servers: a domain name and an
+	// address it resolved to. The address joins the sets of the rules
+	// that allow that name; From or To may then be the name.
+	DNS []DNSAnswer
+}
+
+// DNSAnswer is a name and an address it resolved to.
+type DNSAnswer struct {
+	Name string
+	Addr netip.Addr
+}
+
+// ParseDNSAnswer reads NAME=ADDRESS.
+func ParseDNSAnswer(s string) (DNSAnswer, error) {
+	name, addr, ok := strings.Cut(s, "=")
+	if !ok {
+		return DNSAnswer{}, fmt.Errorf("%q: give NAME=ADDRESS, as in api.example.com=192.0.2.10", s)
+	}
+	p, err := domainname.Parse(name)
+	if err != nil {
+		return DNSAnswer{}, err
+	}
+	if p.Wildcard() {
+		return DNSAnswer{}, fmt.Errorf("%q: an answer is for a name, not a wildcard", name)
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return DNSAnswer{}, fmt.Errorf("%q: %q is not an IP address", s, addr)
+	}
+	return DNSAnswer{Name: p.String(), Addr: a}, nil
 }
 
 // Trace evaluates a packet from one endpoint or address to another.
@@ -464,11 +495,24 @@ func Trace(st *State, from, to, protocol string, port int) (*TraceResult, error)
 // TracePacket evaluates a packet.
 func TracePacket(st *State, q TraceQuery) (*TraceResult, error) {
 	from, to, protocol, port := q.From, q.To, q.Protocol, q.Port
-	src, err := resolveAddr(st, from)
+	answered := map[string]netip.Addr{}
+	for _, a := range q.DNS {
+		st.Graph.LearnDomain(a.Name, a.Addr)
+		if _, ok := answered[a.Name]; !ok {
+			answered[a.Name] = a.Addr
+		}
+	}
+	resolve := func(s string) (netip.Addr, error) {
+		if a, ok := answered[strings.ToLower(strings.TrimSuffix(s, "."))]; ok {
+			return a, nil
+		}
+		return resolveAddr(st, s)
+	}
+	src, err := resolve(from)
 	if err != nil {
 		return nil, fmt.Errorf("--from: %w", err)
 	}
-	dst, err := resolveAddr(st, to)
+	dst, err := resolve(to)
 	if err != nil {
 		return nil, fmt.Errorf("--to: %w", err)
 	}
@@ -569,7 +613,7 @@ func describeAddr(st *State, a netip.Addr, given string) string {
 	if k, ok := st.Graph.EndpointFor(a); ok && !strings.Contains(given, "/") {
 		return fmt.Sprintf("%s (%s/%s)", a, k.Namespace, k.Name)
 	}
-	if strings.Contains(given, "/") {
+	if strings.Contains(given, "/") || (given != a.String() && !strings.HasPrefix(given, "hep:")) {
 		return fmt.Sprintf("%s (%s)", given, a)
 	}
 	return a.String()
