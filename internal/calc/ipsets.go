@@ -280,9 +280,14 @@ func (g *Graph) LearnDomain(name string, addr netip.Addr) {
 	g.domainMembers(name, addr, (*ipSetState).add)
 }
 
-// ForgetDomain undoes one LearnDomain.
+// ForgetDomain undoes one LearnDomain; an answer never learned is
+// ignored.
 func (g *Graph) ForgetDomain(name string, addr netip.Addr) {
-	g.domainMembers(name, addr, (*ipSetState).remove)
+	g.domainMembers(name, addr, func(s *ipSetState, m proto.Member) {
+		if _, ok := s.members[toMember(m)]; ok {
+			s.remove(m)
+		}
+	})
 }
 
 func (g *Graph) domainMembers(name string, addr netip.Addr, f func(*ipSetState, proto.Member)) {

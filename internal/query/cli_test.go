@@ -213,6 +213,7 @@ spec:
 		t.Fatalf("learned: %+v %v", res, err)
 	}
 	st.Graph.ForgetDomain("api.example.test", netip.MustParseAddr("192.0.2.10"))
+	st.Graph.ForgetDomain("never.example.test", netip.MustParseAddr("192.0.2.99")) // never learned: ignored
 	q.DNS = nil
 	if res, err := TracePacket(st, q); err != nil || res.Verdict != "Deny" {
 		t.Errorf("forgotten: %+v %v", res, err)

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -313,4 +314,48 @@ func TestAntiSpoofing(t *testing.T) {
 			t.Errorf("allowSpoofedSourcePrefixes: %s to %s still dropped", c.src, c.dst)
 		}
 	}
+}
+
+// TestDomainEgress: an egress rule allowing "*.example.test" matches
+// nothing in the kernel until an answer for a matching name is learned
+// (the set stays empty: fail closed); the learned address then connects,
+// no other does, and forgetting the answer closes it again. The oracle
+// agrees at each step.
+func TestDomainEgress(t *testing.T) {
+	n := newTestNode(t, Config{})
+	n.tiers()
+	n.namespace("x", nil)
+	for i, pod := range []string{"a", "b", "c"} {
+		n.addPod("x", pod, "10.65.0."+itoa(i+1), map[string]string{"pod": pod})
+	}
+	tcp := v3.ProtocolFromString("TCP")
+	n.gnp(&v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "a-by-name"}, Spec: v3.GlobalNetworkPolicySpec{
+		Selector: "pod == 'a'", Types: []v3.PolicyType{v3.PolicyTypeEgress},
+		Egress: []v3.Rule{{Action: v3.Allow, Protocol: &tcp, Destination: v3.EntityRule{Domains: []string{"*.example.test"}, Ports: []v3.Port{v3.SinglePort(80)}}}},
+	}})
+	tcp80 := []probe.Port{{Protocol: "TCP", Port: 80}}
+	from := func(res []probeResult, src string) map[string]bool {
+		out := map[string]bool{}
+		for _, r := range res {
+			if r.from == src {
+				out[r.to] = r.connected
+			}
+		}
+		return out
+	}
+	check := func(step string, want map[string]bool) {
+		t.Helper()
+		n.sync()
+		res := n.probeAll(tcp80)
+		agree(t, res)
+		if got := from(res, "x/a"); got["x/b"] != want["x/b"] || got["x/c"] != want["x/c"] {
+			t.Errorf("%s: a connected to %v, want %v", step, got, want)
+		}
+	}
+	check("no answer yet", map[string]bool{"x/b": false, "x/c": false})
+	n.graph.LearnDomain("api.example.test", netip.MustParseAddr("10.65.0.2"))
+	n.graph.LearnDomain("api.other.test", netip.MustParseAddr("10.65.0.3"))
+	check("api.example.test answered with b's address", map[string]bool{"x/b": true, "x/c": false})
+	n.graph.ForgetDomain("api.example.test", netip.MustParseAddr("10.65.0.2"))
+	check("the answer forgotten", map[string]bool{"x/b": false, "x/c": false})
 }
