@@ -970,6 +970,67 @@ type FelixConfigurationSpec struct {
 	// +optional
 	FlowLogsFileIncludeService *bool `json:"flowLogsFileIncludeService,omitempty"`
 
+	// DNSTrustedServers are the DNS servers whose answers domain-based
+	// policy learns from and DNS logs record: an IP address, IP:port
+	// ([IPv6]:port), or k8s-service:[NAMESPACE/]NAME[:PORT] for a Service's
+	// endpoints (namespace kube-system by default). Port 53 by default.
+	// [Default: k8s-service:kube-dns]
+	// +optional
+	DNSTrustedServers *[]string `json:"dnsTrustedServers,omitempty"`
+
+	// DNSExtraTTL is added to every answer's TTL before its addresses
+	// leave the domain sets. [Default: 0s]
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^0$`
+	// +optional
+	DNSExtraTTL *metav1.Duration `json:"dnsExtraTTL,omitempty"`
+
+	// DNSPolicyMode is how a workload's first packet after a lookup meets
+	// the domain set update: DelayDeniedPacket holds a packet the rules
+	// would deny until pending updates are in; DelayDNSResponse holds the
+	// answer until its addresses are in the sets; NoDelay does neither.
+	// [Default: DelayDeniedPacket]
+	// +kubebuilder:validation:Enum=NoDelay;DelayDeniedPacket;DelayDNSResponse
+	// +optional
+	DNSPolicyMode *string `json:"dnsPolicyMode,omitempty"`
+
+	// DNSLogsFileEnabled writes DNS logs as JSON lines into
+	// DNSLogsFileDirectory. [Default: true]
+	// +optional
+	DNSLogsFileEnabled *bool `json:"dnsLogsFileEnabled,omitempty"`
+
+	// DNSLogsFileDirectory is where dns.log is written. [Default: /var/log/calico/dnslogs]
+	// +optional
+	DNSLogsFileDirectory *string `json:"dnsLogsFileDirectory,omitempty"`
+
+	// DNSLogsFlushInterval is how often DNS logs are written. [Default: 5m]
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^0$`
+	// +optional
+	DNSLogsFlushInterval *metav1.Duration `json:"dnsLogsFlushInterval,omitempty"`
+
+	// DNSLogsFileAggregationKind is 0 for a record per client pod, 1 for
+	// clients aggregated by their workload's name prefix. [Default: 1]
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1
+	// +optional
+	DNSLogsFileAggregationKind *int `json:"dnsLogsFileAggregationKind,omitempty"`
+
+	// DNSLogsFileIncludeLabels adds the clients' labels to DNS logs. [Default: true]
+	// +optional
+	DNSLogsFileIncludeLabels *bool `json:"dnsLogsFileIncludeLabels,omitempty"`
+
+	// DNSLogsFilePerNodeLimit caps the DNS log records a node writes per
+	// flush interval (0: no cap); what is left out is counted in an
+	// UNLOGGED record. [Default: 0]
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	DNSLogsFilePerNodeLimit *int `json:"dnsLogsFilePerNodeLimit,omitempty"`
+
+	// DNSLogsLatency records how long answers took. [Default: true]
+	// +optional
+	DNSLogsLatency *bool `json:"dnsLogsLatency,omitempty"`
+
 	// FlowLogsEnableHostEndpoint logs flows of host endpoints. [Default: false]
 	// +optional
 	FlowLogsEnableHostEndpoint *bool `json:"flowLogsEnableHostEndpoint,omitempty"`

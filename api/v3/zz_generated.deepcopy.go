@@ -2070,6 +2070,60 @@ func (in *FelixConfigurationSpec) DeepCopyInto(out *FelixConfigurationSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.DNSTrustedServers != nil {
+		in, out := &in.DNSTrustedServers, &out.DNSTrustedServers
+		*out = new([]string)
+		if **in != nil {
+			in, out := *in, *out
+			*out = make([]string, len(*in))
+			copy(*out, *in)
+		}
+	}
+	if in.DNSExtraTTL != nil {
+		in, out := &in.DNSExtraTTL, &out.DNSExtraTTL
+		*out = new(v1.Duration)
+		**out = **in
+	}
+	if in.DNSPolicyMode != nil {
+		in, out := &in.DNSPolicyMode, &out.DNSPolicyMode
+		*out = new(string)
+		**out = **in
+	}
+	if in.DNSLogsFileEnabled != nil {
+		in, out := &in.DNSLogsFileEnabled, &out.DNSLogsFileEnabled
+		*out = new(bool)
+		**out = **in
+	}
+	if in.DNSLogsFileDirectory != nil {
+		in, out := &in.DNSLogsFileDirectory, &out.DNSLogsFileDirectory
+		*out = new(string)
+		**out = **in
+	}
+	if in.DNSLogsFlushInterval != nil {
+		in, out := &in.DNSLogsFlushInterval, &out.DNSLogsFlushInterval
+		*out = new(v1.Duration)
+		**out = **in
+	}
+	if in.DNSLogsFileAggregationKind != nil {
+		in, out := &in.DNSLogsFileAggregationKind, &out.DNSLogsFileAggregationKind
+		*out = new(int)
+		**out = **in
+	}
+	if in.DNSLogsFileIncludeLabels != nil {
+		in, out := &in.DNSLogsFileIncludeLabels, &out.DNSLogsFileIncludeLabels
+		*out = new(bool)
+		**out = **in
+	}
+	if in.DNSLogsFilePerNodeLimit != nil {
+		in, out := &in.DNSLogsFilePerNodeLimit, &out.DNSLogsFilePerNodeLimit
+		*out = new(int)
+		**out = **in
+	}
+	if in.DNSLogsLatency != nil {
+		in, out := &in.DNSLogsLatency, &out.DNSLogsLatency
+		*out = new(bool)
+		**out = **in
+	}
 	if in.FlowLogsEnableHostEndpoint != nil {
 		in, out := &in.FlowLogsEnableHostEndpoint, &out.FlowLogsEnableHostEndpoint
 		*out = new(bool)

@@ -15,7 +15,8 @@ func TestPrecedence(t *testing.T) {
 	nodePort := 9200
 	node := &v3.FelixConfiguration{Spec: v3.FelixConfigurationSpec{HealthPort: &nodePort, LogSeverityScreen: "Debug"}}
 	env := []string{"PATH=/bin", "FELIX_LOGSEVERITYSCREEN=Warning", "felix_healthenabled=true", "FELIX_ROUTEREFRESHINTERVAL=30",
-		"FELIX_FAILSAFEINBOUNDHOSTPORTS=tcp:22,udp:68", "FELIX_IPTABLESMARKMASK=0xff000000", "FELIX_NOSUCHTHING=1"}
+		"FELIX_FAILSAFEINBOUNDHOSTPORTS=tcp:22,udp:68", "FELIX_IPTABLESMARKMASK=0xff000000", "FELIX_NOSUCHTHING=1",
+		"FELIX_DNSTRUSTEDSERVERS=10.96.0.10, k8s-service:dns/coredns"}
 	cfg, err := Resolve(global, node, env)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,9 @@ func TestPrecedence(t *testing.T) {
 		{"env duration in seconds", s.RouteRefreshInterval.Duration, 30 * time.Second, SourceEnvironment, "routeRefreshInterval"},
 		{"env hex", *s.IptablesMarkMask, uint32(0xff000000), SourceEnvironment, "iptablesMarkMask"},
 		{"env ports", len(*s.FailsafeInboundHostPorts), 2, SourceEnvironment, "failsafeInboundHostPorts"},
+		{"env list", strings.Join(*s.DNSTrustedServers, " "), "10.96.0.10 k8s-service:dns/coredns", SourceEnvironment, "dnsTrustedServers"},
+		{"dns default", *s.DNSPolicyMode, "DelayDeniedPacket", SourceDefault, "dnsPolicyMode"},
+		{"dns logs default", s.DNSLogsFlushInterval.Duration, 5 * time.Minute, SourceDefault, "dnsLogsFlushInterval"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -63,6 +64,7 @@ var felixEnums = map[string]felixEnum{
 	"windowsManageFirewallRules":     {false, []string{"Enabled", "Disabled"}},
 	"flowLogsLocalReporter":          {false, []string{"Disabled", "Enabled"}},
 	"flowLogsPolicyEvaluationMode":   {false, []string{"None", "Continuous"}},
+	"dnsPolicyMode":                  {false, []string{"NoDelay", "DelayDeniedPacket", "DelayDNSResponse"}},
 	"istioAmbientMode":               {false, []string{"Enabled", "Disabled"}},
 	"localSubnetL2Reachability":      {false, []string{"Disabled", "PodsAndLoadBalancers"}},
 	"programClusterRoutes":           {false, []string{"Enabled", "Disabled", "EnabledIPIPOnly", "EnabledNoEncapOnly"}},
@@ -89,6 +91,8 @@ var felixRanges = map[string]struct {
 	"flowLogsFileAggregationKindForDenied":  {0, 3, "an aggregation level 0-3 (0 per 5-tuple, 1 without the source port, 2 also pods by workload and addresses by network, 3 also without the destination port)"},
 	"flowLogsFileMaxFiles":                  {1, 1000, "1-1000 files"},
 	"flowLogsFileMaxFileSizeMB":             {1, 100000, "1-100000 MB"},
+	"dnsLogsFileAggregationKind":            {0, 1, "0 (a record per client pod) or 1 (clients aggregated by workload)"},
+	"dnsLogsFilePerNodeLimit":               {0, 1 << 31, "0 (no cap) or a number of records"},
 }
 
 // felixInterfaces are settings that hold a Linux interface name.
@@ -220,6 +224,19 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 	}
 	if d := s.FlowLogsFileDirectory; d != nil && !strings.HasPrefix(*d, "/") {
 		errs = append(errs, field.Invalid(specPath.Child("flowLogsFileDirectory"), *d, "must be an absolute path"))
+	}
+	if d := s.DNSLogsFileDirectory; d != nil && !strings.HasPrefix(*d, "/") {
+		errs = append(errs, field.Invalid(specPath.Child("dnsLogsFileDirectory"), *d, "must be an absolute path"))
+	}
+	if d := s.DNSLogsFlushInterval; d != nil && d.Duration == 0 {
+		errs = append(errs, field.Invalid(specPath.Child("dnsLogsFlushInterval"), "0", "must be positive, e.g. 15s or 5m"))
+	}
+	if ts := s.DNSTrustedServers; ts != nil {
+		for i, server := range *ts {
+			if err := checkTrustedServer(server); err != nil {
+				errs = append(errs, field.Invalid(specPath.Child("dnsTrustedServers").Index(i), server, err.Error()))
+			}
+		}
 	}
 
 	if s.NodeSelector != "" && (c.Name == v3.DefaultConfigName || strings.HasPrefix(c.Name, v3.NodeConfigPrefix)) {
@@ -505,4 +522,45 @@ func hostNet(s string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, p.IsSingleIP()
+}
+
+// checkTrustedServer checks a dnsTrustedServers entry: IP, IP:port,
+// [IPv6]:port, or k8s-service:[NAMESPACE/]NAME[:PORT].
+func checkTrustedServer(s string) error {
+	port := func(p string) error {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: want 1-65535", p)
+		}
+		return nil
+	}
+	if svc, ok := strings.CutPrefix(s, "k8s-service:"); ok {
+		name, p, hasPort := strings.Cut(svc, ":")
+		if hasPort {
+			if err := port(p); err != nil {
+				return err
+			}
+		}
+		ns, n, namespaced := strings.Cut(name, "/")
+		if !namespaced {
+			ns, n = "kube-system", name
+		}
+		for what, v := range map[string]string{"namespace": ns, "Service name": n} {
+			if msgs := k8svalidation.IsDNS1123Label(v); len(msgs) > 0 {
+				return fmt.Errorf("%s %q: %s (want k8s-service:[NAMESPACE/]NAME[:PORT])", what, v, msgs[0])
+			}
+		}
+		return nil
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return fmt.Errorf("want an IP address, IP:port, [IPv6]:port or k8s-service:[NAMESPACE/]NAME[:PORT]")
+	}
+	if ap.Port() == 0 {
+		return fmt.Errorf("port 0: want 1-65535")
+	}
+	return nil
 }

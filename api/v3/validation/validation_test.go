@@ -416,6 +416,13 @@ func TestConfigKinds(t *testing.T) {
 		return c
 	}
 	checkValid(t, "felix selector config", felix("rack1", func(s *v3.FelixConfigurationSpec) { s.NodeSelector = "rack == '1'"; s.ChainInsertMode = "Append" }))
+	checkValid(t, "dns settings", felix("default", func(s *v3.FelixConfigurationSpec) {
+		s.DNSTrustedServers = &[]string{"10.96.0.10", "10.96.0.10:5353", "fd00::a", "[fd00::a]:53", "k8s-service:kube-dns", "k8s-service:dns/coredns:53"}
+		s.DNSPolicyMode, s.DNSLogsFileAggregationKind, s.DNSLogsFileDirectory = ptr("DelayDNSResponse"), ptr(0), ptr("/var/log/dns")
+	}))
+	trusted := func(v string) *v3.FelixConfiguration {
+		return felix("default", func(s *v3.FelixConfigurationSpec) { s.DNSTrustedServers = &[]string{"10.96.0.10", v} })
+	}
 	checkInvalid(t, []invalidCase{
 		{"nodeSelector on default", felix("default", func(s *v3.FelixConfigurationSpec) { s.NodeSelector = "all()" }), "spec.nodeSelector", field.ErrorTypeForbidden, "another name"},
 		{"nodeSelector on node.", felix("node.n1", func(s *v3.FelixConfigurationSpec) { s.NodeSelector = "all()" }), "spec.nodeSelector", field.ErrorTypeForbidden, "node.<name>"},
@@ -427,6 +434,14 @@ func TestConfigKinds(t *testing.T) {
 		}), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must not be negative"},
 		{"zero flow log interval", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFlushInterval = &metav1.Duration{} }), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must be positive"},
 		{"relative flow log directory", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFileDirectory = ptr("logs") }), "spec.flowLogsFileDirectory", field.ErrorTypeInvalid, "absolute path"},
+		{"trusted server by bare name", trusted("kube-dns"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, "k8s-service:[NAMESPACE/]NAME[:PORT]"},
+		{"trusted service bad name", trusted("k8s-service:Kube_DNS"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, `Service name "Kube_DNS"`},
+		{"trusted service bad port", trusted("k8s-service:kube-dns:99999"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, "1-65535"},
+		{"trusted server port 0", trusted("10.0.0.1:0"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, "port 0"},
+		{"dns policy mode", felix("default", func(s *v3.FelixConfigurationSpec) { s.DNSPolicyMode = ptr("Delay") }), "spec.dnsPolicyMode", field.ErrorTypeNotSupported, "DelayDeniedPacket"},
+		{"dns aggregation kind", felix("default", func(s *v3.FelixConfigurationSpec) { s.DNSLogsFileAggregationKind = ptr(2) }), "spec.dnsLogsFileAggregationKind", field.ErrorTypeInvalid, "aggregated by workload"},
+		{"relative dns log directory", felix("default", func(s *v3.FelixConfigurationSpec) { s.DNSLogsFileDirectory = ptr("dns") }), "spec.dnsLogsFileDirectory", field.ErrorTypeInvalid, "absolute path"},
+		{"zero dns log interval", felix("default", func(s *v3.FelixConfigurationSpec) { s.DNSLogsFlushInterval = &metav1.Duration{} }), "spec.dnsLogsFlushInterval", field.ErrorTypeInvalid, "must be positive"},
 		{"case-sensitive enum", felix("default", func(s *v3.FelixConfigurationSpec) { s.IPForwarding = "enabled" }), "spec.ipForwarding", field.ErrorTypeNotSupported, "Enabled"},
 		{"iptables backend", felix("default", func(s *v3.FelixConfigurationSpec) { s.IptablesBackend = ptr(v3.IptablesBackend("nft")) }), "spec.iptablesBackend", field.ErrorTypeNotSupported, "NFT"},
 		{"failsafe protocol", felix("default", func(s *v3.FelixConfigurationSpec) {
