@@ -66,9 +66,9 @@ func Defaults() v3.FelixConfigurationSpec {
 		DNSLogsFileIncludeLabels:   bptr(true),
 		DNSLogsFilePerNodeLimit:    ptr(0),
 		DNSLogsLatency:             bptr(true),
-		DeviceRouteProtocol:                   &proto,
-		FailsafeInboundHostPorts:              ports("tcp:22,udp:68,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
-		FailsafeOutboundHostPorts:             ports("udp:53,udp:67,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
+		DeviceRouteProtocol:        &proto,
+		FailsafeInboundHostPorts:   ports("tcp:22,udp:68,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
+		FailsafeOutboundHostPorts:  ports("udp:53,udp:67,tcp:179,tcp:2379,tcp:2380,tcp:5473,tcp:6443,tcp:6666,tcp:6667"),
 	}
 }
 
