@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/kubeauth"
@@ -74,20 +75,13 @@ type options struct {
 	retention                           map[string]int
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 func loadOptions() (options, error) {
 	o := options{
-		listen: env("LINSEED_LISTEN", ":8444"), healthListen: env("LINSEED_HEALTH_LISTEN", ":8080"),
-		metricsListen: env("LINSEED_METRICS_LISTEN", ":9095"),
+		listen: daemon.Env("LINSEED_LISTEN", ":8444"), healthListen: daemon.Env("LINSEED_HEALTH_LISTEN", ":8080"),
+		metricsListen: daemon.Env("LINSEED_METRICS_LISTEN", ":9095"),
 		cert:          os.Getenv("LINSEED_TLS_CERT"), key: os.Getenv("LINSEED_TLS_KEY"), clientCA: os.Getenv("LINSEED_CLIENT_CA"),
-		backend: env("LINSEED_BACKEND", "sqlite"), sqlitePath: env("LINSEED_SQLITE_PATH", "/var/lib/calico-linseed/logs.db"),
-		chAddr: os.Getenv("LINSEED_CLICKHOUSE_ADDR"), chDatabase: env("LINSEED_CLICKHOUSE_DATABASE", "linseed"),
+		backend: daemon.Env("LINSEED_BACKEND", "sqlite"), sqlitePath: daemon.Env("LINSEED_SQLITE_PATH", "/var/lib/calico-linseed/logs.db"),
+		chAddr: os.Getenv("LINSEED_CLICKHOUSE_ADDR"), chDatabase: daemon.Env("LINSEED_CLICKHOUSE_DATABASE", "linseed"),
 		chUser: os.Getenv("LINSEED_CLICKHOUSE_USERNAME"), chPass: os.Getenv("LINSEED_CLICKHOUSE_PASSWORD"),
 		kubeconfig: os.Getenv("KUBECONFIG"), retention: map[string]int{},
 	}

@@ -20,20 +20,17 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/kubeauth"
 	"github.com/calicong/calico/internal/manager"
@@ -41,41 +38,7 @@ import (
 	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
-func main() {
-	version := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *version {
-		fmt.Println(buildinfo.Version)
-		return
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log); err != nil {
-		log.Error("calico-manager failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// pool reads a CA file.
-func pool(name, file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s %s: no PEM certificate in it", name, file)
-	}
-	return p, nil
-}
+func main() { daemon.Main("calico-manager", run) }
 
 func run(ctx context.Context, log *slog.Logger) error {
 	certFile, keyFile := os.Getenv("TLS_CERT_FILE"), os.Getenv("TLS_KEY_FILE")
@@ -86,17 +49,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("TLS_CERT_FILE/TLS_KEY_FILE: %w", err)
 	}
-	linseedCA, err := pool("LINSEED_CA", env("LINSEED_CA", "/etc/calico-manager/linseed/ca.crt"))
+	linseedCA, err := tlsauth.LoadCA(daemon.Env("LINSEED_CA", "/etc/calico-manager/linseed/ca.crt"))
 	if err != nil {
-		return err
+		return fmt.Errorf("LINSEED_CA: %w", err)
 	}
-	clientCert, err := tls.LoadX509KeyPair(env("LINSEED_CLIENT_CERT", "/etc/calico-manager/linseed/tls.crt"), env("LINSEED_CLIENT_KEY", "/etc/calico-manager/linseed/tls.key"))
+	clientCert, err := tls.LoadX509KeyPair(daemon.Env("LINSEED_CLIENT_CERT", "/etc/calico-manager/linseed/tls.crt"), daemon.Env("LINSEED_CLIENT_KEY", "/etc/calico-manager/linseed/tls.key"))
 	if err != nil {
 		return fmt.Errorf("LINSEED_CLIENT_CERT/LINSEED_CLIENT_KEY: %w", err)
 	}
-	cluster := env("CLUSTER_ID", "cluster")
-	logs := &manager.LinseedClient{URL: env("LINSEED_URL", "https://calico-linseed.kube-system.svc"), Cluster: cluster,
-		TokenFile: env("LINSEED_TOKEN", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+	cluster := daemon.Env("CLUSTER_ID", "cluster")
+	logs := &manager.LinseedClient{URL: daemon.Env("LINSEED_URL", "https://calico-linseed.kube-system.svc"), Cluster: cluster,
+		TokenFile: daemon.Env("LINSEED_TOKEN", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
 		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 			RootCAs: linseedCA, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}}}}
 	rc, err := datastore.LoadConfig(os.Getenv("KUBECONFIG"))
@@ -115,9 +78,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if ca := os.Getenv("PROMETHEUS_CA"); ca != "" {
-			p, err := pool("PROMETHEUS_CA", ca)
+			p, err := tlsauth.LoadCA(ca)
 			if err != nil {
-				return err
+				return fmt.Errorf("PROMETHEUS_CA: %w", err)
 			}
 			tr.TLSClientConfig = &tls.Config{RootCAs: p, MinVersion: tls.VersionTLS12}
 		}
@@ -127,7 +90,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	listen := env("MANAGER_LISTEN", ":9443")
+	listen := daemon.Env("MANAGER_LISTEN", ":9443")
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("MANAGER_LISTEN %s: %w", listen, err)

@@ -22,15 +22,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/kubeauth"
@@ -45,35 +43,14 @@ import (
 	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
-func main() {
-	version := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *version {
-		fmt.Println(buildinfo.Version)
-		return
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log); err != nil {
-		log.Error("calico-prometheus-service failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+func main() { daemon.Main("calico-prometheus-service", run) }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	upstream, err := url.Parse(env("PROMETHEUS_URL", "http://localhost:9090"))
+	upstream, err := url.Parse(daemon.Env("PROMETHEUS_URL", "http://localhost:9090"))
 	if err != nil || upstream.Scheme == "" || upstream.Host == "" {
 		return fmt.Errorf("PROMETHEUS_URL %q: an http(s)://host:port URL", os.Getenv("PROMETHEUS_URL"))
 	}
-	ttl, err := time.ParseDuration(env("AUTH_CACHE_TTL", "10s"))
+	ttl, err := time.ParseDuration(daemon.Env("AUTH_CACHE_TTL", "10s"))
 	if err != nil || ttl <= 0 {
 		return fmt.Errorf("AUTH_CACHE_TTL %q: a duration such as 10s", os.Getenv("AUTH_CACHE_TTL"))
 	}
@@ -95,20 +72,20 @@ func run(ctx context.Context, log *slog.Logger) error {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "calico_prometheus_service_reviews_total",
 			Help: "TokenReviews (token) and SubjectAccessReviews (access) sent to the API server.", ConstLabels: prometheus.Labels{"kind": kind}}, f))
 	}
-	ns := env("PROMETHEUS_NAMESPACE", "kube-system")
+	ns := daemon.Env("PROMETHEUS_NAMESPACE", "kube-system")
 	h, err := promproxy.New(promproxy.Config{Upstream: upstream, Checker: checker, Namespace: ns, Registerer: reg, Log: log})
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	listen := env("LISTEN_ADDR", ":8090")
+	listen := daemon.Env("LISTEN_ADDR", ":8090")
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR %s: %w", listen, err)
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	go health.Serve(ctx, env("METRICS_LISTEN", ":8091"), metricsMux, log)
+	go health.Serve(ctx, daemon.Env("METRICS_LISTEN", ":8091"), metricsMux, log)
 
 	errc := make(chan error, 1)
 	if certFile != "" {

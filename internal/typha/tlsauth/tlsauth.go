@@ -68,7 +68,7 @@ func (f Files) load() (*x509.CertPool, *keyPair, error) {
 	if f.CAFile == "" || f.CertFile == "" || f.KeyFile == "" {
 		return nil, nil, errors.New("TLS needs a CA file, a certificate file and a key file")
 	}
-	pool, err := loadCA(f.CAFile)
+	pool, err := LoadCA(f.CAFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +79,8 @@ func (f Files) load() (*x509.CertPool, *keyPair, error) {
 	return pool, kp, nil
 }
 
-func loadCA(path string) (*x509.CertPool, error) {
+// LoadCA reads a PEM file of CA certificates into a pool.
+func LoadCA(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading CA file: %w", err)

@@ -1,0 +1,45 @@
+// Package daemon is what the enterprise layer's daemons share at start:
+// -version, a logger, a context cancelled by SIGINT or SIGTERM, and
+// settings read from the environment.
+package daemon
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/calicong/calico/internal/buildinfo"
+)
+
+// Main parses the flags (-version prints the version and returns), then
+// runs run until it returns or a signal cancels its context; a failure
+// is logged as name's and exits 1.
+func Main(name string, run func(ctx context.Context, log *slog.Logger) error) {
+	version := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *version {
+		fmt.Println(buildinfo.Version)
+		return
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, log)
+	stop()
+	if err != nil {
+		log.Error(name+" failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Env is the environment variable name, or def when it is unset or
+// empty.
+func Env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
