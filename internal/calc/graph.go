@@ -63,8 +63,11 @@ type Graph struct {
 	tiers    map[string]*v3.Tier
 	profiles map[string]*profileState
 	ipsets   map[string]*ipSetState
-	services map[string]*serviceState // "<ns>/<name>"
-	slices   map[model.Key]*discoveryv1.EndpointSlice
+	// domainSets are the ipsets of kind setDomains, which LearnDomain
+	// visits on each DNS answer.
+	domainSets map[string]*ipSetState
+	services   map[string]*serviceState // "<ns>/<name>"
+	slices     map[model.Key]*discoveryv1.EndpointSlice
 
 	dirtyPolicies  map[proto.PolicyID]struct{}
 	dirtyProfiles  map[string]struct{}
@@ -92,6 +95,7 @@ func New(cfg Config, sink func([]proto.Message)) *Graph {
 		tiers:          map[string]*v3.Tier{},
 		profiles:       map[string]*profileState{},
 		ipsets:         map[string]*ipSetState{},
+		domainSets:     map[string]*ipSetState{},
 		services:       map[string]*serviceState{},
 		slices:         map[model.Key]*discoveryv1.EndpointSlice{},
 		dirtyPolicies:  map[proto.PolicyID]struct{}{},

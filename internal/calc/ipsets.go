@@ -147,6 +147,8 @@ func (g *Graph) refSet(spec *ipSetSpec) {
 		for _, m := range g.serviceMembers(spec) {
 			s.add(m)
 		}
+	case setDomains:
+		g.domainSets[spec.id] = s
 	}
 }
 
@@ -162,6 +164,7 @@ func (g *Graph) unrefSet(id string) (deleted bool) {
 		g.setIndex.DeleteSelector(id)
 	}
 	delete(g.ipsets, id)
+	delete(g.domainSets, id)
 	return true
 }
 
@@ -293,10 +296,7 @@ func (g *Graph) ForgetDomain(name string, addr netip.Addr) {
 func (g *Graph) domainMembers(name string, addr netip.Addr, f func(*ipSetState, proto.Member)) {
 	addr = addr.Unmap()
 	m := proto.Member{Net: netip.PrefixFrom(addr, addr.BitLen())}
-	for _, s := range g.ipsets {
-		if s.spec.kind != setDomains || s.dropping {
-			continue
-		}
+	for _, s := range g.domainSets {
 		for _, p := range s.spec.patterns {
 			if p.Match(name) {
 				f(s, m)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -41,17 +42,12 @@ const (
 type ipSetSpec struct {
 	id       string
 	kind     ipSetKind
-	sel      *selector.Selector // setSelector, setNamedPort
-	protocol uint8              // setNamedPort
-	portName string             // setNamedPort
-	svc      string             // setService*: "<namespace>/<name>"
-	domains  []string           // setDomains: normal forms, sorted
-	patterns []domainname.Pattern
+	sel      *selector.Selector   // setSelector, setNamedPort
+	protocol uint8                // setNamedPort
+	portName string               // setNamedPort
+	svc      string               // setService*: "<namespace>/<name>"
+	patterns []domainname.Pattern // setDomains: by normal form, sorted
 }
-
-// Domains are the domain names of a setDomains set, in normal form
-// (internal/domainname), sorted; nil for other sets.
-func (s *ipSetSpec) Domains() []string { return s.domains }
 
 func (s *ipSetSpec) setType() proto.IPSetType {
 	if s.kind == setNamedPort || s.kind == setService {
@@ -133,21 +129,20 @@ func (r *renderer) serviceSet(ns, name string, withPorts bool) *ipSetSpec {
 
 // domainSet is the set of the addresses the domains resolve to.
 func (r *renderer) domainSet(domains []string) (*ipSetSpec, error) {
-	var norm []string
+	byName := map[string]domainname.Pattern{}
 	for _, d := range domains {
 		p, err := domainname.Parse(d)
 		if err != nil {
 			return nil, err
 		}
-		norm = append(norm, p.String())
+		byName[p.String()] = p
 	}
-	slices.Sort(norm)
-	norm = slices.Compact(norm)
+	norm := slices.Sorted(maps.Keys(byName))
 	patterns := make([]domainname.Pattern, len(norm))
 	for i, d := range norm {
-		patterns[i], _ = domainname.Parse(d)
+		patterns[i] = byName[d]
 	}
-	return r.spec(&ipSetSpec{id: "dom:" + shortHash(norm...), kind: setDomains, domains: norm, patterns: patterns}), nil
+	return r.spec(&ipSetSpec{id: "dom:" + shortHash(norm...), kind: setDomains, patterns: patterns}), nil
 }
 
 // namespaceSelector turns a namespace selector into an endpoint selector:

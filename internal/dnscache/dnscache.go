@@ -13,7 +13,6 @@ package dnscache
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/calicong/calico/internal/domainname"
@@ -58,8 +57,6 @@ func New(grace time.Duration) *Cache {
 		aliases: map[string]map[string]struct{}{}, sets: map[string][]domainname.Pattern{}, exact: map[string][]string{},
 		wild: map[string][]domainname.Pattern{}}
 }
-
-func normal(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
 
 // SetDomains defines (or redefines) a domain set and returns the members
 // it has already, from what the cache knows.
@@ -118,7 +115,7 @@ func (c *Cache) setsOf(name string, out []string) []string {
 func (c *Cache) Observe(records []Record, now time.Time) []Member {
 	var out []Member
 	for _, r := range records {
-		name := normal(r.Name)
+		name := domainname.Canonical(r.Name)
 		until := now.Add(r.TTL + c.grace)
 		switch {
 		case r.Addr.IsValid():
@@ -138,7 +135,7 @@ func (c *Cache) Observe(records []Record, now time.Time) []Member {
 				}
 			})
 		case r.Target != "":
-			target := normal(r.Target)
+			target := domainname.Canonical(r.Target)
 			m := c.cnames[name]
 			if m == nil {
 				m = map[string]time.Time{}

@@ -18,6 +18,10 @@ import (
 	"strings"
 )
 
+// Canonical is a name as names are compared: lower case, without the
+// trailing dot.
+func Canonical(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
+
 // Pattern is a parsed domain name or wildcard.
 type Pattern struct {
 	// before and after are the labels around the wildcard; with no
@@ -28,7 +32,7 @@ type Pattern struct {
 
 // Parse checks a domain name or wildcard, and says what is wrong with it.
 func Parse(s string) (Pattern, error) {
-	name := strings.ToLower(strings.TrimSuffix(s, "."))
+	name := Canonical(s)
 	if name == "" {
 		return Pattern{}, fmt.Errorf("empty domain name")
 	}
@@ -98,7 +102,7 @@ func (p Pattern) String() string {
 // Match says whether a name (as a DNS answer has it, any case, with or
 // without the trailing dot) is one the pattern allows.
 func (p Pattern) Match(name string) bool {
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	name = Canonical(name)
 	if !p.wildcard {
 		return name == strings.Join(p.before, ".")
 	}

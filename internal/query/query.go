@@ -503,7 +503,7 @@ func TracePacket(st *State, q TraceQuery) (*TraceResult, error) {
 		}
 	}
 	resolve := func(s string) (netip.Addr, error) {
-		if a, ok := answered[strings.ToLower(strings.TrimSuffix(s, "."))]; ok {
+		if a, ok := answered[domainname.Canonical(s)]; ok {
 			return a, nil
 		}
 		return resolveAddr(st, s)
