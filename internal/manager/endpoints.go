@@ -70,13 +70,8 @@ type listed struct {
 // endpoints lists workload and host endpoints, read as the user, with the
 // policies that apply to each as the policy engine computes them.
 func (s *server) endpoints(w http.ResponseWriter, r *http.Request, u kubeauth.User) {
-	if s.cfg.UserClients == nil {
-		writeError(w, http.StatusNotImplemented, "this manager has no API server access configured")
-		return
-	}
-	c, err := s.cfg.UserClients(bearer(r))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	c, ok := s.userClient(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)

@@ -106,13 +106,8 @@ func (s *server) previewPolicies(w http.ResponseWriter, r *http.Request, u kubea
 		writeError(w, http.StatusBadRequest, "nothing to preview: send changes or deletes")
 		return
 	}
-	if s.cfg.UserClients == nil {
-		writeError(w, http.StatusNotImplemented, "this manager has no API server access configured")
-		return
-	}
-	dc, err := s.cfg.UserClients(bearer(r))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+	dc, ok := s.userClient(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)

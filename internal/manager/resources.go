@@ -12,6 +12,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/crdclient"
+	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/kubeauth"
 	"github.com/calicong/calico/internal/manifest"
 )
@@ -38,7 +39,9 @@ func (s *server) editable(w http.ResponseWriter, r *http.Request) (v3.KindInfo, 
 	return kind, true
 }
 
-func (s *server) userClient(w http.ResponseWriter, r *http.Request) (*userClient, bool) {
+// userClient is the cluster's clients with the request's token, writing
+// the error response itself when there are none.
+func (s *server) userClient(w http.ResponseWriter, r *http.Request) (*datastore.Client, bool) {
 	if s.cfg.UserClients == nil {
 		writeError(w, http.StatusNotImplemented, "this manager has no API server access configured")
 		return nil, false
@@ -48,10 +51,8 @@ func (s *server) userClient(w http.ResponseWriter, r *http.Request) (*userClient
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return nil, false
 	}
-	return &userClient{c.Client}, true
+	return c, true
 }
-
-type userClient struct{ *crdclient.Client }
 
 // writeAPIServerError writes the API server's refusal as it said it, with its code.
 func writeAPIServerError(w http.ResponseWriter, err error) {
