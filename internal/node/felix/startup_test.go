@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/node/startup"
@@ -28,8 +29,19 @@ func TestStartupKubernetesInternalIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}, {Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-	if _, err := c.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	// The controller manager may write the new Node first: retry on a
+	// conflict with its latest version.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}, {Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+		_, err := c.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		if err != nil {
+			if latest, gerr := c.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				n = latest
+			}
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := startup.ConfigFromEnv(func(k string) string {
