@@ -34,7 +34,7 @@ RUN make build-product BIN=/out VERSION=${VERSION}
 # calicoctl for `calicoctl node status` inside the pod.
 FROM debian:bookworm-slim AS node
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nftables bird2 ca-certificates \
+ && apt-get install -y --no-install-recommends nftables iptables bird2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/calico-node /out/calico-cni-install /out/calicoctl /usr/local/bin/
 COPY --from=build /out/calico /out/calico-ipam /opt/cni/bin/

@@ -48,11 +48,13 @@ build-product:
 
 # The lab's Kubernetes control plane lives in its own module so that its
 # replace lines never leak into the product's go.mod. kubectl is the same
-# multi-call binary under another name.
+# multi-call binary under another name. coredns (the lab's cluster DNS)
+# is built there too, for the same reason.
 build-kube:
 	@mkdir -p $(BIN)
 	cd third_party/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-lab ./cmd/kube-lab
 	ln -sf kube-lab $(BIN)/kubectl
+	cd third_party/kube && $(GO) build -trimpath -o $(BIN)/coredns ./cmd/coredns
 
 # build-web: the console's bundle, which calico-manager embeds (so before
 # build-product); npm packages as package-lock.json pins them.

@@ -25,7 +25,9 @@ func newProbeCommand(cfg *lab.Config) *cobra.Command {
 		Use:   "probe FROM TO --port N",
 		Short: "Try one connection between pods, nodes or addresses",
 		Long: "Try one connection from FROM to TO. Each is NAMESPACE/POD, a node name or an IP address\n" +
-			"(FROM must be a pod or node of the lab). Exit code: 0 connected, 1 not connected, 2 error.",
+			"(FROM must be a pod or node of the lab); TO may also be a DNS name, which FROM resolves through\n" +
+			"the cluster DNS (kube-dns) before connecting, as a pod would: calico-lab probe demo/client allowed.example.test --port 80.\n" +
+			"Exit code: 0 connected, 1 not connected, 2 error.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.ExactArgs(2)(cmd, args); err != nil {
 				return usageError{err}

@@ -37,6 +37,7 @@ import (
 	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/node/dnsqueue"
 	"github.com/calicong/calico/internal/node/felix"
 	"github.com/calicong/calico/internal/node/ipipcheck"
 	"github.com/calicong/calico/internal/node/startup"
@@ -145,9 +146,15 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	startNodeStatus(ctx, client, res.NodeName, routing.birdSocket, rm, pools, log)
 	kicks := make(chan struct{}, 1)
 	go watchLinks(ctx, felix.InterfacePrefixes(fc.Spec), rm, kicks, log)
+	dns := dnsQueueConfig(fc, reg, log)
+	if err := dnsqueue.Install(ctx, dns); err != nil {
+		// Domain rules then allow nothing (their sets stay empty).
+		log.Error("cannot read DNS answers; domain-based policy allows nothing", "err", err)
+		dns.Mark = 0
+	}
 	f, err := felix.New(felix.Config{
 		NodeName: res.NodeName, Felix: fc, Dataplane: dp, Kicks: kicks, Health: agg, Metrics: reg,
-		Env: os.Environ(), Log: log,
+		Env: os.Environ(), Log: log, DNSMark: dns.Mark,
 		NewSource: func(cb model.SyncerCallbacks) (felix.Source, error) {
 			return felixSource(client, typha, res.NodeName, append([]model.SyncerCallbacks{cb}, consumers...), routing.consumer, log)
 		},
@@ -160,6 +167,13 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			return err
 		}
 	}
+	if dns.Mark != 0 {
+		go func() {
+			if err := dnsqueue.Run(ctx, dns, f); err != nil {
+				log.Error("reading DNS answers stopped; domain sets learn no more", "err", err)
+			}
+		}()
+	}
 	err = f.Run(ctx)
 	// BIRD is stopped before calico-node exits: for a graceful restart
 	// (peers keep this node's routes), or with CALICO_BGP_SHUTDOWN=withdraw
@@ -170,6 +184,16 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		flows.wait() // the last interval's records are written
 	}
 	return err
+}
+
+// dnsQueueConfig is how DNS answers reach domain-based policy
+// (docs/dns-policy.md).
+func dnsQueueConfig(fc *felixconfig.Config, reg prometheus.Registerer, log *slog.Logger) dnsqueue.Config {
+	c := dnsqueue.Config{Queue: felix.DNSQueue, Mark: felix.DNSMark, Mode: "DelayDNSResponse", Metrics: reg, Log: log}
+	if m := fc.Spec.DNSPolicyMode; m != nil {
+		c.Mode = *m
+	}
+	return c
 }
 
 // firstFelixConfig reads the FelixConfiguration the node starts with.

@@ -24,6 +24,15 @@ type ipSetState struct {
 	// Changes since the last flush, only tracked once the set was sent.
 	added, removed map[member]struct{}
 	dropping       bool
+	// learned are a domain set's answers (name, address): LearnDomain
+	// adds each once, however often it is answered.
+	learned map[domainAnswer]struct{}
+}
+
+// domainAnswer is one address a name resolved to.
+type domainAnswer struct {
+	name string
+	addr netip.Addr
 }
 
 // member is a compact, comparable form of proto.Member (22 bytes rather
@@ -276,32 +285,56 @@ func protocolNumber(p corev1.Protocol) uint8 {
 
 // LearnDomain records that name resolved to addr, as a trusted DNS
 // server answered: the address joins every domain set with a name that
-// matches. Learned addresses stay until ForgetDomain (a node forgets
-// them when the answer's TTL runs out); a set dropped and made again
-// starts empty.
-func (g *Graph) LearnDomain(name string, addr netip.Addr) {
-	g.domainMembers(name, addr, (*ipSetState).add)
+// matches, once however often it is answered. It tells whether any set
+// matched. Learned addresses stay until ForgetDomain (a node forgets
+// them when the answer's TTL runs out); a set made later starts empty
+// and learns from the next answer.
+func (g *Graph) LearnDomain(name string, addr netip.Addr) bool {
+	return g.domainMembers(name, addr, func(s *ipSetState, a domainAnswer, m proto.Member) {
+		if _, ok := s.learned[a]; ok {
+			return
+		}
+		if s.learned == nil {
+			s.learned = map[domainAnswer]struct{}{}
+		}
+		s.learned[a] = struct{}{}
+		s.add(m)
+	})
 }
 
-// ForgetDomain undoes one LearnDomain; an answer never learned is
-// ignored.
+// ForgetDomain undoes LearnDomain; an answer never learned is ignored.
 func (g *Graph) ForgetDomain(name string, addr netip.Addr) {
-	g.domainMembers(name, addr, func(s *ipSetState, m proto.Member) {
-		if _, ok := s.members[toMember(m)]; ok {
+	g.domainMembers(name, addr, func(s *ipSetState, a domainAnswer, m proto.Member) {
+		if _, ok := s.learned[a]; ok {
+			delete(s.learned, a)
 			s.remove(m)
 		}
 	})
 }
 
-func (g *Graph) domainMembers(name string, addr netip.Addr, f func(*ipSetState, proto.Member)) {
+func (g *Graph) domainMembers(name string, addr netip.Addr, f func(*ipSetState, domainAnswer, proto.Member)) (matched bool) {
 	addr = addr.Unmap()
+	a := domainAnswer{name: name, addr: addr}
 	m := proto.Member{Net: netip.PrefixFrom(addr, addr.BitLen())}
 	for _, s := range g.domainSets {
 		for _, p := range s.spec.patterns {
 			if p.Match(name) {
-				f(s, m)
+				f(s, a, m)
+				matched = true
 				break
 			}
 		}
 	}
+	return matched
+}
+
+// ServiceAddressSet keeps an IP set of the addresses of a Service's
+// endpoints ("<namespace>/<name>") for as long as the graph lives,
+// whether or not a rule uses it, and returns its ID: the dataplane gets
+// it as any other set. calico-node uses it for the DNS servers it trusts
+// (dnsTrustedServers' k8s-service: entries).
+func (g *Graph) ServiceAddressSet(namespace, name string) string {
+	spec := g.r.serviceSet(namespace, name, false)
+	g.refSet(spec)
+	return spec.id
 }

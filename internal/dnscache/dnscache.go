@@ -1,13 +1,12 @@
 // Package dnscache is what a node learns from the DNS answers its
 // workloads receive, for domain-based policy: which addresses each
-// domain name resolved to, through CNAME chains, until when; and, for
-// each set of domain names a rule allows (destination.domains, a network
-// set's allowedEgressDomains), the addresses that belong in the set.
+// domain name resolved to, through CNAME chains, until when. Each answer
+// it takes comes back as the (name, address, expiry) triples it makes
+// true, so that every name of a chain, not only its last, can join the
+// domain sets whose patterns match it (calc.Graph.LearnDomain).
 //
-// It is pure: the answers come parsed, and the changes it returns are
-// for the dataplane to program (an nft set element per address, timing
-// out when the answer does). Names are compared in normal form: lower
-// case, no trailing dot.
+// It is pure: the answers come parsed. Names are compared in normal
+// form: lower case, no trailing dot.
 package dnscache
 
 import (
@@ -27,14 +26,15 @@ type Record struct {
 	TTL    time.Duration
 }
 
-// Member is an address that belongs in a domain set until Expires.
-type Member struct {
-	Set     string
+// Answer says that Name resolves to Addr (directly or through CNAMEs)
+// until Expires.
+type Answer struct {
+	Name    string
 	Addr    netip.Addr
 	Expires time.Time
 }
 
-// Cache holds the learned names and the domain sets.
+// Cache holds the learned names.
 type Cache struct {
 	grace time.Duration
 	// addrs and cnames are the live records by name; aliases is the
@@ -42,11 +42,6 @@ type Cache struct {
 	addrs   map[string]map[netip.Addr]time.Time
 	cnames  map[string]map[string]time.Time
 	aliases map[string]map[string]struct{}
-	sets    map[string][]domainname.Pattern
-	// exact indexes the sets' wildcard-free names; wild lists the sets
-	// with a wildcard.
-	exact map[string][]string
-	wild  map[string][]domainname.Pattern
 }
 
 // New returns an empty cache. grace is added to every answer's TTL:
@@ -54,66 +49,16 @@ type Cache struct {
 // connection opened just before must not lose its address.
 func New(grace time.Duration) *Cache {
 	return &Cache{grace: grace, addrs: map[string]map[netip.Addr]time.Time{}, cnames: map[string]map[string]time.Time{},
-		aliases: map[string]map[string]struct{}{}, sets: map[string][]domainname.Pattern{}, exact: map[string][]string{},
-		wild: map[string][]domainname.Pattern{}}
+		aliases: map[string]map[string]struct{}{}}
 }
 
-// SetDomains defines (or redefines) a domain set and returns the members
-// it has already, from what the cache knows.
-func (c *Cache) SetDomains(id string, domains []string, now time.Time) ([]Member, error) {
-	var ps []domainname.Pattern
-	for _, d := range domains {
-		p, err := domainname.Parse(d)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	c.RemoveSet(id)
-	c.sets[id] = ps
-	for _, p := range ps {
-		if p.Wildcard() {
-			c.wild[id] = append(c.wild[id], p)
-		} else {
-			c.exact[p.String()] = append(c.exact[p.String()], id)
-		}
-	}
-	return c.Members(id, now), nil
-}
-
-// RemoveSet forgets a domain set.
-func (c *Cache) RemoveSet(id string) {
-	for _, p := range c.sets[id] {
-		if !p.Wildcard() {
-			n := p.String()
-			c.exact[n] = slices.DeleteFunc(c.exact[n], func(s string) bool { return s == id })
-			if len(c.exact[n]) == 0 {
-				delete(c.exact, n)
-			}
-		}
-	}
-	delete(c.sets, id)
-	delete(c.wild, id)
-}
-
-// setsOf lists the sets a name belongs to.
-func (c *Cache) setsOf(name string, out []string) []string {
-	out = append(out, c.exact[name]...)
-	for id, ps := range c.wild {
-		for _, p := range ps {
-			if p.Match(name) {
-				out = append(out, id)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// Observe takes the records of one answer and returns the set members
-// they add or extend.
-func (c *Cache) Observe(records []Record, now time.Time) []Member {
-	var out []Member
+// Observe takes the records of one answer and returns what they make
+// resolvable: for each address, every live name that leads to it (the
+// record's own name and the names whose CNAME chains end there), with
+// the earliest expiry along the chain. An answer already known comes
+// back with its new expiry.
+func (c *Cache) Observe(records []Record, now time.Time) []Answer {
+	var out []Answer
 	for _, r := range records {
 		name := domainname.Canonical(r.Name)
 		until := now.Add(r.TTL + c.grace)
@@ -128,11 +73,8 @@ func (c *Cache) Observe(records []Record, now time.Time) []Member {
 			if until.After(m[addr]) {
 				m[addr] = until
 			}
-			// The address reaches every name that leads here.
-			c.walkBack(name, until, now, func(alias string, exp time.Time) {
-				for _, id := range c.setsOf(alias, nil) {
-					out = append(out, Member{Set: id, Addr: addr, Expires: exp})
-				}
+			c.walkBack(name, m[addr], now, func(alias string, exp time.Time) {
+				out = append(out, Answer{Name: alias, Addr: addr, Expires: exp})
 			})
 		case r.Target != "":
 			target := domainname.Canonical(r.Target)
@@ -150,15 +92,9 @@ func (c *Cache) Observe(records []Record, now time.Time) []Member {
 			c.aliases[target][name] = struct{}{}
 			// The names leading to this one now reach the target's
 			// addresses.
-			c.walkBack(name, until, now, func(alias string, exp time.Time) {
-				ids := c.setsOf(alias, nil)
-				if len(ids) == 0 {
-					return
-				}
+			c.walkBack(name, m[target], now, func(alias string, exp time.Time) {
 				c.walkForward(target, exp, now, 0, func(addr netip.Addr, aexp time.Time) {
-					for _, id := range ids {
-						out = append(out, Member{Set: id, Addr: addr, Expires: aexp})
-					}
+					out = append(out, Answer{Name: alias, Addr: addr, Expires: aexp})
 				})
 			})
 		}
@@ -215,41 +151,20 @@ func (c *Cache) walkForward(name string, exp, now time.Time, depth int, f func(n
 	}
 }
 
-// Members lists a set's live members, from every name it matches.
-func (c *Cache) Members(id string, now time.Time) []Member {
-	ps, ok := c.sets[id]
-	if !ok {
-		return nil
-	}
+// Resolve lists the live addresses name resolves to, through CNAMEs.
+func (c *Cache) Resolve(name string, now time.Time) []Answer {
+	name = domainname.Canonical(name)
 	best := map[netip.Addr]time.Time{}
-	far := now.Add(365 * 24 * time.Hour)
-	visit := func(name string) {
-		c.walkForward(name, far, now, 0, func(a netip.Addr, exp time.Time) {
-			if exp.After(best[a]) {
-				best[a] = exp
-			}
-		})
-	}
-	for _, p := range ps {
-		if !p.Wildcard() {
-			visit(p.String())
+	c.walkForward(name, now.Add(365*24*time.Hour), now, 0, func(a netip.Addr, exp time.Time) {
+		if exp.After(best[a]) {
+			best[a] = exp
 		}
-	}
-	if len(c.wild[id]) > 0 {
-		for name := range c.knownNames() {
-			for _, p := range c.wild[id] {
-				if p.Match(name) {
-					visit(name)
-					break
-				}
-			}
-		}
-	}
-	out := make([]Member, 0, len(best))
+	})
+	out := make([]Answer, 0, len(best))
 	for a, exp := range best {
-		out = append(out, Member{Set: id, Addr: a, Expires: exp})
+		out = append(out, Answer{Name: name, Addr: a, Expires: exp})
 	}
-	slices.SortFunc(out, func(a, b Member) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(out, func(x, y Answer) int { return x.Addr.Compare(y.Addr) })
 	return out
 }
 

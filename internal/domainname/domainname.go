@@ -4,10 +4,12 @@
 //
 //   - a name without a wildcard matches exactly that name ("example.com"
 //     does not match "www.example.com");
-//   - one "*", standing for a whole label anywhere in the name, matches one
-//     or more labels there: "*.example.com" matches "www.example.com" and
-//     "a.b.example.com" but not "example.com"; "www.*.com" matches
-//     "www.shop.com" but not "www.com".
+//   - a "*" as the first label matches one or more labels there:
+//     "*.example.com" matches "www.example.com" and "a.b.example.com" but
+//     not "example.com". A "*" anywhere else ("a.*.b", "www.*.com") is
+//     refused: a wildcard in the middle of a name is too easy to get
+//     wrong ("www.*.com" would allow "www.evil.example.com"), and the
+//     leading form is what Calico's documentation uses throughout.
 //
 // Names compare without case and without a trailing dot. It is pure: no
 // resolving, no I/O.
@@ -45,6 +47,9 @@ func Parse(s string) (Pattern, error) {
 		if l == "*" {
 			if p.wildcard {
 				return Pattern{}, fmt.Errorf("%q has more than one \"*\": a name may have one wildcard", s)
+			}
+			if i > 0 {
+				return Pattern{}, fmt.Errorf("%q: a wildcard must be the first label, as in \"*.example.com\"", s)
 			}
 			p.wildcard = true
 			p.before, p.after = labels[:i], nil

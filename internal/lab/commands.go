@@ -135,6 +135,9 @@ type ProbeResult struct {
 	Port      int    `json:"port"`
 	Protocol  string `json:"protocol"`
 	Connected bool   `json:"connected"`
+	// Resolved is the address a DNS name resolved to (through the
+	// cluster DNS, from the probing pod).
+	Resolved string `json:"resolved,omitempty"`
 }
 
 // Probe tries one connection from one endpoint to another.
@@ -159,6 +162,16 @@ func Probe(ctx context.Context, cfg Config, from, to string, port int, protocol 
 	if src.NS == "" {
 		return res, fmt.Errorf("%w: %s is not a pod or node of the lab: there is nowhere to probe from", ErrUsage, from)
 	}
+	if isDNSName(to) {
+		// A name: resolved as the pod's resolver would, through the
+		// cluster DNS, and connected to at once.
+		r, addr, err := probe.ResolveConnect(src.NS, strings.ToUpper(res.Protocol), cfg.ClusterDNS(), to, port, timeout)
+		if err != nil {
+			return res, err
+		}
+		res.Resolved, res.Connected = addr.String(), r.Connected
+		return res, nil
+	}
 	dst, err := l.resolve(ctx, to)
 	if err != nil {
 		return res, err
@@ -169,6 +182,13 @@ func Probe(ctx context.Context, cfg Config, from, to string, port int, protocol 
 	}
 	res.Connected = r.Connected
 	return res, nil
+}
+
+// isDNSName tells a DNS name (a dot, no slash, not an address) from
+// the other probe targets.
+func isDNSName(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err != nil && strings.Contains(s, ".") && !strings.Contains(s, "/")
 }
 
 // Namespace is the network namespace of a lab pod ("NS/NAME") or node,
@@ -504,6 +524,10 @@ func PrintProbe(w io.Writer, r ProbeResult, format string) error {
 	if !r.Connected {
 		verdict = "not connected"
 	}
-	_, err := fmt.Fprintf(w, "%s → %s %s/%d: %s\n", r.From, r.To, r.Protocol, r.Port, verdict)
+	to := r.To
+	if r.Resolved != "" {
+		to += " (" + r.Resolved + ")"
+	}
+	_, err := fmt.Fprintf(w, "%s → %s %s/%d: %s\n", r.From, to, r.Protocol, r.Port, verdict)
 	return err
 }

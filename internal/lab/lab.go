@@ -84,6 +84,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		if err := waitNodes(ctx, cfg, out, start); err != nil {
 			return err
 		}
+		if err := installClusterDNS(ctx, cfg, out, start); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "The lab is up (%.1fs).\n", time.Since(start).Seconds())
 	if cfg.Nodes > 0 {

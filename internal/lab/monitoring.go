@@ -159,6 +159,11 @@ func RunMonitoring(ctx context.Context, cfg Config, log *slog.Logger) error {
 			"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+listen, "--log.level=warn")
 	})
 	wg.Go(func() { publishEndpoints(ctx, client.Kube, log, nil, targets) })
+	if _, err := runOutside(ctx, cfg, mh, &wg, log); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	a.serve(ctx, cancel, &wg, rec.Monitoring.Agent)
 	return nil
 }

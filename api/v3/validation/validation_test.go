@@ -650,7 +650,7 @@ func egress(rules ...v3.Rule) *v3.GlobalNetworkPolicy {
 // rules, and in network sets' allowedEgressDomains; a bad name says why.
 func TestDomains(t *testing.T) {
 	allow := v3.Rule{Action: v3.Allow, Protocol: proto("TCP"), Destination: v3.EntityRule{
-		Domains: []string{"api.example.test", "*.example.test", "www.*.com"}, Ports: []v3.Port{port("443")}}}
+		Domains: []string{"api.example.test", "*.example.test", "*.cdn.example.com"}, Ports: []v3.Port{port("443")}}}
 	checkValid(t, "egress allow to domains", egress(allow))
 	nsEgress := &v3.NetworkPolicy{ObjectMeta: nsMeta("p"), Spec: v3.NetworkPolicySpec{Egress: []v3.Rule{allow}, Types: []v3.PolicyType{v3.PolicyTypeEgress}}}
 	v3.Default(nsEgress)
@@ -668,6 +668,8 @@ func TestDomains(t *testing.T) {
 			eg0 + ".destination.domains", field.ErrorTypeForbidden, "only in Allow rules, not Deny"},
 		{"two wildcards", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"ok.test", "*.*.test"}}}),
 			eg0 + ".destination.domains[1]", field.ErrorTypeInvalid, "more than one"},
+		{"a wildcard inside the name", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"a.*.b"}}}),
+			eg0 + ".destination.domains[0]", field.ErrorTypeInvalid, "must be the first label"},
 		{"partial wildcard", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"a*.example.test"}}}),
 			eg0 + ".destination.domains[0]", field.ErrorTypeInvalid, "whole label"},
 		{"bare wildcard", egress(v3.Rule{Action: v3.Allow, Destination: v3.EntityRule{Domains: []string{"*"}}}),

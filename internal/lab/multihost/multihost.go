@@ -466,3 +466,52 @@ func (c *Cluster) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// OutsideHost is a machine on the hosts' network that is not part of
+// the cluster: the lab's stand-in for the internet. Its namespace is
+// <prefix>-<name>, attached to the underlay with the subnet's addresses
+// first, first+1, ... (n of them, IP the first). It is not one of Hosts.
+// Asking again (from another process of an attached cluster too) returns
+// the same host.
+func (c *Cluster) OutsideHost(name string, first, n int) (*Host, []netip.Addr, error) {
+	var addrs []netip.Addr
+	for i := range n {
+		p, err := nthAddr(c.Subnet, first+i)
+		if err != nil {
+			return nil, nil, err
+		}
+		addrs = append(addrs, p.Addr())
+	}
+	h := &Host{c: c, Name: name, IP: netip.PrefixFrom(addrs[0], c.Subnet.Bits()), Dir: filepath.Join(c.Dir, name)}
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(filepath.Join("/var/run/netns", c.nsName(name))); err == nil {
+		ns, err := c.ensureNS(name)
+		h.NS = ns
+		return h, addrs, err
+	}
+	ns, err := c.newNS(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.NS = ns
+	port := "o-" + name
+	if len(port) > 15 {
+		port = port[:15]
+	}
+	steps := [][]string{
+		{"ip", "-n", c.Underlay, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"ip", "-n", c.Underlay, "link", "set", port, "master", "br0", "up"},
+		{"ip", "-n", ns, "link", "set", "eth0", "up"},
+	}
+	for _, a := range addrs {
+		steps = append(steps, []string{"ip", "-n", ns, "addr", "add", netip.PrefixFrom(a, c.Subnet.Bits()).String(), "dev", "eth0"})
+	}
+	for _, s := range steps {
+		if err := c.run(s...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return h, addrs, nil
+}

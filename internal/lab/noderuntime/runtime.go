@@ -53,6 +53,10 @@ type Config struct {
 	// adopts them from Host.Dir/pods.json. Without it, stopping unwires
 	// every pod.
 	KeepPods bool
+	// Bin is the directory of the lab's binaries, APIServer the API
+	// server's host:port (relayed into pods) and CAFile its CA, for pods
+	// that run a lab program (Programs).
+	Bin, APIServer, CAFile string
 }
 
 // Runtime is one node's runtime.
@@ -74,6 +78,9 @@ type sandbox struct {
 	uid types.UID
 	pod *multihost.Pod
 	srv *probe.Server
+	// prog is the pod's lab program, if it runs one instead of the
+	// workload server.
+	prog *program
 	// stopClient ends the pod's client traffic (AnnotationConnect), if
 	// any.
 	stopClient context.CancelFunc
@@ -228,6 +235,10 @@ func (r *Runtime) closeServers() {
 			sb.srv.Close()
 			sb.srv = nil
 		}
+		if sb.prog != nil {
+			sb.prog.stop()
+			sb.prog = nil
+		}
 		if sb.stopClient != nil {
 			sb.stopClient()
 			sb.stopClient = nil
@@ -318,16 +329,10 @@ func (r *Runtime) sync(ctx context.Context, key string) error {
 		r.sandboxes[key] = sb
 		r.save()
 		r.mu.Unlock()
-	} else if sb.srv == nil {
+	} else if sb.srv == nil && sb.prog == nil {
 		// Adopted: serve its ports again.
-		if ports := podPorts(pod); len(ports) > 0 {
-			srv, err := probe.Serve(sb.pod.NS, pod.Name, ports)
-			if err != nil {
-				return fmt.Errorf("serving %s's ports again: %w", key, err)
-			}
-			r.mu.Lock()
-			sb.srv = srv
-			r.mu.Unlock()
+		if err := r.serve(ctx, pod, sb); err != nil {
+			return fmt.Errorf("serving %s's ports again: %w", key, err)
 		}
 	}
 	r.startClient(sb, pod)
@@ -374,14 +379,39 @@ func (r *Runtime) start(ctx context.Context, pod *corev1.Pod) (*sandbox, error) 
 		return nil, err
 	}
 	sb := &sandbox{uid: pod.UID, pod: p}
-	if ports := podPorts(pod); len(ports) > 0 {
-		if sb.srv, err = probe.Serve(p.NS, pod.Name, ports); err != nil {
-			_ = p.Unwire(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("serving %s/%s's ports: %w", pod.Namespace, pod.Name, err)
-		}
+	if err := r.serve(ctx, pod, sb); err != nil {
+		_ = p.Unwire(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("serving %s/%s's ports: %w", pod.Namespace, pod.Name, err)
 	}
 	r.cfg.Log.Info("pod started", "pod", pod.Namespace+"/"+pod.Name, "ips", p.IPs, "netns", p.NS)
 	return sb, nil
+}
+
+// serve runs what serves the pod: its lab program, or the workload
+// server on its ports.
+func (r *Runtime) serve(ctx context.Context, pod *corev1.Pod, sb *sandbox) error {
+	if name, c := programOf(pod); c != nil {
+		prog, err := r.startProgram(ctx, pod, sb.pod.NS, name, c)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		sb.prog = prog
+		r.mu.Unlock()
+		return nil
+	}
+	ports := podPorts(pod)
+	if len(ports) == 0 {
+		return nil
+	}
+	srv, err := probe.Serve(sb.pod.NS, pod.Name, ports)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	sb.srv = srv
+	r.mu.Unlock()
+	return nil
 }
 
 // podPorts are the ports the pod's containers declare, each once.
@@ -412,6 +442,10 @@ func (r *Runtime) teardown(ctx context.Context, key string, sb *sandbox) error {
 		sb.srv.Close()
 		sb.srv = nil
 	}
+	if sb.prog != nil {
+		sb.prog.stop()
+		sb.prog = nil
+	}
 	if err := sb.pod.Unwire(ctx); err != nil {
 		return err
 	}
@@ -438,6 +472,9 @@ func (r *Runtime) stopAll() {
 	for _, sb := range all {
 		if sb.srv != nil {
 			sb.srv.Close()
+		}
+		if sb.prog != nil {
+			sb.prog.stop()
 		}
 		if sb.stopClient != nil {
 			sb.stopClient()

@@ -69,6 +69,9 @@ type Config struct {
 	// nftablesRefreshInterval and routeRefreshInterval.
 	MinApplyInterval time.Duration
 	RetryInterval    time.Duration
+	// DNSMark, if set, turns on domain-based policy: the dataplane marks
+	// trusted servers' answers with it, and LearnDNS takes them.
+	DNSMark uint32
 }
 
 // Felix is the agent.
@@ -92,6 +95,12 @@ type Felix struct {
 	// the dataplane was programmed once.
 	dpMu    sync.Mutex
 	applied bool
+
+	// dns is domain-based policy's state (nil when off); answers come in
+	// on dnsAnswers and wait in dnsWaiting for their programming.
+	dns        *dnsState
+	dnsAnswers chan dnsAnswer
+	dnsWaiting dnsWaiters
 }
 
 type event struct {
@@ -121,7 +130,8 @@ func New(cfg Config) (*Felix, error) {
 	if cfg.Health == nil {
 		cfg.Health = health.New(nil)
 	}
-	f := &Felix{cfg: cfg, events: make(chan event, 128), queries: make(chan func(*calc.Graph)), stopped: make(chan struct{})}
+	f := &Felix{cfg: cfg, events: make(chan event, 128), queries: make(chan func(*calc.Graph)), stopped: make(chan struct{}),
+		dnsAnswers: make(chan dnsAnswer, 64)}
 	f.graph = calc.New(calc.Config{Hostname: cfg.NodeName, Host: calc.HostSettingsFor(cfg.Felix.Spec), Log: cfg.Log}, func(msgs []proto.Message) {
 		f.pending = append(f.pending, msgs...)
 	})
@@ -130,6 +140,9 @@ func New(cfg Config) (*Felix, error) {
 		return nil, err
 	}
 	f.metrics = m
+	if err := f.setUpDNS(); err != nil {
+		return nil, err
+	}
 	cfg.Health.Register(healthGraph, 90*time.Second)
 	cfg.Health.Register(healthDataplane, 0)
 	return f, nil
@@ -179,8 +192,32 @@ func (f *Felix) Run(ctx context.Context) error {
 		serve(reconcile.Loop{Resync: d, Run: func(context.Context) error { f.refreshRoutes(apply); return nil }})
 	}
 
+	dnsApply := reconcile.NewTrigger()
+	serve(f.dnsApplyLoop(dnsApply))
+
 	heartbeat := time.NewTicker(10 * time.Second)
 	defer heartbeat.Stop()
+	expire := time.NewTicker(time.Second)
+	defer expire.Stop()
+	// toDataplane flushes the graph into the dataplane's desired state;
+	// it tells whether anything changed.
+	toDataplane := func() (bool, error) {
+		start := time.Now()
+		f.graph.Flush()
+		f.metrics.graphTime.Observe(time.Since(start).Seconds())
+		if len(f.pending) == 0 {
+			return false, nil
+		}
+		f.dpMu.Lock()
+		err := f.cfg.Dataplane.OnMessages(f.pending)
+		f.dpMu.Unlock()
+		if err != nil {
+			return false, err
+		}
+		f.metrics.messages.Add(float64(len(f.pending)))
+		f.pending = nil
+		return true, nil
+	}
 	f.reportGraph()
 	f.cfg.Health.Report(healthDataplane, health.Report{Live: true, Detail: "waiting for the datastore to be in sync"})
 	for {
@@ -207,21 +244,36 @@ func (f *Felix) Run(ctx context.Context) error {
 					drained = true
 				}
 			}
-			start := time.Now()
-			f.graph.Flush()
-			f.metrics.graphTime.Observe(time.Since(start).Seconds())
-			if len(f.pending) > 0 {
-				f.dpMu.Lock()
-				err := f.cfg.Dataplane.OnMessages(f.pending)
-				f.dpMu.Unlock()
-				if err != nil {
-					return err
-				}
-				f.metrics.messages.Add(float64(len(f.pending)))
-				f.pending = nil
-				if f.inSync {
-					apply.Poke()
-				}
+			changed, err := toDataplane()
+			if err != nil {
+				return err
+			}
+			if changed && f.inSync {
+				apply.Poke()
+			}
+		case a := <-f.dnsAnswers:
+			f.learn(a)
+			changed, err := toDataplane()
+			if err != nil {
+				return err
+			}
+			if !changed || !f.inSync {
+				a.done <- nil // nothing to wait for (or nothing programmed yet)
+				continue
+			}
+			f.dnsWaiting.add(a.done)
+			dnsApply.Poke()
+		case now := <-expire.C:
+			if f.dns == nil {
+				continue
+			}
+			f.expireDNS(now)
+			changed, err := toDataplane()
+			if err != nil {
+				return err
+			}
+			if changed && f.inSync {
+				apply.Poke()
 			}
 		case <-f.cfg.Kicks:
 			if f.inSync {

@@ -19,6 +19,8 @@ type metrics struct {
 	localPolicies  prometheus.Gauge
 	ipsets         prometheus.Gauge
 	chains         prometheus.Gauge
+	dnsNames       prometheus.Gauge
+	dnsApplyTime   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,12 +43,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "IP sets the dataplane holds."}),
 		chains: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_nft_chains",
 			Help: "Chains in Felix's nftables table."}),
+		dnsNames: prometheus.NewGauge(prometheus.GaugeOpts{Name: "felix_dns_domain_set_answers",
+			Help: "Answers (name, address) that domain sets hold, from trusted DNS servers."}),
+		dnsApplyTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "felix_dns_set_update_time_seconds",
+			Help:    "Time to program the domain sets' changes of DNS answers, which hold the answers back meanwhile.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.applyTime, m.graphTime, m.failures, m.messages, m.resyncState,
-		m.localEndpoints, m.localPolicies, m.ipsets, m.chains} {
+		m.localEndpoints, m.localPolicies, m.ipsets, m.chains, m.dnsNames, m.dnsApplyTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
