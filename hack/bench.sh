@@ -46,6 +46,10 @@ go test -run '^$' -bench BenchmarkConsole -benchtime 1x -count 1 -timeout 30m ./
 echo "== the lab at scale (3 nodes, 450 pods; policy latency with 300 pods)"
 go test -run '^$' -bench BenchmarkLab -benchtime 1x -timeout 30m ./internal/lab/ | tee "$out/lab.txt"
 
+echo "== DNS policy: lookup latency with snooping on against off, the set update, memory per tracked name"
+go test -run '^$' -bench BenchmarkLabDNS -benchtime 1x -count 3 -timeout 30m ./internal/lab/ | tee "$out/dns.txt"
+go test -run '^$' -bench 'BenchmarkMemory|BenchmarkObserve' -benchtime 3x -count 3 ./internal/dnscache/ | tee -a "$out/dns.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -217,6 +221,15 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| pods ready (s) | lab memory (MB) | policy p50 (ms) | policy p99 (ms) |"
   echo "|---|---|---|---|"
   echo "| $(median "$out/lab.txt" BenchmarkLab pods-ready-s) | $(median "$out/lab.txt" BenchmarkLab lab-rss-MB) | $(median "$out/lab.txt" BenchmarkLab policy-p50-ms) | $(median "$out/lab.txt" BenchmarkLab policy-p99-ms) |"
+  echo
+  echo "## DNS policy"
+  echo
+  echo "A pod under an egress rule allowing \`*.bench.example.test\` looks up 300 names through kube-dns (CoreDNS), each answered with an address no set holds yet, so every answer waits for an nft set update; then 300 more with snooping off (the node's queue rule removed). Median of 3 labs:"
+  echo
+  echo "| lookup p50 / p99, on (ms) | off (ms) | added p50 / p99 (ms) | held per answer, mean (ms) | set update, response to nft, mean (ms) | memory per tracked name (B) | 100,000 names (MiB) |"
+  echo "|---|---|---|---|---|---|---|"
+  d=BenchmarkLabDNS
+  echo "| $(median "$out/dns.txt" $d on-p50-ms) / $(median "$out/dns.txt" $d on-p99-ms) | $(median "$out/dns.txt" $d off-p50-ms) / $(median "$out/dns.txt" $d off-p99-ms) | $(median "$out/dns.txt" $d added-p50-ms) / $(median "$out/dns.txt" $d added-p99-ms) | $(median "$out/dns.txt" $d hold-mean-ms) | $(median "$out/dns.txt" $d set-update-mean-ms) | $(median "$out/dns.txt" BenchmarkMemory B/name) | $(median "$out/dns.txt" BenchmarkMemory MiB-per-100k-names) |"
 } > "$out/report.md"
 echo
 cat "$out/report.md"

@@ -29,6 +29,14 @@ func flowLogsEnabled(fc *felixconfig.Config) bool {
 	return b != nil && *b
 }
 
+// flowLogsInterval is flowLogsFlushInterval (Felix's default if unset).
+func flowLogsInterval(fc *felixconfig.Config) time.Duration {
+	if d := fc.Spec.FlowLogsFlushInterval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return 5 * time.Minute
+}
+
 // collectorConfig is the collector's part of Felix's configuration.
 func collectorConfig(fc *felixconfig.Config, node string) flowlogs.Config {
 	s := fc.Spec
@@ -57,16 +65,16 @@ type flowLogs struct {
 	done     chan struct{}
 }
 
-// newFlowLogs prepares what must exist before Felix starts: the endpoint
-// index, which consumes Felix's datastore stream.
-func newFlowLogs() *flowLogs {
-	return &flowLogs{index: lookup.NewIndex(), services: lookup.NewServices(), done: make(chan struct{})}
+// newFlowLogs prepares what must exist before Felix starts, with the
+// endpoint index that consumes Felix's datastore stream.
+func newFlowLogs(index *lookup.Index) *flowLogs {
+	return &flowLogs{index: index, services: lookup.NewServices(), done: make(chan struct{})}
 }
 
 // start runs collection until ctx ends (then a last flush); wait returns
 // once that is written.
 func (fl *flowLogs) start(ctx context.Context, fc *felixconfig.Config, node string, client *datastore.Client, f *felix.Felix,
-	reg prometheus.Registerer, log *slog.Logger) error {
+	domains flowlogs.Domains, reg prometheus.Registerer, log *slog.Logger) error {
 	log = log.With("component", "flow-logs")
 	s := fc.Spec
 	if err := conntrack.EnableAccounting(""); err != nil {
@@ -93,7 +101,7 @@ func (fl *flowLogs) start(ctx context.Context, fc *felixconfig.Config, node stri
 		return lookup.Owner{Policy: o.Policy, Tier: o.Tier, Profile: o.Profile}, ok
 	}}
 	col, err := flowlogs.New(collectorConfig(fc, node), flowlogs.Deps{Endpoints: lookup.ForNode{Index: fl.index, Node: node},
-		Services: fl.services, Rules: rules, Pending: oracle, Metrics: metrics, Log: log})
+		Services: fl.services, Domains: domains, Rules: rules, Pending: oracle, Metrics: metrics, Log: log})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -37,8 +38,11 @@ import (
 	"github.com/calicong/calico/internal/felixconfig"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/model"
+	"github.com/calicong/calico/internal/node/dnslogs"
 	"github.com/calicong/calico/internal/node/dnsqueue"
+	"github.com/calicong/calico/internal/node/dnssnoop"
 	"github.com/calicong/calico/internal/node/felix"
+	"github.com/calicong/calico/internal/node/flowlogs/lookup"
 	"github.com/calicong/calico/internal/node/ipipcheck"
 	"github.com/calicong/calico/internal/node/startup"
 	"github.com/calicong/calico/internal/syncer"
@@ -138,11 +142,18 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	// checks; routing.consumer, when BGP runs, takes the BGP syncer's.
 	pools := ipipcheck.New(agg)
 	consumers := []model.SyncerCallbacks{startTunnelAddress(ctx, client, res.NodeName, log), pools}
+	// Flow logs and DNS logs name endpoints from one index of them.
+	var index *lookup.Index
+	if flowLogsEnabled(fc) || dnsLogsEnabled(fc) {
+		index = lookup.NewIndex()
+		consumers = append(consumers, index)
+	}
 	var flows *flowLogs
 	if flowLogsEnabled(fc) {
-		flows = newFlowLogs()
-		consumers = append(consumers, flows.index)
+		flows = newFlowLogs(index)
 	}
+	// The names DNS answers gave addresses, for flows' dest_domains.
+	names := dnslogs.NewNames(0, 2*flowLogsInterval(fc))
 	startNodeStatus(ctx, client, res.NodeName, routing.birdSocket, rm, pools, log)
 	kicks := make(chan struct{}, 1)
 	go watchLinks(ctx, felix.InterfacePrefixes(fc.Spec), rm, kicks, log)
@@ -163,8 +174,20 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 		return err
 	}
 	if flows != nil {
-		if err := flows.start(ctx, fc, res.NodeName, client, f, reg, log); err != nil {
+		if err := flows.start(ctx, fc, res.NodeName, client, f, names, reg, log); err != nil {
 			return err
+		}
+	}
+	var dnsLog *dnsLogs
+	if dns.Mark != 0 && dnsLogsEnabled(fc) {
+		if dnsLog, err = startDNSLogs(ctx, fc, res.NodeName, index, log); err != nil {
+			return err
+		}
+	}
+	dns.Observe = func(r dnssnoop.Response, at time.Time) {
+		names.Observe(r, at)
+		if dnsLog != nil {
+			dnsLog.observe(r, at)
 		}
 	}
 	if dns.Mark != 0 {
@@ -182,6 +205,9 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	routing.wait()
 	if flows != nil {
 		flows.wait() // the last interval's records are written
+	}
+	if dnsLog != nil {
+		dnsLog.wait()
 	}
 	return err
 }

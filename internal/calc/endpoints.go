@@ -92,6 +92,9 @@ func (g *Graph) onHostEndpoint(key model.Key, value any) {
 // label and inherits its namespace's labels, like a pod.
 func (g *Graph) onNetworkSet(key model.Key, value any) {
 	if value == nil {
+		if id, ok := g.items.lookup(key); ok {
+			g.setNetsetDomains(id, nil)
+		}
 		g.removeItem(key)
 		return
 	}
@@ -99,6 +102,7 @@ func (g *Graph) onNetworkSet(key model.Key, value any) {
 		labels  map[string]string
 		parents []string
 		nets    []string
+		domains []string
 	)
 	switch v := value.(type) {
 	case *v3.NetworkSet:
@@ -106,11 +110,14 @@ func (g *Graph) onNetworkSet(key model.Key, value any) {
 		maps.Copy(labels, v.Labels)
 		labels[v3.LabelNamespace] = v.Namespace
 		parents = []string{conversion.NamespaceProfileName(v.Namespace)}
-		nets = v.Spec.Nets
+		nets, domains = v.Spec.Nets, v.Spec.AllowedEgressDomains
 	case *v3.GlobalNetworkSet:
-		labels, nets = v.Labels, v.Spec.Nets
+		labels, nets, domains = v.Labels, v.Spec.Nets, v.Spec.AllowedEgressDomains
 	}
 	g.upsertItem(key, itemKindOf(key.Kind), labels, parents, parsePrefixes(nets), nil, nil)
+	if id, ok := g.items.lookup(key); ok && !g.sameDomains(id, domains) {
+		g.setNetsetDomains(id, domains)
+	}
 }
 
 // upsertItem adds or replaces an endpoint or network set.

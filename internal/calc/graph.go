@@ -66,8 +66,12 @@ type Graph struct {
 	// domainSets are the ipsets of kind setDomains, which LearnDomain
 	// visits on each DNS answer.
 	domainSets map[string]*ipSetState
-	services   map[string]*serviceState // "<ns>/<name>"
-	slices     map[model.Key]*discoveryv1.EndpointSlice
+	// netsetDomains are network sets' allowedEgressDomains; netsetSets
+	// the egress destination sets each network set is in.
+	netsetDomains map[itemID]*netsetDomainState
+	netsetSets    map[itemID]map[string]struct{}
+	services      map[string]*serviceState // "<ns>/<name>"
+	slices        map[model.Key]*discoveryv1.EndpointSlice
 
 	dirtyPolicies  map[proto.PolicyID]struct{}
 	dirtyProfiles  map[string]struct{}
@@ -96,6 +100,8 @@ func New(cfg Config, sink func([]proto.Message)) *Graph {
 		profiles:       map[string]*profileState{},
 		ipsets:         map[string]*ipSetState{},
 		domainSets:     map[string]*ipSetState{},
+		netsetDomains:  map[itemID]*netsetDomainState{},
+		netsetSets:     map[itemID]map[string]struct{}{},
 		services:       map[string]*serviceState{},
 		slices:         map[model.Key]*discoveryv1.EndpointSlice{},
 		dirtyPolicies:  map[proto.PolicyID]struct{}{},

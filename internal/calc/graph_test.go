@@ -412,3 +412,78 @@ func TestDomainRules(t *testing.T) {
 		t.Error("a rule naming domains matches an address no answer gave")
 	}
 }
+
+// TestNetworkSetDomains: a network set's allowedEgressDomains count in
+// the sets of egress rules' destination selectors that match it, as
+// answered, and only there: an ingress rule's source selector over the
+// same set does not get them.
+func TestNetworkSetDomains(t *testing.T) {
+	dp := proto.NewState()
+	g := New(Config{Hostname: node}, func(msgs []proto.Message) {
+		if err := dp.Apply(msgs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ext := gns("ext", map[string]string{"kind": "external"}, "198.51.100.0/24")
+	ext.Value.(*v3.GlobalNetworkSet).Spec.AllowedEgressDomains = []string{"*.example.test"}
+	var ups []model.Update
+	for _, kv := range []model.KVPair{nsProfile("prod", nil), wep(node, "prod", "client", "10.0.0.5", map[string]string{"app": "client"}), ext,
+		gnp("out", "default", 10, "app == 'client'", []v3.Rule{{Action: v3.Allow, Source: v3.EntityRule{Selector: "kind == 'external'"}}},
+			[]v3.Rule{{Action: v3.Allow, Destination: v3.EntityRule{Selector: "kind == 'external'"}}})} {
+		ups = append(ups, model.Update{KVPair: kv})
+	}
+	for _, kv := range builtinTiers() {
+		ups = append(ups, model.Update{KVPair: kv})
+	}
+	g.OnUpdates(ups)
+	g.OnStatusUpdated(model.InSync)
+	g.Flush()
+	pol := dp.Policies[proto.PolicyID{Kind: "GlobalNetworkPolicy", Name: "out"}]
+	egressSet, ingressSet := pol.OutboundRules[0].Dst.IPSetIDs[0], pol.InboundRules[0].Src.IPSetIDs[0]
+	members := func(id string) []string {
+		var out []string
+		for m := range dp.IPSets[id] {
+			out = append(out, m.Net.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	check := func(step string, egress []string) {
+		t.Helper()
+		if got := members(egressSet); !slices.Equal(got, egress) {
+			t.Errorf("%s: egress set %v, want %v", step, got, egress)
+		}
+		if got, want := members(ingressSet), egress[len(egress)-1:]; !slices.Equal(got, want) {
+			t.Errorf("%s: ingress set %v, want only the set's nets %v", step, got, want)
+		}
+	}
+	check("no answers", []string{"198.51.100.0/24"})
+	api, cdn := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.20")
+	if !g.LearnDomain("api.example.test", api) || !g.LearnDomain("cdn.example.test", api) || !g.LearnDomain("cdn.example.test", cdn) {
+		t.Fatal("answers under *.example.test did not match the network set")
+	}
+	if g.LearnDomain("api.other.test", netip.MustParseAddr("192.0.2.99")) {
+		t.Error("an answer no set names matched")
+	}
+	g.Flush()
+	check("answered", []string{"192.0.2.10/32", "192.0.2.20/32", "198.51.100.0/24"})
+	// Two names gave 192.0.2.10: it stays until both are forgotten.
+	g.ForgetDomain("api.example.test", api)
+	g.ForgetDomain("cdn.example.test", cdn)
+	g.Flush()
+	check("one name forgotten", []string{"192.0.2.10/32", "198.51.100.0/24"})
+	// New domains drop what the old ones learned.
+	ext2 := gns("ext", map[string]string{"kind": "external"}, "198.51.100.0/24")
+	ext2.Value.(*v3.GlobalNetworkSet).Spec.AllowedEgressDomains = []string{"api.other.test"}
+	g.OnUpdates([]model.Update{{KVPair: ext2}})
+	g.Flush()
+	check("domains changed", []string{"198.51.100.0/24"})
+	g.LearnDomain("api.other.test", netip.MustParseAddr("192.0.2.99"))
+	g.Flush()
+	check("answered again", []string{"192.0.2.99/32", "198.51.100.0/24"})
+	g.OnUpdates([]model.Update{{KVPair: model.KVPair{Key: ext2.Key}}})
+	g.Flush()
+	if got := members(egressSet); len(got) != 0 {
+		t.Errorf("set deleted: egress set %v, want empty", got)
+	}
+}

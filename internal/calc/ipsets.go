@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/calicong/calico/internal/domainname"
 	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/proto"
 )
@@ -98,7 +99,8 @@ func (s *ipSetState) remove(pm proto.Member) {
 }
 
 // itemMembers calls f with what an item contributes to a set.
-func (g *Graph) itemMembers(spec *ipSetSpec, it *item, f func(proto.Member)) {
+func (g *Graph) itemMembers(spec *ipSetSpec, id itemID, f func(proto.Member)) {
+	it := g.item(id)
 	switch spec.kind {
 	case setSelector:
 		if it.net.IsValid() {
@@ -107,6 +109,14 @@ func (g *Graph) itemMembers(spec *ipSetSpec, it *item, f func(proto.Member)) {
 		if it.more != nil {
 			for _, n := range *it.more {
 				f(proto.Member{Net: n})
+			}
+		}
+		if spec.egress {
+			// A network set's allowedEgressDomains, as answered.
+			if nd := g.netsetDomains[id]; nd != nil {
+				for a := range nd.addrs {
+					f(proto.Member{Net: netip.PrefixFrom(a, a.BitLen())})
+				}
 			}
 		}
 	case setNamedPort:
@@ -129,7 +139,13 @@ func (g *Graph) onSetMatchStarted(setID string, id itemID) {
 	if s == nil || s.dropping {
 		return
 	}
-	g.itemMembers(s.spec, g.item(id), s.add)
+	g.itemMembers(s.spec, id, s.add)
+	if k := g.item(id).kind; s.spec.egress && (k == kindNetworkSet || k == kindGlobalNetworkSet) {
+		if g.netsetSets[id] == nil {
+			g.netsetSets[id] = map[string]struct{}{}
+		}
+		g.netsetSets[id][setID] = struct{}{}
+	}
 }
 
 func (g *Graph) onSetMatchStopped(setID string, id itemID) {
@@ -137,7 +153,13 @@ func (g *Graph) onSetMatchStopped(setID string, id itemID) {
 	if s == nil || s.dropping {
 		return
 	}
-	g.itemMembers(s.spec, g.item(id), s.remove)
+	g.itemMembers(s.spec, id, s.remove)
+	if ss := g.netsetSets[id]; ss != nil {
+		delete(ss, setID)
+		if len(ss) == 0 {
+			delete(g.netsetSets, id)
+		}
+	}
 }
 
 // refSet takes a reference on a set, creating and filling it on first use.
@@ -290,6 +312,7 @@ func protocolNumber(p corev1.Protocol) uint8 {
 // them when the answer's TTL runs out); a set made later starts empty
 // and learns from the next answer.
 func (g *Graph) LearnDomain(name string, addr netip.Addr) bool {
+	netsets := g.netsetAnswers(name, addr, true)
 	return g.domainMembers(name, addr, func(s *ipSetState, a domainAnswer, m proto.Member) {
 		if _, ok := s.learned[a]; ok {
 			return
@@ -299,11 +322,12 @@ func (g *Graph) LearnDomain(name string, addr netip.Addr) bool {
 		}
 		s.learned[a] = struct{}{}
 		s.add(m)
-	})
+	}) || netsets
 }
 
 // ForgetDomain undoes LearnDomain; an answer never learned is ignored.
 func (g *Graph) ForgetDomain(name string, addr netip.Addr) {
+	g.netsetAnswers(name, addr, false)
 	g.domainMembers(name, addr, func(s *ipSetState, a domainAnswer, m proto.Member) {
 		if _, ok := s.learned[a]; ok {
 			delete(s.learned, a)
@@ -337,4 +361,92 @@ func (g *Graph) ServiceAddressSet(namespace, name string) string {
 	spec := g.r.serviceSet(namespace, name, false)
 	g.refSet(spec)
 	return spec.id
+}
+
+// netsetDomainState is a network set's allowedEgressDomains: the
+// answers it holds, and its addresses from them (counted over names).
+// The egress sets it is in are netsetSets'.
+type netsetDomainState struct {
+	id       itemID
+	patterns []domainname.Pattern
+	answers  map[domainAnswer]struct{}
+	addrs    map[netip.Addr]int
+}
+
+// setNetsetDomains records a network set's allowedEgressDomains (none:
+// forgets them). Its answers so far are dropped: it learns from the
+// next ones, as a new domain set does.
+func (g *Graph) setNetsetDomains(id itemID, domains []string) {
+	if old := g.netsetDomains[id]; old != nil {
+		for a := range old.answers {
+			g.netsetForget(old, a)
+		}
+		delete(g.netsetDomains, id)
+	}
+	var ps []domainname.Pattern
+	for _, d := range domains {
+		if p, err := domainname.Parse(d); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return
+	}
+	g.netsetDomains[id] = &netsetDomainState{id: id, patterns: ps, answers: map[domainAnswer]struct{}{}, addrs: map[netip.Addr]int{}}
+}
+
+// sameDomains tells whether a network set's domains are as recorded.
+func (g *Graph) sameDomains(id itemID, domains []string) bool {
+	nd := g.netsetDomains[id]
+	var have []string
+	if nd != nil {
+		for _, p := range nd.patterns {
+			have = append(have, p.String())
+		}
+	}
+	var want []string
+	for _, d := range domains {
+		if p, err := domainname.Parse(d); err == nil {
+			want = append(want, p.String())
+		}
+	}
+	return slices.Equal(have, want)
+}
+
+// netsetAnswers learns (or forgets) an answer for the network sets whose
+// domains match the name; it tells whether any did.
+func (g *Graph) netsetAnswers(name string, addr netip.Addr, learn bool) (matched bool) {
+	a := domainAnswer{name: name, addr: addr.Unmap()}
+	for _, nd := range g.netsetDomains {
+		if !slices.ContainsFunc(nd.patterns, func(p domainname.Pattern) bool { return p.Match(name) }) {
+			continue
+		}
+		matched = true
+		_, have := nd.answers[a]
+		switch {
+		case learn && !have:
+			nd.answers[a] = struct{}{}
+			nd.addrs[a.addr]++
+			if nd.addrs[a.addr] == 1 {
+				for sid := range g.netsetSets[nd.id] {
+					g.ipsets[sid].add(proto.Member{Net: netip.PrefixFrom(a.addr, a.addr.BitLen())})
+				}
+			}
+		case !learn && have:
+			g.netsetForget(nd, a)
+		}
+	}
+	return matched
+}
+
+func (g *Graph) netsetForget(nd *netsetDomainState, a domainAnswer) {
+	delete(nd.answers, a)
+	nd.addrs[a.addr]--
+	if nd.addrs[a.addr] > 0 {
+		return
+	}
+	delete(nd.addrs, a.addr)
+	for sid := range g.netsetSets[nd.id] {
+		g.ipsets[sid].remove(proto.Member{Net: netip.PrefixFrom(a.addr, a.addr.BitLen())})
+	}
 }

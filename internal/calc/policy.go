@@ -122,11 +122,11 @@ func (r *renderer) newPolicy(key model.Key, value any) (*policy, error) {
 		return nil, fmt.Errorf("%v: %w", p.id, err)
 	}
 	sets := map[string]*ipSetSpec{}
-	in, err := r.renderRules(p.namespace, ingressRules, sets)
+	in, err := r.renderRules(p.namespace, ingressRules, false, sets)
 	if err != nil {
 		return nil, fmt.Errorf("%v: ingress %w", p.id, err)
 	}
-	eg, err := r.renderRules(p.namespace, egressRules, sets)
+	eg, err := r.renderRules(p.namespace, egressRules, true, sets)
 	if err != nil {
 		return nil, fmt.Errorf("%v: egress %w", p.id, err)
 	}

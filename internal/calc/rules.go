@@ -40,9 +40,12 @@ const (
 // ipSetSpec defines an IP set. Equal definitions have equal IDs, so rules
 // that select the same things share one set.
 type ipSetSpec struct {
-	id       string
-	kind     ipSetKind
-	sel      *selector.Selector   // setSelector, setNamedPort
+	id   string
+	kind ipSetKind
+	sel  *selector.Selector // setSelector, setNamedPort
+	// egress (setSelector) is an egress rule's destination: matching
+	// network sets' allowedEgressDomains count, as answered.
+	egress   bool
 	protocol uint8                // setNamedPort
 	portName string               // setNamedPort
 	svc      string               // setService*: "<namespace>/<name>"
@@ -106,12 +109,15 @@ func (r *renderer) spec(s *ipSetSpec) *ipSetSpec {
 	return r.specs.put(s.id, s)
 }
 
-func (r *renderer) selectorSet(sel *selector.Selector) *ipSetSpec {
+func (r *renderer) selectorSet(sel *selector.Selector, egress bool) *ipSetSpec {
 	id := sel.UniqueID()
+	if egress {
+		id = "egress:" + id
+	}
 	if old := r.specs.get(id); old != nil {
 		return old
 	}
-	return r.specs.put(id, &ipSetSpec{id: id, kind: setSelector, sel: sel})
+	return r.specs.put(id, &ipSetSpec{id: id, kind: setSelector, sel: sel, egress: egress})
 }
 
 func (r *renderer) namedPortSet(sel *selector.Selector, protocol uint8, name string) *ipSetSpec {
@@ -205,13 +211,13 @@ func quote(v string) string {
 
 // renderRules converts rules and appends the IP sets they use to sets.
 // namespace is the owning policy's ("" for global policies and profiles).
-func (r *renderer) renderRules(namespace string, rules []v3.Rule, sets map[string]*ipSetSpec) ([]*proto.Rule, error) {
+func (r *renderer) renderRules(namespace string, rules []v3.Rule, egress bool, sets map[string]*ipSetSpec) ([]*proto.Rule, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
 	out := make([]*proto.Rule, 0, len(rules))
 	for i := range rules {
-		pr, err := r.renderRule(namespace, &rules[i], i, sets)
+		pr, err := r.renderRule(namespace, &rules[i], i, egress, sets)
 		if err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i, err)
 		}
@@ -220,7 +226,7 @@ func (r *renderer) renderRules(namespace string, rules []v3.Rule, sets map[strin
 	return out, nil
 }
 
-func (r *renderer) renderRule(namespace string, in *v3.Rule, index int, sets map[string]*ipSetSpec) (*proto.Rule, error) {
+func (r *renderer) renderRule(namespace string, in *v3.Rule, index int, egress bool, sets map[string]*ipSetSpec) (*proto.Rule, error) {
 	pr := &proto.Rule{Action: string(in.Action), Index: int32(index)}
 	if in.IPVersion != nil {
 		pr.IPVersion = uint8(*in.IPVersion)
@@ -253,10 +259,10 @@ func (r *renderer) renderRule(namespace string, in *v3.Rule, index int, sets map
 		pr.HTTP = h
 	}
 	var err error
-	if pr.Src, err = r.renderSide(namespace, &in.Source, pr.Protocol, false, sets); err != nil {
+	if pr.Src, err = r.renderSide(namespace, &in.Source, pr.Protocol, false, false, sets); err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	if pr.Dst, err = r.renderSide(namespace, &in.Destination, pr.Protocol, true, sets); err != nil {
+	if pr.Dst, err = r.renderSide(namespace, &in.Destination, pr.Protocol, true, egress, sets); err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
 	if r.keepSource {
@@ -301,7 +307,7 @@ func intOr(p *int, def int) int {
 // without a namespaceSelector is limited to the policy's namespace.
 // notSelector is a set of its own, and a packet must be outside it: unlike
 // `selector: "!has(x)"`, it also matches addresses that are not endpoints.
-func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8, dest bool, sets map[string]*ipSetSpec) (*proto.RuleSide, error) {
+func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8, dest, egress bool, sets map[string]*ipSetSpec) (*proto.RuleSide, error) {
 	s := &proto.RuleSide{}
 	empty := true
 	var err error
@@ -368,7 +374,7 @@ func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8
 	}
 	positive := r.and(parts...)
 	if len(parts) > 0 {
-		spec := r.selectorSet(positive)
+		spec := r.selectorSet(positive, egress)
 		sets[spec.id] = spec
 		s.IPSetIDs = []string{spec.id}
 		empty = false
@@ -378,7 +384,7 @@ func (r *renderer) renderSide(namespace string, e *v3.EntityRule, protocol uint8
 		if err != nil {
 			return nil, fmt.Errorf("notSelector: %w", err)
 		}
-		spec := r.selectorSet(sel)
+		spec := r.selectorSet(sel, false)
 		sets[spec.id] = spec
 		s.NotIPSetIDs = []string{spec.id}
 		empty = false

@@ -137,10 +137,10 @@ func (g *Graph) onProfile(name string, value any) {
 		g.profiles[name] = st
 	}
 	sets := map[string]*ipSetSpec{}
-	in, err := g.r.renderRules("", p.Spec.Ingress, sets)
+	in, err := g.r.renderRules("", p.Spec.Ingress, false, sets)
 	var eg []*proto.Rule
 	if err == nil {
-		eg, err = g.r.renderRules("", p.Spec.Egress, sets)
+		eg, err = g.r.renderRules("", p.Spec.Egress, true, sets)
 	}
 	if err != nil {
 		g.log.Warn("cannot use profile rules; denying instead", "profile", name, "err", err)

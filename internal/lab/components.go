@@ -163,7 +163,7 @@ func logShipper(cfg Config, h multihost.HostSpec, healthPort, metricsPort int, a
 		"LINSEED_URL=" + cfg.LinseedURL(), "LINSEED_CA=" + cfg.CAPath(),
 		"LINSEED_CLIENT_CERT=" + cfg.pkiPath("log-shipper.crt"), "LINSEED_CLIENT_KEY=" + cfg.pkiPath("log-shipper.key"),
 		"LINSEED_TOKEN=" + cfg.shipperTokenFile(),
-		"FLOW_LOG_DIR=" + filepath.Join(h.Dir, "flowlogs"), "DNS_LOG_DIR=", "BGP_LOG_DIR=" + filepath.Join(h.Dir, "bird"),
+		"FLOW_LOG_DIR=" + filepath.Join(h.Dir, "flowlogs"), "DNS_LOG_DIR=" + filepath.Join(h.Dir, "dnslogs"), "BGP_LOG_DIR=" + filepath.Join(h.Dir, "bird"),
 		"SHIPPER_STATE_DIR=" + filepath.Join(h.Dir, "log-shipper"),
 		fmt.Sprintf("SHIPPER_HEALTH_LISTEN=127.0.0.1:%d", healthPort), fmt.Sprintf("SHIPPER_METRICS_LISTEN=127.0.0.1:%d", metricsPort),
 	}

@@ -2,10 +2,12 @@ package lab_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,9 @@ import (
 // first try right after their lookup, 20 of 20; when a name's address
 // changes, the new one is followed within the TTL and the old one is
 // dropped when its answer runs out. A domain in an ingress rule and a
-// wildcard inside a name are refused by calicoctl.
+// wildcard inside a name are refused by calicoctl. The node's dns.log
+// holds the lookups (client, qname, rcode, answers), and Linseed serves
+// them at /dns/logs.
 func TestDomainPolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
@@ -32,6 +36,7 @@ func TestDomainPolicy(t *testing.T) {
 	netnstest.RequireBinaries(t, "bird", "iptables")
 	cfg := newConfig(t)
 	cfg.Nodes = 2
+	cfg.FlowLogsFlushInterval = 3 * time.Second // DNS logs' too
 	var out strings.Builder
 	if err := lab.Up(context.Background(), cfg, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -50,31 +55,12 @@ func TestDomainPolicy(t *testing.T) {
 			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
 		}
 	}
-	must(`apiVersion: v1
-kind: Namespace
-metadata: {name: dp}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cli, namespace: dp, labels: {app: cli}}
-spec:
-  nodeName: node-2
-  containers: [{name: cli, image: cli:1}]
-`, "kubectl", "apply", "-f", "-")
-	must(`apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: egress-by-domain, namespace: dp}
-spec:
-  selector: app == 'cli'
-  types: [Egress]
-  egress:
-  - {action: Allow, protocol: UDP, destination: {ports: [53]}}
+	domainClient(must, "dp", `
   - action: Allow
     protocol: TCP
     destination:
       domains: [allowed.example.test, moving.example.test, "*.sub.example.test"]
-      ports: [80]
-`, "calicoctl", "apply", "-f", "-")
+      ports: [80]`)
 	poll.Until(t, 60*time.Second, "dp/cli to be running", func() bool {
 		o, _ := run("", "kubectl", "-n", "dp", "get", "pod", "cli", "-o", "jsonpath={.status.phase}")
 		return o == "Running"
@@ -85,10 +71,17 @@ spec:
 		return lab.Probe(ctx, cfg, "dp/cli", to, 80, "tcp", timeout)
 	}
 	// The policy reaches the node; until then nothing by domain connects.
+	var allowedAddr string
 	poll.Until(t, 30*time.Second, "allowed.example.test to connect", func() bool {
 		r, err := probe("allowed.example.test", time.Second)
+		allowedAddr = r.Resolved
 		return err == nil && r.Connected
 	})
+	// A name the zone lacks: CoreDNS's hosts plugin answers SERVFAIL
+	// (it has no SOA to deny the name with).
+	if _, err := probe("nope.example.test", time.Second); err == nil || !strings.Contains(err.Error(), "SERVFAIL") {
+		t.Errorf("nope.example.test: %v, want SERVFAIL", err)
+	}
 	r, err := probe("blocked.example.test", time.Second)
 	if err != nil || r.Connected {
 		t.Errorf("blocked.example.test (%s): connected %v, err %v; want denied", r.Resolved, r.Connected, err)
@@ -145,6 +138,82 @@ spec:
 		return err == nil && !r.Connected
 	})
 
+	// DNS logs: node-2's dns.log has the client's lookups.
+	logFile := filepath.Join(cfg.StateDir, "nodes", "node-2", "dnslogs", "dns.log")
+	type dnsRecord struct {
+		Type            string `json:"type"`
+		QName           string `json:"qname"`
+		QType           string `json:"qtype"`
+		RCode           string `json:"rcode"`
+		ClientName      string `json:"client_name"`
+		ClientNameAggr  string `json:"client_name_aggr"`
+		ClientNamespace string `json:"client_namespace"`
+		Host            string `json:"host"`
+		Count           int    `json:"count"`
+		RRSets          []struct {
+			RData []string `json:"rdata"`
+		} `json:"rrsets"`
+		Servers []struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"servers"`
+	}
+	find := func(recs []dnsRecord, qname string) *dnsRecord {
+		for i := range recs {
+			if recs[i].QName == qname && recs[i].ClientNamespace == "dp" {
+				return &recs[i]
+			}
+		}
+		return nil
+	}
+	var recs []dnsRecord
+	poll.Until(t, 20*time.Second, "dns.log to hold the lookups", func() bool {
+		recs = nil
+		data, _ := os.ReadFile(logFile)
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var r dnsRecord
+			if json.Unmarshal([]byte(l), &r) == nil {
+				recs = append(recs, r)
+			}
+		}
+		return find(recs, "allowed.example.test") != nil && find(recs, "nope.example.test") != nil && find(recs, "h20.sub.example.test") != nil
+	})
+	if a := find(recs, "allowed.example.test"); a.RCode != "NOERROR" || a.QType != "A" || a.ClientNameAggr != "cli" || a.Host != "node-2" ||
+		len(a.RRSets) != 1 || len(a.RRSets[0].RData) != 1 || a.RRSets[0].RData[0] != allowedAddr ||
+		len(a.Servers) != 1 || a.Servers[0].Namespace != "kube-system" || !strings.HasPrefix(a.Servers[0].Name, "coredns-") {
+		t.Errorf("allowed.example.test's record: %+v", a)
+	}
+	if n := find(recs, "nope.example.test"); n.RCode != "SERVFAIL" || len(n.RRSets) != 0 {
+		t.Errorf("nope.example.test's record: %+v", n)
+	}
+	// The allowed connection's flow records carry the name it was
+	// looked up as.
+	poll.Until(t, 20*time.Second, "a flow record with dest_domains [allowed.example.test]", func() bool {
+		data, _ := os.ReadFile(filepath.Join(cfg.StateDir, "nodes", "node-2", "flowlogs", "flows.log"))
+		for _, l := range strings.Split(string(data), "\n") {
+			var f struct {
+				Action      string   `json:"action"`
+				Reporter    string   `json:"reporter"`
+				SourceNS    string   `json:"source_namespace"`
+				DestDomains []string `json:"dest_domains"`
+			}
+			if json.Unmarshal([]byte(l), &f) == nil && f.Action == "allow" && f.Reporter == "src" && f.SourceNS == "dp" &&
+				slices.Contains(f.DestDomains, "allowed.example.test") {
+				return true
+			}
+		}
+		return false
+	})
+	// The shipper takes them to Linseed.
+	env, err := run("", "calico-lab", "--state-dir="+cfg.StateDir, "env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newLinseedUser(t, env)
+	poll.Until(t, 30*time.Second, "Linseed to serve the DNS logs", func() bool {
+		return u.count("/dns/logs/count", `{"selector":"qname = \"allowed.example.test\" AND client_namespace = \"dp\""}`) > 0
+	})
+
 	// Bad input is refused, naming what is wrong.
 	for _, tc := range []struct{ yaml, want string }{
 		{"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: bad-ingress}\nspec:\n  ingress: [{action: Allow, destination: {domains: [example.test]}}]\n",
@@ -157,4 +226,30 @@ spec:
 			t.Errorf("calicoctl apply: err %v, output %q; want a refusal saying %q", err, o, tc.want)
 		}
 	}
+}
+
+// domainClient makes a namespace with a client pod cli on node-2 whose
+// egress is DNS and the given rules (YAML list items), applied with
+// apply (kubectl and calicoctl of the lab's build).
+func domainClient(apply func(stdin, name string, args ...string), ns, rules string) {
+	apply(fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cli, namespace: %[1]s, labels: {app: cli}}
+spec:
+  nodeName: node-2
+  containers: [{name: cli, image: cli:1}]
+`, ns), "kubectl", "apply", "-f", "-")
+	apply(fmt.Sprintf(`apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: egress-by-domain, namespace: %s}
+spec:
+  selector: app == 'cli'
+  types: [Egress]
+  egress:
+  - {action: Allow, protocol: UDP, destination: {ports: [53]}}%s
+`, ns, rules), "calicoctl", "apply", "-f", "-")
 }

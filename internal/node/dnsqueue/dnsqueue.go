@@ -18,11 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ti-mo/conntrack"
 
 	"github.com/calicong/calico/internal/node/dnssnoop"
 	"github.com/calicong/calico/internal/node/nfqueue"
@@ -98,6 +100,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
+// replySource asks conntrack for the answer's connection and returns
+// its reply source: the server that really answered.
+func replySource(ct *conntrack.Conn, r dnssnoop.Response) (netip.Addr, bool) {
+	f, err := ct.Get(conntrack.NewFlow(17, 0, r.Client, r.Server, r.ClientPort, r.ServerPort, 0, 0))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a := f.TupleReply.IP.SourceAddress.Unmap()
+	return a, a.IsValid()
+}
+
 // Run binds the queue and serves it until ctx ends.
 func Run(ctx context.Context, c Config, l Learner) error {
 	if c.MaxDelay == 0 {
@@ -113,6 +126,15 @@ func Run(ctx context.Context, c Config, l Learner) error {
 	q, err := nfqueue.Open(nfqueue.Config{Num: c.Queue})
 	if err != nil {
 		return err
+	}
+	// Where the kernel does not hand over conntrack entries with queued
+	// packets, DNS logs ask conntrack which pod really answered.
+	ct, err := conntrack.Dial(nil)
+	if err != nil {
+		c.Log.Warn("no conntrack lookups: DNS logs name the address answers came from", "err", err)
+		ct = nil
+	} else {
+		defer ct.Close()
 	}
 	hold := c.Mode != "NoDelay"
 	release := func(id uint32) {
@@ -130,6 +152,10 @@ func Run(ctx context.Context, c Config, l Learner) error {
 			}
 			return
 		}
+		if p.ReplySrc.IsValid() {
+			r.Server = p.ReplySrc // the DNS pod, not the ClusterIP its answer came back from
+		}
+		needServer := !p.ReplySrc.IsValid()
 		if !hold {
 			release(p.ID)
 		}
@@ -152,6 +178,11 @@ func Run(ctx context.Context, c Config, l Learner) error {
 				m.answers.WithLabelValues("learned").Inc()
 			}
 			if c.Observe != nil {
+				if needServer && ct != nil {
+					if a, ok := replySource(ct, r); ok {
+						r.Server = a
+					}
+				}
 				c.Observe(r, p.At)
 			}
 		}()

@@ -82,6 +82,12 @@ type Endpoint struct {
 	Local bool
 }
 
+// Domains lists the names DNS answers gave an address, still valid at
+// now (dnslogs.Names).
+type Domains interface {
+	Lookup(addr netip.Addr, now time.Time) []string
+}
+
 // Endpoints names addresses.
 type Endpoints interface {
 	Lookup(addr netip.Addr) (Endpoint, bool)
@@ -113,10 +119,13 @@ type Pending interface {
 type Deps struct {
 	Endpoints Endpoints
 	Services  Services
-	Rules     Rules
-	Pending   Pending
-	Metrics   *Metrics
-	Log       *slog.Logger
+	// Domains, if set, names the domains a destination outside the
+	// cluster was looked up as (dest_domains).
+	Domains Domains
+	Rules   Rules
+	Pending Pending
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 // NFLOGOnlyTimeout is how long a flow that conntrack never confirmed (a

@@ -984,3 +984,33 @@ func TestFallbackRules(t *testing.T) {
 		}
 	}
 }
+
+type fakeDomains map[netip.Addr][]string
+
+func (d fakeDomains) Lookup(a netip.Addr, _ time.Time) []string { return d[a] }
+
+// TestDestDomains: a destination outside the cluster carries the names
+// DNS answers gave it, also when aggregation hides its address; an
+// endpoint's does not.
+func TestDestDomains(t *testing.T) {
+	for _, level := range []int{0, 2} {
+		cfg := fullConfig()
+		cfg.AggregationAllowed = level
+		c, err := New(cfg, Deps{Endpoints: endpoints(feA, feB), Rules: rules(), Domains: fakeDomains{
+			private: {"api.example.test", "www.example.test"}, feB: {"b.example.test"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OnConn(ctEvent(event.ConnStarted, 1, tcp(feA, 40000, private, 443), 1, 60, 0, 0))
+		r := one(t, c.Flush(t0.Add(time.Minute)))
+		if !slices.Equal(r.DestDomains, []string{"api.example.test", "www.example.test"}) {
+			t.Errorf("level %d: dest_domains %v", level, r.DestDomains)
+		}
+		c.OnConn(ctEvent(event.ConnStarted, 2, tcp(feA, 40001, feB, 80), 1, 60, 0, 0))
+		for _, r := range c.Flush(t0.Add(2 * time.Minute)) {
+			if r.DestType == "wep" && r.DestDomains != nil {
+				t.Errorf("level %d: a workload's record has dest_domains %v", level, r.DestDomains)
+			}
+		}
+	}
+}

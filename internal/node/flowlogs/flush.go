@@ -21,7 +21,7 @@ func (c *Collector) Flush(now time.Time) []Record {
 	c.generation++
 	f := &flusher{
 		c: c, cfg: cfg, nodes: nodes, svcs: svcs,
-		start: c.intervalStart.Unix(), end: now.Unix(),
+		start: c.intervalStart.Unix(), end: now.Unix(), now: now,
 		eps: map[netip.Addr]*epInfo{}, svcInfo: map[uint32]svcKey{},
 		traceRules: map[uint32][]Rule{}, traceStrings: map[uint32][]string{},
 		aggs: map[aggKey]*agg{}, ruleStats: map[uint32]*counters{}, denied: map[deniedKey]*deniedCount{},
@@ -44,6 +44,7 @@ type flusher struct {
 	nodes      []tnode
 	svcs       []svcAddr
 	start, end int64
+	now        time.Time
 
 	eps          map[netip.Addr]*epInfo
 	svcInfo      map[uint32]svcKey
@@ -102,6 +103,8 @@ type agg struct {
 	flows, started, completed int64
 	srcLabels, dstLabels      []string
 	labelled                  bool
+	// domains are the destination's names, from DNS answers.
+	domains []string
 	// rep is the last flow merged: the one pending policies are
 	// evaluated for.
 	rep        event.Tuple
@@ -402,6 +405,13 @@ func (f *flusher) merge(rw *row, t event.Tuple, eps [2]*epInfo, side int, action
 			a.dstLabels = intersect(a.dstLabels, eps[sideDst].labels)
 		}
 	}
+	if d := f.c.deps.Domains; d != nil && k.dst.typ != "wep" && k.dst.typ != "hep" {
+		for _, n := range d.Lookup(t.Dst, f.now) {
+			if !slices.Contains(a.domains, n) {
+				a.domains = append(a.domains, n)
+			}
+		}
+	}
 	a.rep, a.repIngress = t, side == sideDst
 }
 
@@ -491,6 +501,9 @@ func (f *flusher) records() []Record {
 		r.BytesIn, r.BytesOut = int64(a.counters.bytesIn), int64(a.counters.bytesOut)
 		r.PacketsIn, r.PacketsOut = int64(a.counters.pktsIn), int64(a.counters.pktsOut)
 		r.NumFlows, r.NumFlowsStarted, r.NumFlowsCompleted = a.flows, a.started, a.completed
+		if len(a.domains) > 0 {
+			r.DestDomains = slices.Sorted(slices.Values(a.domains))
+		}
 		r.Host = f.cfg.Host
 		out = append(out, r)
 	}

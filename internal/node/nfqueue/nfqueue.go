@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,15 +37,22 @@ const (
 	attrVerdictHdr = 2  // NFQA_VERDICT_HDR: be32 verdict, be32 id
 	attrMark       = 3  // NFQA_MARK
 	attrPayload    = 10 // NFQA_PAYLOAD
+	attrCT         = 11 // NFQA_CT: the packet's conntrack entry (nested CTA_*)
 
-	cfgCmd       = 1 // NFQA_CFG_CMD: u8 command, u8 pad, be16 pf
-	cfgParams    = 2 // NFQA_CFG_PARAMS: be32 copy_range, u8 copy_mode
-	cfgMaxLen    = 3 // NFQA_CFG_QUEUE_MAXLEN
-	cfgMask      = 4 // NFQA_CFG_MASK
-	cfgFlags     = 5 // NFQA_CFG_FLAGS
-	cmdBind      = 1 // NFQNL_CFG_CMD_BIND
-	copyPacket   = 2 // NFQNL_COPY_PACKET
-	flagFailOpen = 1 // NFQA_CFG_F_FAIL_OPEN
+	ctaTupleReply = 2 // CTA_TUPLE_REPLY
+	ctaTupleIP    = 1 // CTA_TUPLE_IP
+	ctaIPv4Src    = 1 // CTA_IP_V4_SRC
+	ctaIPv6Src    = 3 // CTA_IP_V6_SRC
+
+	cfgCmd        = 1 // NFQA_CFG_CMD: u8 command, u8 pad, be16 pf
+	cfgParams     = 2 // NFQA_CFG_PARAMS: be32 copy_range, u8 copy_mode
+	cfgMaxLen     = 3 // NFQA_CFG_QUEUE_MAXLEN
+	cfgMask       = 4 // NFQA_CFG_MASK
+	cfgFlags      = 5 // NFQA_CFG_FLAGS
+	cmdBind       = 1 // NFQNL_CFG_CMD_BIND
+	copyPacket    = 2 // NFQNL_COPY_PACKET
+	flagFailOpen  = 1 // NFQA_CFG_F_FAIL_OPEN
+	flagConntrack = 2 // NFQA_CFG_F_CONNTRACK
 
 	nfgenHdrLen = 4
 )
@@ -67,6 +75,11 @@ type Packet struct {
 	Payload []byte
 	// Mark is the packet's mark when it was queued.
 	Mark uint32
+	// ReplySrc is the source of its connection's reply direction, from
+	// conntrack: for a reply, the address that really sent it, before
+	// NAT rewrote it (a Service's pod rather than its ClusterIP). Invalid
+	// when the kernel gave no conntrack entry.
+	ReplySrc netip.Addr
 	// At is when the reader received it.
 	At time.Time
 }
@@ -135,40 +148,59 @@ func (q *Queue) bind() error {
 	_ = q.conn.SetReadBuffer(4 << 20)
 	// Any error is reported by the acknowledgement.
 	_ = q.conn.SetOption(netlink.NoENOBUFS, true)
-	ae := netlink.NewAttributeEncoder()
-	ae.ByteOrder = binary.BigEndian
-	ae.Bytes(cfgCmd, []byte{cmdBind, 0, 0, 0})
 	params := make([]byte, 5)
 	binary.BigEndian.PutUint32(params, q.cfg.CopyRange)
 	params[4] = copyPacket
-	ae.Bytes(cfgParams, params)
-	ae.Uint32(cfgMaxLen, q.cfg.MaxLen)
-	ae.Uint32(cfgMask, flagFailOpen)
-	ae.Uint32(cfgFlags, flagFailOpen)
-	attrs, err := ae.Encode()
+	err := q.configure(func(ae *netlink.AttributeEncoder) {
+		ae.Bytes(cfgCmd, []byte{cmdBind, 0, 0, 0})
+		ae.Bytes(cfgParams, params)
+		ae.Uint32(cfgMaxLen, q.cfg.MaxLen)
+		ae.Uint32(cfgMask, flagFailOpen)
+		ae.Uint32(cfgFlags, flagFailOpen)
+	})
+	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("bind: the queue is taken by another socket: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	// Conntrack entries with the packets, where the kernel can give them
+	// (CONFIG_NETFILTER_NETLINK_GLUE_CT); without, ReplySrc stays unset.
+	err = q.configure(func(ae *netlink.AttributeEncoder) {
+		ae.Uint32(cfgMask, flagConntrack)
+		ae.Uint32(cfgFlags, flagConntrack)
+	})
+	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		return fmt.Errorf("asking for conntrack entries: %w", err)
+	}
+	return nil
+}
+
+// configure sends one configuration message and waits for its
+// acknowledgement. Packets queued meanwhile are kept for Run.
+func (q *Queue) configure(attrs func(*netlink.AttributeEncoder)) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.ByteOrder = binary.BigEndian
+	attrs(ae)
+	data, err := ae.Encode()
 	if err != nil {
 		return err
 	}
 	req, err := q.conn.Send(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(subsysQueue<<8 | msgConfig), Flags: netlink.Request | netlink.Acknowledge},
-		Data:   append(q.nfgen(), attrs...),
+		Data:   append(q.nfgen(), data...),
 	})
 	if err != nil {
-		return fmt.Errorf("bind: %w", err)
+		return err
 	}
 	if err := q.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return err
 	}
 	defer q.conn.SetReadDeadline(time.Time{})
-	// Packets may be queued before the acknowledgement is read: Run
-	// hands them over first.
 	for {
 		msgs, err := q.conn.Receive()
-		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("bind: the queue is taken by another socket: %w", err)
-		}
 		if err != nil {
-			return fmt.Errorf("bind: %w", err)
+			return err
 		}
 		for _, m := range msgs {
 			if m.Header.Type == netlink.Error && m.Header.Sequence == req.Header.Sequence {
@@ -254,9 +286,44 @@ func parse(b []byte) (Packet, bool) {
 			p.Mark = ad.Uint32()
 		case attrPayload:
 			p.Payload = ad.Bytes()
+		case attrCT:
+			p.ReplySrc = replySource(ad.Bytes())
 		}
 	}
 	return p, ad.Err() == nil && hdr
+}
+
+// replySource finds CTA_TUPLE_REPLY / CTA_TUPLE_IP / CTA_IP_V*_SRC in a
+// conntrack entry's attributes.
+func replySource(b []byte) netip.Addr {
+	var out netip.Addr
+	walk := func(b []byte, want uint16, f func([]byte)) {
+		ad, err := netlink.NewAttributeDecoder(b)
+		if err != nil {
+			return
+		}
+		for ad.Next() {
+			if ad.Type() == want {
+				f(ad.Bytes())
+			}
+		}
+	}
+	walk(b, ctaTupleReply, func(t []byte) {
+		walk(t, ctaTupleIP, func(ip []byte) {
+			ad, err := netlink.NewAttributeDecoder(ip)
+			if err != nil {
+				return
+			}
+			for ad.Next() {
+				if ad.Type() == ctaIPv4Src || ad.Type() == ctaIPv6Src {
+					if a, ok := netip.AddrFromSlice(ad.Bytes()); ok {
+						out = a.Unmap()
+					}
+				}
+			}
+		})
+	})
+	return out
 }
 
 // SetVerdict releases one held packet.
