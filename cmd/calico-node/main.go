@@ -215,7 +215,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 // dnsQueueConfig is how DNS answers reach domain-based policy
 // (docs/dns-policy.md).
 func dnsQueueConfig(fc *felixconfig.Config, reg prometheus.Registerer, log *slog.Logger) dnsqueue.Config {
-	c := dnsqueue.Config{Queue: felix.DNSQueue, Mark: felix.DNSMark, Mode: "DelayDNSResponse", Metrics: reg, Log: log}
+	c := dnsqueue.Config{Queue: felix.DNSQueue, Mark: felix.DNSMark, Mode: "DelayDNSResponse", Latency: felix.DNSLatency(fc.Spec), Metrics: reg, Log: log}
 	if m := fc.Spec.DNSPolicyMode; m != nil {
 		c.Mode = *m
 	}

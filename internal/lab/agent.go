@@ -82,7 +82,8 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	// Pods stay wired when the agent stops, as containers outlive a
 	// kubelet restart; the next agent adopts them.
 	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime"), KeepPods: true,
-		Bin: filepath.Dir(cfg.Executable), APIServer: fmt.Sprintf("%s:%d", cfg.Host, cfg.APIServerPort), CAFile: cfg.CAPath()})
+		Bin: filepath.Dir(cfg.Executable), APIServer: fmt.Sprintf("%s:%d", cfg.Host, cfg.APIServerPort), CAFile: cfg.CAPath(),
+		ClusterDNS: cfg.ClusterDNS()})
 	a.runtime = rt
 
 	ctx, cancel := context.WithCancel(ctx)

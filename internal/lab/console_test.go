@@ -55,6 +55,8 @@ func artifactsDir(t *testing.T) string {
 //   - the dark theme (screenshots);
 //   - the flows table filtered by action shows the denied flow, and its
 //     trace names the policy that decided it, as the flow log says;
+//   - the DNS tab shows the frontends' lookups of the backend's Service,
+//     answered by CoreDNS;
 //   - the endpoints page lists the demo's pods with their node and the
 //     policies that apply, in order;
 //   - on the policy board, a new policy (the frontend may reach the
@@ -196,8 +198,22 @@ func TestConsole(t *testing.T) {
 	do("log in and see the demo namespace", append(login(env["MANAGER_TOKEN"]),
 		chromedp.WaitVisible(chromedp.CSS(`g.node[aria-label^="namespace demo"]`)), shot("graph-namespaces"))...)
 	deniedEdge := chromedp.CSS(`g.edge.denied[aria-label^="frontend-"]`)
+	// clickEdge clicks the middle of an edge's line, as a person would
+	// (the middle of its bounding box may be off a bent line).
+	clickEdge := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			pt, err := chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => { const p = document.querySelector(%q + " path.line");
+				const m = p.getPointAtLength(p.getTotalLength() / 2), c = p.getScreenCTM();
+				return [m.x * c.a + m.y * c.c + c.e, m.x * c.b + m.y * c.d + c.f]; })()`, sel))(ctx, tg)
+			if err != nil {
+				return err
+			}
+			_, err = chromedp.MouseClickXY(pt[0], pt[1])(ctx, tg)
+			return err
+		})
+	}
 	do("drill into demo: the denied edge", chromedp.DoubleClick(chromedp.CSS(`g.node[aria-label^="namespace demo"]`)),
-		chromedp.WaitVisible(deniedEdge), chromedp.Click(deniedEdge),
+		chromedp.WaitVisible(deniedEdge), clickEdge(`g.edge.denied[aria-label^="frontend-"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.side-panel .policies`)), shot("graph-demo"))
 	if a, err := chromedp.Run(ctx, chromedp.AttributeValue(deniedEdge, "aria-label")); err != nil || !strings.Contains(a.Value, "database-") {
 		t.Errorf("the denied edge is %q (%v), want frontend to database", a.Value, err)
@@ -216,6 +232,15 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the trace's deciding line is %q, want %s denying", trace, decidingName)
 	}
 
+	// The DNS tab: the demo's frontends resolve the backend's Service
+	// through kube-dns, and their node logs the answers.
+	do("the DNS tab", chromedp.Navigate(env["MANAGER_URL"]+"/flows?view=dns&range=15m&namespace=demo&qname=backend.*"),
+		chromedp.WaitVisible(chromedp.Search(`//table[@aria-label="DNS logs"]//td[contains(., "backend.demo.svc.cluster.local")]`)), shot("flows-dns"))
+	if dns := text(`table[aria-label="DNS logs"] tbody tr`); !strings.Contains(dns, "demo/frontend-") || !strings.Contains(dns, "NOERROR") ||
+		!strings.Contains(dns, "kube-system/coredns-") {
+		t.Errorf("the DNS tab's first row says %q, want a frontend's NOERROR answer from CoreDNS", dns)
+	}
+
 	do("the dashboard", chromedp.Navigate(env["MANAGER_URL"]+"/dashboard?range=15m"),
 		chromedp.WaitVisible(chromedp.CSS(`ul[aria-label="Cluster health"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//table//td[contains(., "`+decidingName+`")]`)), shot("dashboard"))
@@ -226,7 +251,7 @@ func TestConsole(t *testing.T) {
 	// graph's colours; then back to light.
 	toDark, toLight := chromedp.CSS(`button[aria-label="Switch to dark theme"]`), chromedp.CSS(`button[aria-label="Switch to light theme"]`)
 	do("the dark theme", chromedp.Click(toDark), chromedp.WaitVisible(chromedp.CSS(`html[data-theme="dark"]`)), shot("dashboard-dark"),
-		chromedp.Navigate(env["MANAGER_URL"]+"/graph?range=15m&focus=demo"), chromedp.WaitVisible(deniedEdge), chromedp.Click(deniedEdge),
+		chromedp.Navigate(env["MANAGER_URL"]+"/graph?range=15m&focus=demo"), chromedp.WaitVisible(deniedEdge), clickEdge(`g.edge.denied[aria-label^="frontend-"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.side-panel .policies`)), shot("graph-demo-dark"),
 		chromedp.Click(toLight), chromedp.WaitVisible(chromedp.CSS(`html[data-theme="light"]`)))
 

@@ -150,6 +150,8 @@ func TestDomainPolicy(t *testing.T) {
 		ClientNamespace string `json:"client_namespace"`
 		Host            string `json:"host"`
 		Count           int    `json:"count"`
+		LatencyCount    int    `json:"latency_count"`
+		LatencyMean     *int64 `json:"latency_mean"`
 		RRSets          []struct {
 			RData []string `json:"rdata"`
 		} `json:"rrsets"`
@@ -182,6 +184,9 @@ func TestDomainPolicy(t *testing.T) {
 		len(a.RRSets) != 1 || len(a.RRSets[0].RData) != 1 || a.RRSets[0].RData[0] != allowedAddr ||
 		len(a.Servers) != 1 || a.Servers[0].Namespace != "kube-system" || !strings.HasPrefix(a.Servers[0].Name, "coredns-") {
 		t.Errorf("allowed.example.test's record: %+v", a)
+	}
+	if a := find(recs, "allowed.example.test"); a.LatencyCount < 1 || a.LatencyMean == nil || *a.LatencyMean <= 0 || *a.LatencyMean > int64(time.Second) {
+		t.Errorf("allowed.example.test's latency: count %d, mean %v ns", a.LatencyCount, a.LatencyMean)
 	}
 	if n := find(recs, "nope.example.test"); n.RCode != "SERVFAIL" || len(n.RRSets) != 0 {
 		t.Errorf("nope.example.test's record: %+v", n)

@@ -87,6 +87,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.mux.Handle("POST /api/flows/logs", s.authed(s.logsRead("flows", s.flowLogs)))
 	s.mux.Handle("POST /api/flows/graph", s.authed(s.logsRead("flows", s.flowGraph)))
 	s.mux.Handle("POST /api/flows/summary", s.authed(s.logsRead("flows", s.flowSummary)))
+	s.mux.Handle("POST /api/dns/logs", s.authed(s.logsRead("dns", s.dnsLogs)))
 	s.mux.Handle("GET /api/endpoints", s.authed(s.endpoints))
 	s.mux.Handle("POST /api/timeline", s.authed(s.timeline))
 	s.mux.Handle("GET /api/policies", s.authed(s.policyBoard))

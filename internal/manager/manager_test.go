@@ -62,12 +62,13 @@ func newTest(t *testing.T, prom *url.URL) (http.Handler, *fakeLogs) {
 	t.Helper()
 	logs := &fakeLogs{answer: map[string]string{
 		"/flows/logs": `{"items":[{"action":"deny"}],"after_key":{"k":1},"total_hits":7}`,
+		"/dns/logs":   `{"items":[{"qname":"api.example.test","rcode":"NOERROR"}],"total_hits":1}`,
 		"/flows": `{"items":[
 			{"key":{"action":"allow","reporter":"src","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":20}},
 			{"key":{"action":"deny","reporter":"dst","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":0}}]}`,
 	}}
 	checker := &fakeChecker{users: map[string]string{"admin-token": "admin", "viewer-token": "viewer"},
-		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_ee": true}}
+		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_ee": true, "admin/cluster/dns": true}}
 	assets := fstest.MapFS{"index.html": {Data: []byte("<html>console</html>")}, "assets/app-1234.js": {Data: []byte("js")}}
 	h, err := New(Config{Checker: checker, Logs: logs, Prometheus: prom, Assets: assets})
 	if err != nil {
@@ -325,5 +326,44 @@ func TestTimeline(t *testing.T) {
 	}
 	if w := do(h, "POST", "/api/timeline", "viewer-token", `{}`); w.Code != 403 || !strings.Contains(w.Body.String(), "audit_ee") {
 		t.Errorf("timeline without audit access: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestDNSLogs: the DNS tab's reads need the dns log type, a bad filter
+// is a 400 naming the field, and a good one becomes Linseed's selector.
+func TestDNSLogs(t *testing.T) {
+	h, logs := newTest(t, nil)
+	if w := do(h, "POST", "/api/dns/logs", "viewer-token", "{}"); w.Code != 403 || !strings.Contains(w.Body.String(), "may not read dns logs") {
+		t.Errorf("without dns access: %d %s", w.Code, w.Body)
+	}
+	for body, want := range map[string]string{
+		`{"rcode":"no error"}`: `rcode "no error"`,
+		`{"qname":"a b"}`:      `qname "a b"`,
+		`{"namespace":"a/b"}`:  `namespace "a/b"`,
+		`{"action":"allow"}`:   `unknown field "action"`,
+		`{"page_size":2000}`:   "page_size 2000",
+	} {
+		w := do(h, "POST", "/api/dns/logs", "admin-token", body)
+		var e apiError
+		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Error, want) {
+			t.Errorf("%s: %d %s, want 400 with %q", body, w.Code, w.Body, want)
+		}
+	}
+	if len(logs.paths) != 0 {
+		t.Fatalf("refused queries reached Linseed: %v", logs.paths)
+	}
+	w := do(h, "POST", "/api/dns/logs", "admin-token", `{"namespace":"dp","name":"cli","qname":"*.example.test","rcode":"NOERROR","page_size":20}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"qname":"api.example.test"`) {
+		t.Fatalf("a valid query: %d %s", w.Code, w.Body)
+	}
+	if logs.paths[0] != "/dns/logs" {
+		t.Errorf("asked Linseed's %s", logs.paths[0])
+	}
+	p := logs.bodies[0]
+	if sel, want := p["selector"], `client_namespace = "dp" AND client_name_aggr = "cli" AND qname IN {"*.example.test"} AND rcode = "NOERROR"`; sel != want {
+		t.Errorf("selector %q, want %q", sel, want)
+	}
+	if p["max_page_size"] != float64(20) {
+		t.Errorf("page size %v", p["max_page_size"])
 	}
 }

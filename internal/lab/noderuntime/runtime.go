@@ -57,6 +57,9 @@ type Config struct {
 	// server's host:port (relayed into pods) and CAFile its CA, for pods
 	// that run a lab program (Programs).
 	Bin, APIServer, CAFile string
+	// ClusterDNS is the kube-dns Service's address, which client pods
+	// resolve Services through.
+	ClusterDNS netip.Addr
 }
 
 // Runtime is one node's runtime.
@@ -360,7 +363,7 @@ func (r *Runtime) startClient(sb *sandbox, pod *corev1.Pod) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sb.stopClient = cancel
-	go runClient(ctx, r.cfg.Kube, pod.Namespace, sb.pod.NS, targets, every, r.cfg.Log.With("pod", pod.Namespace+"/"+pod.Name))
+	go runClient(ctx, r.cfg.Kube, r.cfg.ClusterDNS, pod.Namespace, sb.pod.NS, targets, every, r.cfg.Log.With("pod", pod.Namespace+"/"+pod.Name))
 }
 
 // SandboxRole is the multihost role of a pod's network namespace (the

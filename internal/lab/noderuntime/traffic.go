@@ -59,14 +59,22 @@ func clientTargets(pod *corev1.Pod) ([]target, time.Duration, error) {
 }
 
 // runClient connects from the pod's network namespace to each target
-// every interval until ctx ends. Refused or dropped connections are
-// expected (policy may deny them) and only logged at debug level.
-func runClient(ctx context.Context, kube kubernetes.Interface, ns, netns string, targets []target, every time.Duration, log *slog.Logger) {
+// every interval until ctx ends. A Service is resolved as a pod's
+// resolver would, through the cluster DNS (dns, if valid) as
+// <service>.<namespace>.svc.cluster.local; while that does not answer,
+// from the API server. Refused or dropped connections are expected
+// (policy may deny them) and only logged at debug level.
+func runClient(ctx context.Context, kube kubernetes.Interface, dns netip.Addr, ns, netns string, targets []target, every time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, t := range targets {
 			addr := t.host
+			if _, err := netip.ParseAddr(addr); err != nil && dns.IsValid() {
+				if as, err := probe.Lookup(netns, dns, t.host+"."+ns+".svc.cluster.local", time.Second); err == nil {
+					addr = as[0].String()
+				}
+			}
 			if _, err := netip.ParseAddr(addr); err != nil {
 				svc, err := kube.CoreV1().Services(ns).Get(ctx, t.host, metav1.GetOptions{})
 				if err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {

@@ -28,6 +28,9 @@ type DNSSnoop struct {
 	Addrs []netip.Addr
 	// Ports are the servers' ports (53 if none).
 	Ports []uint16
+	// Queries marks local workloads' queries to the servers too (to time
+	// the answers: dnsLogsLatency).
+	Queries bool
 }
 
 // dnsChain is the base chain that marks trusted answers; it runs in the
@@ -66,9 +69,11 @@ func dnsSnoopRules(s *DNSSnoop, wl string) []string {
 	mark := fmt.Sprintf("meta mark set meta mark | 0x%08x", s.Mark)
 	var out []string
 	for _, f := range []family{ipv4, ipv6} {
-		head := fmt.Sprintf("oifname %s meta nfproto %s ct direction reply meta l4proto udp th sport %s ct reply %s", wl, f.nfproto, anonSet(ps), f.saddr)
-		for _, id := range s.Sets {
-			out = append(out, fmt.Sprintf("%s @%s %s", head, setName(id, f.v6), mark))
+		heads := []string{fmt.Sprintf("oifname %s meta nfproto %s ct direction reply meta l4proto udp th sport %s ct reply %s", wl, f.nfproto, anonSet(ps), f.saddr)}
+		if s.Queries {
+			// The conntrack reply source is the server also for a query,
+			// before or after its destination was translated.
+			heads = append(heads, fmt.Sprintf("iifname %s meta nfproto %s ct direction original meta l4proto udp th dport %s ct reply %s", wl, f.nfproto, anonSet(ps), f.saddr))
 		}
 		var addrs []string
 		for _, a := range s.Addrs {
@@ -76,9 +81,14 @@ func dnsSnoopRules(s *DNSSnoop, wl string) []string {
 				addrs = append(addrs, a.Unmap().String())
 			}
 		}
-		if len(addrs) > 0 {
-			slices.Sort(addrs)
-			out = append(out, fmt.Sprintf("%s %s %s", head, anonSet(addrs), mark))
+		slices.Sort(addrs)
+		for _, head := range heads {
+			for _, id := range s.Sets {
+				out = append(out, fmt.Sprintf("%s @%s %s", head, setName(id, f.v6), mark))
+			}
+			if len(addrs) > 0 {
+				out = append(out, fmt.Sprintf("%s %s %s", head, anonSet(addrs), mark))
+			}
 		}
 	}
 	return out

@@ -54,11 +54,12 @@ type Record struct {
 	QClass          string            `json:"qclass"`
 	RCode           string            `json:"rcode"`
 	RRSets          []RRSet           `json:"rrsets"`
-	// Latency is not measured yet (it needs the queries too): the count
-	// is 0 and mean and max are null.
+	// Latency (ns) over the answers whose query was seen
+	// (dnsLogsLatency); mean and max are null when none was.
 	LatencyCount int    `json:"latency_count"`
 	LatencyMean  *int64 `json:"latency_mean"`
 	LatencyMax   *int64 `json:"latency_max"`
+	latencySum   int64
 	Host         string `json:"host"`
 }
 
@@ -130,14 +131,30 @@ func (c *Collector) Add(r dnssnoop.Response) {
 	key := c.key(&rec)
 	if old, ok := c.records[key]; ok {
 		old.Count++
+		old.addLatency(r.Latency)
 		return
 	}
 	if c.cfg.PerNodeLimit > 0 && len(c.records) >= c.cfg.PerNodeLimit {
 		c.unlogged++
 		return
 	}
+	rec.addLatency(r.Latency)
 	c.records[key] = &rec
 	c.order = append(c.order, key)
+}
+
+func (r *Record) addLatency(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ns := d.Nanoseconds()
+	r.LatencyCount++
+	r.latencySum += ns
+	mean := r.latencySum / int64(r.LatencyCount)
+	r.LatencyMean = &mean
+	if r.LatencyMax == nil || ns > *r.LatencyMax {
+		r.LatencyMax = &ns
+	}
 }
 
 // key is what a record aggregates over.

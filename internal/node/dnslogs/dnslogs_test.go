@@ -111,3 +111,16 @@ func TestUnknownClient(t *testing.T) {
 		t.Errorf("an address no endpoint holds: %+v", r)
 	}
 }
+
+func TestLatency(t *testing.T) {
+	c := New(Config{AggregationKind: 1}, eps, t0)
+	for _, ms := range []int{2, 4, 0} { // the last one's query was not seen
+		a := answer(cliA, "api.example.test", "NOERROR", "192.0.2.1")
+		a.Latency = time.Duration(ms) * time.Millisecond
+		c.Add(a)
+	}
+	r := c.Flush(t0)[0]
+	if r.Count != 3 || r.LatencyCount != 2 || r.LatencyMean == nil || *r.LatencyMean != 3e6 || r.LatencyMax == nil || *r.LatencyMax != 4e6 {
+		t.Errorf("count %d, latency count %d mean %v max %v; want 3, 2, 3ms, 4ms", r.Count, r.LatencyCount, r.LatencyMean, r.LatencyMax)
+	}
+}

@@ -47,6 +47,9 @@ type Config struct {
 	MaxDelay time.Duration
 	// Observe, if set, hears every answer read (DNS logs).
 	Observe func(r dnssnoop.Response, at time.Time)
+	// Latency times answers against their queries, which the dataplane
+	// then queues too (released at once).
+	Latency bool
 	Log     *slog.Logger
 	// Metrics registers the reader's metrics (nil: none).
 	Metrics prometheus.Registerer
@@ -142,7 +145,15 @@ func Run(ctx context.Context, c Config, l Learner) error {
 			c.Log.Warn("releasing a DNS answer", "err", err)
 		}
 	}
+	queries := newPending(maxPending)
 	return q.Run(ctx, func(p nfqueue.Packet) {
+		if dnssnoop.IsQuery(p.Payload) {
+			release(p.ID)
+			if qr, err := dnssnoop.ParseQuery(p.Payload); err == nil && c.Latency {
+				queries.add(qr, p.At)
+			}
+			return
+		}
 		r, err := dnssnoop.ParsePacket(p.Payload)
 		if err != nil {
 			release(p.ID)
@@ -151,6 +162,9 @@ func Run(ctx context.Context, c Config, l Learner) error {
 				c.Log.Debug("a DNS answer that does not parse", "err", err)
 			}
 			return
+		}
+		if at, ok := queries.take(r.Client, r.ClientPort, r.ID); ok {
+			r.Latency = p.At.Sub(at)
 		}
 		if p.ReplySrc.IsValid() {
 			r.Server = p.ReplySrc // the DNS pod, not the ClusterIP its answer came back from
@@ -187,4 +201,52 @@ func Run(ctx context.Context, c Config, l Learner) error {
 			}
 		}()
 	})
+}
+
+// maxPending bounds the queries awaiting their answers.
+const maxPending = 1 << 16
+
+// pending are the queries seen, by client, port and ID, until their
+// answer comes (or they are pushed out, oldest first). It is used by the
+// queue's reader alone.
+type pending struct {
+	at    map[queryKey]time.Time
+	order []queryKey
+	max   int
+}
+
+type queryKey struct {
+	client netip.Addr
+	port   uint16
+	id     uint16
+}
+
+func newPending(max int) *pending { return &pending{at: map[queryKey]time.Time{}, max: max} }
+
+func (p *pending) add(q dnssnoop.Query, at time.Time) {
+	k := queryKey{q.Client.Unmap(), q.ClientPort, q.ID}
+	if _, ok := p.at[k]; !ok {
+		p.order = append(p.order, k)
+	}
+	p.at[k] = at
+	for len(p.at) > p.max {
+		delete(p.at, p.order[0])
+		p.order = p.order[1:]
+	}
+	if len(p.order) > 2*p.max { // answered keys left in order
+		live := p.order[:0]
+		for _, k := range p.order {
+			if _, ok := p.at[k]; ok {
+				live = append(live, k)
+			}
+		}
+		p.order = live
+	}
+}
+
+func (p *pending) take(client netip.Addr, port, id uint16) (time.Time, bool) {
+	k := queryKey{client.Unmap(), port, id}
+	at, ok := p.at[k]
+	delete(p.at, k)
+	return at, ok
 }

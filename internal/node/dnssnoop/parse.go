@@ -32,6 +32,9 @@ type Response struct {
 	// the cache; RRSets every answer record, for DNS logs.
 	Records []dnscache.Record
 	RRSets  []RRSet
+	// Latency is how long the server took, when the query was seen
+	// (0 if not).
+	Latency time.Duration
 }
 
 // RRSet is the answer records of one name, type and class, as DNS logs
@@ -47,40 +50,81 @@ var ErrNotDNS = errors.New("not a UDP DNS response")
 // ParsePacket parses an IPv4 or IPv6 packet carrying a UDP DNS response.
 func ParsePacket(pkt []byte) (Response, error) {
 	var r Response
+	src, dst, sport, dport, payload, err := udpOf(pkt)
+	if err != nil {
+		return r, err
+	}
+	r.Server, r.Client, r.ServerPort, r.ClientPort = src, dst, sport, dport
+	return r, r.parseMessage(payload)
+}
+
+// Query is a DNS query on its way to a server: what is needed to match
+// its answer (and time it).
+type Query struct {
+	Client, Server         netip.Addr
+	ClientPort, ServerPort uint16
+	ID                     uint16
+}
+
+// ErrNotQuery is a packet that is not a UDP DNS query.
+var ErrNotQuery = errors.New("not a UDP DNS query")
+
+// ParseQuery reads the ends and the ID of an IPv4 or IPv6 packet carrying
+// a UDP DNS query; the question is not parsed.
+func ParseQuery(pkt []byte) (Query, error) {
+	src, dst, sport, dport, payload, err := udpOf(pkt)
+	if err != nil {
+		return Query{}, fmt.Errorf("%w: %v", ErrNotQuery, err)
+	}
+	if len(payload) < 12 || payload[2]&0x80 != 0 {
+		return Query{}, fmt.Errorf("%w: no DNS query header", ErrNotQuery)
+	}
+	return Query{Client: src, Server: dst, ClientPort: sport, ServerPort: dport, ID: binary.BigEndian.Uint16(payload)}, nil
+}
+
+// IsQuery tells a DNS query (QR clear) from an answer, from a packet's
+// UDP payload, without parsing the message.
+func IsQuery(pkt []byte) bool {
+	_, _, _, _, payload, err := udpOf(pkt)
+	return err == nil && len(payload) >= 12 && payload[2]&0x80 == 0
+}
+
+// udpOf reads an IPv4 or IPv6 packet's UDP header.
+func udpOf(pkt []byte) (src, dst netip.Addr, sport, dport uint16, payload []byte, err error) {
 	var udp []byte
 	switch {
 	case len(pkt) >= 20 && pkt[0]>>4 == 4:
 		ihl := int(pkt[0]&0x0f) * 4
 		if ihl < 20 || len(pkt) < ihl+8 {
-			return r, fmt.Errorf("%w: a truncated IPv4 header", ErrNotDNS)
+			return src, dst, 0, 0, nil, fmt.Errorf("%w: a truncated IPv4 header", ErrNotDNS)
 		}
 		if pkt[9] != 17 {
-			return r, fmt.Errorf("%w: IP protocol %d", ErrNotDNS, pkt[9])
+			return src, dst, 0, 0, nil, fmt.Errorf("%w: IP protocol %d", ErrNotDNS, pkt[9])
 		}
 		if binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 {
-			return r, fmt.Errorf("%w: an IPv4 fragment", ErrNotDNS)
+			return src, dst, 0, 0, nil, fmt.Errorf("%w: an IPv4 fragment", ErrNotDNS)
 		}
-		r.Server, r.Client = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
+		src, dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
 		udp = pkt[ihl:]
 	case len(pkt) >= 40 && pkt[0]>>4 == 6:
-		// Extension headers are not followed: a DNS answer has none.
+		// Extension headers are not followed: a DNS packet has none.
 		if pkt[6] != 17 {
-			return r, fmt.Errorf("%w: next header %d", ErrNotDNS, pkt[6])
+			return src, dst, 0, 0, nil, fmt.Errorf("%w: next header %d", ErrNotDNS, pkt[6])
 		}
-		r.Server, r.Client = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
+		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
 		udp = pkt[40:]
 	default:
-		return r, fmt.Errorf("%w: not an IP packet", ErrNotDNS)
+		return src, dst, 0, 0, nil, fmt.Errorf("%w: not an IP packet", ErrNotDNS)
 	}
 	if len(udp) < 8 {
-		return r, fmt.Errorf("%w: a truncated UDP header", ErrNotDNS)
+		return src, dst, 0, 0, nil, fmt.Errorf("%w: a truncated UDP header", ErrNotDNS)
 	}
-	r.ServerPort, r.ClientPort = binary.BigEndian.Uint16(udp[0:2]), binary.BigEndian.Uint16(udp[2:4])
+	sport, dport = binary.BigEndian.Uint16(udp[0:2]), binary.BigEndian.Uint16(udp[2:4])
 	n := int(binary.BigEndian.Uint16(udp[4:6]))
 	if n < 8 || n > len(udp) {
-		return r, fmt.Errorf("%w: UDP length %d of %d bytes", ErrNotDNS, n, len(udp))
+		return src, dst, 0, 0, nil, fmt.Errorf("%w: UDP length %d of %d bytes", ErrNotDNS, n, len(udp))
 	}
-	return r, r.parseMessage(udp[8:n])
+	return src, dst, sport, dport, udp[8:n], nil
 }
 
 // ParseMessage parses a DNS message (a UDP payload, or a TCP one without

@@ -121,3 +121,21 @@ func FuzzParsePacket(f *testing.F) {
 		_, _ = ParsePacket(pkt) // never panics
 	})
 }
+
+func TestParseQuery(t *testing.T) {
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.test.", dns.TypeA)
+	q.Id = 4242
+	query, _ := q.Pack()
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	got, err := ParseQuery(udp(cli, srv, 40000, 53, query))
+	if err != nil || got != (Query{Client: cli, Server: srv, ClientPort: 40000, ServerPort: 53, ID: 4242}) {
+		t.Errorf("query: %+v, %v", got, err)
+	}
+	if !IsQuery(udp(cli, srv, 40000, 53, query)) || IsQuery(udp(srv, cli, 53, 40000, answer(t))) {
+		t.Error("IsQuery tells queries from answers wrongly")
+	}
+	if _, err := ParseQuery(udp(srv, cli, 53, 40000, answer(t))); !errors.Is(err, ErrNotQuery) {
+		t.Errorf("an answer as a query: %v", err)
+	}
+}

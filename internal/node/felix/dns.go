@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/dnscache"
 	"github.com/calicong/calico/internal/node/dataplane"
 	"github.com/calicong/calico/internal/node/dnssnoop"
@@ -100,6 +101,14 @@ func TrustedDNS(servers []string) (services []string, addrs []netip.Addr, ports 
 	return services, addrs, ports, nil
 }
 
+// DNSLatency tells whether DNS logs time answers against their queries
+// (dnsLogsFileEnabled and dnsLogsLatency, both on by default): the
+// queries are then read too.
+func DNSLatency(s v3.FelixConfigurationSpec) bool {
+	on := func(b *bool) bool { return b == nil || *b }
+	return on(s.DNSLogsFileEnabled) && on(s.DNSLogsLatency)
+}
+
 // setUpDNS prepares domain-based policy when the configuration asks for
 // it (Config.DNSMark): the trusted servers' sets in the graph, and the
 // dataplane's marking of their answers.
@@ -115,7 +124,7 @@ func (f *Felix) setUpDNS() error {
 	if err != nil {
 		return err
 	}
-	snoop := &dataplane.DNSSnoop{Mark: f.cfg.DNSMark, Addrs: addrs, Ports: ports}
+	snoop := &dataplane.DNSSnoop{Mark: f.cfg.DNSMark, Addrs: addrs, Ports: ports, Queries: DNSLatency(f.cfg.Felix.Spec)}
 	for _, s := range svcs {
 		ns, name, _ := strings.Cut(s, "/")
 		snoop.Sets = append(snoop.Sets, f.graph.ServiceAddressSet(ns, name))

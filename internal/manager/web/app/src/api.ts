@@ -83,6 +83,7 @@ export interface FlowLog {
   dest_ip?: string | null;
   dest_port?: number | null;
   dest_service_name?: string | null;
+  dest_domains?: string[] | null;
   bytes_in: number;
   bytes_out: number;
   packets_in: number;
@@ -99,6 +100,46 @@ export interface FlowPage {
 }
 
 export const flowLogs = (q: FlowQuery) => call<FlowPage>("POST", "/api/flows/logs", q);
+
+export interface DNSQuery {
+  from?: string;
+  to?: string;
+  namespace?: string;
+  name?: string;
+  qname?: string;
+  rcode?: string;
+  page_size?: number;
+  after_key?: Record<string, unknown> | null;
+}
+
+export interface DNSLog {
+  start_time: string;
+  end_time: string;
+  type: string;
+  count: number;
+  client_ip?: string | null;
+  client_name: string;
+  client_name_aggr: string;
+  client_namespace: string;
+  servers?: { name: string; namespace: string; ip: string }[] | null;
+  qname: string;
+  qtype: string;
+  qclass: string;
+  rcode: string;
+  rrsets?: { name: string; type: string; class: string; rdata: string[] }[] | null;
+  latency_count: number;
+  latency_mean?: number | null;
+  latency_max?: number | null;
+  host?: string;
+}
+
+export interface DNSPage {
+  items: DNSLog[];
+  after_key: Record<string, unknown> | null;
+  total_hits: number;
+}
+
+export const dnsLogs = (q: DNSQuery) => call<DNSPage>("POST", "/api/dns/logs", q);
 
 export interface GraphNode {
   id: string;

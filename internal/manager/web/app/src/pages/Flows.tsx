@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { flowLogs, type FlowLog, type FlowQuery, type Whoami } from "../api";
 import { setParams, timeRange, useLocation } from "../route";
 import { bytes, deciding, Empty, endpointLabel, ErrorNote, NoFlowAccess, ruleLabel, time, Verdict } from "../flows";
+import { DNSLogs } from "./DNS";
 
 const filters = ["namespace", "name", "action", "policy", "port", "reporter"] as const;
 const pageSize = 100;
@@ -33,8 +34,34 @@ const columns: { key: string; label: string; sort?: string }[] = [
   { key: "bytes", label: "Bytes", sort: "bytes_out" },
 ];
 
+/** The flows view: flow logs, or (view=dns) the DNS logs. */
 export function Flows({ me }: { me: Whoami }) {
   const url = useLocation();
+  const dns = url.searchParams.get("view") === "dns";
+  return (
+    <section aria-labelledby="flows-title">
+      <div className="page-head">
+        <h1 id="flows-title">{dns ? "DNS" : "Flows"}</h1>
+        <div role="group" aria-label="Which logs" className="segmented">
+          {(["flows", "dns"] as const).map((v) => (
+            <button
+              key={v}
+              type="button"
+              className={(v === "dns") === dns ? "" : "ghost"}
+              aria-pressed={(v === "dns") === dns}
+              onClick={() => setParams({ view: v === "dns" ? "dns" : undefined })}
+            >
+              {v === "dns" ? "DNS" : "Flows"}
+            </button>
+          ))}
+        </div>
+      </div>
+      {dns ? <DNSLogs me={me} url={url} /> : <FlowLogs me={me} url={url} />}
+    </section>
+  );
+}
+
+function FlowLogs({ me, url }: { me: Whoami; url: URL }) {
   const q = queryOf(url);
   const key = JSON.stringify({ ...q, from: undefined, to: undefined, range: url.searchParams.get("range") });
   // Pages already seen, by their after_key, so Previous needs no refetch of keys.
@@ -81,14 +108,13 @@ export function Flows({ me }: { me: Whoami }) {
   };
 
   return (
-    <section aria-labelledby="flows-title">
-      <div className="page-head">
-        <h1 id="flows-title">Flows</h1>
+    <>
+      <div className="actions-row">
+        <FilterBar url={url} />
         <button type="button" className="ghost" onClick={() => exportCSV().catch((e) => setError(e.message))}>
           Export CSV
         </button>
       </div>
-      <FilterBar url={url} />
       {error && <ErrorNote error={error} />}
       {items === null && !error && <p className="muted">Loading flows…</p>}
       {items !== null && items.length === 0 && (
@@ -100,7 +126,8 @@ export function Flows({ me }: { me: Whoami }) {
       {items !== null && items.length > 0 && (
         <>
           <p className="muted small" aria-live="polite">
-            {total} flow logs match; showing {keys.length > 1 ? `page ${keys.length}` : "the newest"} {items.length}.
+            {total === 1 ? "1 flow log matches" : `${total} flow logs match`}; showing {keys.length > 1 ? `page ${keys.length}` : "the newest"}{" "}
+            {items.length}.
           </p>
           <div className="table-wrap">
             <table className="flows" aria-label="Flow logs">
@@ -144,7 +171,7 @@ export function Flows({ me }: { me: Whoami }) {
           </div>
         </>
       )}
-    </section>
+    </>
   );
 }
 
@@ -170,6 +197,7 @@ function FlowRow({ f, open, onToggle }: { f: FlowLog; open: boolean; onToggle: (
         <td>
           {endpointLabel(f.dest_type, f.dest_namespace, f.dest_name_aggr)}
           {f.dest_service_name && f.dest_service_name !== "-" ? <span className="muted"> (svc {f.dest_service_name})</span> : null}
+          {f.dest_domains?.length ? <span className="muted"> ({f.dest_domains.join(", ")})</span> : null}
         </td>
         <td>
           {f.proto}/{f.dest_port ?? "-"}
