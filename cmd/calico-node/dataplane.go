@@ -29,7 +29,9 @@ func newDataplane(fc *felixconfig.Config, node string, repairs *felix.Repairs, l
 	dpCfg := felix.DataplaneConfig(fc, log)
 	dpCfg.NodeName = node
 	dpCfg.Repaired = repairs.Record
-	dp, err := dataplane.New(dpCfg, nft.Runner{}, rm)
+	// Changes that are only set members (a DNS answer's addresses, a pod's)
+	// are written over netlink, without starting nft.
+	dp, err := dataplane.New(dpCfg, nft.Runner{Elements: &nft.NetlinkElements{}}, rm)
 	if err != nil {
 		return nil, nil, err
 	}

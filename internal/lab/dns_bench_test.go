@@ -17,6 +17,7 @@ import (
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/lab/probe"
+	"github.com/calicong/calico/internal/node/felix"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -116,8 +117,8 @@ func BenchmarkLabDNS(b *testing.B) {
 		holdSum, holdN := metric("felix_dns_answer_hold_seconds_sum"), metric("felix_dns_answer_hold_seconds_count")
 		updSum, updN := metric("felix_dns_set_update_time_seconds_sum"), metric("felix_dns_set_update_time_seconds_count")
 		run("", "calico-lab", "--state-dir="+cfg.StateDir, "exec", "node-2", "--", "iptables", "-t", "mangle", "-D", "FORWARD",
-			"-m", "mark", "--mark", "0x80000/0x80000", "-m", "comment", "--comment", "calico-node: DNS answers for domain policy",
-			"-j", "NFQUEUE", "--queue-num", "101", "--queue-bypass")
+			"-m", "mark", "--mark", fmt.Sprintf("0x%x/0x%x", felix.DNSMark, felix.DNSMark), "-m", "comment", "--comment", "calico-node: DNS answers for domain policy",
+			"-j", "NFQUEUE", "--queue-num", fmt.Sprint(felix.DNSQueue), "--queue-bypass")
 		off := measure(lookups)
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 		p := func(lat []time.Duration, q int) time.Duration { return lat[len(lat)*q/100] }

@@ -118,6 +118,13 @@ type NFT interface {
 	Read(ctx context.Context, family, table string) (*nft.Kernel, error)
 }
 
+// ElementWriter writes changes that are only set elements without a
+// script (nft.Runner with Elements); nft.ErrElementsUnsupported sends
+// them to the script.
+type ElementWriter interface {
+	ApplyElements(t *nft.Table, add, del map[string][]string) error
+}
+
 // Routes programs workload routes and interface settings.
 type Routes interface {
 	SetWorkload(iface string, nets []string)
@@ -609,6 +616,16 @@ func (d *Dataplane) Apply(ctx context.Context) error {
 		d.started = true
 	}
 	d.syncPools()
+	if add, del, only := d.table.ElementChanges(); only {
+		// Set members alone: written without a script where the NFT can.
+		if ew, ok := d.nft.(ElementWriter); ok {
+			if err := ew.ApplyElements(d.table, add, del); err == nil {
+				d.table.Committed()
+			} else if !errors.Is(err, nft.ErrElementsUnsupported) {
+				d.cfg.Log.Warn("writing set elements over netlink failed; writing a script instead", "err", err)
+			}
+		}
+	}
 	if d.table.Dirty() {
 		script := d.table.Script()
 		if err := d.nft.Apply(ctx, script); err != nil {

@@ -100,7 +100,8 @@ func newTestNode(t testing.TB, dpcfg Config) *testNode {
 	run(t, "ip", "-n", n.node, "-6", "route", "add", "default", "via", "fd00:100::2")
 	sysctl(t, n.node, "net/ipv6/conf/all/forwarding", "1")
 
-	n.runner = nft.Runner{Prefix: netnstest.Exec(n.node)}
+	// Element-only changes go over netlink, as calico-node writes them.
+	n.runner = nft.Runner{Prefix: netnstest.Exec(n.node), Elements: &nft.NetlinkElements{NetNS: n.node}}
 	n.routes = newRoutes(t, n.node)
 	dp, err := New(dpcfg, n.runner, n.routes)
 	if err != nil {

@@ -117,7 +117,10 @@ func (c *Collector) Add(r dnssnoop.Response) {
 	} else {
 		rec.ClientName = "-"
 	}
-	srv := Server{Name: "-", NameAggr: "-", Namespace: "-", IP: r.Server.String()}
+	srv := Server{Name: "-", NameAggr: "pvt", Namespace: "-", IP: r.Server.String()}
+	if !r.Server.IsPrivate() {
+		srv.NameAggr = "pub"
+	}
 	if ep, ok := c.endpoints.Lookup(r.Server); ok {
 		srv.Name, srv.NameAggr, srv.Namespace = ep.Name, aggr(ep), dash(ep.Namespace)
 		if c.cfg.IncludeLabels {

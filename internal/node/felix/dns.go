@@ -21,8 +21,9 @@ import (
 // for domain-based policy, unless IptablesMarkMask has a fourth bit.
 const DNSMark = 0x80000
 
-// DNSQueue is the NFQUEUE number the answers are queued to.
-const DNSQueue = 101
+// DNSQueue is the NFQUEUE number the answers are queued to (Calico
+// Enterprise's).
+const DNSQueue = 100
 
 // dnsState is Felix's part of domain-based policy (docs/dns-policy.md):
 // the names the node learned from trusted servers' answers, and the

@@ -136,7 +136,7 @@ func TestFromAPIServerToPackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := nft.Runner{Prefix: netnstest.Exec(nodeNS)}
+	runner := nft.Runner{Prefix: netnstest.Exec(nodeNS), Elements: &nft.NetlinkElements{NetNS: nodeNS}}
 	dp, err := dataplane.New(felix.DataplaneConfig(fc, log), runner, rm)
 	if err != nil {
 		t.Fatal(err)

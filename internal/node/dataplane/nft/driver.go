@@ -13,6 +13,19 @@ import (
 type Runner struct {
 	Binary string // default "nft"
 	Prefix []string
+	// Elements, if set, writes changes that are only set elements over
+	// netlink instead (ApplyElements), in the namespace Prefix enters.
+	Elements *NetlinkElements
+}
+
+// ApplyElements writes element changes without a script when Elements
+// is set; otherwise, or for changes it cannot write, it returns
+// ErrElementsUnsupported.
+func (r Runner) ApplyElements(t *Table, add, del map[string][]string) error {
+	if r.Elements == nil {
+		return ErrElementsUnsupported
+	}
+	return r.Elements.Apply(t.Family(), t.Name(), t.SetDecl, add, del)
 }
 
 func (r Runner) command(ctx context.Context, args ...string) *exec.Cmd {

@@ -737,3 +737,35 @@ func writeElements(b *strings.Builder, verb, tbl, name string, elems []string) {
 		elems = elems[n:]
 	}
 }
+
+// ElementChanges returns the pending changes when they are nothing but
+// elements added to and deleted from sets the kernel has (a DNS
+// answer's addresses, a pod's address): those can be written without a
+// script (NetlinkElements). ok is false when anything else is pending,
+// or nothing is.
+func (t *Table) ElementChanges() (add, del map[string][]string, ok bool) {
+	if t.full || len(t.dirtyChains)+len(t.newSets)+len(t.deletedSets)+len(t.newMaps)+len(t.deletedMaps)+len(t.dirtyKeys)+
+		len(t.resetSets)+len(t.resetMaps)+len(t.staleChains)+len(t.staleSets)+len(t.staleMaps) > 0 {
+		return nil, nil, false
+	}
+	collect := func(m map[string]map[string]struct{}) map[string][]string {
+		out := map[string][]string{}
+		for name, elems := range m {
+			if len(elems) > 0 {
+				out[name] = slices.Sorted(maps.Keys(elems))
+			}
+		}
+		return out
+	}
+	add, del = collect(t.addedElems), collect(t.deletedElems)
+	return add, del, len(add)+len(del) > 0
+}
+
+// SetDecl is a desired set's declaration.
+func (t *Table) SetDecl(name string) (typ string, interval, ok bool) {
+	s := t.sets[name]
+	if s == nil {
+		return "", false, false
+	}
+	return s.Type, s.Interval, true
+}
