@@ -233,7 +233,14 @@ func TestConsole(t *testing.T) {
 	}
 
 	// The DNS tab: the demo's frontends resolve the backend's Service
-	// through kube-dns, and their node logs the answers.
+	// through kube-dns, and their node logs the answers (the page reads
+	// them once, so first wait until the log store has one).
+	poll.Until(t, 90*time.Second, "a demo lookup in the log store", func() bool {
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		return api.post(env["MANAGER_TOKEN"], "/api/dns/logs", `{"namespace":"demo","qname":"backend.*"}`, &page) == 200 && len(page.Items) > 0
+	})
 	do("the DNS tab", chromedp.Navigate(env["MANAGER_URL"]+"/flows?view=dns&range=15m&namespace=demo&qname=backend.*"),
 		chromedp.WaitVisible(chromedp.Search(`//table[@aria-label="DNS logs"]//td[contains(., "backend.demo.svc.cluster.local")]`)), shot("flows-dns"))
 	if dns := text(`table[aria-label="DNS logs"] tbody tr`); !strings.Contains(dns, "demo/frontend-") || !strings.Contains(dns, "NOERROR") ||
