@@ -39,8 +39,9 @@ const (
 //   - the values the CRD schemas default (BGPConfiguration logSeverityScreen and
 //     serviceLoadBalancerAggregation, FelixConfiguration nftablesMode,
 //     KubeControllersConfiguration healthChecks and controller settings,
-//     IPAMConfiguration autoAllocateBlocks), so that an object defaulted here is
-//     what the API server would store.
+//     IPAMConfiguration autoAllocateBlocks, GlobalThreatFeed content IPSet and
+//     mode Enabled, GlobalAlert and GlobalAlertTemplate type RuleBased), so
+//     that an object defaulted here is what the API server would store.
 func Default(obj runtime.Object) {
 	defaultTypeMeta(obj)
 	switch o := obj.(type) {
@@ -89,6 +90,21 @@ func Default(obj runtime.Object) {
 			t := true
 			o.Spec.AutoAllocateBlocks = &t
 		}
+	case *GlobalThreatFeed:
+		if o.Spec.Content == "" {
+			o.Spec.Content = ThreatFeedContentIPSet
+		}
+		if o.Spec.Mode == "" {
+			o.Spec.Mode = ThreatFeedModeEnabled
+		}
+	case *GlobalAlert:
+		if o.Spec.Type == "" {
+			o.Spec.Type = "RuleBased"
+		}
+	case *GlobalAlertTemplate:
+		if o.Spec.Type == "" {
+			o.Spec.Type = "RuleBased"
+		}
 	default:
 		defaultListItems(obj)
 	}
@@ -128,6 +144,12 @@ func defaultListItems(obj runtime.Object) {
 	case *KubeControllersConfigurationList:
 		each(l.Items, Default)
 	case *IPAMConfigurationList:
+		each(l.Items, Default)
+	case *GlobalThreatFeedList:
+		each(l.Items, Default)
+	case *GlobalAlertList:
+		each(l.Items, Default)
+	case *GlobalAlertTemplateList:
 		each(l.Items, Default)
 	}
 }

@@ -26,8 +26,8 @@ type NetworkSetSpec struct {
 	// +optional
 	Nets []string `json:"nets,omitempty"`
 
-	// AllowedEgressDomains are domain names (exact, or with one "*"
-	// standing for one or more labels) whose resolved addresses count as
+	// AllowedEgressDomains are domain names (exact, or "*." and a name:
+	// one or more labels, then that name) whose resolved addresses count as
 	// the set's, for the destination of egress Allow rules only.
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MaxLength=253
@@ -67,8 +67,8 @@ type GlobalNetworkSetSpec struct {
 	// +optional
 	Nets []string `json:"nets,omitempty"`
 
-	// AllowedEgressDomains are domain names (exact, or with one "*"
-	// standing for one or more labels) whose resolved addresses count as
+	// AllowedEgressDomains are domain names (exact, or "*." and a name:
+	// one or more labels, then that name) whose resolved addresses count as
 	// the set's, for the destination of egress Allow rules only.
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MaxLength=253

@@ -217,8 +217,8 @@ type EntityRule struct {
 	ServiceAccounts *ServiceAccountMatch `json:"serviceAccounts,omitempty"`
 
 	// Domains matches the addresses these domain names resolved to, as
-	// answers from trusted DNS servers gave them: exact names, or names
-	// with one "*" standing for one or more labels ("*.example.com").
+	// answers from trusted DNS servers gave them: exact names, or a
+	// leading "*." standing for one or more labels ("*.example.com").
 	// Only in the destination of an egress Allow rule.
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=253

@@ -196,6 +196,21 @@ var kinds = []KindInfo{
 	{Kind: "Node", Plural: "nodes", Singular: "node",
 		Aliases: []string{"node", "nodes", "no", "nos"},
 		newObj:  func() Object { return &Node{} }, newList: func() ListObject { return &NodeList{} }},
+	{Kind: "GlobalThreatFeed", Plural: "globalthreatfeeds", Singular: "globalthreatfeed", Stored: true,
+		Aliases: []string{"globalthreatfeed", "globalthreatfeeds", "threatfeed", "threatfeeds", "gtf"},
+		newObj:  func() Object { return &GlobalThreatFeed{} }, newList: func() ListObject { return &GlobalThreatFeedList{} }},
+	{Kind: "GlobalAlert", Plural: "globalalerts", Singular: "globalalert", Stored: true,
+		Aliases: []string{"globalalert", "globalalerts", "alert", "alerts", "ga"},
+		newObj:  func() Object { return &GlobalAlert{} }, newList: func() ListObject { return &GlobalAlertList{} }},
+	{Kind: "GlobalAlertTemplate", Plural: "globalalerttemplates", Singular: "globalalerttemplate", Stored: true,
+		Aliases: []string{"globalalerttemplate", "globalalerttemplates", "alerttemplate", "alerttemplates"},
+		newObj:  func() Object { return &GlobalAlertTemplate{} }, newList: func() ListObject { return &GlobalAlertTemplateList{} }},
+	{Kind: "AlertException", Plural: "alertexceptions", Singular: "alertexception", Stored: true,
+		Aliases: []string{"alertexception", "alertexceptions"},
+		newObj:  func() Object { return &AlertException{} }, newList: func() ListObject { return &AlertExceptionList{} }},
+	{Kind: "SecurityEventWebhook", Plural: "securityeventwebhooks", Singular: "securityeventwebhook", Stored: true,
+		Aliases: []string{"securityeventwebhook", "securityeventwebhooks"},
+		newObj:  func() Object { return &SecurityEventWebhook{} }, newList: func() ListObject { return &SecurityEventWebhookList{} }},
 }
 
 // Kinds returns every kind of the package, stored or synthesised, in a stable

@@ -91,6 +91,16 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateWorkloadEndpoint(o)
 	case *v3.Node:
 		return validateNode(o)
+	case *v3.GlobalThreatFeed:
+		return validateGlobalThreatFeed(o)
+	case *v3.GlobalAlert:
+		return validateGlobalAlert(o)
+	case *v3.GlobalAlertTemplate:
+		return validateGlobalAlertTemplate(o)
+	case *v3.AlertException:
+		return validateAlertException(o)
+	case *v3.SecurityEventWebhook:
+		return validateSecurityEventWebhook(o)
 	}
 	if l, ok := obj.(v3.ListObject); ok {
 		if items, ok := listItems(l); ok {
@@ -240,6 +250,26 @@ func listItems(l v3.ListObject) ([]runtime.Object, bool) {
 			add(&x.Items[i])
 		}
 	case *v3.FelixConfigurationList:
+		for i := range x.Items {
+			add(&x.Items[i])
+		}
+	case *v3.GlobalThreatFeedList:
+		for i := range x.Items {
+			add(&x.Items[i])
+		}
+	case *v3.GlobalAlertList:
+		for i := range x.Items {
+			add(&x.Items[i])
+		}
+	case *v3.GlobalAlertTemplateList:
+		for i := range x.Items {
+			add(&x.Items[i])
+		}
+	case *v3.AlertExceptionList:
+		for i := range x.Items {
+			add(&x.Items[i])
+		}
+	case *v3.SecurityEventWebhookList:
 		for i := range x.Items {
 			add(&x.Items[i])
 		}
