@@ -81,7 +81,7 @@ type Pull struct {
 	// Period between pulls: at least 5m. [Default: 24h]
 	// +optional
 	Period *metav1.Duration `json:"period,omitempty"`
-	HTTP   *HTTPPull `json:"http"`
+	HTTP   *HTTPPull        `json:"http"`
 }
 
 // HTTPPull fetches a feed over HTTP(S).

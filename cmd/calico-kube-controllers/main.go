@@ -23,26 +23,22 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
 	"github.com/calicong/calico/internal/kubecontrollers/ipamgc"
 	"github.com/calicong/calico/internal/kubecontrollers/kcconfig"
+	"github.com/calicong/calico/internal/leader"
 )
 
 func main() { os.Exit(run()) }
@@ -94,26 +90,7 @@ func run() int {
 	go follow.informer.Run(ctx.Done())
 
 	// One replica leads; the others wait, ready to take over.
-	host, _ := os.Hostname()
-	id := fmt.Sprintf("%s_%d", host, os.Getpid())
-	lock := &resourcelock.LeaseLock{LeaseMeta: metav1.ObjectMeta{Namespace: *leaseNS, Name: "calico-kube-controllers"},
-		Client: c.Kube.CoordinationV1(), LockConfig: resourcelock.ResourceLockConfig{Identity: id}}
 	agg.Report("controllers", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock: lock, ReleaseOnCancel: true,
-		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				log.Info("leading", "identity", id)
-				follow.lead(ctx, d)
-			},
-			OnStoppedLeading: func() { log.Info("no longer leading", "identity", id) },
-			OnNewLeader: func(l string) {
-				if l != id {
-					log.Info("another replica leads", "leader", l)
-				}
-			},
-		},
-	})
+	leader.Run(ctx, c.Kube, *leaseNS, "calico-kube-controllers", log, func(ctx context.Context) { follow.lead(ctx, d) })
 	return 0
 }

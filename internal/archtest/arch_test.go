@@ -67,6 +67,10 @@ var pure = map[string][]string{
 	"github.com/calicong/calico/internal/node/flowlogs/event":      ioPackages,
 	"github.com/calicong/calico/internal/node/flowlogs/lookup":     ioPackages,
 	"github.com/calicong/calico/internal/node/flowlogs/logfile":    ioPackages,
+	"github.com/calicong/calico/internal/domainname":               ioPackages,
+	"github.com/calicong/calico/internal/dnscache":                 ioPackages,
+	"github.com/calicong/calico/internal/node/dnssnoop":            ioPackages,
+	"github.com/calicong/calico/internal/node/dnslogs":             ioPackages,
 }
 
 var ioPackages = []string{

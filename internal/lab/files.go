@@ -34,6 +34,7 @@ var (
 	typhaIdentity           = serviceAccountIdentity(manifests.TyphaName)
 	apiServerIdentity       = serviceAccountIdentity(manifests.APIServerName)
 	linseedIdentity         = serviceAccountIdentity(manifests.LinseedName)
+	intrusionIdentity       = serviceAccountIdentity(manifests.IntrusionDetectionName)
 	// The Prometheus API service's; Prometheus's own is a certificate
 	// (prometheus.crt), as Prometheus takes no kubeconfig.
 	prometheusServiceIdentity = serviceAccountIdentity(manifests.PrometheusServiceName)
@@ -150,7 +151,7 @@ func generateFiles(cfg Config) error {
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
 	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity,
-		prometheusServiceIdentity, managerIdentity} {
+		prometheusServiceIdentity, managerIdentity, intrusionIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/calicong/calico/internal/lab/multihost"
+	"github.com/calicong/calico/internal/manifests"
 )
 
 // NamespacePrefix starts the name of every network namespace a lab makes
@@ -29,6 +30,9 @@ type nodesRecord struct {
 	ShipperPorts map[string][2]int `json:"shipperPorts,omitempty"`
 	// Monitoring is the monitoring host's ports on the lab host.
 	Monitoring monitoringPorts `json:"monitoring"`
+	// IntrusionPort is calico-intrusion-detection's health and metrics
+	// port (0 in a lab made before it ran).
+	IntrusionPort int `json:"intrusionPort,omitempty"`
 }
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
@@ -49,12 +53,13 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(3*cfg.Nodes + 1 + 4)
+	ports, err := FreePorts(3*cfg.Nodes + 1 + 4 + 1)
 	if err != nil {
 		return fail(err)
 	}
 	rec.ControllersPort = ports[cfg.Nodes]
 	m := ports[3*cfg.Nodes+1:]
+	rec.IntrusionPort = m[4]
 	rec.Monitoring = monitoringPorts{Agent: m[0], Prometheus: m[1], Proxy: m[2], ProxyMetrics: m[3]}
 	for i := range cfg.Nodes {
 		name := NodeName(i)
@@ -108,6 +113,17 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 			"--lease-namespace=kube-system"},
 		health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.ControllersPort),
 	}}
+	if rec.IntrusionPort != 0 {
+		// Threat feeds are kept in the lab's own namespace for Calico's
+		// components (its Secrets hold feed headers' values).
+		out = append(out, component{
+			name:   manifests.IntrusionDetectionName,
+			binary: filepath.Join(filepath.Dir(cfg.Executable), manifests.IntrusionDetectionName),
+			env: []string{"KUBECONFIG=" + cfg.componentKubeconfig(intrusionIdentity.file), "NAMESPACE=" + manifests.Namespace,
+				fmt.Sprintf("HEALTH_LISTEN=127.0.0.1:%d", rec.IntrusionPort)},
+			health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.IntrusionPort),
+		})
+	}
 	for i, h := range rec.Cluster.Hosts {
 		out = append(out, component{
 			name:   h.Name,

@@ -1,0 +1,216 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/threatfeed"
+)
+
+// SetPrefix names a feed's GlobalNetworkSet: threatfeed.<feed>.
+const SetPrefix = "threatfeed."
+
+// Syncer pulls feeds and writes what they hold.
+type Syncer struct {
+	Client *datastore.Client
+	// Namespace holds the Secrets and ConfigMaps headers refer to (the
+	// controller's own).
+	Namespace string
+	HTTP      *http.Client
+	// MaxBytes bounds a feed's content (DefaultMaxBytes if 0).
+	MaxBytes int64
+	Log      *slog.Logger
+	// Metrics, if set, counts the pulls.
+	Metrics *Metrics
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// State is what the Syncer keeps of a feed between pulls.
+type State struct {
+	etag, lastModified string
+	// Entries are the last good pull's, normalised and sorted.
+	Entries []string
+}
+
+// Sync pulls a feed once and writes the result: its GlobalNetworkSet
+// (an IPSet feed with globalNetworkSet) and its status. It returns the
+// error the status now reports, if any; the previous set is then left
+// as it was.
+func (s *Syncer) Sync(ctx context.Context, feed *v3.GlobalThreatFeed, st *State) error {
+	unchanged, err := s.pull(ctx, feed, st)
+	switch {
+	case err != nil:
+		s.Metrics.pulled(feed.Name, "failed", 0)
+	case unchanged:
+		s.Metrics.pulled(feed.Name, "unchanged", len(st.Entries))
+	default:
+		s.Metrics.pulled(feed.Name, "synced", len(st.Entries))
+	}
+	now := s.now()
+	if serr := s.writeStatus(ctx, feed.Name, func(status *v3.GlobalThreatFeedStatus) {
+		if err != nil {
+			status.ErrorConditions = []v3.ErrorCondition{{Type: "PullFailed", Message: err.Error()}}
+			return
+		}
+		t := metav1.NewTime(now)
+		status.LastSuccessfulSync = &t
+		status.ErrorConditions = nil
+	}); serr != nil && err == nil {
+		err = fmt.Errorf("writing the feed's status: %w", serr)
+	}
+	return err
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// pull fetches, parses and writes a feed; it tells whether the content
+// was unchanged.
+func (s *Syncer) pull(ctx context.Context, feed *v3.GlobalThreatFeed, st *State) (bool, error) {
+	p := feed.Spec.Pull
+	if p == nil || p.HTTP == nil {
+		return false, fmt.Errorf("the feed has no pull.http")
+	}
+	headers, err := s.headers(ctx, feed.Name, p.HTTP.Headers)
+	if err != nil {
+		return false, err
+	}
+	maxBytes := s.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	client := s.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	f, err := fetch(ctx, client, p.HTTP.URL, headers, st.etag, st.lastModified, maxBytes)
+	if err != nil {
+		return false, err
+	}
+	entries := st.Entries
+	if !f.notModified {
+		content := feed.Spec.Content
+		if content == "" {
+			content = v3.ThreatFeedContentIPSet
+		}
+		if entries, err = threatfeed.Parse(content, p.HTTP.Format, f.body); err != nil {
+			return false, fmt.Errorf("the content of %s: %w", p.HTTP.URL, err)
+		}
+	}
+	if feed.Spec.GlobalNetworkSet != nil && feed.Spec.Content != v3.ThreatFeedContentDomainNameSet {
+		if err := s.writeSet(ctx, feed, entries); err != nil {
+			return false, fmt.Errorf("writing GlobalNetworkSet %s%s: %w", SetPrefix, feed.Name, err)
+		}
+	}
+	st.etag, st.lastModified, st.Entries = f.etag, f.lastModified, entries
+	s.Log.Info("threat feed synced", "feed", feed.Name, "entries", len(entries), "unchanged", f.notModified)
+	return f.notModified, nil
+}
+
+// headers resolves the feed's headers, reading values from Secrets and
+// ConfigMaps in the controller's namespace.
+func (s *Syncer) headers(ctx context.Context, feed string, hs []v3.HTTPHeader) (map[string]string, error) {
+	out := map[string]string{}
+	for _, h := range hs {
+		if h.ValueFrom == nil {
+			out[h.Name] = h.Value
+			continue
+		}
+		var (
+			v   string
+			ok  bool
+			opt *bool
+		)
+		switch ref := h.ValueFrom; {
+		case ref.SecretKeyRef != nil:
+			opt = ref.SecretKeyRef.Optional
+			sec, err := s.Client.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, ref.SecretKeyRef.Name, metav1.GetOptions{})
+			if err != nil && !(opt != nil && *opt) {
+				return nil, fmt.Errorf("header %s: Secret %s/%s: %w", h.Name, s.Namespace, ref.SecretKeyRef.Name, err)
+			}
+			if sec != nil {
+				var b []byte
+				b, ok = sec.Data[ref.SecretKeyRef.Key]
+				v = string(b)
+			}
+			if !ok && !(opt != nil && *opt) {
+				return nil, fmt.Errorf("header %s: Secret %s/%s has no key %q", h.Name, s.Namespace, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+			}
+		case ref.ConfigMapKeyRef != nil:
+			opt = ref.ConfigMapKeyRef.Optional
+			cm, err := s.Client.Kube.CoreV1().ConfigMaps(s.Namespace).Get(ctx, ref.ConfigMapKeyRef.Name, metav1.GetOptions{})
+			if err != nil && !(opt != nil && *opt) {
+				return nil, fmt.Errorf("header %s: ConfigMap %s/%s: %w", h.Name, s.Namespace, ref.ConfigMapKeyRef.Name, err)
+			}
+			if cm != nil {
+				v, ok = cm.Data[ref.ConfigMapKeyRef.Key]
+			}
+			if !ok && !(opt != nil && *opt) {
+				return nil, fmt.Errorf("header %s: ConfigMap %s/%s has no key %q", h.Name, s.Namespace, ref.ConfigMapKeyRef.Name, ref.ConfigMapKeyRef.Key)
+			}
+		}
+		if ok {
+			out[h.Name] = v
+		}
+	}
+	return out, nil
+}
+
+var gnsKind, _ = v3.KindFor("GlobalNetworkSet")
+var feedKind, _ = v3.KindFor("GlobalThreatFeed")
+
+// writeSet makes the feed's GlobalNetworkSet hold entries, with the
+// feed's labels, in one write; it is owned by the feed (deleted with it).
+func (s *Syncer) writeSet(ctx context.Context, feed *v3.GlobalThreatFeed, entries []string) error {
+	name := SetPrefix + feed.Name
+	labels := maps.Clone(feed.Spec.GlobalNetworkSet.Labels)
+	owner := []metav1.OwnerReference{{APIVersion: v3.GroupVersionString, Kind: "GlobalThreatFeed", Name: feed.Name, UID: feed.UID}}
+	obj, err := s.Client.Get(ctx, gnsKind, "", name)
+	if datastore.IsNotFound(err) {
+		gns := &v3.GlobalNetworkSet{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, OwnerReferences: owner},
+			Spec: v3.GlobalNetworkSetSpec{Nets: entries}}
+		_, err = s.Client.Create(ctx, gns)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	gns := obj.(*v3.GlobalNetworkSet)
+	if slices.Equal(gns.Spec.Nets, entries) && maps.Equal(gns.Labels, labels) {
+		return nil
+	}
+	gns.Spec.Nets, gns.Labels, gns.OwnerReferences = entries, labels, owner
+	_, err = s.Client.Update(ctx, gns)
+	return err
+}
+
+// writeStatus changes the feed's status, re-reading it on a conflict.
+func (s *Syncer) writeStatus(ctx context.Context, name string, change func(*v3.GlobalThreatFeedStatus)) error {
+	var err error
+	for range 5 {
+		var obj v3.Object
+		if obj, err = s.Client.Get(ctx, feedKind, "", name); err != nil {
+			return err
+		}
+		f := obj.(*v3.GlobalThreatFeed)
+		change(&f.Status)
+		if _, err = s.Client.UpdateStatus(ctx, f); !datastore.IsConflict(err) {
+			return err
+		}
+	}
+	return err
+}
