@@ -50,6 +50,10 @@ echo "== DNS policy: lookup latency with snooping on against off, the set update
 go test -run '^$' -bench BenchmarkLabDNS -benchtime 1x -count 3 -timeout 30m ./internal/lab/ | tee "$out/dns.txt"
 go test -run '^$' -bench 'BenchmarkMemory|BenchmarkObserve' -benchtime 3x -count 3 ./internal/dnscache/ | tee -a "$out/dns.txt"
 
+echo "== threat feeds: flow logs matched per second against a 100,000-entry feed; a 100,000-entry feed synced into its GlobalNetworkSets (real API server)"
+go test -run '^$' -bench BenchmarkMatchFlows -benchtime 2s -count 3 ./internal/threatfeed/ | tee "$out/intrusion.txt"
+go test -run '^$' -bench BenchmarkSync100k -benchtime 3x -count 1 -timeout 30m ./internal/intrusion/feeds/ | tee -a "$out/intrusion.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -230,6 +234,12 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "|---|---|---|---|---|---|---|"
   d=BenchmarkLabDNS
   echo "| $(median "$out/dns.txt" $d on-p50-ms) / $(median "$out/dns.txt" $d on-p99-ms) | $(median "$out/dns.txt" $d off-p50-ms) / $(median "$out/dns.txt" $d off-p99-ms) | $(median "$out/dns.txt" $d added-p50-ms) / $(median "$out/dns.txt" $d added-p99-ms) | $(median "$out/dns.txt" $d hold-mean-ms) | $(median "$out/dns.txt" $d set-update-mean-ms) | $(median "$out/dns.txt" BenchmarkMemory B/name) | $(median "$out/dns.txt" BenchmarkMemory MiB-per-100k-names) |"
+  echo
+  echo "## Threat feeds"
+  echo
+  echo "| flow logs checked per second against a 100,000-entry IP feed (target ≥ 100,000) | 100,000-entry feed synced into its GlobalNetworkSets (s) |"
+  echo "|---|---|"
+  echo "| $(median "$out/intrusion.txt" BenchmarkMatchFlows flows/s) | $(median "$out/intrusion.txt" BenchmarkSync100k sync-100k-s) |"
 } > "$out/report.md"
 echo
 cat "$out/report.md"

@@ -58,6 +58,15 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := RegisterWebhooks(ctx, cfg, c); err != nil {
 		return fmt.Errorf("registering calico-apiserver's webhooks: %w", err)
 	}
+	// The shipped alert templates, checked by the webhooks like any
+	// user's objects.
+	templates, err := manifests.YAML("", manifests.AlertTemplates())
+	if err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, templates); err != nil {
+		return fmt.Errorf("alert templates: %w", err)
+	}
 	// The log shippers' and the user's tokens for Linseed, the user's
 	// for Prometheus, the console's for Linseed and the administrator's
 	// for the console.

@@ -23,7 +23,8 @@ import (
 // feed served from a local HTTP server into the GlobalNetworkSet
 // threatfeed.<name>; a policy denying that set blocks a pod's traffic to
 // a listed address that it reached before; a feed URL that stops
-// answering is a status error while the set stays.
+// answering is a status error while the set stays. The shipped alert
+// templates are installed.
 func TestThreatFeedInTheLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the lab")
@@ -47,6 +48,11 @@ func TestThreatFeedInTheLab(t *testing.T) {
 			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
 		}
 		return string(o)
+	}
+	// The shipped alert templates are installed.
+	if out := run("", "kubectl", "get", "globalalerttemplates.projectcalico.org", "-o", "name"); !strings.Contains(out, "port-scan") ||
+		!strings.Contains(out, "denied-to-namespace") || !strings.Contains(out, "policy-deleted") {
+		t.Errorf("the lab's alert templates: %s", out)
 	}
 	var mu sync.Mutex
 	body, status := "# lab feed\n172.31.0.202\n", http.StatusOK

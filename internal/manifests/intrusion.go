@@ -1,12 +1,16 @@
 package manifests
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	v3 "github.com/calicong/calico/api/v3"
 )
 
 // IntrusionDetection names.
@@ -33,7 +37,8 @@ func IntrusionDetectionRBAC() []runtime.Object {
 }
 
 // IntrusionDetection is calico-intrusion-detection: RBAC, a Deployment
-// (one replica leads at a time) and a metrics Service.
+// (one replica leads at a time), a metrics Service, and the shipped
+// alert templates.
 func IntrusionDetection(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": IntrusionDetectionName}
 	yes, no := true, false
@@ -60,5 +65,41 @@ func IntrusionDetection(version string) []runtime.Object {
 				},
 			},
 		}}
-	return append(IntrusionDetectionRBAC(), dep, MetricsService(IntrusionDetectionName, IntrusionDetectionMetrics))
+	return append(append(IntrusionDetectionRBAC(), dep, MetricsService(IntrusionDetectionName, IntrusionDetectionMetrics)), AlertTemplates()...)
+}
+
+// AlertTemplates are the GlobalAlertTemplates shipped with intrusion
+// detection, the console's "new from template" list: a port scan,
+// denied traffic into protected namespaces, and a policy deleted.
+func AlertTemplates() []runtime.Object {
+	d := func(m time.Duration) *metav1.Duration { return &metav1.Duration{Duration: m} }
+	t := func(name string, spec v3.GlobalAlertSpec) runtime.Object {
+		spec.Type = "RuleBased"
+		return &v3.GlobalAlertTemplate{TypeMeta: tm(v3.GroupVersionString, "GlobalAlertTemplate"),
+			ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	}
+	return []runtime.Object{
+		t("port-scan", v3.GlobalAlertSpec{
+			Summary:     "Possible port scan from ${source_namespace}/${source_name_aggr}",
+			Description: "${source_namespace}/${source_name_aggr} made ${count} connections that policy denied in 10 minutes: it may be probing for open ports.",
+			Severity:    70, DataSet: "flows", Period: d(5 * time.Minute), Lookback: d(10 * time.Minute),
+			Query: "action = deny AND reporter = dst", AggregateBy: []string{"source_namespace", "source_name_aggr"},
+			Metric: "count", Condition: "gt", Threshold: 50,
+		}),
+		t("denied-to-namespace", v3.GlobalAlertSpec{
+			Summary:     "Denied traffic into ${dest_namespace}",
+			Description: "${source_namespace} sent ${count} connections into ${dest_namespace} that policy denied.",
+			Severity:    50, DataSet: "flows", Period: d(5 * time.Minute), Lookback: d(10 * time.Minute),
+			Query:         "action = deny AND dest_namespace IN ${protected}",
+			Substitutions: []v3.GlobalAlertSubstitution{{Name: "protected", Values: []string{"kube-system", "calico-system"}}},
+			AggregateBy:   []string{"source_namespace", "dest_namespace"}, Metric: "count", Condition: "gt", Threshold: 0,
+		}),
+		t("policy-deleted", v3.GlobalAlertSpec{
+			Summary:     "${user.username} deleted ${objectRef.resource} ${objectRef.name}",
+			Description: "${user.username} deleted the ${objectRef.resource} ${objectRef.name}: traffic it decided is now decided by the policies after it.",
+			Severity:    40, DataSet: "audit", Period: d(time.Minute), Lookback: d(5 * time.Minute),
+			Query:       `verb = delete AND objectRef.resource IN {"networkpolicies", "globalnetworkpolicies", "stagednetworkpolicies", "stagedglobalnetworkpolicies", "tiers"}`,
+			AggregateBy: []string{"user.username", "objectRef.resource", "objectRef.name"},
+		}),
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/api/v3/validation"
 	"github.com/calicong/calico/internal/admission"
 	"github.com/calicong/calico/internal/admission/admissiontest"
 	"github.com/calicong/calico/internal/admission/register"
@@ -261,5 +262,15 @@ func TestEveryManifestIsAccepted(t *testing.T) {
 	}
 	if n := strings.Count(string(out), "(server dry run)"); n != docs {
 		t.Errorf("kubectl applied %d objects, the manifests hold %d:\n%s", n, docs, out)
+	}
+}
+
+// TestAlertTemplatesAreValid: the shipped templates pass the validator
+// calicoctl and the admission webhook use.
+func TestAlertTemplatesAreValid(t *testing.T) {
+	for _, o := range manifests.AlertTemplates() {
+		if errs := validation.Validate(o); len(errs) > 0 {
+			t.Errorf("%s: %v", o.(*v3.GlobalAlertTemplate).Name, errs.ToAggregate())
+		}
 	}
 }

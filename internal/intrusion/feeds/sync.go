@@ -173,10 +173,46 @@ func (s *Syncer) headers(ctx context.Context, feed string, hs []v3.HTTPHeader) (
 var gnsKind, _ = v3.KindFor("GlobalNetworkSet")
 var feedKind, _ = v3.KindFor("GlobalThreatFeed")
 
-// writeSet makes the feed's GlobalNetworkSet hold entries, with the
-// feed's labels, in one write; it is owned by the feed (deleted with it).
+// MaxSetEntries is how many entries one GlobalNetworkSet holds: a larger
+// feed is kept in several (threatfeed.<name>, threatfeed.<name>-2, ...),
+// with the same labels, so that no object passes etcd's request limit
+// (1.5 MiB by default; 50,000 networks are about 1 MiB).
+const MaxSetEntries = 50_000
+
+// setNames are the GlobalNetworkSets of a feed with n entries.
+func setNames(feed string, n int) []string {
+	out := []string{SetPrefix + feed}
+	for i := 2; (i-1)*MaxSetEntries < n; i++ {
+		out = append(out, fmt.Sprintf("%s%s-%d", SetPrefix, feed, i))
+	}
+	return out
+}
+
+// writeSet makes the feed's GlobalNetworkSets hold entries, with the
+// feed's labels, each in one write and owned by the feed (deleted with
+// it); sets the feed no longer fills are deleted after the others are
+// written.
 func (s *Syncer) writeSet(ctx context.Context, feed *v3.GlobalThreatFeed, entries []string) error {
-	name := SetPrefix + feed.Name
+	names := setNames(feed.Name, len(entries))
+	for i, name := range names {
+		chunk := entries[i*MaxSetEntries : min(len(entries), (i+1)*MaxSetEntries)]
+		if err := s.writeOneSet(ctx, feed, name, chunk); err != nil {
+			return err
+		}
+	}
+	// Shards of a larger earlier content.
+	for i := len(names) + 1; ; i++ {
+		err := s.Client.Delete(ctx, gnsKind, "", fmt.Sprintf("%s%s-%d", SetPrefix, feed.Name, i), nil)
+		if datastore.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Syncer) writeOneSet(ctx context.Context, feed *v3.GlobalThreatFeed, name string, entries []string) error {
 	labels := maps.Clone(feed.Spec.GlobalNetworkSet.Labels)
 	owner := []metav1.OwnerReference{{APIVersion: v3.GroupVersionString, Kind: "GlobalThreatFeed", Name: feed.Name, UID: feed.UID}}
 	obj, err := s.Client.Get(ctx, gnsKind, "", name)

@@ -235,3 +235,97 @@ func TestController(t *testing.T) {
 		return datastore.IsNotFound(err)
 	})
 }
+
+// feedOf serves n addresses, one per line.
+func feedOf(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "10.%d.%d.%d\n", i>>16&255, i>>8&255, i&255)
+	}
+	return b.String()
+}
+
+// TestLargeFeedsAreSharded: a feed past MaxSetEntries is kept in several
+// sets with its labels; when it shrinks, the extra ones go.
+func TestLargeFeedsAreSharded(t *testing.T) {
+	ctx := context.Background()
+	c := testLab.Client
+	srv := &feedServer{body: feedOf(MaxSetEntries + 10)}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	feed := &v3.GlobalThreatFeed{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Spec: v3.GlobalThreatFeedSpec{
+		GlobalNetworkSet: &v3.GlobalNetworkSetSync{Labels: map[string]string{"threat": "big"}},
+		Pull:             &v3.Pull{HTTP: &v3.HTTPPull{URL: hs.URL + "/big.txt"}}}}
+	v3.Default(feed)
+	obj, err := c.Create(ctx, feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.Delete(ctx, feedKind, "", "big", nil)
+		for _, n := range []string{"threatfeed.big", "threatfeed.big-2"} {
+			_ = c.Delete(ctx, gnsKind, "", n, nil)
+		}
+	})
+	s := &Syncer{Client: c, Namespace: "default", Log: slog.New(slog.DiscardHandler)}
+	if err := s.Sync(ctx, obj.(*v3.GlobalThreatFeed), &State{}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(name string) int {
+		o, err := c.Get(ctx, gnsKind, "", name)
+		if err != nil {
+			return -1
+		}
+		if o.(*v3.GlobalNetworkSet).Labels["threat"] != "big" {
+			t.Errorf("%s has labels %v", name, o.(*v3.GlobalNetworkSet).Labels)
+		}
+		return len(o.(*v3.GlobalNetworkSet).Spec.Nets)
+	}
+	if a, b := count("threatfeed.big"), count("threatfeed.big-2"); a != MaxSetEntries || b != 10 {
+		t.Errorf("shards hold %d and %d, want %d and 10", a, b, MaxSetEntries)
+	}
+	srv.set(feedOf(5), 0)
+	if err := s.Sync(ctx, obj.(*v3.GlobalThreatFeed), &State{}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := count("threatfeed.big"), count("threatfeed.big-2"); a != 5 || b != -1 {
+		t.Errorf("after shrinking: %d and %d (-1: gone), want 5 and gone", a, b)
+	}
+}
+
+// BenchmarkSync100k: the time to pull a 100,000-entry feed from a local
+// HTTP server, parse it and write it into its GlobalNetworkSets through
+// the real API server (and its admission webhook).
+func BenchmarkSync100k(b *testing.B) {
+	ctx := context.Background()
+	c := testLab.Client
+	body := feedOf(100_000)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano()%1e6, i)
+		srv := &feedServer{body: body}
+		hs := httptest.NewServer(srv)
+		feed := &v3.GlobalThreatFeed{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.GlobalThreatFeedSpec{
+			GlobalNetworkSet: &v3.GlobalNetworkSetSync{Labels: map[string]string{"threat": "bench"}},
+			Pull:             &v3.Pull{HTTP: &v3.HTTPPull{URL: hs.URL + "/f.txt"}}}}
+		v3.Default(feed)
+		obj, err := c.Create(ctx, feed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &Syncer{Client: c, Namespace: "default", Log: slog.New(slog.DiscardHandler)}
+		b.StartTimer()
+		start := time.Now()
+		if err := s.Sync(ctx, obj.(*v3.GlobalThreatFeed), &State{}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "sync-100k-s")
+		b.StopTimer()
+		hs.Close()
+		_ = c.Delete(ctx, feedKind, "", name, nil)
+		for _, n := range setNames(name, 100_000) {
+			_ = c.Delete(ctx, gnsKind, "", n, nil)
+		}
+		b.StartTimer()
+	}
+}
