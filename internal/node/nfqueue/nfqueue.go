@@ -22,8 +22,9 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/calicong/calico/internal/node/netnsname"
 )
 
 // nfnetlink_queue's protocol (include/uapi/linux/netfilter/nfnetlink_queue.h).
@@ -119,15 +120,9 @@ func Open(cfg Config) (*Queue, error) {
 	}
 	var nlcfg *netlink.Config
 	if cfg.NetNS != "" {
-		var h netns.NsHandle
-		var err error
-		if cfg.NetNS[0] == '/' {
-			h, err = netns.GetFromPath(cfg.NetNS)
-		} else {
-			h, err = netns.GetFromName(cfg.NetNS)
-		}
+		h, err := netnsname.Open(cfg.NetNS)
 		if err != nil {
-			return nil, fmt.Errorf("network namespace %s: %w", cfg.NetNS, err)
+			return nil, err
 		}
 		defer h.Close()
 		nlcfg = &netlink.Config{NetNS: int(h)}

@@ -6,7 +6,8 @@ import (
 	"net/netip"
 
 	"github.com/google/nftables"
-	"github.com/vishvananda/netns"
+
+	"github.com/calicong/calico/internal/node/netnsname"
 )
 
 // ErrElementsUnsupported says NetlinkElements cannot write these
@@ -70,9 +71,9 @@ func (n NetlinkElements) Apply(family, table string, decl func(set string) (typ 
 	}
 	var opts []nftables.ConnOption
 	if n.NetNS != "" {
-		h, err := netns.GetFromName(n.NetNS)
+		h, err := netnsname.Open(n.NetNS)
 		if err != nil {
-			return fmt.Errorf("network namespace %s: %w", n.NetNS, err)
+			return err
 		}
 		defer h.Close()
 		opts = append(opts, nftables.WithNetNSFd(int(h)))

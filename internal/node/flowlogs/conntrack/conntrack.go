@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/calicong/calico/internal/node/flowlogs/event"
+	"github.com/calicong/calico/internal/node/netnsname"
 )
 
 // DefaultReadBuffer is the event socket's receive buffer unless
@@ -104,7 +105,7 @@ func New(cfg Config) (*Reader, error) {
 		r.now = time.Now
 	}
 	if cfg.NetNS != "" {
-		h, err := openNetNS(cfg.NetNS)
+		h, err := netnsname.Open(cfg.NetNS)
 		if err != nil {
 			return nil, err
 		}
@@ -132,22 +133,6 @@ func New(cfg Config) (*Reader, error) {
 	r.events = c
 	r.unsubscribe = sync.OnceValue(c.Close)
 	return r, nil
-}
-
-func openNetNS(name string) (netns.NsHandle, error) {
-	var (
-		h   netns.NsHandle
-		err error
-	)
-	if name[0] == '/' {
-		h, err = netns.GetFromPath(name)
-	} else {
-		h, err = netns.GetFromName(name)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("network namespace %s: %w", name, err)
-	}
-	return h, nil
 }
 
 func (r *Reader) netlinkConfig() *netlink.Config {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/calicong/calico/internal/node/netnsname"
 )
 
 // EnableAccounting turns on conntrack's per-connection packet and byte
@@ -41,7 +43,7 @@ func inNamespace(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		target, err := openNetNS(ns)
+		target, err := netnsname.Open(ns)
 		if err != nil {
 			errc <- err
 			return

@@ -26,10 +26,10 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/calicong/calico/internal/node/flowlogs/event"
+	"github.com/calicong/calico/internal/node/netnsname"
 )
 
 // Defaults for Config's zero values.
@@ -174,7 +174,7 @@ func Open(cfg Config) (*Reader, error) {
 	}
 	var nlcfg *netlink.Config
 	if cfg.NetNS != "" {
-		h, err := openNetNS(cfg.NetNS)
+		h, err := netnsname.Open(cfg.NetNS)
 		if err != nil {
 			return nil, err
 		}
@@ -195,22 +195,6 @@ func Open(cfg Config) (*Reader, error) {
 		return nil, fmt.Errorf("nflog group %d: %w", cfg.Group, err)
 	}
 	return r, nil
-}
-
-func openNetNS(name string) (netns.NsHandle, error) {
-	var (
-		h   netns.NsHandle
-		err error
-	)
-	if name[0] == '/' {
-		h, err = netns.GetFromPath(name)
-	} else {
-		h, err = netns.GetFromName(name)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("network namespace %s: %w", name, err)
-	}
-	return h, nil
 }
 
 // setup binds the group with its parameters in one request and waits
