@@ -524,22 +524,27 @@ func hostNet(s string) (netip.Prefix, bool) {
 	return p, p.IsSingleIP()
 }
 
-// checkTrustedServer checks a dnsTrustedServers entry: IP, IP:port,
+// TrustedServer is a dnsTrustedServers entry: a Service
+// ("namespace/name", kube-system by default) or an address, and the port
+// (53 by default).
+type TrustedServer struct {
+	Service string
+	Addr    netip.Addr
+	Port    uint16
+}
+
+// ParseTrustedServer reads a dnsTrustedServers entry: IP, IP:port,
 // [IPv6]:port, or k8s-service:[NAMESPACE/]NAME[:PORT].
-func checkTrustedServer(s string) error {
-	port := func(p string) error {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("port %q: want 1-65535", p)
-		}
-		return nil
-	}
+func ParseTrustedServer(s string) (TrustedServer, error) {
+	t := TrustedServer{Port: 53}
 	if svc, ok := strings.CutPrefix(s, "k8s-service:"); ok {
 		name, p, hasPort := strings.Cut(svc, ":")
 		if hasPort {
-			if err := port(p); err != nil {
-				return err
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return t, fmt.Errorf("port %q: want 1-65535", p)
 			}
+			t.Port = uint16(n)
 		}
 		ns, n, namespaced := strings.Cut(name, "/")
 		if !namespaced {
@@ -547,20 +552,29 @@ func checkTrustedServer(s string) error {
 		}
 		for what, v := range map[string]string{"namespace": ns, "Service name": n} {
 			if msgs := k8svalidation.IsDNS1123Label(v); len(msgs) > 0 {
-				return fmt.Errorf("%s %q: %s (want k8s-service:[NAMESPACE/]NAME[:PORT])", what, v, msgs[0])
+				return t, fmt.Errorf("%s %q: %s (want k8s-service:[NAMESPACE/]NAME[:PORT])", what, v, msgs[0])
 			}
 		}
-		return nil
+		t.Service = ns + "/" + n
+		return t, nil
 	}
-	if _, err := netip.ParseAddr(s); err == nil {
-		return nil
+	if a, err := netip.ParseAddr(s); err == nil {
+		t.Addr = a.Unmap()
+		return t, nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		return fmt.Errorf("want an IP address, IP:port, [IPv6]:port or k8s-service:[NAMESPACE/]NAME[:PORT]")
+		return t, fmt.Errorf("want an IP address, IP:port, [IPv6]:port or k8s-service:[NAMESPACE/]NAME[:PORT]")
 	}
 	if ap.Port() == 0 {
-		return fmt.Errorf("port 0: want 1-65535")
+		return t, fmt.Errorf("port 0: want 1-65535")
 	}
-	return nil
+	t.Addr, t.Port = ap.Addr().Unmap(), ap.Port()
+	return t, nil
+}
+
+// checkTrustedServer checks a dnsTrustedServers entry.
+func checkTrustedServer(s string) error {
+	_, err := ParseTrustedServer(s)
+	return err
 }

@@ -5,20 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/api/v3/validation"
 	"github.com/calicong/calico/internal/dnscache"
 	"github.com/calicong/calico/internal/node/dataplane"
 	"github.com/calicong/calico/internal/node/dnssnoop"
 	"github.com/calicong/calico/internal/reconcile"
 )
 
-// DNSMark is the packet mark bit of the DNS answers calico-node reads
-// for domain-based policy, unless IptablesMarkMask has a fourth bit.
+// DNSMark is the packet mark bit of the DNS packets calico-node reads
+// for domain-based policy (outside the accept, pass and host endpoint
+// bits, and kube-proxy's).
 const DNSMark = 0x80000
 
 // DNSQueue is the NFQUEUE number the answers are queued to (Calico
@@ -62,42 +63,21 @@ func (w *dnsWaiters) take() []chan error {
 	return out
 }
 
-// TrustedDNS parses dnsTrustedServers: the Services whose endpoints are
-// trusted ("namespace/name"), and servers given by address; ports are
-// every port named (53 by default).
+// TrustedDNS parses dnsTrustedServers (validation.ParseTrustedServer):
+// the Services whose endpoints are trusted ("namespace/name"), and
+// servers given by address; ports are every port named.
 func TrustedDNS(servers []string) (services []string, addrs []netip.Addr, ports []uint16, err error) {
-	port := func(p string) (uint16, error) {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return 0, fmt.Errorf("port %q", p)
-		}
-		return uint16(n), nil
-	}
 	for _, s := range servers {
-		p := uint16(53)
-		if svc, ok := strings.CutPrefix(s, "k8s-service:"); ok {
-			name, ps, hasPort := strings.Cut(svc, ":")
-			if hasPort {
-				if p, err = port(ps); err != nil {
-					return nil, nil, nil, fmt.Errorf("dnsTrustedServers %q: %w", s, err)
-				}
-			}
-			if !strings.Contains(name, "/") {
-				name = "kube-system/" + name
-			}
-			services = append(services, name)
-			ports = append(ports, p)
-			continue
-		}
-		if ap, err := netip.ParseAddrPort(s); err == nil {
-			addrs, ports = append(addrs, ap.Addr().Unmap()), append(ports, ap.Port())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		t, err := validation.ParseTrustedServer(s)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("dnsTrustedServers %q: not an address, address:port or k8s-service:[NAMESPACE/]NAME[:PORT]", s)
+			return nil, nil, nil, fmt.Errorf("dnsTrustedServers %q: %w", s, err)
 		}
-		addrs, ports = append(addrs, a.Unmap()), append(ports, p)
+		if t.Service != "" {
+			services = append(services, t.Service)
+		} else {
+			addrs = append(addrs, t.Addr)
+		}
+		ports = append(ports, t.Port)
 	}
 	return services, addrs, ports, nil
 }
