@@ -147,9 +147,9 @@ func Run(ctx context.Context, c Config, l Learner) error {
 	}
 	queries := newPending(maxPending)
 	return q.Run(ctx, func(p nfqueue.Packet) {
-		if dnssnoop.IsQuery(p.Payload) {
+		if qr, err := dnssnoop.ParseQuery(p.Payload); err == nil {
 			release(p.ID)
-			if qr, err := dnssnoop.ParseQuery(p.Payload); err == nil && c.Latency {
+			if c.Latency {
 				queries.add(qr, p.At)
 			}
 			return

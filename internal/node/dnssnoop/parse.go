@@ -82,13 +82,6 @@ func ParseQuery(pkt []byte) (Query, error) {
 	return Query{Client: src, Server: dst, ClientPort: sport, ServerPort: dport, ID: binary.BigEndian.Uint16(payload)}, nil
 }
 
-// IsQuery tells a DNS query (QR clear) from an answer, from a packet's
-// UDP payload, without parsing the message.
-func IsQuery(pkt []byte) bool {
-	_, _, _, _, payload, err := udpOf(pkt)
-	return err == nil && len(payload) >= 12 && payload[2]&0x80 == 0
-}
-
 // udpOf reads an IPv4 or IPv6 packet's UDP header.
 func udpOf(pkt []byte) (src, dst netip.Addr, sport, dport uint16, payload []byte, err error) {
 	var udp []byte
