@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/lab/multihost"
 )
 
 // Cluster DNS (docs/lab.md): the real CoreDNS as the kube-dns Deployment
@@ -30,28 +31,11 @@ func (c Config) ClusterDNS() netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	a := p.Masked().Addr()
-	for range 10 {
-		a = a.Next()
+	a, err := multihost.NthAddr(p, 10)
+	if err != nil {
+		return netip.Addr{}
 	}
-	return a
-}
-
-// outsideDNS is the outside host's DNS server.
-func outsideDNS(rec *nodesRecord) (netip.Addr, error) {
-	p, err := nthAddr(rec.Cluster.Subnet, outsideFirst)
-	return p, err
-}
-
-func nthAddr(p netip.Prefix, n int) (netip.Addr, error) {
-	a := p.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	if !p.Contains(a) {
-		return netip.Addr{}, fmt.Errorf("subnet %s has no address %d", p, n)
-	}
-	return a, nil
+	return a.Addr()
 }
 
 // installClusterDNS applies CoreDNS and waits until it is available.
@@ -60,7 +44,7 @@ func installClusterDNS(ctx context.Context, cfg Config, out io.Writer, start tim
 	if err != nil || rec == nil {
 		return err
 	}
-	outside, err := outsideDNS(rec)
+	outside, err := multihost.NthAddr(rec.Cluster.Subnet, outsideFirst) // the outside host's DNS server
 	if err != nil {
 		return err
 	}
@@ -68,7 +52,7 @@ func installClusterDNS(ctx context.Context, cfg Config, out io.Writer, start tim
 	if err != nil {
 		return err
 	}
-	y := strings.NewReplacer("{{CLUSTER_DNS}}", cfg.ClusterDNS().String(), "{{OUTSIDE_DNS}}", outside.String()).Replace(coreDNSManifest)
+	y := strings.NewReplacer("{{CLUSTER_DNS}}", cfg.ClusterDNS().String(), "{{OUTSIDE_DNS}}", outside.Addr().String()).Replace(coreDNSManifest)
 	if err := c.Apply(ctx, []byte(y)); err != nil {
 		return fmt.Errorf("cluster DNS: %w", err)
 	}

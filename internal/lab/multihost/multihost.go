@@ -247,7 +247,7 @@ func (c *Cluster) AddHost(name string) (*Host, error) {
 	c.mu.Lock()
 	n := len(c.hosts)
 	c.mu.Unlock()
-	ip, err := nthAddr(c.Subnet, 10+n)
+	ip, err := NthAddr(c.Subnet, 10+n)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (c *Cluster) AddHost(name string) (*Host, error) {
 		{"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
 	}
 	if c.Subnet6.IsValid() {
-		h.IP6, err = nthAddr(c.Subnet6, 10+n)
+		h.IP6, err = NthAddr(c.Subnet6, 10+n)
 		if err != nil {
 			return nil, err
 		}
@@ -292,8 +292,8 @@ func (c *Cluster) AddHost(name string) (*Host, error) {
 	return h, nil
 }
 
-// nthAddr is the subnet's n-th address with the subnet's prefix length.
-func nthAddr(p netip.Prefix, n int) (netip.Prefix, error) {
+// NthAddr is the subnet's n-th address with the subnet's prefix length.
+func NthAddr(p netip.Prefix, n int) (netip.Prefix, error) {
 	a := p.Masked().Addr()
 	for range n {
 		a = a.Next()
@@ -309,7 +309,7 @@ func nthAddr(p netip.Prefix, n int) (netip.Prefix, error) {
 // which reaches every host directly. It is not one of Hosts; the lab
 // runs its monitoring there. Asking again returns the same host.
 func (c *Cluster) BridgeHost(name string) (*Host, error) {
-	ip, err := nthAddr(c.Subnet, 1)
+	ip, err := NthAddr(c.Subnet, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +476,7 @@ func (c *Cluster) Close() error {
 func (c *Cluster) OutsideHost(name string, first, n int) (*Host, []netip.Addr, error) {
 	var addrs []netip.Addr
 	for i := range n {
-		p, err := nthAddr(c.Subnet, first+i)
+		p, err := NthAddr(c.Subnet, first+i)
 		if err != nil {
 			return nil, nil, err
 		}
