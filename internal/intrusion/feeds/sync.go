@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -85,7 +86,7 @@ func (s *Syncer) pull(ctx context.Context, feed *v3.GlobalThreatFeed, st *State)
 	if p == nil || p.HTTP == nil {
 		return false, fmt.Errorf("the feed has no pull.http")
 	}
-	headers, err := s.headers(ctx, feed.Name, p.HTTP.Headers)
+	headers, err := s.headers(ctx, p.HTTP.Headers)
 	if err != nil {
 		return false, err
 	}
@@ -123,51 +124,57 @@ func (s *Syncer) pull(ctx context.Context, feed *v3.GlobalThreatFeed, st *State)
 
 // headers resolves the feed's headers, reading values from Secrets and
 // ConfigMaps in the controller's namespace.
-func (s *Syncer) headers(ctx context.Context, feed string, hs []v3.HTTPHeader) (map[string]string, error) {
+func (s *Syncer) headers(ctx context.Context, hs []v3.HTTPHeader) (map[string]string, error) {
 	out := map[string]string{}
 	for _, h := range hs {
 		if h.ValueFrom == nil {
 			out[h.Name] = h.Value
 			continue
 		}
-		var (
-			v   string
-			ok  bool
-			opt *bool
-		)
-		switch ref := h.ValueFrom; {
-		case ref.SecretKeyRef != nil:
-			opt = ref.SecretKeyRef.Optional
-			sec, err := s.Client.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, ref.SecretKeyRef.Name, metav1.GetOptions{})
-			if err != nil && !(opt != nil && *opt) {
-				return nil, fmt.Errorf("header %s: Secret %s/%s: %w", h.Name, s.Namespace, ref.SecretKeyRef.Name, err)
-			}
-			if sec != nil {
-				var b []byte
-				b, ok = sec.Data[ref.SecretKeyRef.Key]
-				v = string(b)
-			}
-			if !ok && !(opt != nil && *opt) {
-				return nil, fmt.Errorf("header %s: Secret %s/%s has no key %q", h.Name, s.Namespace, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
-			}
-		case ref.ConfigMapKeyRef != nil:
-			opt = ref.ConfigMapKeyRef.Optional
-			cm, err := s.Client.Kube.CoreV1().ConfigMaps(s.Namespace).Get(ctx, ref.ConfigMapKeyRef.Name, metav1.GetOptions{})
-			if err != nil && !(opt != nil && *opt) {
-				return nil, fmt.Errorf("header %s: ConfigMap %s/%s: %w", h.Name, s.Namespace, ref.ConfigMapKeyRef.Name, err)
-			}
-			if cm != nil {
-				v, ok = cm.Data[ref.ConfigMapKeyRef.Key]
-			}
-			if !ok && !(opt != nil && *opt) {
-				return nil, fmt.Errorf("header %s: ConfigMap %s/%s has no key %q", h.Name, s.Namespace, ref.ConfigMapKeyRef.Name, ref.ConfigMapKeyRef.Key)
-			}
+		v, ok, err := s.refValue(ctx, h.ValueFrom)
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", h.Name, err)
 		}
 		if ok {
 			out[h.Name] = v
 		}
 	}
 	return out, nil
+}
+
+// refValue reads a Secret's or ConfigMap's key; ok is false when an
+// optional one is missing.
+func (s *Syncer) refValue(ctx context.Context, from *v3.HTTPHeaderSource) (string, bool, error) {
+	var (
+		ref  = from.ConfigMapKeyRef
+		what = "ConfigMap"
+		data map[string]string
+		err  error
+	)
+	if from.SecretKeyRef != nil {
+		ref, what = from.SecretKeyRef, "Secret"
+		var sec *corev1.Secret
+		if sec, err = s.Client.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
+			data = map[string]string{}
+			for k, b := range sec.Data {
+				data[k] = string(b)
+			}
+		}
+	} else {
+		var cm *corev1.ConfigMap
+		if cm, err = s.Client.Kube.CoreV1().ConfigMaps(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
+			data = cm.Data
+		}
+	}
+	optional := ref.Optional != nil && *ref.Optional
+	v, ok := data[ref.Key]
+	switch {
+	case err != nil && !optional:
+		return "", false, fmt.Errorf("%s %s/%s: %w", what, s.Namespace, ref.Name, err)
+	case !ok && !optional:
+		return "", false, fmt.Errorf("%s %s/%s has no key %q", what, s.Namespace, ref.Name, ref.Key)
+	}
+	return v, ok, nil
 }
 
 var gnsKind, _ = v3.KindFor("GlobalNetworkSet")
