@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -72,14 +71,7 @@ func (q *DNSQuery) linseedParams() map[string]any {
 
 func (s *server) dnsLogs(w http.ResponseWriter, r *http.Request, _ kubeauth.User) {
 	var q DNSQuery
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "the query is not valid JSON of the DNS filter: "+err.Error())
-		return
-	}
-	if err := q.validate(time.Now()); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !decodeFilter(w, r, "DNS", &q, q.validate) {
 		return
 	}
 	var page FlowPage

@@ -156,21 +156,27 @@ func (q *FlowQuery) linseedParams() map[string]any {
 	return p
 }
 
-// decodeQuery reads a FlowQuery body; unknown fields are errors, so a
-// mistyped filter is not silently ignored.
+// decodeQuery reads a FlowQuery body.
 func decodeQuery(w http.ResponseWriter, r *http.Request) (*FlowQuery, bool) {
 	var q FlowQuery
+	return &q, decodeFilter(w, r, "flow", &q, q.validate)
+}
+
+// decodeFilter reads a filter's JSON body into q (unknown fields are
+// errors, so a mistyped filter is not silently ignored) and validates
+// it, answering 400 with what is wrong when it fails.
+func decodeFilter(w http.ResponseWriter, r *http.Request, what string, q any, validate func(time.Time) error) bool {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "the query is not valid JSON of the flow filter: "+err.Error())
-		return nil, false
+	if err := dec.Decode(q); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "the query is not valid JSON of the "+what+" filter: "+err.Error())
+		return false
 	}
-	if err := q.validate(time.Now()); err != nil {
+	if err := validate(time.Now()); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return nil, false
+		return false
 	}
-	return &q, true
+	return true
 }
 
 // FlowPage is a page of flow logs.
