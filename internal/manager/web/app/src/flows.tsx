@@ -1,4 +1,6 @@
+import { useEffect, useState } from "react";
 import type { FlowLog } from "./api";
+import { setParams } from "./route";
 
 // Shared pieces of the pages that show flows.
 
@@ -78,5 +80,95 @@ export function NoFlowAccess({ user }: { user: string }) {
       {user} needs <code>get</code> on <code>lma.tigera.io</code> resource <code>cluster</code>, resourceName{" "}
       <code>flows</code>. Ask a cluster administrator for it.
     </Empty>
+  );
+}
+
+/** A page key: Linseed's after_key, null for the first page. */
+export type PageKey = Record<string, unknown> | null;
+
+/**
+ * Paging over Linseed's after_key: the keys of the pages seen (so
+ * Previous needs no refetch), reset when the query's key changes. after
+ * is the page to fetch; setNext records the page after it.
+ */
+export function usePages(queryKey: string) {
+  const [keys, setKeys] = useState<PageKey[]>([null]);
+  const [next, setNext] = useState<PageKey>(null);
+  useEffect(() => setKeys([null]), [queryKey]);
+  return {
+    after: keys[keys.length - 1],
+    page: keys.length,
+    setNext,
+    pager: (
+      <div className="pager">
+        <button type="button" className="ghost" disabled={keys.length < 2} onClick={() => setKeys(keys.slice(0, -1))}>
+          ← Previous
+        </button>
+        <button type="button" className="ghost" disabled={!next} onClick={() => next && setKeys([...keys, next])}>
+          Next →
+        </button>
+      </div>
+    ),
+  };
+}
+
+/** The inputs a FilterForm offers its fields. */
+export interface FilterInputs {
+  field: (name: string, label: string, placeholder: string) => React.ReactNode;
+  select: (name: string, label: string, options: [string, string][]) => React.ReactNode;
+}
+
+/**
+ * A filter form over the URL's parameters: text fields apply on Apply,
+ * selects at once, Clear removes them all.
+ */
+export function FilterForm({ url, filters, label, children }: {
+  url: URL;
+  filters: readonly string[];
+  label: string;
+  children: (inputs: FilterInputs) => React.ReactNode;
+}) {
+  const [draft, setDraft] = useState<Record<string, string>>({});
+  useEffect(() => {
+    const d: Record<string, string> = {};
+    for (const f of filters) d[f] = url.searchParams.get(f) ?? "";
+    setDraft(d);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [url.search]);
+  const inputs: FilterInputs = {
+    field: (name, label, placeholder) => (
+      <label>
+        {label}
+        <input name={name} value={draft[name] ?? ""} placeholder={placeholder} onChange={(e) => setDraft({ ...draft, [name]: e.target.value })} />
+      </label>
+    ),
+    select: (name, label, options) => (
+      <label>
+        {label}
+        <select name={name} value={draft[name] ?? ""} onChange={(e) => setParams({ ...draft, [name]: e.target.value })}>
+          {options.map(([v, l]) => (
+            <option key={v} value={v}>
+              {l}
+            </option>
+          ))}
+        </select>
+      </label>
+    ),
+  };
+  return (
+    <form
+      className="filters"
+      aria-label={label}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setParams(draft);
+      }}
+    >
+      {children(inputs)}
+      <button type="submit">Apply</button>
+      <button type="button" className="ghost" onClick={() => setParams(Object.fromEntries(filters.map((f) => [f, undefined])))}>
+        Clear
+      </button>
+    </form>
   );
 }

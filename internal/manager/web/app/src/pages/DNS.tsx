@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { dnsLogs, type DNSLog, type DNSQuery, type Whoami } from "../api";
-import { setParams, timeRange } from "../route";
-import { Empty, ErrorNote, time } from "../flows";
+import { timeRange } from "../route";
+import { Empty, ErrorNote, FilterForm, time, usePages } from "../flows";
 
 const filters = ["namespace", "name", "qname", "rcode"] as const;
 const pageSize = 100;
@@ -20,14 +20,11 @@ function queryOf(url: URL): DNSQuery {
 export function DNSLogs({ me, url }: { me: Whoami; url: URL }) {
   const q = queryOf(url);
   const key = JSON.stringify({ ...q, from: undefined, to: undefined, range: url.searchParams.get("range") });
-  const [keys, setKeys] = useState<(Record<string, unknown> | null)[]>([null]);
+  const { after, page, setNext, pager } = usePages(key);
   const [items, setItems] = useState<DNSLog[] | null>(null);
-  const [next, setNext] = useState<Record<string, unknown> | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState("");
 
-  useEffect(() => setKeys([null]), [key]);
-  const after = keys[keys.length - 1];
   useEffect(() => {
     if (!me.logs.dns) return;
     let live = true;
@@ -68,7 +65,7 @@ export function DNSLogs({ me, url }: { me: Whoami; url: URL }) {
       {items !== null && items.length > 0 && (
         <>
           <p className="muted small" aria-live="polite">
-            {total === 1 ? "1 DNS log matches" : `${total} DNS logs match`}; showing {keys.length > 1 ? `page ${keys.length}` : "the newest"}{" "}
+            {total === 1 ? "1 DNS log matches" : `${total} DNS logs match`}; showing {page > 1 ? `page ${page}` : "the newest"}{" "}
             {items.length}.
           </p>
           <div className="table-wrap">
@@ -92,14 +89,7 @@ export function DNSLogs({ me, url }: { me: Whoami; url: URL }) {
               </tbody>
             </table>
           </div>
-          <div className="pager">
-            <button type="button" className="ghost" disabled={keys.length < 2} onClick={() => setKeys(keys.slice(0, -1))}>
-              ← Previous
-            </button>
-            <button type="button" className="ghost" disabled={!next} onClick={() => next && setKeys([...keys, next])}>
-              Next →
-            </button>
-          </div>
+          {pager}
         </>
       )}
     </>
@@ -141,44 +131,16 @@ function DNSRow({ d }: { d: DNSLog }) {
 }
 
 function DNSFilterBar({ url }: { url: URL }) {
-  const [draft, setDraft] = useState<Record<string, string>>({});
-  useEffect(() => {
-    const d: Record<string, string> = {};
-    for (const f of filters) d[f] = url.searchParams.get(f) ?? "";
-    setDraft(d);
-  }, [url.search]);
-  const field = (name: string, label: string, placeholder: string) => (
-    <label>
-      {label}
-      <input name={name} value={draft[name] ?? ""} placeholder={placeholder} onChange={(e) => setDraft({ ...draft, [name]: e.target.value })} />
-    </label>
-  );
   return (
-    <form
-      className="filters"
-      aria-label="DNS filters"
-      onSubmit={(e) => {
-        e.preventDefault();
-        setParams(draft);
-      }}
-    >
-      {field("namespace", "Client namespace", "any")}
-      {field("name", "Client", "frontend-* …")}
-      {field("qname", "Name asked", "*.example.com")}
-      <label>
-        Result
-        <select name="rcode" value={draft.rcode ?? ""} onChange={(e) => setParams({ ...draft, rcode: e.target.value })}>
-          <option value="">any</option>
-          <option value="NOERROR">NOERROR</option>
-          <option value="NXDOMAIN">NXDOMAIN</option>
-          <option value="SERVFAIL">SERVFAIL</option>
-          <option value="REFUSED">REFUSED</option>
-        </select>
-      </label>
-      <button type="submit">Apply</button>
-      <button type="button" className="ghost" onClick={() => setParams(Object.fromEntries(filters.map((f) => [f, undefined])))}>
-        Clear
-      </button>
-    </form>
+    <FilterForm url={url} filters={filters} label="DNS filters">
+      {({ field, select }) => (
+        <>
+          {field("namespace", "Client namespace", "any")}
+          {field("name", "Client", "frontend-* …")}
+          {field("qname", "Name asked", "*.example.com")}
+          {select("rcode", "Result", [["", "any"], ["NOERROR", "NOERROR"], ["NXDOMAIN", "NXDOMAIN"], ["SERVFAIL", "SERVFAIL"], ["REFUSED", "REFUSED"]])}
+        </>
+      )}
+    </FilterForm>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { flowLogs, type FlowLog, type FlowQuery, type Whoami } from "../api";
 import { setParams, timeRange, useLocation } from "../route";
-import { bytes, deciding, Empty, endpointLabel, ErrorNote, NoFlowAccess, ruleLabel, time, Verdict } from "../flows";
+import { bytes, deciding, Empty, endpointLabel, ErrorNote, FilterForm, NoFlowAccess, ruleLabel, time, usePages, Verdict } from "../flows";
 import { DNSLogs } from "./DNS";
 
 const filters = ["namespace", "name", "action", "policy", "port", "reporter"] as const;
@@ -64,16 +64,12 @@ export function Flows({ me }: { me: Whoami }) {
 function FlowLogs({ me, url }: { me: Whoami; url: URL }) {
   const q = queryOf(url);
   const key = JSON.stringify({ ...q, from: undefined, to: undefined, range: url.searchParams.get("range") });
-  // Pages already seen, by their after_key, so Previous needs no refetch of keys.
-  const [keys, setKeys] = useState<(Record<string, unknown> | null)[]>([null]);
+  const { after, page, setNext, pager } = usePages(key);
   const [items, setItems] = useState<FlowLog[] | null>(null);
-  const [next, setNext] = useState<Record<string, unknown> | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState("");
   const [open, setOpen] = useState<number | null>(null);
 
-  useEffect(() => setKeys([null]), [key]);
-  const after = keys[keys.length - 1];
   useEffect(() => {
     if (!me.logs.flows) return;
     let live = true;
@@ -126,7 +122,7 @@ function FlowLogs({ me, url }: { me: Whoami; url: URL }) {
       {items !== null && items.length > 0 && (
         <>
           <p className="muted small" aria-live="polite">
-            {total === 1 ? "1 flow log matches" : `${total} flow logs match`}; showing {keys.length > 1 ? `page ${keys.length}` : "the newest"}{" "}
+            {total === 1 ? "1 flow log matches" : `${total} flow logs match`}; showing {page > 1 ? `page ${page}` : "the newest"}{" "}
             {items.length}.
           </p>
           <div className="table-wrap">
@@ -161,14 +157,7 @@ function FlowLogs({ me, url }: { me: Whoami; url: URL }) {
               </tbody>
             </table>
           </div>
-          <div className="pager">
-            <button type="button" className="ghost" disabled={keys.length < 2} onClick={() => setKeys(keys.slice(0, -1))}>
-              ← Previous
-            </button>
-            <button type="button" className="ghost" disabled={!next} onClick={() => next && setKeys([...keys, next])}>
-              Next →
-            </button>
-          </div>
+          {pager}
         </>
       )}
     </>
@@ -248,61 +237,19 @@ function FlowRow({ f, open, onToggle }: { f: FlowLog; open: boolean; onToggle: (
 }
 
 function FilterBar({ url }: { url: URL }) {
-  const [draft, setDraft] = useState<Record<string, string>>({});
-  useEffect(() => {
-    const d: Record<string, string> = {};
-    for (const f of filters) d[f] = url.searchParams.get(f) ?? "";
-    setDraft(d);
-  }, [url.search]);
-  const field = (name: string, label: string, placeholder: string) => (
-    <label>
-      {label}
-      <input
-        name={name}
-        value={draft[name] ?? ""}
-        placeholder={placeholder}
-        onChange={(e) => setDraft({ ...draft, [name]: e.target.value })}
-      />
-    </label>
-  );
   return (
-    <form
-      className="filters"
-      aria-label="Flow filters"
-      onSubmit={(e) => {
-        e.preventDefault();
-        setParams(draft);
-      }}
-    >
-      {field("namespace", "Namespace", "any")}
-      {field("name", "Name", "frontend-* …")}
-      <label>
-        Verdict
-        <select name="action" value={draft.action ?? ""} onChange={(e) => setParams({ ...draft, action: e.target.value })}>
-          <option value="">any</option>
-          <option value="allow">allowed</option>
-          <option value="deny">denied</option>
-        </select>
-      </label>
-      {field("policy", "Policy", "tier.name")}
-      {field("port", "Port", "any")}
-      <label>
-        Reporter
-        <select name="reporter" value={draft.reporter ?? ""} onChange={(e) => setParams({ ...draft, reporter: e.target.value })}>
-          <option value="">either</option>
-          <option value="src">source</option>
-          <option value="dst">destination</option>
-        </select>
-      </label>
-      <button type="submit">Apply</button>
-      <button
-        type="button"
-        className="ghost"
-        onClick={() => setParams(Object.fromEntries(filters.map((f) => [f, undefined])))}
-      >
-        Clear
-      </button>
-    </form>
+    <FilterForm url={url} filters={filters} label="Flow filters">
+      {({ field, select }) => (
+        <>
+          {field("namespace", "Namespace", "any")}
+          {field("name", "Name", "frontend-* …")}
+          {select("action", "Verdict", [["", "any"], ["allow", "allowed"], ["deny", "denied"]])}
+          {field("policy", "Policy", "tier.name")}
+          {field("port", "Port", "any")}
+          {select("reporter", "Reporter", [["", "either"], ["src", "source"], ["dst", "destination"]])}
+        </>
+      )}
+    </FilterForm>
   );
 }
 
