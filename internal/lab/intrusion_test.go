@@ -54,6 +54,14 @@ func TestThreatFeedInTheLab(t *testing.T) {
 		!strings.Contains(out, "denied-to-namespace") || !strings.Contains(out, "policy-deleted") {
 		t.Errorf("the lab's alert templates: %s", out)
 	}
+	// get reads a field of an object with kubectl's JSONPath.
+	get := func(resource, name, path string) string {
+		o, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", cfg.KubeconfigPath(), "get", resource, name, "-o", "jsonpath={"+path+"}").CombinedOutput()
+		if err != nil {
+			return ""
+		}
+		return string(o)
+	}
 	var mu sync.Mutex
 	body, status := "# lab feed\n172.31.0.202\n", http.StatusOK
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -89,11 +97,9 @@ spec:
   pull: {period: 5m, http: {url: '%s/feed.txt'}}
 `, hs.URL), "calicoctl", "apply", "-f", "-")
 	poll.Until(t, 60*time.Second, "the feed's GlobalNetworkSet with its address", func() bool {
-		o, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", cfg.KubeconfigPath(), "get",
-			"globalnetworksets.projectcalico.org", "threatfeed.lab-feed", "-o", "jsonpath={.spec.nets}").CombinedOutput()
-		return err == nil && strings.Contains(string(o), "172.31.0.202/32")
+		return strings.Contains(get("globalnetworksets.projectcalico.org", "threatfeed.lab-feed", ".spec.nets"), "172.31.0.202/32")
 	})
-	if s := run("", "kubectl", "get", "globalthreatfeeds.projectcalico.org", "lab-feed", "-o", "jsonpath={.status.lastSuccessfulSync}"); s == "" {
+	if s := get("globalthreatfeeds.projectcalico.org", "lab-feed", ".status.lastSuccessfulSync"); s == "" {
 		t.Error("the feed's status has no lastSuccessfulSync")
 	}
 
@@ -129,11 +135,9 @@ spec:
   pull: {period: 5m, http: {url: '%s/feed-v2.txt'}}
 `, hs.URL), "calicoctl", "apply", "-f", "-")
 	poll.Until(t, 60*time.Second, "a status error for the failing feed", func() bool {
-		o, err := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", cfg.KubeconfigPath(), "get",
-			"globalthreatfeeds.projectcalico.org", "lab-feed", "-o", "jsonpath={.status.errorConditions[0].message}").CombinedOutput()
-		return err == nil && strings.Contains(string(o), "503")
+		return strings.Contains(get("globalthreatfeeds.projectcalico.org", "lab-feed", ".status.errorConditions[0].message"), "503")
 	})
-	if s := run("", "kubectl", "get", "globalnetworksets.projectcalico.org", "threatfeed.lab-feed", "-o", "jsonpath={.spec.nets}"); !strings.Contains(s, "172.31.0.202/32") {
+	if s := get("globalnetworksets.projectcalico.org", "threatfeed.lab-feed", ".spec.nets"); !strings.Contains(s, "172.31.0.202/32") {
 		t.Errorf("the set after a failed pull: %s", s)
 	}
 }
