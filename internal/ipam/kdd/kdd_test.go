@@ -14,6 +14,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/ipam"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/poll"
 )
 
 var testLab *labtest.Lab
@@ -31,6 +32,17 @@ func poolB(t testing.TB, name, cidr string, blockSize int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = testLab.Client.Delete(context.Background(), ipam.KindPool, "", name, nil) })
+	// The allocator lists pools from the API server's watch cache, which
+	// may lag a write on a busy machine: wait until the pool is there.
+	poll.Until(t, 10*time.Second, "pool "+name+" in the watch cache", func() bool {
+		pools, _ := testLab.Client.ListCached(context.Background(), ipam.KindPool, "")
+		for _, o := range pools {
+			if o.GetName() == name {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestConcurrentAssignsAgainstTheAPIServer: 200 concurrent requests from
