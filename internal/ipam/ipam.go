@@ -653,9 +653,20 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 	typ, owner := ownerOf(node)
 	aff.Labels = affinityLabels(owner, typ, cidr.String())
 	aff.Spec = v3.BlockAffinitySpec{State: v3.StatePending, Node: owner, Type: typ, CIDR: cidr.String()}
-	created, err := m.store.Create(ctx, aff)
-	if errors.Is(err, ErrExists) {
+	var created v3.Object
+	var err error
+	for range maxRetries {
+		created, err = m.store.Create(ctx, aff)
+		if !errors.Is(err, ErrExists) {
+			break
+		}
+		// Another claim of ours (a concurrent request on the same node)
+		// got there first. It may be withdrawn between our create and
+		// this read, when the block turned out to be taken: then try again.
 		created, err = m.store.Get(ctx, KindAffinity, name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
 		if err == nil && created.(*v3.BlockAffinity).Spec.State == v3.StateConfirmed {
 			// Ours already; make sure the block is there.
 			_, berr := m.store.Create(ctx, emptyBlock(cidr, affinityOf(node), m.now()))
@@ -664,6 +675,7 @@ func (m *IPAM) ClaimAffinity(ctx context.Context, node string, cidr netip.Prefix
 			}
 			return nil
 		}
+		break
 	}
 	if err != nil {
 		return fmt.Errorf("claiming block %s for %s: %w", cidr, node, err)
