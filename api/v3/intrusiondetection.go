@@ -398,9 +398,18 @@ type SecurityEventWebhookConfigVar struct {
 
 // SecurityEventWebhookStatus is how delivery goes.
 type SecurityEventWebhookStatus struct {
+	// Conditions: Ready is False while deliveries fail (with the last
+	// failure as its message).
 	// +listType=atomic
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// DeliveredUpTo is the generated_time (unix nanoseconds) of the last
+	// event delivered; delivery resumes after it, also after a restart.
+	// +optional
+	DeliveredUpTo int64 `json:"deliveredUpTo,omitempty"`
+	// LastDelivery is when an event was last delivered.
+	// +optional
+	LastDelivery *metav1.Time `json:"lastDelivery,omitempty"`
 }
 
 // SecurityEventWebhookList is a list of SecurityEventWebhooks.

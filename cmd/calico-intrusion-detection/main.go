@@ -1,16 +1,30 @@
 // Command calico-intrusion-detection is the intrusion-detection
 // controller (docs/intrusion-detection.md). One replica leads (a Lease);
-// the leader keeps the GlobalThreatFeeds: it pulls each enabled feed and
-// keeps an IPSet feed in its GlobalNetworkSet threatfeed.<name>, with the
-// feed's status saying how the last pull went.
+// the leader
+//   - pulls each enabled GlobalThreatFeed, keeping an IPSet feed in its
+//     GlobalNetworkSet threatfeed.<name>;
+//   - searches the flow and DNS logs in Linseed for the feeds' content,
+//     writing a security event for each record that matches;
+//   - runs every GlobalAlert, writing an event for each bucket that fires;
+//   - delivers events to the SecurityEventWebhooks.
+//
+// AlertExceptions suppress the events they match. Without LINSEED_URL
+// only the feeds are pulled.
 //
 // Environment:
 //
 //	KUBECONFIG       the cluster (in-cluster config when unset)
 //	NAMESPACE        where the Lease is, and the Secrets and ConfigMaps
-//	                 feed headers refer to (calico-system)
+//	                 feed headers and webhook configs refer to
+//	                 (calico-system)
 //	HEALTH_LISTEN    /liveness, /readiness and /metrics (:9099)
 //	FEED_MAX_BYTES   the largest feed content accepted (64 MiB)
+//	LINSEED_URL, LINSEED_CA, LINSEED_CLIENT_CERT, LINSEED_CLIENT_KEY,
+//	LINSEED_TOKEN    Linseed, and this controller's identity towards it
+//	                 (a client certificate and its ServiceAccount token)
+//	CLUSTER_ID       the cluster's name in Linseed (cluster)
+//	SEARCH_PERIOD    how often the logs are searched for the feeds (1m)
+//	WEBHOOK_POLL     how often webhooks look for new events (5s)
 package main
 
 import (
@@ -20,20 +34,35 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/intrusion/alerts"
+	"github.com/calicong/calico/internal/intrusion/events"
 	"github.com/calicong/calico/internal/intrusion/feeds"
+	"github.com/calicong/calico/internal/intrusion/search"
+	"github.com/calicong/calico/internal/intrusion/webhooks"
 	"github.com/calicong/calico/internal/leader"
+	"github.com/calicong/calico/internal/linseed/client"
 )
 
 func main() { daemon.Main("calico-intrusion-detection", run) }
+
+func duration(name, def string) (time.Duration, error) {
+	d, err := time.ParseDuration(daemon.Env(name, def))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: a positive duration such as %s", name, os.Getenv(name), def)
+	}
+	return d, nil
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	c, err := datastore.Connect(os.Getenv("KUBECONFIG"))
@@ -45,9 +74,42 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil || maxBytes <= 0 {
 		return fmt.Errorf("FEED_MAX_BYTES %q: a positive number of bytes", os.Getenv("FEED_MAX_BYTES"))
 	}
+	searchPeriod, err := duration("SEARCH_PERIOD", "1m")
+	if err != nil {
+		return err
+	}
+	webhookPoll, err := duration("WEBHOOK_POLL", "5s")
+	if err != nil {
+		return err
+	}
+	var ls *client.Client
+	if os.Getenv("LINSEED_URL") != "" {
+		if ls, err = client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"}); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("LINSEED_URL is not set: threat feeds are pulled, but the logs are not searched, alert rules do not run and webhooks get nothing")
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := feeds.NewMetrics(reg)
+	feedMetrics, err := feeds.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	eventMetrics, err := events.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	searchMetrics, err := search.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	alertMetrics, err := alerts.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	webhookMetrics, err := webhooks.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -57,14 +119,46 @@ func run(ctx context.Context, log *slog.Logger) error {
 	mux.Handle("/", agg.Handler())
 	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), mux, log)
 
-	ctl := &feeds.Controller{Syncer: &feeds.Syncer{Client: c, Namespace: ns, MaxBytes: maxBytes, Log: log.With("component", "threat-feeds"),
-		HTTP: &http.Client{Timeout: 2 * time.Minute}, Metrics: metrics}}
+	contents := &search.Feeds{}
+	syncer := &feeds.Syncer{Client: c, Namespace: ns, MaxBytes: maxBytes, Log: log.With("component", "threat-feeds"),
+		HTTP: &http.Client{Timeout: 2 * time.Minute}, Metrics: feedMetrics}
+	feedCtl := &feeds.Controller{Syncer: syncer, Contents: contents}
 	agg.Report("intrusion-detection", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
 	leader.Run(ctx, c.Kube, ns, "calico-intrusion-detection", log, func(ctx context.Context) {
 		agg.Report("intrusion-detection", health.Report{Live: true, Ready: true, Detail: "leading"})
-		if err := ctl.Run(ctx); err != nil {
-			log.Error("threat feeds", "err", err)
+		var wg sync.WaitGroup
+		start := func(name string, f func(context.Context) error) {
+			wg.Go(func() {
+				if err := f(ctx); err != nil && ctx.Err() == nil {
+					log.Error(name, "err", err)
+				}
+			})
 		}
+		start("threat feeds", feedCtl.Run)
+		if ls != nil {
+			exceptions := func(ctx context.Context) ([]*v3.AlertException, error) {
+				objs, err := c.List(ctx, exceptionKind, "")
+				out := make([]*v3.AlertException, len(objs))
+				for i, o := range objs {
+					out[i] = o.(*v3.AlertException)
+				}
+				return out, err
+			}
+			writer := &events.Writer{Linseed: ls, Exceptions: exceptions, Metrics: eventMetrics, Log: log.With("component", "events")}
+			searcher := &search.Searcher{Feeds: contents, Linseed: ls, Events: writer, Period: searchPeriod, Metrics: searchMetrics,
+				Log: log.With("component", "search"), Status: func(ctx context.Context, feed string, change func(*v3.GlobalThreatFeedStatus)) error {
+					return syncer.WriteStatus(ctx, feed, change)
+				}}
+			start("threat feed search", func(ctx context.Context) error { searcher.Run(ctx); return nil })
+			alertCtl := &alerts.Controller{Client: c, Linseed: ls, Events: writer, Metrics: alertMetrics, Log: log.With("component", "alerts")}
+			start("alert rules", alertCtl.Run)
+			hookCtl := &webhooks.Controller{Client: c, Linseed: ls, Namespace: ns, Poll: webhookPoll, Metrics: webhookMetrics,
+				Log: log.With("component", "webhooks"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+			start("webhooks", hookCtl.Run)
+		}
+		wg.Wait()
 	})
 	return nil
 }
+
+var exceptionKind, _ = v3.KindFor("AlertException")

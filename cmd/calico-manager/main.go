@@ -33,6 +33,7 @@ import (
 	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/kubeauth"
+	"github.com/calicong/calico/internal/linseed/client"
 	"github.com/calicong/calico/internal/manager"
 	"github.com/calicong/calico/internal/manager/web"
 	"github.com/calicong/calico/internal/typha/tlsauth"
@@ -49,19 +50,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("TLS_CERT_FILE/TLS_KEY_FILE: %w", err)
 	}
-	linseedCA, err := tlsauth.LoadCA(daemon.Env("LINSEED_CA", "/etc/calico-manager/linseed/ca.crt"))
-	if err != nil {
-		return fmt.Errorf("LINSEED_CA: %w", err)
-	}
-	clientCert, err := tls.LoadX509KeyPair(daemon.Env("LINSEED_CLIENT_CERT", "/etc/calico-manager/linseed/tls.crt"), daemon.Env("LINSEED_CLIENT_KEY", "/etc/calico-manager/linseed/tls.key"))
-	if err != nil {
-		return fmt.Errorf("LINSEED_CLIENT_CERT/LINSEED_CLIENT_KEY: %w", err)
-	}
 	cluster := daemon.Env("CLUSTER_ID", "cluster")
-	logs := &manager.LinseedClient{URL: daemon.Env("LINSEED_URL", "https://calico-linseed.kube-system.svc"), Cluster: cluster,
-		TokenFile: daemon.Env("LINSEED_TOKEN", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
-		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-			RootCAs: linseedCA, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}}}}
+	logs, err := client.FromEnv(client.Files{URL: "https://calico-linseed.kube-system.svc", CA: "/etc/calico-manager/linseed/ca.crt",
+		Cert: "/etc/calico-manager/linseed/tls.crt", Key: "/etc/calico-manager/linseed/tls.key",
+		TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token", Cluster: cluster})
+	if err != nil {
+		return err
+	}
 	rc, err := datastore.LoadConfig(os.Getenv("KUBECONFIG"))
 	if err != nil {
 		return fmt.Errorf("reading KUBECONFIG: %w", err)

@@ -68,6 +68,24 @@ func (c *Client) Get(ctx context.Context, kind v3.KindInfo, ns, name string) (v3
 	return c.Client.Get(ctx, kind, ns, name)
 }
 
+// ChangeStatus reads a resource, lets change edit it (its status), and
+// writes the status back, reading again after a conflict (another
+// writer, or the spec changed).
+func (c *Client) ChangeStatus(ctx context.Context, kind v3.KindInfo, ns, name string, change func(v3.Object)) error {
+	var err error
+	for range 5 {
+		var obj v3.Object
+		if obj, err = c.Client.Get(ctx, kind, ns, name); err != nil {
+			return err
+		}
+		change(obj)
+		if _, err = c.Client.UpdateStatus(ctx, obj); !IsConflict(err) {
+			return err
+		}
+	}
+	return err
+}
+
 // List reads every resource of a kind, in one namespace or (ns == "") in all.
 func (c *Client) List(ctx context.Context, kind v3.KindInfo, ns string) ([]v3.Object, error) {
 	if !kind.Stored {

@@ -261,6 +261,9 @@ func (c Config) AdminTokenFile() string { return c.pkiPath("admin.token") }
 
 func (c Config) managerTokenFile() string { return c.pkiPath("manager.token") }
 
+// intrusionTokenFile holds calico-intrusion-detection's token for Linseed.
+func (c Config) intrusionTokenFile() string { return c.pkiPath("intrusion-detection.token") }
+
 func (c Config) LinseedClientCert() string           { return c.pkiPath("linseed-user.crt") }
 func (c Config) LinseedClientKey() string            { return c.pkiPath("linseed-user.key") }
 func (c Config) LinseedTokenFile() string            { return c.pkiPath("linseed-user.token") }

@@ -130,6 +130,8 @@ func generateFiles(cfg Config) error {
 		// The console, and its client certificate towards Linseed.
 		{"manager", pki.Request{CommonName: manifests.ManagerName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
 		{"manager-client", pki.Request{CommonName: manifests.ManagerName, Client: true}},
+		// calico-intrusion-detection's client certificate towards Linseed.
+		{"intrusion-detection-client", pki.Request{CommonName: manifests.IntrusionDetectionName, Client: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)

@@ -68,10 +68,11 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("alert templates: %w", err)
 	}
 	// The log shippers' and the user's tokens for Linseed, the user's
-	// for Prometheus, the console's for Linseed and the administrator's
-	// for the console.
+	// for Prometheus, the console's and intrusion detection's for
+	// Linseed, and the administrator's for the console.
 	for _, tok := range []struct{ sa, file string }{{manifests.LogShipperName, cfg.shipperTokenFile()}, {linseedUser, cfg.LinseedTokenFile()},
-		{metricsUser, cfg.PrometheusTokenFile()}, {manifests.ManagerName, cfg.managerTokenFile()}, {adminUser, cfg.AdminTokenFile()}} {
+		{metricsUser, cfg.PrometheusTokenFile()}, {manifests.ManagerName, cfg.managerTokenFile()}, {adminUser, cfg.AdminTokenFile()},
+		{manifests.IntrusionDetectionName, cfg.intrusionTokenFile()}} {
 		if err := writeToken(ctx, c, tok.sa, tok.file); err != nil {
 			return fmt.Errorf("a token for %s: %w", tok.sa, err)
 		}

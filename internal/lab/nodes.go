@@ -115,12 +115,19 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 	}}
 	if rec.IntrusionPort != 0 {
 		// Threat feeds are kept in the lab's own namespace for Calico's
-		// components (its Secrets hold feed headers' values).
+		// components (its Secrets hold feed headers' values); events go
+		// to the lab's Linseed.
 		out = append(out, component{
 			name:   manifests.IntrusionDetectionName,
 			binary: filepath.Join(filepath.Dir(cfg.Executable), manifests.IntrusionDetectionName),
 			env: []string{"KUBECONFIG=" + cfg.componentKubeconfig(intrusionIdentity.file), "NAMESPACE=" + manifests.Namespace,
-				fmt.Sprintf("HEALTH_LISTEN=127.0.0.1:%d", rec.IntrusionPort)},
+				fmt.Sprintf("HEALTH_LISTEN=127.0.0.1:%d", rec.IntrusionPort),
+				"LINSEED_URL=" + cfg.LinseedURL(), "LINSEED_CA=" + cfg.CAPath(),
+				"LINSEED_CLIENT_CERT=" + cfg.pkiPath("intrusion-detection-client.crt"), "LINSEED_CLIENT_KEY=" + cfg.pkiPath("intrusion-detection-client.key"),
+				"LINSEED_TOKEN=" + cfg.intrusionTokenFile(),
+				// The lab is small and tests are short: search and
+				// deliver sooner than a cluster's defaults.
+				"SEARCH_PERIOD=5s", "WEBHOOK_POLL=1s"},
 			health: fmt.Sprintf("http://127.0.0.1:%d/readiness", rec.IntrusionPort),
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/kubeauth"
+	"github.com/calicong/calico/internal/linseed/client"
 	"github.com/calicong/calico/internal/manager/graph"
 )
 
@@ -275,7 +276,7 @@ func (s *server) linseed(w http.ResponseWriter, ctx context.Context, path string
 
 // linseedFailed writes the answer to a failed Linseed call.
 func (s *server) linseedFailed(w http.ResponseWriter, err error) {
-	var le *LinseedError
+	var le *client.Error
 	if errors.As(err, &le) && le.Status < 500 {
 		writeError(w, http.StatusBadRequest, "the log store refused the query: "+le.Message)
 		return

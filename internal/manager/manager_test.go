@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/kubeauth"
+	"github.com/calicong/calico/internal/linseed/client"
 )
 
 // fakeChecker knows tokens by value; grants are "user/resource/name".
@@ -196,7 +197,7 @@ func TestGraph(t *testing.T) {
 		g.Edges[0].Source != "wl/demo/frontend-*" || g.Edges[0].Target != "wl/demo/database-*" {
 		t.Errorf("graph %s", w.Body)
 	}
-	logs.err = &LinseedError{Status: 400, Message: "selector: unknown field"}
+	logs.err = &client.Error{Status: 400, Message: "selector: unknown field"}
 	if w := do(h, "POST", "/api/flows/graph", "admin-token", `{}`); w.Code != 400 || !strings.Contains(w.Body.String(), "refused the query: selector") {
 		t.Errorf("Linseed's refusal: %d %s", w.Code, w.Body)
 	}

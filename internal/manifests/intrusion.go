@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,12 +30,20 @@ func IntrusionDetectionRBAC() []runtime.Object {
 			Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalthreatfeeds/status", "globalalerts/status", "securityeventwebhooks/status"}, Verbs: []string{"update"}},
 		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalnetworksets"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
+		// Linseed: the logs searched and alerted on, the events written
+		// and delivered.
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"flowlogs", "dnslogs", "auditlogs"}, Verbs: []string{"get"}},
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"events"}, Verbs: []string{"get", "create"}},
 	}, []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{IntrusionDetectionName}, Verbs: []string{"get", "update"}},
 	})
 }
+
+// IntrusionDetectionLinseedTLSSecret holds its client certificate
+// towards Linseed and the CA of Linseed's (tls.crt, tls.key, ca.crt).
+const IntrusionDetectionLinseedTLSSecret = "calico-intrusion-detection-linseed-tls"
 
 // IntrusionDetection is calico-intrusion-detection: RBAC, a Deployment
 // (one replica leads at a time), a metrics Service, and the shipped
@@ -51,10 +60,18 @@ func IntrusionDetection(version string) []runtime.Object {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: IntrusionDetectionName,
-					NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+					Volumes: []corev1.Volume{{Name: "linseed-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+						SecretName: IntrusionDetectionLinseedTLSSecret}}}},
+					NodeSelector: map[string]string{"kubernetes.io/os": "linux"},
 					Containers: []corev1.Container{{
 						Name: IntrusionDetectionName, Image: Image("intrusion-detection", version),
-						Env:            []corev1.EnvVar{{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}},
+						Env: []corev1.EnvVar{{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+							{Name: "LINSEED_URL", Value: fmt.Sprintf("https://%s.%s.svc", LinseedName, Namespace)},
+							{Name: "LINSEED_CA", Value: "/etc/calico-intrusion-detection/linseed/ca.crt"},
+							{Name: "LINSEED_CLIENT_CERT", Value: "/etc/calico-intrusion-detection/linseed/tls.crt"},
+							{Name: "LINSEED_CLIENT_KEY", Value: "/etc/calico-intrusion-detection/linseed/tls.key"},
+							{Name: "CLUSTER_ID", Value: "cluster"}},
+						VolumeMounts:   []corev1.VolumeMount{{Name: "linseed-tls", MountPath: "/etc/calico-intrusion-detection/linseed", ReadOnly: true}},
 						Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: IntrusionDetectionMetrics}},
 						ReadinessProbe: httpProbe("/readiness", IntrusionDetectionMetrics), LivenessProbe: httpProbe("/liveness", IntrusionDetectionMetrics),
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{

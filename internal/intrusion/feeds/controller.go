@@ -2,13 +2,10 @@ package feeds
 
 import (
 	"context"
-	"reflect"
-	"sync"
 	"time"
 
-	"k8s.io/client-go/tools/cache"
-
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/intrusion/loops"
 )
 
 // DefaultPeriod is pull.period's default.
@@ -18,6 +15,13 @@ const DefaultPeriod = 24 * time.Hour
 // doubling, at most the feed's period.
 const FirstRetry = 10 * time.Second
 
+// Contents receives each feed's content after a pull (the search
+// matches the logs against it), and hears when a feed goes.
+type Contents interface {
+	Put(feed, content string, entries []string)
+	Remove(feed string)
+}
+
 // Controller keeps every enabled, pulled feed: one loop per feed, which
 // pulls at once and then every pull.period (retrying a failure sooner,
 // with back-off). A feed that changes restarts its loop; one that is
@@ -25,81 +29,30 @@ const FirstRetry = 10 * time.Second
 // through its owner reference).
 type Controller struct {
 	Syncer *Syncer
+	// Contents, if set, is given each feed's content.
+	Contents Contents
 
-	mu    sync.Mutex
-	loops map[string]*loop
-}
-
-type loop struct {
-	spec   v3.GlobalThreatFeedSpec
-	cancel context.CancelFunc
-	done   chan struct{}
+	loops loops.Set[v3.GlobalThreatFeedSpec]
 }
 
 // Run watches the feeds until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	c.loops = map[string]*loop{}
-	inf := cache.NewSharedIndexInformer(c.Syncer.Client.ListWatch(feedKind, ""), feedKind.New(), 0, cache.Indexers{})
-	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { c.update(ctx, o.(*v3.GlobalThreatFeed)) },
-		UpdateFunc: func(_, o any) { c.update(ctx, o.(*v3.GlobalThreatFeed)) },
-		DeleteFunc: func(o any) {
-			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = d.Obj
-			}
-			if f, ok := o.(*v3.GlobalThreatFeed); ok {
-				c.stop(f.Name)
-			}
-		},
-	})
-	if err != nil {
-		return err
-	}
-	inf.RunWithContext(ctx)
-	c.mu.Lock()
-	names := make([]string, 0, len(c.loops))
-	for n := range c.loops {
-		names = append(names, n)
-	}
-	c.mu.Unlock()
-	for _, n := range names {
-		c.stop(n)
-	}
-	return nil
-}
-
-// update starts, restarts or stops a feed's loop for its spec (status
-// writes, which change only the status, leave it running).
-func (c *Controller) update(ctx context.Context, f *v3.GlobalThreatFeed) {
-	c.mu.Lock()
-	old := c.loops[f.Name]
-	c.mu.Unlock()
-	if old != nil && reflect.DeepEqual(old.spec, f.Spec) {
-		return
-	}
-	c.stop(f.Name)
-	if f.Spec.Mode == v3.ThreatFeedModeDisabled || f.Spec.Pull == nil {
-		return
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	l := &loop{spec: *f.Spec.DeepCopy(), cancel: cancel, done: make(chan struct{})}
-	c.mu.Lock()
-	c.loops[f.Name] = l
-	c.mu.Unlock()
-	go func() {
-		defer close(l.done)
-		c.run(lctx, f.DeepCopy())
-	}()
+	err := loops.Watch(ctx, c.Syncer.Client, feedKind, func(f *v3.GlobalThreatFeed) {
+		if f.Spec.Mode == v3.ThreatFeedModeDisabled || f.Spec.Pull == nil {
+			c.stop(f.Name)
+			return
+		}
+		f = f.DeepCopy()
+		c.loops.Ensure(ctx, f.Name, f.Spec, func(ctx context.Context) { c.run(ctx, f) })
+	}, c.stop)
+	c.loops.StopAll()
+	return err
 }
 
 func (c *Controller) stop(name string) {
-	c.mu.Lock()
-	l := c.loops[name]
-	delete(c.loops, name)
-	c.mu.Unlock()
-	if l != nil {
-		l.cancel()
-		<-l.done
+	c.loops.Stop(name)
+	if c.Contents != nil {
+		c.Contents.Remove(name)
 	}
 }
 
@@ -122,6 +75,9 @@ func (c *Controller) run(ctx context.Context, f *v3.GlobalThreatFeed) {
 			retry = min(2*retry, period)
 		} else {
 			retry = FirstRetry
+			if c.Contents != nil && st.changed {
+				c.Contents.Put(f.Name, f.Spec.Content, st.Entries)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -9,11 +9,11 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/intrusion/secretref"
 	"github.com/calicong/calico/internal/threatfeed"
 )
 
@@ -39,6 +39,8 @@ type Syncer struct {
 // State is what the Syncer keeps of a feed between pulls.
 type State struct {
 	etag, lastModified string
+	// changed says the last pull's content was new (not 304).
+	changed bool
 	// Entries are the last good pull's, normalised and sorted.
 	Entries []string
 }
@@ -58,14 +60,14 @@ func (s *Syncer) Sync(ctx context.Context, feed *v3.GlobalThreatFeed, st *State)
 		s.Metrics.pulled(feed.Name, "synced", len(st.Entries))
 	}
 	now := s.now()
-	if serr := s.writeStatus(ctx, feed.Name, func(status *v3.GlobalThreatFeedStatus) {
+	if serr := s.WriteStatus(ctx, feed.Name, func(status *v3.GlobalThreatFeedStatus) {
 		if err != nil {
-			status.ErrorConditions = []v3.ErrorCondition{{Type: "PullFailed", Message: err.Error()}}
+			status.ErrorConditions = SetCondition(status.ErrorConditions, ConditionPullFailed, err.Error())
 			return
 		}
 		t := metav1.NewTime(now)
 		status.LastSuccessfulSync = &t
-		status.ErrorConditions = nil
+		status.ErrorConditions = SetCondition(status.ErrorConditions, ConditionPullFailed, "")
 	}); serr != nil && err == nil {
 		err = fmt.Errorf("writing the feed's status: %w", serr)
 	}
@@ -117,7 +119,7 @@ func (s *Syncer) pull(ctx context.Context, feed *v3.GlobalThreatFeed, st *State)
 			return false, fmt.Errorf("writing GlobalNetworkSet %s%s: %w", SetPrefix, feed.Name, err)
 		}
 	}
-	st.etag, st.lastModified, st.Entries = f.etag, f.lastModified, entries
+	st.etag, st.lastModified, st.Entries, st.changed = f.etag, f.lastModified, entries, !f.notModified
 	s.Log.Info("threat feed synced", "feed", feed.Name, "entries", len(entries), "unchanged", f.notModified)
 	return f.notModified, nil
 }
@@ -131,7 +133,7 @@ func (s *Syncer) headers(ctx context.Context, hs []v3.HTTPHeader) (map[string]st
 			out[h.Name] = h.Value
 			continue
 		}
-		v, ok, err := s.refValue(ctx, h.ValueFrom)
+		v, ok, err := secretref.Value(ctx, s.Client.Kube, s.Namespace, h.ValueFrom)
 		if err != nil {
 			return nil, fmt.Errorf("header %s: %w", h.Name, err)
 		}
@@ -140,41 +142,6 @@ func (s *Syncer) headers(ctx context.Context, hs []v3.HTTPHeader) (map[string]st
 		}
 	}
 	return out, nil
-}
-
-// refValue reads a Secret's or ConfigMap's key; ok is false when an
-// optional one is missing.
-func (s *Syncer) refValue(ctx context.Context, from *v3.HTTPHeaderSource) (string, bool, error) {
-	var (
-		ref  = from.ConfigMapKeyRef
-		what = "ConfigMap"
-		data map[string]string
-		err  error
-	)
-	if from.SecretKeyRef != nil {
-		ref, what = from.SecretKeyRef, "Secret"
-		var sec *corev1.Secret
-		if sec, err = s.Client.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
-			data = map[string]string{}
-			for k, b := range sec.Data {
-				data[k] = string(b)
-			}
-		}
-	} else {
-		var cm *corev1.ConfigMap
-		if cm, err = s.Client.Kube.CoreV1().ConfigMaps(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
-			data = cm.Data
-		}
-	}
-	optional := ref.Optional != nil && *ref.Optional
-	v, ok := data[ref.Key]
-	switch {
-	case err != nil && !optional:
-		return "", false, fmt.Errorf("%s %s/%s: %w", what, s.Namespace, ref.Name, err)
-	case !ok && !optional:
-		return "", false, fmt.Errorf("%s %s/%s has no key %q", what, s.Namespace, ref.Name, ref.Key)
-	}
-	return v, ok, nil
 }
 
 var gnsKind, _ = v3.KindFor("GlobalNetworkSet")
@@ -242,18 +209,32 @@ func (s *Syncer) writeOneSet(ctx context.Context, feed *v3.GlobalThreatFeed, nam
 }
 
 // writeStatus changes the feed's status, re-reading it on a conflict.
-func (s *Syncer) writeStatus(ctx context.Context, name string, change func(*v3.GlobalThreatFeedStatus)) error {
-	var err error
-	for range 5 {
-		var obj v3.Object
-		if obj, err = s.Client.Get(ctx, feedKind, "", name); err != nil {
-			return err
-		}
-		f := obj.(*v3.GlobalThreatFeed)
-		change(&f.Status)
-		if _, err = s.Client.UpdateStatus(ctx, f); !datastore.IsConflict(err) {
-			return err
+// The error conditions of a feed's status: its pull's (the Syncer's) and
+// its search's, each kept by its own writer.
+const (
+	ConditionPullFailed   = "PullFailed"
+	ConditionSearchFailed = "SearchFailed"
+)
+
+// SetCondition sets the condition of a type to msg, or removes it when
+// msg is empty, leaving the others as they are.
+func SetCondition(conds []v3.ErrorCondition, typ, msg string) []v3.ErrorCondition {
+	out := make([]v3.ErrorCondition, 0, len(conds)+1)
+	for _, c := range conds {
+		if c.Type != typ {
+			out = append(out, c)
 		}
 	}
-	return err
+	if msg != "" {
+		out = append(out, v3.ErrorCondition{Type: typ, Message: msg})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// WriteStatus changes a feed's status.
+func (s *Syncer) WriteStatus(ctx context.Context, name string, change func(*v3.GlobalThreatFeedStatus)) error {
+	return s.Client.ChangeStatus(ctx, feedKind, "", name, func(o v3.Object) { change(&o.(*v3.GlobalThreatFeed).Status) })
 }

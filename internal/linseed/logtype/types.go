@@ -112,6 +112,10 @@ var eventColumns = concat(
 	cols(Text, "name", "attack_vector", "mitre_tactic"),
 	cols(List, "mitre_ids", "mitigations"),
 	cols(JSON, "record", "geo_info"),
+	// generated_time is when the event was written (unix nanoseconds),
+	// increasing with each event one writer writes: where a consumer
+	// (a webhook) has got to.
+	cols(Int, "generated_time"),
 )
 
 // Compliance documents: the fields they are found by; the rest of each

@@ -166,6 +166,12 @@ func (w *where) term(t *logquery.Term, neg bool) (string, error) {
 			vals = []string{t.Value}
 		}
 		for _, v := range vals {
+			// An integer is compared as one (a float would lose the
+			// last digits of a large one, such as a time in ns).
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				w.args = append(w.args, n)
+				continue
+			}
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				return "", fmt.Errorf("%w: %s is a number; %q is not one", ErrBadQuery, t.Key, v)

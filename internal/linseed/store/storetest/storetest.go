@@ -449,11 +449,17 @@ func testUpdateAndDelete(t *testing.T, h Harness) {
 	typ := logtype.All()[logtype.Events]
 	var lines []string
 	for i := range 20 {
-		lines = append(lines, fmt.Sprintf(`{"id":"ev-%d","time":%d,"type":"gtf_suspicious_flow","severity":%d,"description":"event %d","dismissed":false,"record":{"n":%d}}`,
-			i, Base.Unix()+int64(i)*3600*5, 50+i, i, i))
+		lines = append(lines, fmt.Sprintf(`{"id":"ev-%d","time":%d,"type":"gtf_suspicious_flow","severity":%d,"description":"event %d","dismissed":false,"record":{"n":%d},"generated_time":%d}`,
+			i, Base.Unix()+int64(i)*3600*5, 50+i, i, i, Base.UnixNano()+int64(i)))
 	}
 	rows := Rows(t, typ, lines)
 	write(t, s, typ, "cluster", rows)
+	// Large integers compare exactly (generated_time is in ns: a float
+	// would round 1 ns away).
+	after, _ := logquery.Parse(fmt.Sprintf("generated_time > %d", Base.UnixNano()+17))
+	if c, err := s.Count(context.Background(), typ, store.Query{Cluster: "cluster", Where: after}); err != nil || c != 2 {
+		t.Errorf("generated_time > base+17ns: %d (%v), want 2", c, err)
+	}
 	ids, _ := logquery.Parse(`id IN {"ev-1", "ev-2", "ev-15"}`)
 	n, err := s.Update(context.Background(), typ, store.Query{Cluster: "cluster", Where: ids}, map[string]any{"dismissed": true})
 	if err != nil || n != 3 {
