@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/kubeauth"
+	"github.com/calicong/calico/internal/linseed/api"
 )
 
 // LMAGroup is the API group of people's log access (Calico
@@ -40,9 +41,11 @@ type Checker interface {
 	Authorize(ctx context.Context, u kubeauth.User, a kubeauth.Access) (bool, error)
 }
 
-// Logs reads Linseed as the manager: path and JSON body in, JSON out.
+// Logs reads Linseed as the manager: path and JSON body in, JSON out;
+// Bulk dismisses and deletes events (client.Client has both).
 type Logs interface {
 	Post(ctx context.Context, path string, body any, out any) error
+	Bulk(ctx context.Context, method, path string, records []any) (api.BulkResponse, error)
 }
 
 // Config configures the handler.
@@ -92,6 +95,10 @@ func New(cfg Config) (http.Handler, error) {
 	s.mux.Handle("POST /api/timeline", s.authed(s.timeline))
 	s.mux.Handle("GET /api/policies", s.authed(s.policyBoard))
 	s.mux.Handle("POST /api/policies/preview", s.authed(s.logsRead("flows", s.previewPolicies)))
+	s.mux.Handle("POST /api/events", s.authed(s.logsRead("events", s.events)))
+	s.mux.Handle("POST /api/events/dismiss", s.authed(s.logsRead("events", s.changeEvents("dismiss"))))
+	s.mux.Handle("POST /api/events/delete", s.authed(s.logsRead("events", s.changeEvents("delete"))))
+	s.mux.Handle("POST /api/alerts/test", s.authed(s.testAlert))
 	s.mux.Handle("GET /api/resources/{kind}", s.authed(s.listResources))
 	s.mux.Handle("PUT /api/resources/{kind}", s.authed(s.putResource))
 	s.mux.Handle("DELETE /api/resources/{kind}/{namespace}/{name}", s.authed(s.deleteResource))

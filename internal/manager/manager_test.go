@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/kubeauth"
+	"github.com/calicong/calico/internal/linseed/api"
 	"github.com/calicong/calico/internal/linseed/client"
 )
 
@@ -32,6 +33,9 @@ func (f *fakeChecker) Authenticate(_ context.Context, tok string) (kubeauth.User
 }
 
 func (f *fakeChecker) Authorize(_ context.Context, u kubeauth.User, a kubeauth.Access) (bool, error) {
+	if a.Group == api.APIGroup {
+		return f.grants[u.Name+"/linseed/"+a.Resource+"/"+a.Verb], nil
+	}
 	return a.Group == LMAGroup && a.Verb == "get" && f.grants[u.Name+"/"+a.Resource+"/"+a.Name], nil
 }
 
@@ -59,17 +63,30 @@ func (f *fakeLogs) Post(_ context.Context, path string, body any, out any) error
 	return json.Unmarshal([]byte(f.answer[path]), out)
 }
 
+func (f *fakeLogs) Bulk(_ context.Context, method, path string, recs []any) (api.BulkResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paths = append(f.paths, method+" "+path)
+	b, _ := json.Marshal(map[string]any{"records": recs})
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	f.bodies = append(f.bodies, m)
+	return api.BulkResponse{Total: len(recs), Succeeded: len(recs)}, f.err
+}
+
 func newTest(t *testing.T, prom *url.URL) (http.Handler, *fakeLogs) {
 	t.Helper()
 	logs := &fakeLogs{answer: map[string]string{
 		"/flows/logs": `{"items":[{"action":"deny"}],"after_key":{"k":1},"total_hits":7}`,
 		"/dns/logs":   `{"items":[{"qname":"api.example.test","rcode":"NOERROR"}],"total_hits":1}`,
+		"/events":     `{"items":[{"id":"e1","type":"gtf_suspicious_flow","severity":100}],"total_hits":1}`,
 		"/flows": `{"items":[
 			{"key":{"action":"allow","reporter":"src","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":20}},
 			{"key":{"action":"deny","reporter":"dst","protocol":"tcp","source":{"type":"wep","namespace":"demo","aggregated_name":"frontend-*"},"destination":{"type":"wep","namespace":"demo","aggregated_name":"database-*","port":5432}},"log_stats":{"flow_log_count":2},"traffic_stats":{"bytes_in":10,"bytes_out":0}}]}`,
 	}}
 	checker := &fakeChecker{users: map[string]string{"admin-token": "admin", "viewer-token": "viewer"},
-		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_ee": true, "admin/cluster/dns": true}}
+		grants: map[string]bool{"admin/cluster/flows": true, "admin/cluster/audit_ee": true, "admin/cluster/dns": true,
+			"admin/cluster/events": true, "admin/linseed/events/dismiss": true, "viewer/cluster/events": true}}
 	assets := fstest.MapFS{"index.html": {Data: []byte("<html>console</html>")}, "assets/app-1234.js": {Data: []byte("js")}}
 	h, err := New(Config{Checker: checker, Logs: logs, Prometheus: prom, Assets: assets})
 	if err != nil {
@@ -366,5 +383,50 @@ func TestDNSLogs(t *testing.T) {
 	}
 	if p["max_page_size"] != float64(20) {
 		t.Errorf("page size %v", p["max_page_size"])
+	}
+}
+
+// TestSecurityEvents: the alerts page's filter becomes Linseed's
+// selector (dismissed events hidden unless asked for); dismissing needs
+// the dismiss verb on events in Linseed's group, deleting the delete verb.
+func TestSecurityEvents(t *testing.T) {
+	h, logs := newTest(t, nil)
+	w := do(h, "POST", "/api/events", "admin-token", `{"min_severity":50,"type":"gtf_suspicious_flow","namespace":"tf"}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"id":"e1"`) {
+		t.Fatalf("events: %d %s", w.Code, w.Body)
+	}
+	sel, _ := logs.bodies[0]["selector"].(string)
+	if sel != `severity >= 50 AND type = "gtf_suspicious_flow" AND (source_namespace = "tf" OR dest_namespace = "tf") AND dismissed = false` {
+		t.Errorf("selector %q", sel)
+	}
+	if w := do(h, "POST", "/api/events", "admin-token", `{"min_severity":500}`); w.Code != 400 || !strings.Contains(w.Body.String(), "min_severity 500") {
+		t.Errorf("a bad severity: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "POST", "/api/events/dismiss", "admin-token", `{"ids":["e1","e2"]}`); w.Code != 200 || !strings.Contains(w.Body.String(), `"changed":2`) {
+		t.Errorf("dismiss: %d %s", w.Code, w.Body)
+	}
+	if last := logs.paths[len(logs.paths)-1]; last != "PUT /events/bulk" {
+		t.Errorf("dismiss went to %s", last)
+	}
+	n := len(logs.paths)
+	if w := do(h, "POST", "/api/events/dismiss", "viewer-token", `{"ids":["e1"]}`); w.Code != 403 || !strings.Contains(w.Body.String(), "may not dismiss") {
+		t.Errorf("dismiss as a viewer: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "POST", "/api/events/delete", "admin-token", `{"ids":["e1"]}`); w.Code != 403 || !strings.Contains(w.Body.String(), "may not delete") {
+		t.Errorf("delete without the verb: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "POST", "/api/events/dismiss", "admin-token", `{"ids":[]}`); w.Code != 400 {
+		t.Errorf("dismiss nothing: %d %s", w.Code, w.Body)
+	}
+	if len(logs.paths) != n {
+		t.Errorf("refused changes reached Linseed: %v", logs.paths[n:])
+	}
+	// A rule to test is checked by the validator first.
+	if w := do(h, "POST", "/api/alerts/test", "admin-token", `{"name":"x","spec":{"dataSet":"flows","severity":500,"description":"d","query":"action = ("}}`); w.Code != 400 ||
+		!strings.Contains(w.Body.String(), "severity") || !strings.Contains(w.Body.String(), "spec.query") {
+		t.Errorf("testing a bad rule: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, "POST", "/api/alerts/test", "viewer-token", `{"name":"x","spec":{"dataSet":"flows","severity":5,"description":"d"}}`); w.Code != 403 {
+		t.Errorf("testing a rule over logs the user may not read: %d %s", w.Code, w.Body)
 	}
 }

@@ -21,7 +21,8 @@ import (
 // writes, always as the user: the API server (and calico-apiserver's
 // webhooks) check and refuse exactly as for kubectl or calicoctl.
 var Editable = []string{"NetworkSet", "GlobalNetworkSet", "Tier", "GlobalNetworkPolicy", "NetworkPolicy",
-	"StagedGlobalNetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy"}
+	"StagedGlobalNetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy",
+	"GlobalAlert", "GlobalAlertTemplate", "GlobalThreatFeed", "AlertException", "SecurityEventWebhook"}
 
 // ResourceList is a list of one kind's objects the user may see.
 type ResourceList struct {

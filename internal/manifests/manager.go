@@ -26,6 +26,9 @@ func ManagerRBAC() []runtime.Object {
 		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"flowlogs", "flows", "dnslogs", "auditlogs", "ee_auditlogs", "kube_auditlogs",
 			"bgplogs", "events"}, Verbs: []string{"get"}},
+		// Security events are dismissed and deleted for users allowed it
+		// (the console checks them first).
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"events"}, Verbs: []string{"dismiss", "delete"}},
 	}, nil)
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/calicong/calico/internal/kubeauth"
 	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/linseed/api"
+	"github.com/calicong/calico/internal/linseed/client"
 	"github.com/calicong/calico/internal/linseed/flowgen"
 	"github.com/calicong/calico/internal/linseed/store"
 	"github.com/calicong/calico/internal/linseed/store/clickhouse"
@@ -151,7 +152,7 @@ func run(b *testing.B, l *labtest.Lab, token string, st store.Store, n int, sett
 	}
 	console := func(cluster string) http.Handler {
 		hm, err := manager.New(manager.Config{Checker: admin{}, Cluster: cluster, Assets: web.Assets(), UserClients: manager.NewUserClients(l.REST),
-			Logs: &manager.LinseedClient{URL: linseed.URL, Cluster: cluster, TokenFile: tokenFile, HTTP: linseed.Client()}})
+			Logs: &client.Client{URL: linseed.URL, Cluster: cluster, TokenFile: tokenFile, HTTP: linseed.Client()}})
 		if err != nil {
 			b.Fatal(err)
 		}
