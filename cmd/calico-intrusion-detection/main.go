@@ -2,7 +2,8 @@
 // controller (docs/intrusion-detection.md). One replica leads (a Lease);
 // the leader
 //   - pulls each enabled GlobalThreatFeed, keeping an IPSet feed in its
-//     GlobalNetworkSet threatfeed.<name>;
+//     GlobalNetworkSet threatfeed.<name>, or reads a feed without pull
+//     from Linseed's threat-feed endpoints, where it is pushed;
 //   - searches the flow and DNS logs in Linseed for the feeds' content,
 //     writing a security event for each record that matches;
 //   - runs every GlobalAlert, writing an event for each bucket that fires;
@@ -23,7 +24,8 @@
 //	LINSEED_TOKEN    Linseed, and this controller's identity towards it
 //	                 (a client certificate and its ServiceAccount token)
 //	CLUSTER_ID       the cluster's name in Linseed (cluster)
-//	SEARCH_PERIOD    how often the logs are searched for the feeds (1m)
+//	SEARCH_PERIOD    how often the logs are searched for the feeds, and
+//	                 pushed feeds read from Linseed (1m)
 //	WEBHOOK_POLL     how often webhooks look for new events (5s)
 package main
 
@@ -122,7 +124,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	contents := &search.Feeds{}
 	syncer := &feeds.Syncer{Client: c, Namespace: ns, MaxBytes: maxBytes, Log: log.With("component", "threat-feeds"),
 		HTTP: &http.Client{Timeout: 2 * time.Minute}, Metrics: feedMetrics}
-	feedCtl := &feeds.Controller{Syncer: syncer, Contents: contents}
+	feedCtl := &feeds.Controller{Syncer: syncer, Contents: contents, PushPoll: searchPeriod}
+	if ls != nil {
+		feedCtl.Linseed = ls // feeds without pull are pushed there
+	}
 	agg.Report("intrusion-detection", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
 	leader.Run(ctx, c.Kube, ns, "calico-intrusion-detection", log, func(ctx context.Context) {
 		agg.Report("intrusion-detection", health.Report{Live: true, Ready: true, Detail: "leading"})

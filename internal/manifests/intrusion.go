@@ -32,7 +32,8 @@ func IntrusionDetectionRBAC() []runtime.Object {
 		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalnetworksets"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
 		// Linseed: the logs searched and alerted on, the events written
 		// and delivered.
-		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"flowlogs", "dnslogs", "auditlogs"}, Verbs: []string{"get"}},
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"flowlogs", "dnslogs", "auditlogs", "threatfeeds_ipset", "threatfeeds_domainnameset"},
+			Verbs: []string{"get"}},
 		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"events"}, Verbs: []string{"get", "create"}},
 	}, []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get"}},

@@ -42,7 +42,7 @@ const LinseedAPIGroup = "linseed.tigera.io"
 
 // LinseedResources are Linseed's RBAC resources (Calico Enterprise's).
 var LinseedResources = []string{"flowlogs", "flows", "dnslogs", "auditlogs", "ee_auditlogs", "kube_auditlogs", "bgplogs",
-	"events", "compliancereports", "snapshots", "benchmarks"}
+	"events", "compliancereports", "snapshots", "benchmarks", "threatfeeds_ipset", "threatfeeds_domainnameset"}
 
 // LinseedRBAC lets calico-linseed check its callers: TokenReviews and
 // SubjectAccessReviews, nothing else.

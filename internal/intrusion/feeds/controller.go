@@ -31,6 +31,10 @@ type Controller struct {
 	Syncer *Syncer
 	// Contents, if set, is given each feed's content.
 	Contents Contents
+	// Linseed, if set, is read for the feeds without pull (pushed to its
+	// threat-feed endpoints), every PushPoll.
+	Linseed  Linseed
+	PushPoll time.Duration
 
 	loops loops.Set[v3.GlobalThreatFeedSpec]
 }
@@ -38,11 +42,15 @@ type Controller struct {
 // Run watches the feeds until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	err := loops.Watch(ctx, c.Syncer.Client, feedKind, func(f *v3.GlobalThreatFeed) {
-		if f.Spec.Mode == v3.ThreatFeedModeDisabled || f.Spec.Pull == nil {
+		if f.Spec.Mode == v3.ThreatFeedModeDisabled || (f.Spec.Pull == nil && c.Linseed == nil) {
 			c.stop(f.Name)
 			return
 		}
 		f = f.DeepCopy()
+		if f.Spec.Pull == nil {
+			c.loops.Ensure(ctx, f.Name, f.Spec, func(ctx context.Context) { c.runPushed(ctx, f) })
+			return
+		}
 		c.loops.Ensure(ctx, f.Name, f.Spec, func(ctx context.Context) { c.run(ctx, f) })
 	}, c.stop)
 	c.loops.StopAll()

@@ -20,6 +20,7 @@ import (
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/linseed/linseedtest"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -328,4 +329,72 @@ func BenchmarkSync100k(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// contentsRecorder keeps what the controller gives the search.
+type contentsRecorder struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+func (c *contentsRecorder) Put(feed, _ string, entries []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[feed] = entries
+}
+
+func (c *contentsRecorder) Remove(feed string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, feed)
+}
+
+func (c *contentsRecorder) get(feed string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[feed]
+}
+
+// TestPushedFeed: a feed without pull holds what was last pushed to
+// Linseed under its name; a new push replaces it, and is its last sync.
+func TestPushedFeed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := testLab.Client
+	ls := linseedtest.New(t)
+	rec := &contentsRecorder{m: map[string][]string{}}
+	ctl := &Controller{Syncer: &Syncer{Client: c, Namespace: "default", Log: slog.New(slog.DiscardHandler)},
+		Contents: rec, Linseed: ls, PushPoll: 100 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- ctl.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	push := func(domains ...string) {
+		t.Helper()
+		doc := map[string]any{"id": "pushed-domains", "data": map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339Nano), "domains": domains}}
+		if _, err := ls.Bulk(ctx, "POST", "/threatfeeds/domainnameset/bulk", []any{doc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push("Bad.Example", "worse.example")
+	feed := &v3.GlobalThreatFeed{ObjectMeta: metav1.ObjectMeta{Name: "pushed-domains"}, Spec: v3.GlobalThreatFeedSpec{Content: v3.ThreatFeedContentDomainNameSet}}
+	v3.Default(feed)
+	if _, err := c.Create(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(context.Background(), feedKind, "", "pushed-domains", nil)
+	poll.Until(t, 20*time.Second, "the pushed content", func() bool {
+		return slices.Equal(rec.get("pushed-domains"), []string{"bad.example", "worse.example"})
+	})
+	poll.Until(t, 20*time.Second, "the feed's last sync", func() bool {
+		o, err := c.Get(ctx, feedKind, "", "pushed-domains")
+		return err == nil && o.(*v3.GlobalThreatFeed).Status.LastSuccessfulSync != nil
+	})
+	push("new.example")
+	poll.Until(t, 20*time.Second, "the second push", func() bool {
+		return slices.Equal(rec.get("pushed-domains"), []string{"new.example"})
+	})
 }

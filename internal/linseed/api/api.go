@@ -126,6 +126,8 @@ const (
 	opDismiss
 	opDelete
 	opFlows
+	// opPut writes documents that replace those with the same "id".
+	opPut
 )
 
 type route struct {
@@ -171,6 +173,16 @@ var routes = func() []route {
 	rs = append(rs, logRoutes("/compliance/reports", logtype.ComplianceReports, "compliancereports", false)...)
 	rs = append(rs, logRoutes("/compliance/snapshots", logtype.ComplianceSnapshots, "snapshots", false)...)
 	rs = append(rs, logRoutes("/compliance/benchmarks", logtype.ComplianceBenchmarks, "benchmarks", false)...)
+	for _, f := range []struct{ path, typ, resource string }{
+		{"/threatfeeds/ipset", logtype.ThreatFeedsIPSet, "threatfeeds_ipset"},
+		{"/threatfeeds/domainnameset", logtype.ThreatFeedsDomainNameSet, "threatfeeds_domainnameset"},
+	} {
+		rs = append(rs,
+			route{"POST", f.path, f.typ, f.resource, "get", opList},
+			route{"POST", f.path + "/bulk", f.typ, f.resource, "create", opPut},
+			route{"DELETE", f.path + "/bulk", f.typ, f.resource, "delete", opDelete},
+		)
+	}
 	return rs
 }()
 
@@ -235,8 +247,8 @@ func (h *handler) handle(w http.ResponseWriter, r *http.Request, rt route) {
 	typ := h.types[rt.typ]
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
 	switch rt.op {
-	case opBulk:
-		h.bulk(w, r, typ, cluster)
+	case opBulk, opPut:
+		h.bulk(w, r, typ, cluster, rt.op == opPut)
 	case opDismiss, opDelete:
 		h.changeEvents(w, r, typ, cluster, rt.op)
 	default:
@@ -407,7 +419,9 @@ func lines(r io.Reader, f func(n int, line []byte)) error {
 	return s.Err()
 }
 
-func (h *handler) bulk(w http.ResponseWriter, r *http.Request, typ *logtype.Type, cluster string) {
+// bulk writes NDJSON records; with replace, each replaces the stored
+// records with its "id" (a pushed threat feed is one document).
+func (h *handler) bulk(w http.ResponseWriter, r *http.Request, typ *logtype.Type, cluster string, replace bool) {
 	if !ndjson(w, r) {
 		return
 	}
@@ -434,6 +448,25 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request, typ *logtype.Type
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
+	if replace && len(rows) > 0 {
+		idCol, ok := typ.ColumnIndex("id")
+		if !ok {
+			writeError(w, http.StatusInternalServerError, "log type "+typ.Name+" has no id")
+			return
+		}
+		terms := make([]logquery.Node, 0, len(rows))
+		for _, row := range rows {
+			if id, _ := row.Values[idCol].(string); id != "" {
+				terms = append(terms, &logquery.Term{Key: "id", Op: logquery.Eq, Value: id})
+			}
+		}
+		if len(terms) > 0 {
+			if _, err := h.cfg.Store.Delete(r.Context(), typ, store.Query{Cluster: cluster, Where: &logquery.Or{Terms: terms}}); err != nil {
+				h.storeError(w, err)
+				return
+			}
+		}
+	}
 	wr, err := h.cfg.Store.Write(r.Context(), typ, cluster, rows)
 	if err != nil {
 		h.storeError(w, err)
@@ -446,8 +479,8 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request, typ *logtype.Type
 	writeJSON(w, http.StatusOK, res)
 }
 
-// changeEvents dismisses or deletes events named by their IDs, one
-// {"id": "…"} per line.
+// changeEvents dismisses or deletes events (or deletes pushed threat
+// feeds) named by their IDs, one {"id": "…"} per line.
 func (h *handler) changeEvents(w http.ResponseWriter, r *http.Request, typ *logtype.Type, cluster string, o op) {
 	if !ndjson(w, r) {
 		return

@@ -351,6 +351,41 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// TestThreatFeedPush: a pushed feed is one document by its id; pushing
+// it again replaces it; deleting it removes it.
+func TestThreatFeedPush(t *testing.T) {
+	srv := newServer(t)
+	w := client{t: t, url: srv.URL, token: "writer"}
+	r := client{t: t, url: srv.URL, token: "reader"}
+	doc := func(ips ...string) string {
+		b, _ := json.Marshal(map[string]any{"id": "pushed", "data": map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339Nano), "ips": ips}})
+		return string(b) + "\n"
+	}
+	if _, res := w.bulk("/threatfeeds/ipset/bulk", doc("192.0.2.1", "192.0.2.2")); res["succeeded"] != 1.0 {
+		t.Fatalf("push: %v", res)
+	}
+	if _, res := w.bulk("/threatfeeds/ipset/bulk", doc("198.51.100.0/24")); res["succeeded"] != 1.0 {
+		t.Fatalf("push again: %v", res)
+	}
+	_, res := r.post("/threatfeeds/ipset", `{"selector":"id = \"pushed\""}`)
+	items, _ := res["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("after two pushes: %v, want one document", res)
+	}
+	if ips := items[0].(map[string]any)["data"].(map[string]any)["ips"]; fmt.Sprint(ips) != "[198.51.100.0/24]" {
+		t.Errorf("the feed holds %v, want the second push's", ips)
+	}
+	if _, res := r.post("/threatfeeds/domainnameset", `{}`); res["total_hits"] != 0.0 {
+		t.Errorf("domain feeds: %v", res)
+	}
+	if status, res := w.do("DELETE", "/threatfeeds/ipset/bulk", "application/x-ndjson", `{"id":"pushed"}`); status != 200 || res["succeeded"] != 1.0 {
+		t.Errorf("delete: %d %v", status, res)
+	}
+	if _, res := r.post("/threatfeeds/ipset", `{}`); res["total_hits"] != 0.0 {
+		t.Errorf("after delete: %v", res)
+	}
+}
+
 func TestAuditType(t *testing.T) {
 	srv := newServer(t)
 	w := client{t: t, url: srv.URL, token: "writer"}

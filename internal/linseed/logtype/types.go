@@ -13,6 +13,10 @@ const (
 	ComplianceReports    = "compliance_reports"
 	ComplianceSnapshots  = "compliance_snapshots"
 	ComplianceBenchmarks = "compliance_benchmarks"
+	// Threat feeds pushed through Linseed (feeds without pull): one
+	// document per feed, by the feed's name.
+	ThreatFeedsIPSet         = "threatfeeds_ipset"
+	ThreatFeedsDomainNameSet = "threatfeeds_domainnameset"
 )
 
 func cols(kind Kind, paths ...string) []Column {
@@ -132,6 +136,11 @@ var benchmarkColumns = concat(
 	cols(Text, "timestamp", "node_name", "type", "version", "kubernetesVersion"),
 )
 
+// A pushed threat feed: {"id": "<feed>", "data": {"created_at": …,
+// "ips": […]}} (or "domains"), as Calico Enterprise's Linseed has it.
+var ipSetColumns = concat(cols(Text, "id", "data.created_at"), cols(List, "data.ips"))
+var domainSetColumns = concat(cols(Text, "id", "data.created_at"), cols(List, "data.domains"))
+
 // All returns every log type, by name.
 func All() map[string]*Type {
 	defs := []Type{
@@ -147,6 +156,8 @@ func All() map[string]*Type {
 		{Name: ComplianceReports, Columns: reportColumns, TimePath: "endTime", OmitNull: true, Indexes: [][]string{{"id"}}},
 		{Name: ComplianceSnapshots, Columns: snapshotColumns, TimePath: "requestCompletedTimestamp", OmitNull: true},
 		{Name: ComplianceBenchmarks, Columns: benchmarkColumns, TimePath: "timestamp", OmitNull: true},
+		{Name: ThreatFeedsIPSet, Columns: ipSetColumns, TimePath: "data.created_at", OmitNull: true, Indexes: [][]string{{"id"}}},
+		{Name: ThreatFeedsDomainNameSet, Columns: domainSetColumns, TimePath: "data.created_at", OmitNull: true, Indexes: [][]string{{"id"}}},
 	}
 	out := map[string]*Type{}
 	for _, d := range defs {

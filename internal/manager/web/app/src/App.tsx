@@ -9,6 +9,7 @@ import { Endpoints } from "./pages/Endpoints";
 import { NetworkSets } from "./pages/NetworkSets";
 import { Timeline } from "./pages/Timeline";
 import { PolicyBoard } from "./pages/PolicyBoard";
+import { Security } from "./pages/Security";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
@@ -19,6 +20,7 @@ const pages = [
   { path: "/endpoints", label: "Endpoints", render: (u: Whoami) => <Endpoints me={u} /> },
   { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
   { path: "/timeline", label: "Timeline", render: (u: Whoami) => <Timeline me={u} /> },
+  { path: "/security", label: "Security", render: (u: Whoami) => <Security me={u} /> },
 ];
 
 type Theme = "light" | "dark";

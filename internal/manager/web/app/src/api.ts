@@ -229,6 +229,7 @@ export interface Resource {
   kind: string;
   metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; [k: string]: unknown };
   spec: Record<string, unknown>;
+  status?: Record<string, unknown>;
 }
 
 export const listResources = (kind: string, namespace = "") =>
@@ -318,3 +319,57 @@ export interface PreviewResult {
 
 export const previewPolicies = (req: { hours?: number; changes?: string[]; deletes?: { kind: string; namespace?: string; name: string }[] }) =>
   call<PreviewResult>("POST", "/api/policies/preview", req);
+
+/** A security event, as Linseed stores it. */
+export interface SecurityEvent {
+  id: string;
+  time: number;
+  generated_time?: number | null;
+  type: string;
+  description: string;
+  origin: string;
+  severity: number;
+  name?: string | null;
+  host?: string | null;
+  source_ip?: string | null;
+  source_port?: number | null;
+  source_name?: string | null;
+  source_name_aggr?: string | null;
+  source_namespace?: string | null;
+  dest_ip?: string | null;
+  dest_port?: number | null;
+  dest_name?: string | null;
+  dest_name_aggr?: string | null;
+  dest_namespace?: string | null;
+  protocol?: string | null;
+  dismissed: boolean;
+  mitigations?: string[] | null;
+  record?: unknown;
+}
+
+export interface EventQuery {
+  from?: string;
+  to?: string;
+  min_severity?: number;
+  type?: string;
+  namespace?: string;
+  origin?: string;
+  include_dismissed?: boolean;
+  page_size?: number;
+  after_key?: Record<string, unknown> | null;
+}
+
+export const securityEvents = (q: EventQuery) =>
+  call<{ items: SecurityEvent[]; after_key: Record<string, unknown> | null; total_hits: number }>("POST", "/api/events", q);
+
+export const changeEvents = (verb: "dismiss" | "delete", ids: string[]) =>
+  call<{ changed: number }>("POST", `/api/events/${verb}`, { ids });
+
+export interface AlertTestResult {
+  from: string;
+  to: string;
+  events: SecurityEvent[];
+}
+
+export const testAlert = (name: string, spec: Record<string, unknown>) =>
+  call<AlertTestResult>("POST", "/api/alerts/test", { name, spec });
