@@ -433,7 +433,7 @@ spec:
 	if row := text(`table[aria-label="Threat feeds"] tbody tr`); !strings.Contains(row, "threatfeed.console-feed") {
 		t.Errorf("the feed's row says %q, want its network set", row)
 	}
-	if synced := text(`table[aria-label="Threat feeds"] tbody tr td:nth-child(4)`); strings.HasPrefix(synced, "never") {
+	if synced := text(`table[aria-label="Threat feeds"] tbody tr td:nth-child(4)`); strings.HasPrefix(synced, "not yet") {
 		t.Errorf("the feed's last sync says %q after it synced", synced)
 	}
 

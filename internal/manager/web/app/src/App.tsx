@@ -121,9 +121,10 @@ export function App() {
             type="button"
             className="ghost"
             aria-label={`Switch to ${theme === "dark" ? "light" : "dark"} theme`}
+            title={`Switch to ${theme === "dark" ? "light" : "dark"} theme`}
             onClick={() => setTheme(theme === "dark" ? "light" : "dark")}
           >
-            {theme === "dark" ? "☀ Light" : "☾ Dark"}
+            <span aria-hidden="true">{theme === "dark" ? "☀" : "☾"}</span>
           </button>
           <span className="user" title={`${me.user}\ngroups: ${me.groups.join(", ")}`}>
             {shortUser(me.user)}

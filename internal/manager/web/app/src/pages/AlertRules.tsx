@@ -23,6 +23,13 @@ function str(v: unknown): string {
   return v === undefined || v === null ? "" : String(v);
 }
 
+/** A duration as the API server writes it ("1h0m0s"), as a person would ("1h"). */
+function dur(v: unknown): string {
+  return str(v).replace(/([hm])0s$/, "$1").replace(/h0m$/, "h");
+}
+
+const dataSets: Record<string, string> = { flows: "flow logs", dns: "DNS logs", audit: "audit logs" };
+
 /** What a rule fires on, in words. */
 function firesOn(s: Spec): string {
   const by = (s.aggregateBy as string[] | undefined) ?? [];
@@ -30,11 +37,11 @@ function firesOn(s: Spec): string {
   if (!s.metric) return by.length ? `each group with records${per}` : "each record";
   const ops: Record<string, string> = { gt: ">", gte: "≥", lt: "<", lte: "≤", eq: "=", not_eq: "≠" };
   const m = s.metric === "count" ? "count" : `${s.metric}(${str(s.field)})`;
-  return `${m} ${ops[str(s.condition)] ?? str(s.condition)} ${str(s.threshold)}${per}`;
+  return `${m} ${ops[str(s.condition)] ?? str(s.condition)} ${str(s.threshold ?? 0)}${per}`;
 }
 
 function when(v: unknown): string {
-  if (!v) return "never";
+  if (!v) return "not yet";
   return new Date(String(v)).toLocaleString();
 }
 
@@ -140,13 +147,13 @@ export function AlertRules({ me, url }: { me: Whoami; url: URL }) {
                   <tr key={r.metadata.name}>
                     <td>
                       <strong>{r.metadata.name}</strong>
-                      <div className="muted small">{str(r.spec.summary || r.spec.description)}</div>
+                      <div className="muted small">{str(r.spec.description || r.spec.summary)}</div>
                     </td>
                     <td>
                       <Severity n={Number(r.spec.severity)} />
                     </td>
                     <td>
-                      {str(r.spec.dataSet)} logs, every {str(r.spec.period || "5m")}
+                      {dataSets[str(r.spec.dataSet)] ?? str(r.spec.dataSet)}, every {dur(r.spec.period || "5m")}
                       <div className="muted small">
                         <code>{str(r.spec.query) || "all records"}</code>
                       </div>
@@ -278,11 +285,11 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
           </label>
           <label>
             Every
-            <input value={str(s.period)} placeholder="5m" onChange={(e) => set("period", e.target.value)} />
+            <input value={dur(s.period)} placeholder="5m" onChange={(e) => set("period", e.target.value)} />
           </label>
           <label>
             Looking back
-            <input value={str(s.lookback)} placeholder="10m" onChange={(e) => set("lookback", e.target.value)} />
+            <input value={dur(s.lookback)} placeholder="10m" onChange={(e) => set("lookback", e.target.value)} />
           </label>
         </div>
         <label>
@@ -337,7 +344,7 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
               </label>
               <label>
                 Threshold
-                <input type="number" value={str(s.threshold)} onChange={(e) => set("threshold", e.target.value === "" ? "" : Number(e.target.value))} />
+                <input type="number" value={str(s.threshold ?? 0)} onChange={(e) => set("threshold", e.target.value === "" ? "" : Number(e.target.value))} />
               </label>
             </>
           )}

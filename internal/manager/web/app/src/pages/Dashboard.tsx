@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { ApiError, flowSummary, promQuery, type Bucket, type DeniedGroup, type Whoami } from "../api";
+import { ApiError, flowSummary, promQuery, securityEvents, type Bucket, type DeniedGroup, type Whoami } from "../api";
 import { navigate, timeRange, useLocation } from "../route";
 import { Empty, endpointLabel, ErrorNote, NoFlowAccess, parsePolicy, ruleLabel } from "../flows";
 
@@ -42,6 +42,24 @@ export function Dashboard({ me }: { me: Whoami }) {
   const [buckets, setBuckets] = useState<Bucket[] | null>(null);
   const [denied, setDenied] = useState<DeniedGroup[]>([]);
   const [error, setError] = useState("");
+  const [security, setSecurity] = useState<{ all: number; high: number } | null>(null);
+
+  // Security events in the range: all open ones, and the high ones.
+  useEffect(() => {
+    if (!me.logs.events) return;
+    let live = true;
+    const tr = timeRange(url);
+    Promise.all([
+      securityEvents({ from: tr.from, to: tr.to, page_size: 1 }),
+      securityEvents({ from: tr.from, to: tr.to, page_size: 1, min_severity: 80 }),
+    ])
+      .then(([all, high]) => live && setSecurity({ all: all.total_hits, high: high.total_hits }))
+      .catch(() => live && setSecurity(null));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [rangeKey, me.logs.events]);
 
   useEffect(() => {
     let live = true;
@@ -109,6 +127,23 @@ export function Dashboard({ me }: { me: Whoami }) {
             );
           })}
         </ul>
+      )}
+
+      {security && (
+        <>
+          <h2>Security</h2>
+          <ul className="cards" aria-label="Security events">
+            <li className={`card stat ${security.high > 0 ? "bad" : "ok"}`}>
+              <span className="stat-label">Open security events</span>
+              <span className="stat-value">
+                <a href={`/security${url.search}`} onClick={(e) => (e.preventDefault(), navigate(`/security${url.search}`))}>
+                  {security.all}
+                </a>
+              </span>
+              <span className="muted small">{security.high > 0 ? `${security.high} of high severity` : security.all > 0 ? "none of high severity" : "none in this time range"}</span>
+            </li>
+          </ul>
+        </>
       )}
 
       <h2>Traffic</h2>

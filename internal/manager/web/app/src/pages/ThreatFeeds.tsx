@@ -67,7 +67,7 @@ function fromDraft(d: Draft): Resource {
 }
 
 function when(v: unknown): string {
-  return v ? new Date(String(v)).toLocaleString() : "never";
+  return v ? new Date(String(v)).toLocaleString() : "not yet";
 }
 
 /** The threat feeds: what each holds, where it comes from, and how its last pull and search went. */
