@@ -125,23 +125,43 @@ func (c *Client) Bulk(ctx context.Context, method, path string, records []any) (
 }
 
 // Each reads every page of a list endpoint, calling f with each record
-// (as Linseed encoded it) until f fails or the pages end.
+// (as Linseed encoded it) until f fails or the pages end. The next page
+// is read while f works through the current one.
 func (c *Client) Each(ctx context.Context, path string, p api.Params, f func(json.RawMessage) error) error {
-	for {
-		var page api.List
-		if err := c.Post(ctx, path, p, &page); err != nil {
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		page api.List
+		err  error
+	}
+	pages := make(chan result, 1)
+	go func() {
+		defer close(pages)
+		for {
+			var r result
+			r.err = c.Post(ctx, path, p, &r.page)
+			select {
+			case pages <- r:
+			case <-ctx.Done():
+				return
+			}
+			if r.err != nil || r.page.AfterKey == nil || len(r.page.Items) == 0 {
+				return
+			}
+			p.AfterKey = r.page.AfterKey
 		}
-		for _, it := range page.Items {
+	}()
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		for _, it := range r.page.Items {
 			if err := f(it); err != nil {
 				return err
 			}
 		}
-		if page.AfterKey == nil || len(page.Items) == 0 {
-			return nil
-		}
-		p.AfterKey = page.AfterKey
 	}
+	return ctx.Err()
 }
 
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
