@@ -29,6 +29,7 @@ func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &testLab)) }
 type receiver struct {
 	mu      sync.Mutex
 	got     map[string]int
+	types   map[string]int
 	failing bool
 }
 
@@ -45,6 +46,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.got[e.ID]++
+	r.types[e.Type]++
 }
 
 func (r *receiver) count() (ids, deliveries int) {
@@ -64,7 +66,7 @@ func TestDeliveryOnceInOrder(t *testing.T) {
 	ctx := context.Background()
 	c := testLab.Client
 	ls := linseedtest.New(t)
-	rcv := &receiver{got: map[string]int{}}
+	rcv := &receiver{got: map[string]int{}, types: map[string]int{}}
 	hs := httptest.NewServer(rcv)
 	defer hs.Close()
 	wh := &v3.SecurityEventWebhook{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Spec: v3.SecurityEventWebhookSpec{
@@ -74,6 +76,14 @@ func TestDeliveryOnceInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Delete(ctx, webhookKind, "", "hook", nil)
+	// A webhook in Debug: its events are logged, not sent.
+	dbg := &v3.SecurityEventWebhook{ObjectMeta: metav1.ObjectMeta{Name: "debug-hook"}, Spec: v3.SecurityEventWebhookSpec{
+		Consumer: Generic, State: "Debug", Query: `type = "global_alert"`,
+		Config: []v3.SecurityEventWebhookConfigVar{{Name: "url", Value: hs.URL + "/debug"}}}}
+	if _, err := c.Create(ctx, dbg); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(ctx, webhookKind, "", "debug-hook", nil)
 	writer := &events.Writer{Linseed: ls}
 	write := func(n int, typ string) {
 		t.Helper()
@@ -100,6 +110,10 @@ func TestDeliveryOnceInOrder(t *testing.T) {
 	write(3, events.TypeSuspiciousFlow)
 	write(2, events.TypeGlobalAlert) // not selected
 	poll.Until(t, 20*time.Second, "3 deliveries", func() bool { ids, _ := rcv.count(); return ids == 3 })
+	poll.Until(t, 20*time.Second, "the Debug webhook to go past its events", func() bool {
+		o, err := c.Get(ctx, webhookKind, "", "debug-hook")
+		return err == nil && o.(*v3.SecurityEventWebhook).Status.DeliveredUpTo > 0
+	})
 
 	// The receiver fails: the webhook's status says so, and the event
 	// arrives once it recovers.
@@ -129,6 +143,11 @@ func TestDeliveryOnceInOrder(t *testing.T) {
 	if ids, n := rcv.count(); n != ids {
 		t.Errorf("%d deliveries of %d events: some twice", n, ids)
 	}
+	rcv.mu.Lock()
+	if n := rcv.types[events.TypeGlobalAlert]; n != 0 {
+		t.Errorf("the Debug webhook sent %d events", n)
+	}
+	rcv.mu.Unlock()
 	o, err := c.Get(ctx, webhookKind, "", "hook")
 	if err != nil {
 		t.Fatal(err)
