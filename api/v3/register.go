@@ -211,6 +211,12 @@ var kinds = []KindInfo{
 	{Kind: "SecurityEventWebhook", Plural: "securityeventwebhooks", Singular: "securityeventwebhook", Stored: true,
 		Aliases: []string{"securityeventwebhook", "securityeventwebhooks"},
 		newObj:  func() Object { return &SecurityEventWebhook{} }, newList: func() ListObject { return &SecurityEventWebhookList{} }},
+	{Kind: "GlobalReportType", Plural: "globalreporttypes", Singular: "globalreporttype", Stored: true,
+		Aliases: []string{"globalreporttype", "globalreporttypes", "reporttype", "reporttypes"},
+		newObj:  func() Object { return &GlobalReportType{} }, newList: func() ListObject { return &GlobalReportTypeList{} }},
+	{Kind: "GlobalReport", Plural: "globalreports", Singular: "globalreport", Stored: true,
+		Aliases: []string{"globalreport", "globalreports", "report", "reports"},
+		newObj:  func() Object { return &GlobalReport{} }, newList: func() ListObject { return &GlobalReportList{} }},
 }
 
 // Kinds returns every kind of the package, stored or synthesised, in a stable

@@ -67,6 +67,14 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := c.Apply(ctx, templates); err != nil {
 		return fmt.Errorf("alert templates: %w", err)
 	}
+	// And compliance's report types.
+	reportTypes, err := manifests.YAML("", manifests.ReportTypes())
+	if err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, reportTypes); err != nil {
+		return fmt.Errorf("report types: %w", err)
+	}
 	// The log shippers' and the user's tokens for Linseed, the user's
 	// for Prometheus, the console's and intrusion detection's for
 	// Linseed, and the administrator's for the console.

@@ -101,6 +101,10 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateAlertException(o)
 	case *v3.SecurityEventWebhook:
 		return validateSecurityEventWebhook(o)
+	case *v3.GlobalReportType:
+		return validateGlobalReportType(o)
+	case *v3.GlobalReport:
+		return validateGlobalReport(o)
 	}
 	if l, ok := obj.(v3.ListObject); ok {
 		if items, ok := listItems(l); ok {
