@@ -133,6 +133,16 @@ func (g *Graph) PolicyIDs() []proto.PolicyID {
 }
 
 // PolicyInfo describes a policy, or reports false if it does not exist.
+// Rendered is a policy's rendered rules (nil if the graph does not
+// know it); cheaper than PolicyInfo, which finds the endpoints too.
+func (g *Graph) Rendered(id proto.PolicyID) *proto.Policy {
+	st := g.policies[id]
+	if st == nil || st.p == nil {
+		return nil
+	}
+	return st.p.rendered
+}
+
 func (g *Graph) PolicyInfo(id proto.PolicyID) (Policy, bool) {
 	st := g.policies[id]
 	if st == nil || st.p == nil {
@@ -155,24 +165,31 @@ func (g *Graph) PolicyInfo(id proto.PolicyID) (Policy, bool) {
 	return out, true
 }
 
+// SideSelector is the selector of one side of a rule (its selector,
+// namespaceSelector and serviceAccounts combined), or nil when the side
+// selects no endpoints in particular.
+func (g *Graph) SideSelector(id proto.PolicyID, side *proto.RuleSide) *selector.Selector {
+	if side == nil || len(side.IPSetIDs) == 0 {
+		return nil
+	}
+	st := g.policies[id]
+	if st == nil || st.p == nil {
+		return nil
+	}
+	for _, spec := range st.p.sets {
+		if spec.id == side.IPSetIDs[0] {
+			return spec.sel
+		}
+	}
+	return nil
+}
+
 // SideMatches lists the endpoints and network sets one side of a rule
 // selects through its selector, namespaceSelector and serviceAccounts, and
 // whether the side selects anything at all (a side with only nets or ports
 // selects no endpoints in particular).
 func (g *Graph) SideMatches(id proto.PolicyID, side *proto.RuleSide) ([]model.Key, bool) {
-	if side == nil || len(side.IPSetIDs) == 0 {
-		return nil, false
-	}
-	st := g.policies[id]
-	if st == nil || st.p == nil {
-		return nil, false
-	}
-	var sel *selector.Selector
-	for _, spec := range st.p.sets {
-		if spec.id == side.IPSetIDs[0] {
-			sel = spec.sel
-		}
-	}
+	sel := g.SideSelector(id, side)
 	if sel == nil {
 		return nil, false
 	}

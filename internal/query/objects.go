@@ -71,18 +71,34 @@ func FromObjects(objs []any) (*Snapshot, error) {
 // FromSnapshot is the state of a snapshot: its graph flushed, every
 // endpoint local.
 func FromSnapshot(snap *Snapshot, log *slog.Logger) (*State, error) {
+	g, err := NewGraph(log)
+	if err != nil {
+		return nil, err
+	}
+	ups := make([]model.Update, len(snap.KVs))
+	for i, kv := range snap.KVs {
+		ups[i] = model.Update{KVPair: kv}
+	}
+	Update(g, ups)
+	return &State{Graph: g}, nil
+}
+
+// NewGraph is an empty graph as tools use it: every endpoint local, each
+// rule's source kept, Felix's default host settings.
+func NewGraph(log *slog.Logger) (*calc.Graph, error) {
 	defaults, err := felixconfig.Resolve(nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	g := calc.New(calc.Config{AllLocal: true, KeepRuleSource: true, Host: calc.HostSettingsFor(defaults.Spec), Log: log}, func([]proto.Message) {})
-	ups := make([]model.Update, len(snap.KVs))
-	for i, kv := range snap.KVs {
-		ups[i] = model.Update{KVPair: kv}
-	}
+	g.OnStatusUpdated(model.InSync)
+	return g, nil
+}
+
+// Update applies updates to a graph from NewGraph (a FelixConfiguration
+// among them sets the host settings) and flushes it.
+func Update(g *calc.Graph, ups []model.Update) {
 	g.OnUpdates(ups)
 	useHostSettings(g, ups)
-	g.OnStatusUpdated(model.InSync)
 	g.Flush()
-	return &State{Graph: g}, nil
 }

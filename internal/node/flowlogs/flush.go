@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/calicong/calico/internal/netclass"
 	"github.com/calicong/calico/internal/node/flowlogs/event"
 )
 
@@ -156,12 +157,10 @@ func orDash(s string) string {
 }
 
 // subnetName is the aggregated name of an address that is no endpoint:
-// "pvt" for private (RFC 1918, RFC 4193), shared (RFC 6598), loopback and
-// link-local addresses, "pub" for the others.
+// "pvt" for private, shared, loopback and link-local addresses, "pub" for
+// the others.
 func subnetName(a netip.Addr) string {
-	a = a.Unmap()
-	shared := a.Is4() && a.As4()[0] == 100 && a.As4()[1]&0xc0 == 64 // 100.64.0.0/10
-	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || shared {
+	if netclass.Private(a) {
 		return "pvt"
 	}
 	return "pub"

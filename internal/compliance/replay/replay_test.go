@@ -1,0 +1,83 @@
+package replay
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/selector"
+)
+
+func pod(ns, name string, labels map[string]string, ip string) *corev1.Pod {
+	return &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.PodSpec{NodeName: "node-1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}}
+}
+
+func namespace(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
+func np(ns, name string, spec v3.NetworkPolicySpec) *v3.NetworkPolicy {
+	p := &v3.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
+	p.TypeMeta = metav1.TypeMeta{APIVersion: v3.GroupVersionString, Kind: "NetworkPolicy"}
+	v3.Default(p)
+	return p
+}
+
+// TestReplay: over an hour, db loses its policy half-way (unprotected for
+// the interval), web is open to everything (the internet and other
+// namespaces), and the report's scope keeps to one namespace.
+func TestReplay(t *testing.T) {
+	from := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	to := from.Add(time.Hour)
+	dbPolicy := np("demo", "db", v3.NetworkPolicySpec{Selector: "app == 'db'", Types: []v3.PolicyType{v3.PolicyTypeIngress, v3.PolicyTypeEgress},
+		Ingress: []v3.Rule{{Action: v3.Allow, Source: v3.EntityRule{Selector: "app == 'web'"}}},
+		Egress:  []v3.Rule{{Action: v3.Allow, Destination: v3.EntityRule{Nets: []string{"10.0.0.0/8"}}}}})
+	initial := []any{
+		namespace("demo", map[string]string{"env": "prod"}), namespace("other", nil),
+		pod("demo", "db-0", map[string]string{"app": "db"}, "10.1.0.1"),
+		pod("demo", "web-0", map[string]string{"app": "web"}, "10.1.0.2"),
+		pod("other", "cli-0", map[string]string{"app": "cli"}, "10.1.0.3"),
+		np("demo", "web", v3.NetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeIngress},
+			Ingress: []v3.Rule{{Action: v3.Allow}}}),
+		np("demo", "web-out", v3.NetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeEgress},
+			Egress: []v3.Rule{{Action: v3.Allow, Destination: v3.EntityRule{Nets: []string{"0.0.0.0/0"}}}}}),
+	}
+	changes := []Change{
+		{Time: from.Add(-time.Minute), Obj: dbPolicy},                  // before: the starting state
+		{Time: from.Add(30 * time.Minute), Obj: dbPolicy, Deleted: true}, // half-way
+	}
+	scope := Scope{NamespaceSelector: selector.MustParse("env == 'prod'")}
+	got, err := Run(initial, changes, from, to, scope, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d endpoints in scope, want 2 (demo's): %+v", len(got), got)
+	}
+	db, web := got[0], got[1]
+	if db.Pod != "db-0" || db.IngressProtected || db.EgressProtected || len(db.AppliedPolicies) != 1 || db.IngressFromInternet || db.IngressFromOtherNamespace {
+		t.Errorf("db (its policy deleted half-way): %+v", db)
+	}
+	if web.Pod != "web-0" || !web.IngressProtected || !web.EgressProtected || !web.IngressFromInternet || !web.IngressFromOtherNamespace ||
+		!web.EgressToInternet || web.EgressToOtherNamespace || len(web.AppliedPolicies) != 2 {
+		t.Errorf("web (open to all, egress to 0.0.0.0/0): %+v", web)
+	}
+
+	// Without the deletion db is protected, and reached only from web.
+	got, err = Run(initial, changes[:1], from, to, Scope{NamespaceNames: []string{"demo"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db := got[0]; !db.IngressProtected || !db.EgressProtected || db.IngressFromOtherNamespace || db.EgressToInternet {
+		t.Errorf("db with its policy throughout: %+v", db)
+	}
+	// A change after the interval plays no part.
+	late := []Change{changes[0], {Time: to.Add(time.Minute), Obj: dbPolicy, Deleted: true}}
+	if got, _ := Run(initial, late, from, to, Scope{NamespaceNames: []string{"demo"}}, nil); !got[0].IngressProtected {
+		t.Errorf("a deletion after the interval counted: %+v", got[0])
+	}
+}
