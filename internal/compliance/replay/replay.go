@@ -128,7 +128,9 @@ func Run(initial []any, changes []Change, from, to time.Time, scope Scope, log *
 		slices.SortFunc(e.AppliedPolicies, func(a, b proto.PolicyID) int { return cmp.Compare(a.String(), b.String()) })
 		out = append(out, *e)
 	}
-	slices.SortFunc(out, func(a, b Endpoint) int { return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Pod, b.Pod)) })
+	slices.SortFunc(out, func(a, b Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Pod, b.Pod))
+	})
 	return out, nil
 }
 

@@ -47,7 +47,7 @@ func TestReplay(t *testing.T) {
 			Egress: []v3.Rule{{Action: v3.Allow, Destination: v3.EntityRule{Nets: []string{"0.0.0.0/0"}}}}}),
 	}
 	changes := []Change{
-		{Time: from.Add(-time.Minute), Obj: dbPolicy},                  // before: the starting state
+		{Time: from.Add(-time.Minute), Obj: dbPolicy},                    // before: the starting state
 		{Time: from.Add(30 * time.Minute), Obj: dbPolicy, Deleted: true}, // half-way
 	}
 	scope := Scope{NamespaceSelector: selector.MustParse("env == 'prod'")}
