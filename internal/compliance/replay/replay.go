@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,6 +84,8 @@ func ScopeOf(sel *v3.EndpointsSelection) (Scope, error) {
 // Endpoint is what an endpoint in scope had over the interval.
 type Endpoint struct {
 	Namespace, Pod, ServiceAccount string
+	// Labels are the pod's own, as last seen.
+	Labels map[string]string
 	// Protected: an ingress (egress) policy applied for all the time the
 	// endpoint was in scope.
 	IngressProtected, EgressProtected bool
@@ -332,10 +335,24 @@ func (s *state) observe(scope Scope, acc map[string]*Endpoint, log *slog.Logger)
 				e.EgressToOtherNamespace = e.EgressToOtherNamespace || r.other
 			}
 		}
+		e.Labels = podLabels(ep.Labels)
 		e.IngressProtected = e.IngressProtected && ingress
 		e.EgressProtected = e.EgressProtected && egress
 	}
 	return nil
+}
+
+// podLabels drops the labels Calico adds to an endpoint (its namespace,
+// service account and orchestrator, and those inherited from profiles).
+func podLabels(l map[string]string) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		if strings.HasPrefix(k, "projectcalico.org/") || strings.HasPrefix(k, "pcns.") || strings.HasPrefix(k, "pcsa.") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func (s Scope) matches(ns, sa string, labels map[string]string, nsLabels, saLabels map[string]map[string]string) bool {

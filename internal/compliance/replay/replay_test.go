@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/compliance/report"
 	"github.com/calicong/calico/internal/selector"
 )
 
@@ -79,5 +80,40 @@ func TestReplay(t *testing.T) {
 	late := []Change{changes[0], {Time: to.Add(time.Minute), Obj: dbPolicy, Deleted: true}}
 	if got, _ := Run(initial, late, from, to, Scope{NamespaceNames: []string{"demo"}}, nil); !got[0].IngressProtected {
 		t.Errorf("a deletion after the interval counted: %+v", got[0])
+	}
+}
+
+// TestReportData: the replay's endpoints become an inventory report's
+// rows, namespaces and services, and its summary counts them exactly.
+func TestReportData(t *testing.T) {
+	from := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	initial := []any{
+		namespace("demo", nil), namespace("shop", nil),
+		pod("demo", "db-0", map[string]string{"app": "db"}, "10.1.0.1"),
+		pod("demo", "web-0", map[string]string{"app": "web"}, "10.1.0.2"),
+		pod("demo", "web-1", map[string]string{"app": "web"}, "10.1.0.3"),
+		pod("shop", "cart-0", map[string]string{"app": "cart"}, "10.1.0.4"),
+		np("demo", "web", v3.NetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeIngress},
+			Ingress: []v3.Rule{{Action: v3.Allow, Source: v3.EntityRule{NamespaceSelector: "all()"}}}}),
+		np("shop", "all", v3.NetworkPolicySpec{Selector: "all()", Types: []v3.PolicyType{v3.PolicyTypeIngress, v3.PolicyTypeEgress}}),
+	}
+	eps, err := Run(initial, nil, from, from.Add(time.Hour), Scope{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}}}
+	var d report.ReportData
+	AddEndpoints(&d, eps, []*corev1.Service{web})
+	if s := d.EndpointsSummary; s.NumTotal != 4 || s.NumIngressProtected != 3 || s.NumEgressProtected != 1 || s.NumIngressFromOtherNamespace != 2 || s.NumServiceAccounts != 2 {
+		t.Errorf("endpoints summary %+v", s)
+	}
+	if s := d.NamespacesSummary; s.NumTotal != 2 || s.NumIngressProtected != 1 || s.NumEgressProtected != 1 {
+		t.Errorf("namespaces summary %+v (demo's db has no policy, shop is covered)", s)
+	}
+	if len(d.Services) != 1 || !d.Services[0].IngressProtected || !d.Services[0].IngressFromOtherNamespace {
+		t.Errorf("services %+v", d.Services)
+	}
+	if e := d.Endpoints[1]; e.Endpoint.String() != "Pod(demo/web-0)" || len(e.Services) != 1 || e.AppliedPolicies[0].String() != "NetworkPolicy(demo/web)" {
+		t.Errorf("web-0's row %+v", e)
 	}
 }
