@@ -6,7 +6,7 @@
 #
 # or all of them with `make images`. Targets: node, typha,
 # kube-controllers, apiserver, ctl, linseed, log-shipper,
-# prometheus-service, manager, intrusion-detection. Every binary comes from one build
+# prometheus-service, manager, intrusion-detection, compliance. Every binary comes from one build
 # stage running `make build-product`, the same recipe and flags as
 # `make build` (static, version stamped); test/images checks this file
 # against the Makefile and the manifests.
@@ -95,3 +95,8 @@ FROM gcr.io/distroless/static-debian12:nonroot AS intrusion-detection
 COPY --from=build /out/calico-intrusion-detection /usr/local/bin/
 USER 999:999
 ENTRYPOINT ["/usr/local/bin/calico-intrusion-detection"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS compliance
+COPY --from=build /out/calico-compliance /usr/local/bin/
+USER 999:999
+ENTRYPOINT ["/usr/local/bin/calico-compliance"]

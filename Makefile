@@ -78,7 +78,7 @@ $(BIN)/.prometheus-$(PROMETHEUS_VERSION):
 	touch $@
 
 ## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
-IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service manager intrusion-detection
+IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service manager intrusion-detection compliance
 images:
 	for t in $(IMAGES); do docker build --build-arg VERSION=$(VERSION) --target $$t -t calicong/$$t:$(VERSION) . || exit 1; done
 

@@ -108,16 +108,18 @@ func New(client kubernetes.Interface, audiences []string, opts ...Option) *Check
 func (c *Checker) Authenticate(ctx context.Context, token string) (User, error) {
 	key := sha256.Sum256([]byte(token))
 	now := c.now()
-	c.mu.Lock()
-	if e, ok := c.tokens[key]; ok && now.Before(e.expires) {
-		c.mu.Unlock()
+	if e, ok := c.cachedToken(key); ok {
 		if !e.ok {
 			return User{}, ErrInvalidToken
 		}
 		return e.user, nil
 	}
-	c.mu.Unlock()
 	v, err, _ := c.flight.Do("t\x00"+string(key[:]), func() (any, error) {
+		// A flight that ended between our look and this one has
+		// already answered.
+		if e, ok := c.cachedToken(key); ok {
+			return e, nil
+		}
 		c.reviews.tokens.Add(1)
 		ctx, cancel := reviewContext(ctx)
 		defer cancel()
@@ -153,6 +155,20 @@ func (c *Checker) Authenticate(ctx context.Context, token string) (User, error) 
 	return User{}, ErrInvalidToken
 }
 
+func (c *Checker) cachedToken(key [32]byte) (tokenEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.tokens[key]
+	return e, ok && c.now().Before(e.expires)
+}
+
+func (c *Checker) cachedAccess(key string) (accessEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.access[key]
+	return e, ok && c.now().Before(e.expires)
+}
+
 // reviewContext is a shared review's: the first caller giving up must
 // not fail the others waiting for the same answer.
 func reviewContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -165,13 +181,15 @@ func (c *Checker) Authorize(ctx context.Context, u User, a Access) (bool, error)
 	slices.Sort(groups)
 	key := strings.Join([]string{u.Name, u.UID, strings.Join(groups, ","), a.Group, a.Resource, a.Subresource, a.Verb, a.Name, a.Namespace}, "\x00")
 	now := c.now()
-	c.mu.Lock()
-	if e, ok := c.access[key]; ok && now.Before(e.expires) {
-		c.mu.Unlock()
+	if e, ok := c.cachedAccess(key); ok {
 		return e.allowed, nil
 	}
-	c.mu.Unlock()
 	v, err, _ := c.flight.Do("a\x00"+key, func() (any, error) {
+		// A flight that ended between our look and this one has
+		// already answered.
+		if e, ok := c.cachedAccess(key); ok {
+			return e.allowed, nil
+		}
 		c.reviews.access.Add(1)
 		ctx, cancel := reviewContext(ctx)
 		defer cancel()

@@ -6,11 +6,70 @@ import (
 	"io/fs"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	v3 "github.com/calicong/calico/api/v3"
 )
+
+// Compliance names.
+const (
+	ComplianceSnapshotterName = "calico-compliance-snapshotter"
+	ComplianceMetrics         = 9099
+	// ComplianceLinseedTLSSecret holds the components' client
+	// certificate towards Linseed and the CA of Linseed's.
+	ComplianceLinseedTLSSecret = "calico-compliance-linseed-tls"
+)
+
+// snapshotted are the resources the snapshotter lists
+// (compliance/snapshot.Resources).
+var snapshotted = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "serviceaccounts", "services"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"projectcalico.org"}, Resources: []string{"tiers", "networkpolicies", "globalnetworkpolicies", "stagednetworkpolicies",
+		"stagedglobalnetworkpolicies", "stagedkubernetesnetworkpolicies", "networksets", "globalnetworksets", "hostendpoints"}, Verbs: []string{"list"}},
+}
+
+// ComplianceSnapshotterRBAC lists the snapshotted resources and reads
+// and writes snapshots in Linseed.
+func ComplianceSnapshotterRBAC() []runtime.Object {
+	return serviceAccountRBAC(ComplianceSnapshotterName, append(slices.Clone(snapshotted),
+		rbacv1.PolicyRule{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"snapshots"}, Verbs: []string{"get", "create"}}), nil)
+}
+
+// Compliance is compliance's report types, and its snapshotter (one
+// replica; snapshots are idempotent, and a second would only write the
+// same lists).
+func Compliance(version string) []runtime.Object {
+	labels := map[string]string{"k8s-app": ComplianceSnapshotterName}
+	dep := deployment(ComplianceSnapshotterName, 1, labels, corev1.PodSpec{
+		ServiceAccountName: ComplianceSnapshotterName,
+		NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+		Volumes: []corev1.Volume{{Name: "linseed-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: ComplianceLinseedTLSSecret}}}},
+		Containers: []corev1.Container{{
+			Name: "snapshotter", Image: Image("compliance", version), Args: []string{"snapshotter"},
+			Env: []corev1.EnvVar{
+				{Name: "LINSEED_URL", Value: fmt.Sprintf("https://%s.%s.svc", LinseedName, Namespace)},
+				{Name: "LINSEED_CA", Value: "/etc/calico-compliance/linseed/ca.crt"},
+				{Name: "LINSEED_CLIENT_CERT", Value: "/etc/calico-compliance/linseed/tls.crt"},
+				{Name: "LINSEED_CLIENT_KEY", Value: "/etc/calico-compliance/linseed/tls.key"},
+				{Name: "CLUSTER_ID", Value: "cluster"},
+			},
+			VolumeMounts:   []corev1.VolumeMount{{Name: "linseed-tls", MountPath: "/etc/calico-compliance/linseed", ReadOnly: true}},
+			Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: ComplianceMetrics}},
+			ReadinessProbe: httpProbe("/readiness", ComplianceMetrics), LivenessProbe: httpProbe("/liveness", ComplianceMetrics),
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("20m"), corev1.ResourceMemory: resource.MustParse("128Mi")}},
+			SecurityContext: restricted(),
+		}},
+	})
+	objs := append(ComplianceSnapshotterRBAC(), dep, MetricsService(ComplianceSnapshotterName, ComplianceMetrics))
+	return append(objs, ReportTypes()...)
+}
 
 //go:embed reporttypes/*.yaml
 var reportTypeFiles embed.FS

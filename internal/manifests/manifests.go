@@ -251,7 +251,7 @@ func Files() (map[string][]byte, error) {
 		{"calico-prometheus-service.yaml", "calico-prometheus-service: the RBAC-checking proxy in front of Prometheus (docs/prometheus.md); bind calico-metrics-viewer in kube-system to whoever may query.", PrometheusService(Version)},
 		{"calico-manager.yaml", "calico-manager: the web console (docs/manager.md); needs the calico-manager-tls and calico-manager-linseed-tls Secrets.", Manager(Version)},
 		{"calico-intrusion-detection.yaml", "calico-intrusion-detection: threat feeds kept in GlobalNetworkSets (docs/intrusion-detection.md).", IntrusionDetection(Version)},
-		{"calico-compliance.yaml", "Compliance: the report types (docs/compliance.md).", ReportTypes()},
+		{"calico-compliance.yaml", "Compliance: the snapshotter and the report types (docs/compliance.md); needs the calico-compliance-linseed-tls Secret.", Compliance(Version)},
 		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {
 		y, err := YAML(header+"# "+f.about+"\n", f.objs)
