@@ -205,6 +205,8 @@ func modelOf(o any) ([]model.KVPair, error) {
 	case *corev1.ServiceAccount:
 		p := conversion.ServiceAccountProfile(x)
 		return []model.KVPair{{Key: model.Key{Kind: model.KindProfile, Name: p.Name}, Value: p}}, nil
+	case *corev1.Service:
+		return nil, nil // reports group endpoints by them; policy does not read them
 	case *networkingv1.NetworkPolicy:
 		pol, err := conversion.NetworkPolicy(x)
 		if err != nil {
@@ -230,6 +232,8 @@ func keyOf(o any) (string, bool) {
 		return "Namespace//" + x.Name, true
 	case *corev1.ServiceAccount:
 		return "ServiceAccount/" + x.Namespace + "/" + x.Name, true
+	case *corev1.Service:
+		return "Service/" + x.Namespace + "/" + x.Name, true
 	case *networkingv1.NetworkPolicy:
 		return "k8s-NetworkPolicy/" + x.Namespace + "/" + x.Name, true
 	case v3.Object:
