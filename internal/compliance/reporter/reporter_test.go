@@ -55,7 +55,7 @@ func TestGenerate(t *testing.T) {
 	audit := func(verb string, m int, body string) any {
 		ev := map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": verb + at(m), "stage": "ResponseComplete",
 			"verb": verb, "user": map[string]any{"username": "alice"}, "requestReceivedTimestamp": at(m), "stageTimestamp": at(m),
-			"objectRef": map[string]any{"resource": "networkpolicies", "namespace": "demo", "name": "db", "apiGroup": "projectcalico.org", "apiVersion": "v3"},
+			"objectRef":      map[string]any{"resource": "networkpolicies", "namespace": "demo", "name": "db", "apiGroup": "projectcalico.org", "apiVersion": "v3"},
 			"responseStatus": map[string]any{"code": 200}}
 		if body != "" {
 			ev["responseObject"] = json.RawMessage(body)
