@@ -4,6 +4,9 @@
 //	calico-compliance snapshotter   lists the configuration reports
 //	                                replay and writes it to Linseed when
 //	                                it changed
+//	calico-compliance reporter      generates one report over one
+//	                                interval and stores it in Linseed
+//	                                (a report job runs it)
 //
 // Environment (snapshotter):
 //
@@ -13,6 +16,12 @@
 //	CLUSTER_ID       the cluster's name in Linseed (cluster)
 //	SNAPSHOT_PERIOD  how often snapshots are taken (1h)
 //	HEALTH_LISTEN    /liveness, /readiness and /metrics (:9099)
+//
+// Environment (reporter): KUBECONFIG, LINSEED_* and CLUSTER_ID as above,
+// and
+//
+//	REPORT_NAME      the GlobalReport
+//	REPORT_START, REPORT_END  the interval (RFC 3339)
 package main
 
 import (
@@ -28,7 +37,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/dynamic"
 
+	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/compliance/reporter"
 	"github.com/calicong/calico/internal/compliance/snapshotter"
 	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
@@ -38,6 +49,7 @@ import (
 
 var commands = map[string]func(ctx context.Context, log *slog.Logger) error{
 	"snapshotter": runSnapshotter,
+	"reporter":    runReporter,
 }
 
 func main() {
@@ -46,7 +58,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter")
+		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter|reporter")
 		os.Exit(2)
 	}
 	name := os.Args[1]
@@ -87,3 +99,56 @@ func runSnapshotter(ctx context.Context, log *slog.Logger) error {
 	s.Run(ctx)
 	return nil
 }
+
+func runReporter(ctx context.Context, log *slog.Logger) error {
+	name := os.Getenv("REPORT_NAME")
+	if name == "" {
+		return fmt.Errorf("REPORT_NAME: the GlobalReport to generate")
+	}
+	var times [2]time.Time
+	for i, v := range []string{"REPORT_START", "REPORT_END"} {
+		t, err := time.Parse(time.RFC3339, os.Getenv(v))
+		if err != nil {
+			return fmt.Errorf("%s %q: an RFC 3339 time", v, os.Getenv(v))
+		}
+		times[i] = t
+	}
+	if !times[0].Before(times[1]) {
+		return fmt.Errorf("REPORT_START (%s) must be before REPORT_END (%s)", times[0].Format(time.RFC3339), times[1].Format(time.RFC3339))
+	}
+	c, err := datastore.Connect(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		return err
+	}
+	o, err := c.Get(ctx, reportKind, "", name)
+	if err != nil {
+		return fmt.Errorf("GlobalReport %s: %w", name, err)
+	}
+	rep := o.(*v3.GlobalReport)
+	o, err = c.Get(ctx, reportTypeKind, "", rep.Spec.ReportType)
+	if err != nil {
+		return fmt.Errorf("GlobalReportType %s (the report's type): %w", rep.Spec.ReportType, err)
+	}
+	ls, err := client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+	if err != nil {
+		return err
+	}
+	r := &reporter.Reporter{Linseed: ls, Log: log}
+	start := time.Now()
+	d, err := r.Generate(ctx, rep, o.(*v3.GlobalReportType), times[0], times[1])
+	if err != nil {
+		return err
+	}
+	stored, err := r.Store(ctx, d)
+	if err != nil {
+		return err
+	}
+	log.Info("report stored", "id", stored.ID, "endpoints", d.EndpointsSummary.NumTotal, "auditEvents", d.AuditSummary.NumTotal,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+var (
+	reportKind, _     = v3.KindFor("GlobalReport")
+	reportTypeKind, _ = v3.KindFor("GlobalReportType")
+)
