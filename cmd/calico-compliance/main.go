@@ -28,13 +28,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/dynamic"
 
 	v3 "github.com/calicong/calico/api/v3"
@@ -90,10 +88,7 @@ func runSnapshotter(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	agg := health.New(nil)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", agg.Handler())
-	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), mux, log)
+	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
 	agg.Report("snapshotter", health.Report{Live: true, Ready: true})
 	s := &snapshotter.Snapshotter{Dynamic: dyn, Linseed: ls, Period: period, Metrics: metrics, Log: log}
 	s.Run(ctx)

@@ -41,7 +41,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/daemon"
@@ -116,10 +115,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	agg := health.New(nil)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", agg.Handler())
-	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), mux, log)
+	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
 
 	contents := &search.Feeds{}
 	syncer := &feeds.Syncer{Client: c, Namespace: ns, MaxBytes: maxBytes, Log: log.With("component", "threat-feeds"),

@@ -24,14 +24,12 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/calicong/calico/internal/buildinfo"
 	"github.com/calicong/calico/internal/datastore"
@@ -74,16 +72,13 @@ func run() int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	agg := health.New(nil)
-	mux := http.NewServeMux()
 	gcMetrics, err := ipamgc.NewMetrics(reg)
 	if err != nil {
 		log.Error("metrics", "err", err)
 		return 1
 	}
 	d := &deps{c: c, agg: agg, log: log, level: level, gcMetrics: gcMetrics}
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", agg.Handler())
-	go health.Serve(ctx, *addr, mux, log)
+	go health.Serve(ctx, *addr, agg.WithMetrics(reg), log)
 
 	// Every replica watches the configuration; the leader acts on it.
 	follow := newFollower(c, enabledEnv, log)

@@ -13,6 +13,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Report is one part's latest state.
@@ -112,6 +115,15 @@ func (a *Aggregator) Handler() http.Handler {
 	}
 	mux.Handle("/liveness", serve(func(s Status) bool { return s.Live }))
 	mux.Handle("/readiness", serve(func(s Status) bool { return s.Ready }))
+	return mux
+}
+
+// WithMetrics is the health endpoints and /metrics (g's) on one handler,
+// as the components serve them on their health port.
+func (a *Aggregator) WithMetrics(g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.Handle("/", a.Handler())
 	return mux
 }
 

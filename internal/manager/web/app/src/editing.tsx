@@ -2,7 +2,7 @@
 // verdict on it, checked as typed.
 import { useEffect, useRef, useState } from "react";
 import { parse, stringify } from "yaml";
-import { putResource, type Resource } from "./api";
+import { ApiError, deleteResource, putResource, type Resource } from "./api";
 
 export type Check = { ok: boolean; msg: string } | null;
 
@@ -86,5 +86,63 @@ export function OrderInput({ obj, set, hint }: { obj: Resource | null; set: (f: 
         }
       />
     </label>
+  );
+}
+
+/**
+ * Saving and deleting an object as the user, for the editors: the API
+ * server's refusal is shown as it said it; onDone(true) after a change.
+ */
+export function useSaveDelete(obj: Resource, onDone: (saved: boolean) => void, deleteQuestion: string) {
+  const [saveError, setSaveError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const save = async () => {
+    setBusy(true);
+    setSaveError("");
+    try {
+      await putResource(obj);
+      onDone(true);
+    } catch (e) {
+      setSaveError(e instanceof ApiError ? `The API server refused: ${e.message}` : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm(deleteQuestion)) return;
+    try {
+      await deleteResource(obj.kind, obj.metadata.namespace, obj.metadata.name);
+      onDone(true);
+    } catch (e) {
+      setSaveError(`The API server refused: ${(e as Error).message}`);
+    }
+  };
+  return { saveError, busy, save, remove };
+}
+
+/** An editor's buttons: Save, any extra ones, Cancel, and Delete for an existing object. */
+export function EditorActions({ busy, canSave, existing, onCancel, onDelete, children }: {
+  busy: boolean;
+  canSave: boolean;
+  existing: boolean;
+  onCancel: () => void;
+  onDelete: () => void;
+  children?: React.ReactNode;
+}) {
+  return (
+    <div className="editor-actions">
+      <button type="submit" disabled={busy || !canSave}>
+        {busy ? "Saving…" : "Save"}
+      </button>
+      {children}
+      <button type="button" className="ghost" onClick={onCancel}>
+        Cancel
+      </button>
+      {existing && (
+        <button type="button" className="ghost danger" onClick={onDelete}>
+          Delete
+        </button>
+      )}
+    </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { stringify } from "yaml";
-import { ApiError, deleteResource, listResources, putResource, testAlert, type AlertTestResult, type Resource, type Whoami } from "../api";
-import { CheckNote, useDryRun } from "../editing";
+import { listResources, testAlert, type AlertTestResult, type Resource, type Whoami } from "../api";
+import { CheckNote, EditorActions, useDryRun, useSaveDelete } from "../editing";
 import { setParams } from "../route";
 import { Empty, ErrorNote } from "../flows";
 import { Severity } from "./Alerts";
@@ -197,12 +197,11 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
     metadata: existing ? initial.metadata : { name: initial.metadata.name },
     spec: JSON.parse(JSON.stringify(initial.spec)),
   }));
-  const [saveError, setSaveError] = useState("");
-  const [busy, setBusy] = useState(false);
   const [test, setTest] = useState<AlertTestResult | null>(null);
   const [testError, setTestError] = useState("");
   const [testing, setTesting] = useState(false);
   const check = useDryRun(obj);
+  const { saveError, busy, save, remove } = useSaveDelete(obj, onDone, `Delete the alert rule ${obj.metadata.name}?`);
   const s = obj.spec;
   const set = (k: string, v: unknown) => {
     const spec = { ...obj.spec };
@@ -213,18 +212,6 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
   };
   const dataLog = { flows: "flows", dns: "dns", audit: "audit_ee" }[str(s.dataSet)] ?? "flows";
 
-  const save = async () => {
-    setBusy(true);
-    setSaveError("");
-    try {
-      await putResource(obj);
-      onDone(true);
-    } catch (e) {
-      setSaveError(e instanceof ApiError ? `The API server refused: ${e.message}` : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
   const run = async () => {
     setTesting(true);
     setTestError("");
@@ -237,15 +224,7 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
       setTesting(false);
     }
   };
-  const remove = async () => {
-    if (!window.confirm(`Delete the alert rule ${obj.metadata.name}?`)) return;
-    try {
-      await deleteResource("GlobalAlert", undefined, obj.metadata.name);
-      onDone(true);
-    } catch (e) {
-      setSaveError(`The API server refused: ${(e as Error).message}`);
-    }
-  };
+
   const shown = { ...obj, metadata: { name: obj.metadata.name } };
   return (
     <form
@@ -351,22 +330,11 @@ function RuleEditor({ initial, existing, logs, onDone }: { initial: Resource; ex
         </div>
         <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
-        <div className="editor-actions">
-          <button type="submit" disabled={busy || !obj.metadata.name}>
-            {busy ? "Saving…" : "Save"}
-          </button>
+        <EditorActions busy={busy} canSave={!!obj.metadata.name} existing={existing} onCancel={() => onDone(false)} onDelete={remove}>
           <button type="button" className="ghost" disabled={testing || !logs[dataLog]} onClick={run} title={logs[dataLog] ? "" : `You may not read ${dataLog} logs`}>
             {testing ? "Testing…" : "Test against recent data"}
           </button>
-          <button type="button" className="ghost" onClick={() => onDone(false)}>
-            Cancel
-          </button>
-          {existing && (
-            <button type="button" className="ghost danger" onClick={remove}>
-              Delete
-            </button>
-          )}
-        </div>
+        </EditorActions>
         {testError && <ErrorNote error={`The test failed: ${testError}`} />}
         {test && <TestResult r={test} />}
       </div>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
-import { ApiError, deleteResource, listResources, putResource, type Resource, type Whoami } from "../api";
-import { CheckNote, useDryRun } from "../editing";
+import { listResources, type Resource, type Whoami } from "../api";
+import { CheckNote, EditorActions, useDryRun, useSaveDelete } from "../editing";
 import { setParams, useLocation } from "../route";
 import { Empty, ErrorNote } from "../flows";
 
@@ -181,35 +181,13 @@ function key(r: Resource): string {
 
 function Editor({ initial, onDone }: { initial: Draft; onDone: (saved: boolean) => void }) {
   const [d, setD] = useState<Draft>(initial);
-  const [saveError, setSaveError] = useState("");
-  const [busy, setBusy] = useState(false);
   const obj = fromDraft(d);
   const existing = !!d.base;
 
   // Validated as the user types: a dry run of the write, as the user.
   const check = useDryRun(obj);
+  const { saveError, busy, save, remove } = useSaveDelete(obj, onDone, `Delete ${d.kind} ${d.name}?`);
 
-  const save = async () => {
-    setBusy(true);
-    setSaveError("");
-    try {
-      await putResource(obj);
-      onDone(true);
-    } catch (e) {
-      setSaveError(e instanceof ApiError ? `The API server refused: ${e.message}` : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const remove = async () => {
-    if (!window.confirm(`Delete ${d.kind} ${d.name}?`)) return;
-    try {
-      await deleteResource(d.kind, d.namespace, d.name);
-      onDone(true);
-    } catch (e) {
-      setSaveError(`The API server refused: ${(e as Error).message}`);
-    }
-  };
   return (
     <form
       className="card editor"
@@ -249,19 +227,7 @@ function Editor({ initial, onDone }: { initial: Draft; onDone: (saved: boolean) 
         </label>
         <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
-        <div className="editor-actions">
-          <button type="submit" disabled={busy || !obj.metadata.name}>
-            {busy ? "Saving…" : "Save"}
-          </button>
-          <button type="button" className="ghost" onClick={() => onDone(false)}>
-            Cancel
-          </button>
-          {existing && (
-            <button type="button" className="ghost danger" onClick={remove}>
-              Delete
-            </button>
-          )}
-        </div>
+        <EditorActions busy={busy} canSave={!!obj.metadata.name} existing={existing} onCancel={() => onDone(false)} onDelete={remove} />
       </div>
       <div className="editor-yaml">
         <h3 className="small-title">As YAML</h3>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { stringify } from "yaml";
-import { ApiError, deleteResource, listResources, putResource, type Resource } from "../api";
-import { CheckNote, useDryRun } from "../editing";
+import { listResources, type Resource } from "../api";
+import { CheckNote, EditorActions, useDryRun, useSaveDelete } from "../editing";
 import { setParams } from "../route";
 import { Empty, ErrorNote } from "../flows";
 
@@ -188,32 +188,11 @@ export function ThreatFeeds({ url }: { url: URL }) {
 
 function FeedEditor({ initial, onDone }: { initial: Draft; onDone: (saved: boolean) => void }) {
   const [d, setD] = useState<Draft>(initial);
-  const [saveError, setSaveError] = useState("");
-  const [busy, setBusy] = useState(false);
   const obj = fromDraft(d);
   const existing = !!d.base;
   const check = useDryRun(obj);
-  const save = async () => {
-    setBusy(true);
-    setSaveError("");
-    try {
-      await putResource(obj);
-      onDone(true);
-    } catch (e) {
-      setSaveError(e instanceof ApiError ? `The API server refused: ${e.message}` : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const remove = async () => {
-    if (!window.confirm(`Delete the threat feed ${d.name}? Its network set goes with it.`)) return;
-    try {
-      await deleteResource("GlobalThreatFeed", undefined, d.name);
-      onDone(true);
-    } catch (e) {
-      setSaveError(`The API server refused: ${(e as Error).message}`);
-    }
-  };
+  const { saveError, busy, save, remove } = useSaveDelete(obj, onDone, `Delete the threat feed ${d.name}? Its network set goes with it.`);
+
   const shown = { ...obj, metadata: { name: obj.metadata.name } };
   return (
     <form
@@ -288,19 +267,7 @@ function FeedEditor({ initial, onDone }: { initial: Draft; onDone: (saved: boole
         )}
         <CheckNote check={check} />
         {saveError && <ErrorNote error={saveError} />}
-        <div className="editor-actions">
-          <button type="submit" disabled={busy || !obj.metadata.name}>
-            {busy ? "Saving…" : "Save"}
-          </button>
-          <button type="button" className="ghost" onClick={() => onDone(false)}>
-            Cancel
-          </button>
-          {existing && (
-            <button type="button" className="ghost danger" onClick={remove}>
-              Delete
-            </button>
-          )}
-        </div>
+        <EditorActions busy={busy} canSave={!!obj.metadata.name} existing={existing} onCancel={() => onDone(false)} onDelete={remove} />
       </div>
       <div className="editor-yaml">
         <h3 className="small-title">As YAML</h3>
