@@ -7,6 +7,9 @@
 //	calico-compliance reporter      generates one report over one
 //	                                interval and stores it in Linseed
 //	                                (a report job runs it)
+//	calico-compliance controller    creates the report jobs of each
+//	                                GlobalReport's due intervals and
+//	                                keeps its status (one replica leads)
 //
 // Environment (snapshotter):
 //
@@ -22,6 +25,15 @@
 //
 //	REPORT_NAME      the GlobalReport
 //	REPORT_START, REPORT_END  the interval (RFC 3339)
+//
+// Environment (controller): KUBECONFIG, HEALTH_LISTEN, and
+//
+//	NAMESPACE        where its Lease and the jobs are (calico-system)
+//	JOB_IMAGE        the reporter jobs' image (this one's)
+//	JOB_SERVICE_ACCOUNT  the jobs' ServiceAccount (calico-compliance-reporter)
+//	JOB_LINSEED_SECRET   the Secret with the jobs' Linseed client
+//	                 certificate (calico-compliance-linseed-tls)
+//	REPORT_DELAY     how long after an interval its report runs (30m)
 package main
 
 import (
@@ -33,21 +45,25 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/compliance/controller"
 	"github.com/calicong/calico/internal/compliance/reporter"
 	"github.com/calicong/calico/internal/compliance/snapshotter"
 	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/health"
+	"github.com/calicong/calico/internal/leader"
 	"github.com/calicong/calico/internal/linseed/client"
 )
 
 var commands = map[string]func(ctx context.Context, log *slog.Logger) error{
 	"snapshotter": runSnapshotter,
 	"reporter":    runReporter,
+	"controller":  runController,
 }
 
 func main() {
@@ -56,7 +72,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter|reporter")
+		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter|reporter|controller")
 		os.Exit(2)
 	}
 	name := os.Args[1]
@@ -147,3 +163,43 @@ var (
 	reportKind, _     = v3.KindFor("GlobalReport")
 	reportTypeKind, _ = v3.KindFor("GlobalReportType")
 )
+
+func runController(ctx context.Context, log *slog.Logger) error {
+	delay, err := time.ParseDuration(daemon.Env("REPORT_DELAY", "30m"))
+	if err != nil || delay < 0 {
+		return fmt.Errorf("REPORT_DELAY %q: a duration such as 30m", os.Getenv("REPORT_DELAY"))
+	}
+	image := os.Getenv("JOB_IMAGE")
+	if image == "" {
+		return fmt.Errorf("JOB_IMAGE: the reporter jobs' image (calicong/compliance:<version>)")
+	}
+	c, err := datastore.Connect(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		return err
+	}
+	ns := daemon.Env("NAMESPACE", "calico-system")
+	secret := daemon.Env("JOB_LINSEED_SECRET", "calico-compliance-linseed-tls")
+	const mount = "/etc/calico-compliance/linseed"
+	job := controller.Job{Namespace: ns, Image: image, ServiceAccount: daemon.Env("JOB_SERVICE_ACCOUNT", "calico-compliance-reporter"),
+		Env: []corev1.EnvVar{
+			{Name: "LINSEED_URL", Value: daemon.Env("LINSEED_URL", "https://calico-linseed."+ns+".svc")},
+			{Name: "LINSEED_CA", Value: mount + "/ca.crt"}, {Name: "LINSEED_CLIENT_CERT", Value: mount + "/tls.crt"},
+			{Name: "LINSEED_CLIENT_KEY", Value: mount + "/tls.key"}, {Name: "CLUSTER_ID", Value: daemon.Env("CLUSTER_ID", "cluster")},
+		},
+		Volumes:      []corev1.Volume{{Name: "linseed-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "linseed-tls", MountPath: mount, ReadOnly: true}},
+	}
+	agg := health.New(nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
+	agg.Report("controller", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
+	ctl := &controller.Controller{Client: c, Job: job, Delay: delay, Log: log}
+	leader.Run(ctx, c.Kube, ns, "calico-compliance-controller", log, func(ctx context.Context) {
+		agg.Report("controller", health.Report{Live: true, Ready: true, Detail: "leading"})
+		if err := ctl.Run(ctx); err != nil {
+			log.Error("report controller", "err", err)
+		}
+	})
+	return nil
+}

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	compliance "github.com/calicong/calico/internal/compliance/server"
 	"github.com/calicong/calico/internal/kubeauth"
 	"github.com/calicong/calico/internal/linseed/api"
 )
@@ -99,6 +100,9 @@ func New(cfg Config) (http.Handler, error) {
 	s.mux.Handle("POST /api/events/dismiss", s.authed(s.logsRead("events", s.changeEvents("dismiss"))))
 	s.mux.Handle("POST /api/events/delete", s.authed(s.logsRead("events", s.changeEvents("delete"))))
 	s.mux.Handle("POST /api/alerts/test", s.authed(s.testAlert))
+	// Compliance reports, as calico-compliance's server would serve them:
+	// the same checks, the console's Linseed client.
+	s.mux.Handle("/compliance/", compliance.New(compliance.Config{Checker: cfg.Checker, Linseed: cfg.Logs, Log: s.log}))
 	s.mux.Handle("GET /api/resources/{kind}", s.authed(s.listResources))
 	s.mux.Handle("PUT /api/resources/{kind}", s.authed(s.putResource))
 	s.mux.Handle("DELETE /api/resources/{kind}/{namespace}/{name}", s.authed(s.deleteResource))

@@ -18,6 +18,8 @@ import (
 // Compliance names.
 const (
 	ComplianceSnapshotterName = "calico-compliance-snapshotter"
+	ComplianceControllerName  = "calico-compliance-controller"
+	ComplianceReporterName    = "calico-compliance-reporter"
 	ComplianceMetrics         = 9099
 	// ComplianceLinseedTLSSecret holds the components' client
 	// certificate towards Linseed and the CA of Linseed's.
@@ -40,9 +42,33 @@ func ComplianceSnapshotterRBAC() []runtime.Object {
 		rbacv1.PolicyRule{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"snapshots"}, Verbs: []string{"get", "create"}}), nil)
 }
 
-// Compliance is compliance's report types, and its snapshotter (one
-// replica; snapshots are idempotent, and a second would only write the
-// same lists).
+// ComplianceControllerRBAC reads the reports and writes their status,
+// runs their jobs in its namespace, and holds its Lease.
+func ComplianceControllerRBAC() []runtime.Object {
+	return serviceAccountRBAC(ComplianceControllerName, []rbacv1.PolicyRule{
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalreports"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalreports/status"}, Verbs: []string{"update"}},
+	}, []rbacv1.PolicyRule{
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{ComplianceControllerName}, Verbs: []string{"get", "update"}},
+	})
+}
+
+// ComplianceReporterRBAC is the report jobs': the report and its type,
+// the snapshots and audit logs they replay, the reports they store.
+func ComplianceReporterRBAC() []runtime.Object {
+	return serviceAccountRBAC(ComplianceReporterName, []rbacv1.PolicyRule{
+		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalreports", "globalreporttypes"}, Verbs: []string{"get"}},
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"snapshots", "auditlogs"}, Verbs: []string{"get"}},
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"compliancereports"}, Verbs: []string{"create"}},
+	}, nil)
+}
+
+// Compliance is compliance's report types; its snapshotter (one
+// replica: snapshots are idempotent, and a second would only write the
+// same lists); its controller (one replica leads) and the RBAC of the
+// report jobs it creates.
 func Compliance(version string) []runtime.Object {
 	labels := map[string]string{"k8s-app": ComplianceSnapshotterName}
 	dep := deployment(ComplianceSnapshotterName, 1, labels, corev1.PodSpec{
@@ -67,7 +93,29 @@ func Compliance(version string) []runtime.Object {
 			SecurityContext: restricted(),
 		}},
 	})
+	ctlLabels := map[string]string{"k8s-app": ComplianceControllerName}
+	ctl := deployment(ComplianceControllerName, 1, ctlLabels, corev1.PodSpec{
+		ServiceAccountName: ComplianceControllerName,
+		NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+		Containers: []corev1.Container{{
+			Name: "controller", Image: Image("compliance", version), Args: []string{"controller"},
+			Env: []corev1.EnvVar{
+				{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+				{Name: "JOB_IMAGE", Value: Image("compliance", version)},
+				{Name: "JOB_SERVICE_ACCOUNT", Value: ComplianceReporterName},
+				{Name: "JOB_LINSEED_SECRET", Value: ComplianceLinseedTLSSecret},
+				{Name: "LINSEED_URL", Value: fmt.Sprintf("https://%s.%s.svc", LinseedName, Namespace)},
+			},
+			Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: ComplianceMetrics}},
+			ReadinessProbe: httpProbe("/readiness", ComplianceMetrics), LivenessProbe: httpProbe("/liveness", ComplianceMetrics),
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+			SecurityContext: restricted(),
+		}},
+	})
 	objs := append(ComplianceSnapshotterRBAC(), dep, MetricsService(ComplianceSnapshotterName, ComplianceMetrics))
+	objs = append(append(objs, ComplianceControllerRBAC()...), ctl, MetricsService(ComplianceControllerName, ComplianceMetrics))
+	objs = append(objs, ComplianceReporterRBAC()...)
 	return append(objs, ReportTypes()...)
 }
 

@@ -29,6 +29,8 @@ func ManagerRBAC() []runtime.Object {
 		// Security events are dismissed and deleted for users allowed it
 		// (the console checks them first).
 		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"events"}, Verbs: []string{"dismiss", "delete"}},
+		// Compliance reports, for users allowed their GlobalReports.
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"compliancereports"}, Verbs: []string{"get"}},
 	}, nil)
 }
 

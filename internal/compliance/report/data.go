@@ -36,6 +36,14 @@ type ReportData struct {
 	CISBenchmarkSummary CISSummary `json:"cisBenchmarkSummary"`
 }
 
+// Stored is a report as Linseed keeps it (/compliance/reports): its
+// data, its rendered summary, and an ID per report and interval.
+type Stored struct {
+	ID string `json:"id"`
+	ReportData
+	UISummary string `json:"uiSummary"`
+}
+
 // ResourceID names an object.
 type ResourceID struct {
 	Kind      string `json:"kind,omitempty"`

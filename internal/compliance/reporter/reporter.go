@@ -47,14 +47,6 @@ type Reporter struct {
 	Now func() time.Time
 }
 
-// Stored is a report as Linseed keeps it: its data, its rendered
-// summary, and an ID per report and interval.
-type Stored struct {
-	ID string `json:"id"`
-	*report.ReportData
-	UISummary string `json:"uiSummary"`
-}
-
 // ID names a report's run over an interval.
 func ID(name string, start, end time.Time) string {
 	return fmt.Sprintf("%s_%s_%s", name, start.UTC().Format("20060102T150405Z"), end.UTC().Format("20060102T150405Z"))
@@ -78,8 +70,8 @@ func (r *Reporter) Generate(ctx context.Context, rep *v3.GlobalReport, rt *v3.Gl
 }
 
 // Store renders the report's summary and writes it to Linseed.
-func (r *Reporter) Store(ctx context.Context, d *report.ReportData) (Stored, error) {
-	s := Stored{ID: ID(d.ReportName, d.StartTime, d.EndTime), ReportData: d}
+func (r *Reporter) Store(ctx context.Context, d *report.ReportData) (report.Stored, error) {
+	s := report.Stored{ID: ID(d.ReportName, d.StartTime, d.EndTime), ReportData: *d}
 	if t := d.ReportTypeSpec.UISummaryTemplate.Template; t != "" {
 		out, err := report.Render("uiSummaryTemplate", t, d)
 		if err != nil {
