@@ -235,6 +235,14 @@ spec:
 		t.Fatal(err)
 	}
 	cliNS := podNamespace(t, cfg, cli)
+	// The policies are in effect at srv before the download (until then
+	// its namespace's profile allows everything, and the download would
+	// be attributed to it): port 7070, which allow-cli (applied last)
+	// leaves to its tier's end-of-tier deny, is closed.
+	poll.Until(t, 30*time.Second, "srv's policies in effect (7070 denied)", func() bool {
+		r, _ := probe.Connect(cliNS, "TCP", srv.Status.PodIP, 7070, 500*time.Millisecond)
+		return !r.Connected
+	})
 	const size = 1_000_000
 	var got int64
 	poll.Until(t, 20*time.Second, "a 1 MB download through the Service", func() bool {
