@@ -48,9 +48,11 @@ func serviceAccountIdentity(name string) identity {
 }
 
 // auditPolicy records who changed what. Writes to Calico resources, network
-// policies, namespaces and RBAC are kept with their request and response
-// bodies (compliance reports are built from them); pod writes with metadata
-// only; reads and the control plane's own chatter are not recorded.
+// policies, namespaces, service accounts, pods (and their status, where
+// their addresses arrive) and RBAC are kept with their request and
+// response bodies: compliance reports replay them. Service and
+// EndpointSlice writes are kept with metadata only; reads and the control
+// plane's own chatter are not recorded.
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived"]
@@ -76,12 +78,12 @@ rules:
     resources: ["networkpolicies"]
   - group: "policy.networking.k8s.io"
   - group: ""
-    resources: ["namespaces", "serviceaccounts"]
+    resources: ["namespaces", "serviceaccounts", "pods", "pods/status"]
   - group: "rbac.authorization.k8s.io"
 - level: Metadata
   resources:
   - group: ""
-    resources: ["pods", "services"]
+    resources: ["services"]
   - group: "discovery.k8s.io"
     resources: ["endpointslices"]
 - level: None
