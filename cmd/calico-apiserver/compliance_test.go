@@ -1,12 +1,8 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 // TestComplianceKinds: with the real API server and admission webhook,
@@ -14,13 +10,7 @@ import (
 // report type whose template names a field the report's data lacks,
 // storing nothing; good ones are stored.
 func TestComplianceKinds(t *testing.T) {
-	bin := labtest.Bin(t)
-	run := func(tool, stdin string, args ...string) (string, error) {
-		c := exec.Command(filepath.Join(bin, tool), append([]string{"--kubeconfig", testLab.Config.KubeconfigPath()}, args...)...)
-		c.Stdin = strings.NewReader(stdin)
-		out, err := c.CombinedOutput()
-		return string(out), err
-	}
+	run := toolRunner(t)
 	report := func(name, schedule string) string {
 		return "apiVersion: projectcalico.org/v3\nkind: GlobalReport\nmetadata: {name: " + name + "}\nspec:\n" +
 			"  reportType: inventory\n  schedule: '" + schedule + "'\n  endpoints: {namespaces: {names: [demo]}}\n"

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/calicong/calico/internal/lab/labtest"
 )
 
 // TestIntrusionDetectionKinds: the intrusion-detection CRDs are
@@ -15,13 +11,7 @@ import (
 // calicoctl with the column, and nothing is stored; a good one and a
 // threat feed are stored with their defaults, the same either way.
 func TestIntrusionDetectionKinds(t *testing.T) {
-	bin := labtest.Bin(t)
-	run := func(tool, stdin string, args ...string) (string, error) {
-		c := exec.Command(filepath.Join(bin, tool), append([]string{"--kubeconfig", testLab.Config.KubeconfigPath()}, args...)...)
-		c.Stdin = strings.NewReader(stdin)
-		out, err := c.CombinedOutput()
-		return string(out), err
-	}
+	run := toolRunner(t)
 	alert := func(name, query string) string {
 		return "apiVersion: projectcalico.org/v3\nkind: GlobalAlert\nmetadata: {name: " + name + "}\nspec:\n" +
 			"  description: 'denied flows from ${source_namespace}'\n  severity: 60\n  dataSet: flows\n" +
