@@ -10,6 +10,9 @@
 //	calico-compliance controller    creates the report jobs of each
 //	                                GlobalReport's due intervals and
 //	                                keeps its status (one replica leads)
+//	calico-compliance benchmarker   runs the CIS Kubernetes Benchmark on
+//	                                its node and writes the results to
+//	                                Linseed (a DaemonSet)
 //
 // Environment (snapshotter):
 //
@@ -34,6 +37,19 @@
 //	JOB_LINSEED_SECRET   the Secret with the jobs' Linseed client
 //	                 certificate (calico-compliance-linseed-tls)
 //	REPORT_DELAY     how long after an interval its report runs (30m)
+//
+// Environment (benchmarker): KUBECONFIG, LINSEED_*, HEALTH_LISTEN, and
+//
+//	NODE_NAME        the node (required)
+//	HOST_ROOT        where the node's file system is mounted (/)
+//	HOST_PROC        the node's /proc (/proc; the pod shares its PIDs)
+//	BENCHMARK_PERIOD how often the benchmark runs (1h)
+//	TARGETS          the only components to check (all that run), such
+//	                 as apiserver,etcd or kubelet
+//	BENCHMARK_PATHS  the benchmark's paths overridden, name=path,...
+//	                 (kubeletConfig=/etc/kubelet/config.yaml)
+//	CMDLINE_FILTER   a string processes' command lines must contain to
+//	                 count (for labs that share a host)
 package main
 
 import (
@@ -41,6 +57,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +67,8 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/buildinfo"
+	"github.com/calicong/calico/internal/compliance/benchmarker"
+	"github.com/calicong/calico/internal/compliance/cis"
 	"github.com/calicong/calico/internal/compliance/controller"
 	"github.com/calicong/calico/internal/compliance/reporter"
 	"github.com/calicong/calico/internal/compliance/snapshotter"
@@ -64,6 +83,7 @@ var commands = map[string]func(ctx context.Context, log *slog.Logger) error{
 	"snapshotter": runSnapshotter,
 	"reporter":    runReporter,
 	"controller":  runController,
+	"benchmarker": runBenchmarker,
 }
 
 func main() {
@@ -72,7 +92,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter|reporter|controller")
+		fmt.Fprintln(os.Stderr, "usage: calico-compliance snapshotter|reporter|controller|benchmarker")
 		os.Exit(2)
 	}
 	name := os.Args[1]
@@ -201,5 +221,61 @@ func runController(ctx context.Context, log *slog.Logger) error {
 			log.Error("report controller", "err", err)
 		}
 	})
+	return nil
+}
+
+func runBenchmarker(ctx context.Context, log *slog.Logger) error {
+	node := os.Getenv("NODE_NAME")
+	if node == "" {
+		return fmt.Errorf("NODE_NAME: the node this benchmarker runs on")
+	}
+	period, err := time.ParseDuration(daemon.Env("BENCHMARK_PERIOD", "1h"))
+	if err != nil || period <= 0 {
+		return fmt.Errorf("BENCHMARK_PERIOD %q: a positive duration such as 1h", os.Getenv("BENCHMARK_PERIOD"))
+	}
+	b, err := cis.Latest()
+	if err != nil {
+		return err
+	}
+	opt := cis.Options{Paths: map[string]string{}}
+	if v := os.Getenv("TARGETS"); v != "" {
+		opt.Targets = strings.Split(v, ",")
+	}
+	if v := os.Getenv("BENCHMARK_PATHS"); v != "" {
+		for _, kv := range strings.Split(v, ",") {
+			k, p, ok := strings.Cut(kv, "=")
+			if _, known := b.Paths[k]; !ok || !known {
+				return fmt.Errorf("BENCHMARK_PATHS: %q: name=path, with a name the benchmark knows (such as kubeletConfig)", kv)
+			}
+			opt.Paths[k] = p
+		}
+	}
+	kube, err := datastore.Connect(os.Getenv("KUBECONFIG"))
+	if err != nil {
+		return err
+	}
+	ls, err := client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := benchmarker.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	agg := health.New(nil)
+	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
+	agg.Report("benchmarker", health.Report{Live: true, Ready: true})
+	bm := &benchmarker.Benchmarker{Node: node, Benchmark: b, Options: opt, Linseed: ls, Period: period, Log: log, Metrics: metrics,
+		Host: &benchmarker.NodeHost{Root: daemon.Env("HOST_ROOT", "/"), Proc: daemon.Env("HOST_PROC", "/proc"), CmdlineFilter: os.Getenv("CMDLINE_FILTER")},
+		KubernetesVersion: func(ctx context.Context) (string, error) {
+			v, err := kube.Kube.Discovery().ServerVersion()
+			if err != nil {
+				return "", err
+			}
+			return v.GitVersion, nil
+		}}
+	bm.Run(ctx)
 	return nil
 }

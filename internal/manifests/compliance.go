@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
@@ -20,6 +22,7 @@ const (
 	ComplianceSnapshotterName = "calico-compliance-snapshotter"
 	ComplianceControllerName  = "calico-compliance-controller"
 	ComplianceReporterName    = "calico-compliance-reporter"
+	ComplianceBenchmarkerName = "calico-compliance-benchmarker"
 	ComplianceMetrics         = 9099
 	// ComplianceLinseedTLSSecret holds the components' client
 	// certificate towards Linseed and the CA of Linseed's.
@@ -60,9 +63,65 @@ func ComplianceControllerRBAC() []runtime.Object {
 func ComplianceReporterRBAC() []runtime.Object {
 	return serviceAccountRBAC(ComplianceReporterName, []rbacv1.PolicyRule{
 		{APIGroups: []string{"projectcalico.org"}, Resources: []string{"globalreports", "globalreporttypes"}, Verbs: []string{"get"}},
-		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"snapshots", "auditlogs"}, Verbs: []string{"get"}},
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"snapshots", "auditlogs", "flowlogs", "benchmarks"}, Verbs: []string{"get"}},
 		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"compliancereports"}, Verbs: []string{"create"}},
 	}, nil)
+}
+
+// ComplianceBenchmarkerRBAC writes benchmark results to Linseed.
+func ComplianceBenchmarkerRBAC() []runtime.Object {
+	return serviceAccountRBAC(ComplianceBenchmarkerName, []rbacv1.PolicyRule{
+		{APIGroups: []string{LinseedAPIGroup}, Resources: []string{"benchmarks"}, Verbs: []string{"create"}},
+	}, nil)
+}
+
+// ComplianceBenchmarker is the CIS benchmark's DaemonSet: on every node
+// (control plane too, where the control-plane checks apply), seeing the
+// node's processes (host PID namespace) and its files (/ read-only at
+// /host), running as root only to read root's files.
+func ComplianceBenchmarker(version string) []runtime.Object {
+	labels := map[string]string{"k8s-app": ComplianceBenchmarkerName}
+	yes, no := true, false
+	ds := &appsv1.DaemonSet{TypeMeta: tm("apps/v1", "DaemonSet"), ObjectMeta: meta(ComplianceBenchmarkerName, Namespace),
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: ComplianceBenchmarkerName,
+					HostPID:            true,
+					NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+					Tolerations:        []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+					Containers: []corev1.Container{{
+						Name: "benchmarker", Image: Image("compliance", version), Args: []string{"benchmarker"},
+						Env: []corev1.EnvVar{
+							{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+							{Name: "HOST_ROOT", Value: "/host"},
+							{Name: "LINSEED_URL", Value: fmt.Sprintf("https://%s.%s.svc", LinseedName, Namespace)},
+							{Name: "LINSEED_CA", Value: "/etc/calico-compliance/linseed/ca.crt"},
+							{Name: "LINSEED_CLIENT_CERT", Value: "/etc/calico-compliance/linseed/tls.crt"},
+							{Name: "LINSEED_CLIENT_KEY", Value: "/etc/calico-compliance/linseed/tls.key"},
+							{Name: "CLUSTER_ID", Value: "cluster"},
+						},
+						Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: ComplianceMetrics}},
+						ReadinessProbe: httpProbe("/readiness", ComplianceMetrics), LivenessProbe: httpProbe("/liveness", ComplianceMetrics),
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "host", MountPath: "/host", ReadOnly: true},
+							{Name: "linseed-tls", MountPath: "/etc/calico-compliance/linseed", ReadOnly: true},
+						},
+						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+							Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}}},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}},
+						{Name: "linseed-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ComplianceLinseedTLSSecret}}},
+					},
+				},
+			},
+		}}
+	return append(ComplianceBenchmarkerRBAC(), ds, MetricsService(ComplianceBenchmarkerName, ComplianceMetrics))
 }
 
 // Compliance is compliance's report types; its snapshotter (one
@@ -116,6 +175,7 @@ func Compliance(version string) []runtime.Object {
 	objs := append(ComplianceSnapshotterRBAC(), dep, MetricsService(ComplianceSnapshotterName, ComplianceMetrics))
 	objs = append(append(objs, ComplianceControllerRBAC()...), ctl, MetricsService(ComplianceControllerName, ComplianceMetrics))
 	objs = append(objs, ComplianceReporterRBAC()...)
+	objs = append(objs, ComplianceBenchmarker(version)...)
 	return append(objs, ReportTypes()...)
 }
 

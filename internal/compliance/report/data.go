@@ -169,6 +169,16 @@ type CISSummary struct {
 	HighCount     int    `json:"highCount"`
 	MedCount      int    `json:"medCount"`
 	LowCount      int    `json:"lowCount"`
+	// TopFailedTests are the tests that failed on most nodes, most
+	// first (the report's numFailedTests of them).
+	TopFailedTests []CISFailedTest `json:"topFailedTests,omitempty"`
+}
+
+// CISFailedTest is a test and the number of nodes it failed on.
+type CISFailedTest struct {
+	TestNumber string `json:"testNumber"`
+	TestDesc   string `json:"testDesc"`
+	Count      int    `json:"count"`
 }
 
 // Sample is data with one of everything, to check that a template
@@ -194,6 +204,7 @@ func Sample() *ReportData {
 		Flows:            []Flow{{Source: id, Destination: id}},
 		CISBenchmark: []CISNode{{NodeName: "node-1", KubernetesVersion: "1.36", BenchmarksVersion: "1.9",
 			Summary: CISNodeSummary{Status: "HIGH", TotalPass: 1, Total: 1}, Results: []CISResult{{TestNumber: "1.1.1", TestDesc: "d", Status: "PASS", Scored: true}}}},
-		CISBenchmarkSummary: CISSummary{Type: "kube", HighThreshold: 100, MedThreshold: 50, HighCount: 1},
+		CISBenchmarkSummary: CISSummary{Type: "kube", HighThreshold: 100, MedThreshold: 50, HighCount: 1,
+			TopFailedTests: []CISFailedTest{{TestNumber: "1.1.1", TestDesc: "d", Count: 1}}},
 	}
 }

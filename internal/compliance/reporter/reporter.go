@@ -1,8 +1,9 @@
 // Package reporter generates one compliance report for one interval
 // from what Linseed holds: the newest snapshot of each kind at the
 // interval's start, the audit events since that snapshot, replayed
-// through the policy engine (internal/compliance/replay); the audit
-// events a report type selects; then the rendered summary, stored with
+// through the policy engine (internal/compliance/replay), with what the
+// flow logs say the endpoints talked to; the audit events a report type
+// selects; each node's newest CIS benchmark results; then the rendered summary, stored with
 // the report's data through Linseed's /compliance/reports.
 package reporter
 
@@ -58,6 +59,16 @@ func (r *Reporter) Generate(ctx context.Context, rep *v3.GlobalReport, rt *v3.Gl
 		StartTime: start.UTC(), EndTime: end.UTC(), GenerationTime: r.now().UTC()}
 	if rt.Spec.IncludeEndpointData {
 		if err := r.endpoints(ctx, d, rep, start, end); err != nil {
+			return nil, err
+		}
+		if rt.Spec.IncludeEndpointFlowLogData {
+			if err := r.flows(ctx, d, start, end); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if rt.Spec.IncludeCISBenchmarkData {
+		if err := r.benchmarks(ctx, d, rep.Spec.CIS, start, end); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package reporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/compliance/cis"
 	"github.com/calicong/calico/internal/compliance/report"
 	"github.com/calicong/calico/internal/compliance/snapshot"
 	"github.com/calicong/calico/internal/linseed/api"
 	"github.com/calicong/calico/internal/linseed/linseedtest"
+	"github.com/calicong/calico/internal/manifests"
 )
 
 func raw(items ...string) []json.RawMessage {
@@ -114,4 +117,91 @@ func TestGenerate(t *testing.T) {
 	if s := d3.AuditSummary; s.NumTotal != 2 || s.NumModify != 1 || s.NumDelete != 1 || !strings.Contains(string(d3.AuditEvents[0]), "alice") {
 		t.Errorf("policy audit: %+v %s", s, d3.AuditEvents)
 	}
+
+	// network-access adds what the flow logs say: cli (in another
+	// namespace) sent web traffic; db's pods, logged under their prefix,
+	// sent web traffic too.
+	flow := func(srcNS, src, srcAggr, dstNS, dst, dstAggr string) any {
+		return map[string]any{"start_time": t0.Add(5 * time.Minute).Unix(), "end_time": t0.Add(6 * time.Minute).Unix(),
+			"source_type": "wep", "source_namespace": srcNS, "source_name": src, "source_name_aggr": srcAggr,
+			"dest_type": "wep", "dest_namespace": dstNS, "dest_name": dst, "dest_name_aggr": dstAggr, "action": "allow", "reporter": "dst"}
+	}
+	if _, err := ls.Bulk(ctx, "POST", "/flows/logs/bulk", []any{
+		flow("other", "cli", "cli", "demo", "web-0", "web-*"),
+		flow("demo", "-", "db-*", "demo", "-", "web-*"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	access := shippedType(t, "network-access")
+	d4, err := r.Generate(ctx, rep, access, t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, err := report.Render("endpoints.csv", downloadTemplate(t, access, "endpoints.csv"), d4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Pod(demo/db-0),false,false,", ",db-*,,Pod(demo/web-*)",
+		"Pod(demo/web-0),true,true,", ",web-*,Pod(demo/db-*);Pod(other/cli),",
+	} {
+		if !strings.Contains(string(csv), want) {
+			t.Errorf("network-access endpoints.csv lacks %q:\n%s", want, csv)
+		}
+	}
+	if len(d4.Flows) != 2 {
+		t.Errorf("flows: %+v", d4.Flows)
+	}
+
+	// cis-benchmark: each node's newest results in the interval.
+	bench := func(node string, m int, statuses ...string) any {
+		var tests []cis.Test
+		for i, st := range statuses {
+			tests = append(tests, cis.Test{Section: "1.1", TestNumber: fmt.Sprintf("1.1.%d", i+1), TestDesc: "t", Status: st, Scored: true})
+		}
+		tests = append(tests, cis.Test{Section: "1.2", TestNumber: "1.2.9", TestDesc: "manual", Status: cis.Info})
+		return cis.Result{Version: "1.9", Type: "kube", NodeName: node, KubernetesVersion: "v1.36.0", Timestamp: t0.Add(time.Duration(m) * time.Minute), Tests: tests}
+	}
+	if _, err := ls.Bulk(ctx, "POST", "/compliance/benchmarks/bulk", []any{
+		bench("node-1", 5, cis.Fail, cis.Fail), bench("node-1", 50, cis.Pass, cis.Pass),
+		bench("node-2", 50, cis.Pass, cis.Fail), bench("node-3", 70, cis.Pass), // after the interval
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d5, err := r.Generate(ctx, &v3.GlobalReport{ObjectMeta: metav1.ObjectMeta{Name: "cis"}}, shippedType(t, "cis-benchmark"), t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := report.Render("node-summary.csv", downloadTemplate(t, shippedType(t, "cis-benchmark"), "node-summary.csv"), d5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "node,version,status,testsPassing,testsFailing,testsUnknown,testsTotal\nnode-1,1.9,HIGH,2,0,0,2\nnode-2,1.9,MED,1,1,0,2\n"; string(nodes) != want {
+		t.Errorf("node-summary.csv:\n%s\nwant\n%s", nodes, want)
+	}
+	if s := d5.CISBenchmarkSummary; s.HighCount != 1 || s.MedCount != 1 || len(s.TopFailedTests) != 1 || s.TopFailedTests[0].TestNumber != "1.1.2" {
+		t.Errorf("cis summary: %+v", s)
+	}
+}
+
+func shippedType(t *testing.T, name string) *v3.GlobalReportType {
+	t.Helper()
+	for _, o := range manifests.ReportTypes() {
+		if rt, ok := o.(*v3.GlobalReportType); ok && rt.Name == name {
+			return rt
+		}
+	}
+	t.Fatalf("no shipped report type %s", name)
+	return nil
+}
+
+func downloadTemplate(t *testing.T, rt *v3.GlobalReportType, file string) string {
+	t.Helper()
+	for _, d := range rt.Spec.DownloadTemplates {
+		if d.Name == file {
+			return d.Template
+		}
+	}
+	t.Fatalf("%s has no download %s", rt.Name, file)
+	return ""
 }
