@@ -17,6 +17,8 @@ import (
 )
 
 var (
+	//go:embed demo/namespace.yaml
+	demoNamespace []byte
 	//go:embed demo/app.yaml
 	demoApp []byte
 	//go:embed demo/policy.yaml
@@ -37,15 +39,15 @@ func Demo(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	app, policy := filepath.Join(dir, "app.yaml"), filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(app, demoApp, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(policy, demoPolicy, 0o644); err != nil {
-		return err
+	ns, app, policy := filepath.Join(dir, "namespace.yaml"), filepath.Join(dir, "app.yaml"), filepath.Join(dir, "policy.yaml")
+	for f, data := range map[string][]byte{ns: demoNamespace, app: demoApp, policy: demoPolicy} {
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			return err
+		}
 	}
 	bin := filepath.Dir(cfg.Executable)
-	for _, c := range [][]string{{"kubectl", "apply", "-f", app}, {"calicoctl", "apply", "-f", policy}} {
+	// The namespace, its policy, then its pods: no pod runs unprotected.
+	for _, c := range [][]string{{"kubectl", "apply", "-f", ns}, {"calicoctl", "apply", "-f", policy}, {"kubectl", "apply", "-f", app}} {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, c[0]), c[1:]...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
 		if b, err := cmd.CombinedOutput(); err != nil {

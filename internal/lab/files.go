@@ -134,6 +134,8 @@ func generateFiles(cfg Config) error {
 		{"manager-client", pki.Request{CommonName: manifests.ManagerName, Client: true}},
 		// calico-intrusion-detection's client certificate towards Linseed.
 		{"intrusion-detection-client", pki.Request{CommonName: manifests.IntrusionDetectionName, Client: true}},
+		// Compliance's components' and report jobs' (compliance.go).
+		{"compliance-client", pki.Request{CommonName: "calico-compliance", Client: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)
@@ -155,7 +157,8 @@ func generateFiles(cfg Config) error {
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
 	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity,
-		prometheusServiceIdentity, managerIdentity, intrusionIdentity} {
+		prometheusServiceIdentity, managerIdentity, intrusionIdentity,
+		complianceSnapshotterIdentity, complianceControllerIdentity, complianceBenchmarkerIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {
 			return err

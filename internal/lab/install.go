@@ -40,7 +40,8 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	// Calico's components run with their manifests' RBAC.
 	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC(),
 		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC(), manifests.PrometheusRBAC(), manifests.PrometheusServiceRBAC(),
-		metricsUserRBAC(), labServices(), manifests.ManagerRBAC(), adminRBAC(), manifests.IntrusionDetectionRBAC()} {
+		metricsUserRBAC(), labServices(), manifests.ManagerRBAC(), adminRBAC(), manifests.IntrusionDetectionRBAC(),
+		manifests.ComplianceSnapshotterRBAC(), manifests.ComplianceControllerRBAC(), manifests.ComplianceReporterRBAC(), manifests.ComplianceBenchmarkerRBAC()} {
 		y, err := manifests.YAML("", rbac)
 		if err != nil {
 			return err
@@ -84,6 +85,9 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 		if err := writeToken(ctx, c, tok.sa, tok.file); err != nil {
 			return fmt.Errorf("a token for %s: %w", tok.sa, err)
 		}
+	}
+	if err := installCompliance(ctx, cfg, c); err != nil {
+		return fmt.Errorf("compliance: %w", err)
 	}
 	fmt.Fprintf(out, "  %-24s installed (%.1fs)\n", "calico resources", time.Since(start).Seconds())
 	return nil

@@ -33,6 +33,9 @@ type nodesRecord struct {
 	// IntrusionPort is calico-intrusion-detection's health and metrics
 	// port (0 in a lab made before it ran).
 	IntrusionPort int `json:"intrusionPort,omitempty"`
+	// CompliancePorts are compliance's health and metrics ports: the
+	// snapshotter's, the controller's, then each node's benchmarker's.
+	CompliancePorts []int `json:"compliancePorts,omitempty"`
 }
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
@@ -53,13 +56,14 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(3*cfg.Nodes + 1 + 4 + 1)
+	ports, err := FreePorts(3*cfg.Nodes + 1 + 4 + 1 + 2 + cfg.Nodes)
 	if err != nil {
 		return fail(err)
 	}
 	rec.ControllersPort = ports[cfg.Nodes]
 	m := ports[3*cfg.Nodes+1:]
 	rec.IntrusionPort = m[4]
+	rec.CompliancePorts = m[5:]
 	rec.Monitoring = monitoringPorts{Agent: m[0], Prometheus: m[1], Proxy: m[2], ProxyMetrics: m[3]}
 	for i := range cfg.Nodes {
 		name := NodeName(i)
@@ -70,6 +74,9 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		rec.ShipperPorts[name] = [2]int{ports[cfg.Nodes+1+2*i], ports[cfg.Nodes+2+2*i]}
 	}
 	rec.Cluster = mh.Spec()
+	if err := writeKubeletConfigs(cfg, rec); err != nil {
+		return fail(err)
+	}
 	data, _ := json.MarshalIndent(rec, "", "  ")
 	if err := writeFile(cfg.nodesFile(), data, 0o600); err != nil {
 		return fail(err)
@@ -142,6 +149,7 @@ func nodeComponents(cfg Config, rec *nodesRecord) []component {
 			out = append(out, logShipper(cfg, h, p[0], p[1], i == 0))
 		}
 	}
+	out = append(out, complianceComponents(cfg, rec)...)
 	out = append(out, monitoringComponents(cfg, rec)...)
 	return append(out, managerComponent(cfg, rec)...)
 }

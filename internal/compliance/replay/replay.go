@@ -185,6 +185,9 @@ func modelOf(o any) ([]model.KVPair, error) {
 		if x.Spec.HostNetwork || x.Status.Phase == corev1.PodSucceeded || x.Status.Phase == corev1.PodFailed {
 			return nil, nil
 		}
+		if x.Status.PodIP == "" && len(x.Status.PodIPs) == 0 {
+			return nil, nil // no address yet: not networked, not an endpoint
+		}
 		if x.Spec.NodeName == "" {
 			x = x.DeepCopy()
 			x.Spec.NodeName = query.OfflineNode
@@ -310,13 +313,15 @@ func (s *state) observe(scope Scope, acc map[string]*Endpoint, log *slog.Logger)
 		if !scope.matches(ep.Key.Namespace, sa, ep.Labels, nsLabels, saLabels) {
 			continue
 		}
-		id := ep.Key.Namespace + "/" + ep.Key.Name
+		// An endpoint is its pod, whichever node it is on.
+		pod := ep.Pod
+		if pod == "" {
+			pod = ep.Key.Name
+		}
+		id := ep.Key.Namespace + "/" + pod
 		e := acc[id]
 		if e == nil {
-			e = &Endpoint{Namespace: ep.Key.Namespace, Pod: ep.Pod, ServiceAccount: sa, IngressProtected: true, EgressProtected: true}
-			if e.Pod == "" {
-				e.Pod = ep.Key.Name
-			}
+			e = &Endpoint{Namespace: ep.Key.Namespace, Pod: pod, ServiceAccount: sa, IngressProtected: true, EgressProtected: true}
 			acc[id] = e
 		}
 		var ingress, egress bool

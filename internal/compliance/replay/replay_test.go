@@ -117,3 +117,29 @@ func TestReportData(t *testing.T) {
 		t.Errorf("web-0's row %+v", e)
 	}
 }
+
+// TestPodLifecycle: a pod is one endpoint from when it has an address,
+// as it goes from created (no node, no address) to scheduled to running:
+// not an endpoint per node it was seen with, and not one before it is
+// networked.
+func TestPodLifecycle(t *testing.T) {
+	from := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	created := pod("demo", "web", map[string]string{"app": "web"}, "")
+	created.Spec.NodeName, created.Status = "", corev1.PodStatus{Phase: corev1.PodPending}
+	scheduled := created.DeepCopy()
+	scheduled.Spec.NodeName = "node-2"
+	running := pod("demo", "web", map[string]string{"app": "web"}, "10.0.0.9")
+	running.Spec.NodeName = "node-2"
+	policy := np("demo", "web", v3.NetworkPolicySpec{Selector: "app == 'web'", Types: []v3.PolicyType{v3.PolicyTypeIngress}})
+	got, err := Run([]any{namespace("demo", nil), policy}, []Change{
+		{Time: from.Add(time.Minute), Obj: created},
+		{Time: from.Add(2 * time.Minute), Obj: scheduled},
+		{Time: from.Add(3 * time.Minute), Obj: running},
+	}, from, from.Add(time.Hour), Scope{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Pod != "web" || !got[0].IngressProtected {
+		t.Fatalf("endpoints: %+v; want web once, protected", got)
+	}
+}

@@ -209,10 +209,11 @@ func (r *Reporter) audit(ctx context.Context, d *report.ReportData, sel *v3.Audi
 		p := api.Params{Type: typ, TimeRange: &api.TimeRange{From: start, To: end}, MaxPageSize: 5000, Selector: selector,
 			Sort: []api.SortBy{{Field: "requestReceivedTimestamp"}}}
 		err := r.Linseed.Each(ctx, AuditPath, p, func(raw json.RawMessage) error {
-			var ev struct {
-				Verb string `json:"verb"`
-			}
+			var ev snapshot.AuditEvent
 			_ = json.Unmarshal(raw, &ev)
+			if ev.DryRun() {
+				return nil // changed nothing
+			}
 			d.AuditEvents = append(d.AuditEvents, raw)
 			d.AuditSummary.NumTotal++
 			switch ev.Verb {

@@ -184,7 +184,7 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
-func shippedType(t *testing.T, name string) *v3.GlobalReportType {
+func shippedType(t testing.TB, name string) *v3.GlobalReportType {
 	t.Helper()
 	for _, o := range manifests.ReportTypes() {
 		if rt, ok := o.(*v3.GlobalReportType); ok && rt.Name == name {
@@ -195,7 +195,7 @@ func shippedType(t *testing.T, name string) *v3.GlobalReportType {
 	return nil
 }
 
-func downloadTemplate(t *testing.T, rt *v3.GlobalReportType, file string) string {
+func downloadTemplate(t testing.TB, rt *v3.GlobalReportType, file string) string {
 	t.Helper()
 	for _, d := range rt.Spec.DownloadTemplates {
 		if d.Name == file {

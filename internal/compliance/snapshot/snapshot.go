@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -182,9 +183,10 @@ func decode(r Resource, data []byte) (any, error) {
 // AuditEvent is the part of a Kubernetes audit event (audit.k8s.io/v1)
 // a replay reads.
 type AuditEvent struct {
-	Verb      string `json:"verb"`
-	Stage     string `json:"stage"`
-	ObjectRef *struct {
+	Verb       string `json:"verb"`
+	RequestURI string `json:"requestURI"`
+	Stage      string `json:"stage"`
+	ObjectRef  *struct {
 		Resource    string `json:"resource"`
 		Namespace   string `json:"namespace"`
 		Name        string `json:"name"`
@@ -200,6 +202,12 @@ type AuditEvent struct {
 	StageTimestamp           time.Time       `json:"stageTimestamp"`
 }
 
+// DryRun tells whether the request was a dry run, which changed nothing.
+func (ev *AuditEvent) DryRun() bool {
+	u, err := url.Parse(ev.RequestURI)
+	return err == nil && u.Query().Get("dryRun") != ""
+}
+
 // Change reads an audit event as a replay change: a successful write
 // (create, update, patch: the object the API server answered with;
 // delete: the object that went) of a snapshotted resource. ok is false
@@ -211,7 +219,7 @@ func Change(raw []byte) (replay.Change, bool, error) {
 		return replay.Change{}, false, err
 	}
 	ref := ev.ObjectRef
-	if ref == nil || (ev.Stage != "" && ev.Stage != "ResponseComplete") || (ev.ResponseStatus != nil && ev.ResponseStatus.Code >= 300) {
+	if ref == nil || (ev.Stage != "" && ev.Stage != "ResponseComplete") || (ev.ResponseStatus != nil && ev.ResponseStatus.Code >= 300) || ev.DryRun() {
 		return replay.Change{}, false, nil
 	}
 	r, ok := ResourceFor(ref.APIGroup, ref.Resource)

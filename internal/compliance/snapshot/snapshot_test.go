@@ -65,7 +65,10 @@ func TestReplayFromSnapshotAndAudit(t *testing.T) {
 		`{"verb":"create","stage":"ResponseComplete","objectRef":{"resource":"networkpolicies","namespace":"demo","name":"db","apiGroup":"projectcalico.org","apiVersion":"v3"},` +
 			`"responseStatus":{"code":201},"stageTimestamp":"` + at(10) + `","responseObject":{"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",` +
 			`"metadata":{"name":"db","namespace":"demo"},"spec":{"tier":"default","selector":"app == 'db'","types":["Ingress"],"ingress":[{"action":"Allow"}]}}}`,
-		// Refused, read-only and other resources change nothing.
+		// Refused, dry-run, read-only and other resources change nothing.
+		`{"verb":"create","stage":"ResponseComplete","requestURI":"/apis/projectcalico.org/v3/namespaces/demo/networkpolicies?dryRun=All","objectRef":{"resource":"networkpolicies","namespace":"demo","name":"probe","apiGroup":"projectcalico.org","apiVersion":"v3"},` +
+			`"responseStatus":{"code":201},"stageTimestamp":"` + at(15) + `","responseObject":{"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",` +
+			`"metadata":{"name":"probe","namespace":"demo"},"spec":{"tier":"default","selector":"all()","types":["Egress"],"egress":[{"action":"Allow"}]}}}`,
 		`{"verb":"delete","stage":"ResponseComplete","objectRef":{"resource":"networkpolicies","namespace":"demo","name":"db","apiGroup":"projectcalico.org"},"responseStatus":{"code":403},"stageTimestamp":"` + at(20) + `"}`,
 		`{"verb":"get","stage":"ResponseComplete","objectRef":{"resource":"pods","namespace":"demo","name":"db-0"},"stageTimestamp":"` + at(21) + `"}`,
 		`{"verb":"create","stage":"ResponseComplete","objectRef":{"resource":"configmaps","namespace":"demo","name":"x"},"responseStatus":{"code":201},"stageTimestamp":"` + at(22) + `","responseObject":{}}`,

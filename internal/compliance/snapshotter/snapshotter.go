@@ -45,7 +45,9 @@ type Snapshotter struct {
 	Metrics *Metrics
 	Log     *slog.Logger
 
-	last map[string]string // kind → fingerprint written
+	// last is the fingerprint written of each list, by API version and
+	// kind (Kubernetes' NetworkPolicyList is not Calico's).
+	last map[string]string
 }
 
 // Result says what one round did.
@@ -87,7 +89,7 @@ func (s *Snapshotter) Once(ctx context.Context) (Result, error) {
 	}
 	var docs []any
 	var fps []string
-	var kinds []string
+	var kinds, keys []string
 	for _, r := range snapshot.Resources {
 		d, err := s.list(ctx, r)
 		if err != nil {
@@ -98,25 +100,26 @@ func (s *Snapshotter) Once(ctx context.Context) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		last, ok := s.last[d.Kind]
+		key := d.APIVersion + "/" + d.Kind
+		last, ok := s.last[key]
 		if !ok {
 			if last, err = s.lastWritten(ctx, d.APIVersion, d.Kind); err != nil {
 				return res, err
 			}
 		}
 		if fp == last {
-			s.last[d.Kind] = fp
+			s.last[key] = fp
 			res.Unchanged++
 			continue
 		}
-		docs, fps, kinds = append(docs, d), append(fps, fp), append(kinds, d.Kind)
+		docs, fps, kinds, keys = append(docs, d), append(fps, fp), append(kinds, d.Kind), append(keys, key)
 	}
 	if len(docs) > 0 {
 		if _, err := s.Linseed.Bulk(ctx, "POST", BulkPath, docs); err != nil {
 			return res, fmt.Errorf("writing %d snapshots to Linseed: %w", len(docs), err)
 		}
 		for i, k := range kinds {
-			s.last[k] = fps[i]
+			s.last[keys[i]] = fps[i]
 			s.Metrics.written(k)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
@@ -45,6 +46,12 @@ func TestSnapshots(t *testing.T) {
 		_, err := kube.CoreV1().ServiceAccounts("snap-test").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	})
+	// A Kubernetes NetworkPolicy and no Calico one: two lists of the same
+	// kind name, each unchanged in the second round.
+	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny", Namespace: "snap-test"}}
+	if _, err := kube.NetworkingV1().NetworkPolicies("snap-test").Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	s := &Snapshotter{Dynamic: dyn, Linseed: ls, Log: slog.New(slog.DiscardHandler)}
 	res, err := s.Once(ctx)
 	if err != nil || res.Written != len(snapshot.Resources) {

@@ -57,6 +57,9 @@ type Config struct {
 	// server's host:port (relayed into pods) and CAFile its CA, for pods
 	// that run a lab program (Programs).
 	Bin, APIServer, CAFile string
+	// Services are more host:port addresses relayed into such pods at
+	// the same address (the lab's Linseed, for compliance's report jobs).
+	Services []string
 	// ClusterDNS is the kube-dns Service's address, which client pods
 	// resolve Services through.
 	ClusterDNS netip.Addr

@@ -10,6 +10,7 @@ import { NetworkSets } from "./pages/NetworkSets";
 import { Timeline } from "./pages/Timeline";
 import { PolicyBoard } from "./pages/PolicyBoard";
 import { Security } from "./pages/Security";
+import { Compliance } from "./pages/Compliance";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
@@ -21,6 +22,7 @@ const pages = [
   { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
   { path: "/timeline", label: "Timeline", render: (u: Whoami) => <Timeline me={u} /> },
   { path: "/security", label: "Security", render: (u: Whoami) => <Security me={u} /> },
+  { path: "/compliance", label: "Compliance", render: (u: Whoami) => <Compliance me={u} /> },
 ];
 
 type Theme = "light" | "dark";

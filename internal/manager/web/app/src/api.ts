@@ -373,3 +373,41 @@ export interface AlertTestResult {
 
 export const testAlert = (name: string, spec: Record<string, unknown>) =>
   call<AlertTestResult>("POST", "/api/alerts/test", { name, spec });
+
+/** A generated compliance report, as the compliance server lists it. */
+export interface ComplianceReport {
+  id: string;
+  reportName: string;
+  reportTypeName: string;
+  startTime: string;
+  endTime: string;
+  generationTime: string;
+  uiSummary?: unknown;
+  downloads: { name: string; description?: string; url: string }[];
+}
+
+export const complianceReports = (reportName = "") =>
+  call<{ reports: ComplianceReport[] }>("GET", "/compliance/reports" + (reportName ? `?reportName=${encodeURIComponent(reportName)}` : ""));
+
+/** Fetches a report's download with the user's token and saves it as a file. */
+export async function downloadReport(path: string, filename: string): Promise<void> {
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token() ?? ""}` } });
+  if (!resp.ok) {
+    const text = await resp.text();
+    let msg = text || resp.statusText;
+    try {
+      msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+    } catch {
+      // not JSON
+    }
+    throw new ApiError(resp.status, msg);
+  }
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  URL.revokeObjectURL(url);
+}
