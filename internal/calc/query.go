@@ -80,22 +80,35 @@ func (g *Graph) Select(sel *selector.Selector) []model.Key {
 func (g *Graph) Endpoints() []Endpoint {
 	var out []Endpoint
 	for id, it := range g.items.all {
-		ep := it.local
-		if ep == nil {
-			continue
+		if it.local != nil {
+			out = append(out, g.endpointOf(id, it))
 		}
-		e := Endpoint{Item: g.itemInfo(it.key(), id), Profiles: slices.Clone(ep.profiles)}
-		switch m := ep.sent.(type) {
-		case proto.WorkloadEndpointUpdate:
-			e.Pod, e.Node, e.Interface, e.Tiers = m.Endpoint.Pod, m.Endpoint.Node, m.Endpoint.Interface, m.Endpoint.Tiers
-		case proto.HostEndpointUpdate:
-			h := m.Endpoint
-			e.Node, e.Interface, e.Tiers, e.ForwardTiers, e.PreDNATTiers, e.UntrackedTiers = h.Node, h.Interface, h.Tiers, h.ForwardTiers, h.PreDNATTiers, h.UntrackedTiers
-		}
-		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b Endpoint) int { return compareKeys(a.Key, b.Key) })
 	return out
+}
+
+// Endpoint is one local endpoint with its policies, as Endpoints lists
+// it (false if there is no such local endpoint).
+func (g *Graph) Endpoint(key model.Key) (Endpoint, bool) {
+	id, ok := g.items.lookup(key)
+	if !ok || g.item(id).local == nil {
+		return Endpoint{}, false
+	}
+	return g.endpointOf(id, g.item(id)), true
+}
+
+func (g *Graph) endpointOf(id itemID, it *item) Endpoint {
+	ep := it.local
+	e := Endpoint{Item: g.itemInfo(it.key(), id), Profiles: slices.Clone(ep.profiles)}
+	switch m := ep.sent.(type) {
+	case proto.WorkloadEndpointUpdate:
+		e.Pod, e.Node, e.Interface, e.Tiers = m.Endpoint.Pod, m.Endpoint.Node, m.Endpoint.Interface, m.Endpoint.Tiers
+	case proto.HostEndpointUpdate:
+		h := m.Endpoint
+		e.Node, e.Interface, e.Tiers, e.ForwardTiers, e.PreDNATTiers, e.UntrackedTiers = h.Node, h.Interface, h.Tiers, h.ForwardTiers, h.PreDNATTiers, h.UntrackedTiers
+	}
+	return e
 }
 
 // EndpointFor finds the local workload endpoint that owns an address.

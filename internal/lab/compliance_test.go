@@ -285,6 +285,10 @@ spec:
 			t.Errorf("policy-audit events.json lacks %s:\n%.2000s", want, events)
 		}
 	}
+	// calicoctl's dry run before its delete changed nothing.
+	if n := strings.Count(events, `"verb":"delete"`); n != 1 {
+		t.Errorf("policy-audit events.json has %d deletes, want db's one", n)
+	}
 	audit := csvOf("ledger-audit", "summary.csv")
 	t.Logf("policy-audit summary.csv:\n%s", audit)
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -435,6 +436,54 @@ spec:
 	}
 	if synced := text(`table[aria-label="Threat feeds"] tbody tr td:nth-child(4)`); strings.HasPrefix(synced, "not yet") {
 		t.Errorf("the feed's last sync says %q after it synced", synced)
+	}
+
+	// Compliance: scheduled reports over the demo and the nodes, each
+	// generated over the last ten minutes by the reporter as a report job
+	// runs it.
+	compYAML := filepath.Join(t.TempDir(), "compliance.yaml")
+	if err := os.WriteFile(compYAML, []byte(`apiVersion: projectcalico.org/v3
+kind: GlobalReport
+metadata: {name: demo-inventory}
+spec:
+  reportType: inventory
+  schedule: "0 * * * *"
+  endpoints: {namespaces: {names: [demo]}}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalReport
+metadata: {name: nodes-cis}
+spec:
+  reportType: cis-benchmark
+  schedule: "0 * * * *"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := kubectl(t, cfg, "apply", "-f", compYAML); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, o)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, name := range []string{"demo-inventory", "nodes-cis"} {
+		cmd := exec.Command(filepath.Join(mustBin(t), "calico-compliance"), "reporter")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath(), "LINSEED_URL="+cfg.LinseedURL(), "LINSEED_CA="+cfg.CAPath(),
+			"LINSEED_CLIENT_CERT="+cfg.LinseedClientCert(), "LINSEED_CLIENT_KEY="+cfg.LinseedClientKey(), "LINSEED_TOKEN="+cfg.LinseedTokenFile(),
+			"REPORT_NAME="+name, "REPORT_START="+now.Add(-10*time.Minute).Format(time.RFC3339), "REPORT_END="+now.Format(time.RFC3339))
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("calico-compliance reporter %s: %v\n%s", name, err, o)
+		}
+	}
+	do("the compliance page", chromedp.Navigate(env["MANAGER_URL"]+"/compliance"),
+		chromedp.WaitVisible(chromedp.Search(`//ul[@aria-label="Generated reports"]//h3[text()="nodes-cis"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ul[@aria-label="Generated reports"]//h3[text()="demo-inventory"]`)), shot("compliance"))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('ul[aria-label="Generated reports"] > li').length`)); err != nil || n != 2 {
+		t.Errorf("the compliance page shows %d reports (%v), want 2", n, err)
+	}
+	if card := text(`ul[aria-label="Generated reports"] > li:nth-child(2)`) + text(`ul[aria-label="Generated reports"] > li:nth-child(1)`); !strings.Contains(card, "Protected ingress") ||
+		!strings.Contains(card, "endpoints.csv") || !strings.Contains(card, "node-summary.csv") {
+		t.Errorf("the report cards say %q, want the summaries' widgets and the downloads", card)
+	}
+	if rows := text(`table[aria-label="Scheduled reports"] tbody`); !strings.Contains(rows, "demo-inventory") || !strings.Contains(rows, "CIS benchmark") {
+		t.Errorf("the scheduled reports say %q", rows)
 	}
 
 	// A reader: sees the network sets, cannot save; the console says why.

@@ -146,6 +146,9 @@ type state struct {
 	// seen is what the graph has of each object: the object (pointer)
 	// it was converted from and its model entries.
 	seen map[string]converted
+	// rc judges policies' reachability; it holds while policies and
+	// network sets do not change.
+	rc *reacher
 }
 
 type converted struct {
@@ -302,10 +305,51 @@ func (s *state) observe(scope Scope, acc map[string]*Endpoint, log *slog.Logger)
 			delete(s.seen, k)
 		}
 	}
+	// What changed decides what must be looked at again: nothing, when
+	// nothing did (the state's observation would repeat the last); only
+	// the endpoints added or changed, when only endpoints did (the others'
+	// policies are as they were); else every endpoint.
+	var touched []model.Key
+	onlyEndpoints, setsChanged := true, s.rc == nil
+	for _, u := range ups {
+		switch u.Key.Kind {
+		case model.KindWorkloadEndpoint:
+			if u.Value != nil {
+				touched = append(touched, u.Key)
+			}
+		case "NetworkSet", "GlobalNetworkSet", "HostEndpoint":
+			onlyEndpoints, setsChanged = false, true
+		default:
+			onlyEndpoints = false
+		}
+	}
+	if s.rc != nil && len(ups) == 0 {
+		return nil
+	}
 	query.Update(s.g, ups)
 	g := s.g
-	rc := newReacher(g)
-	for _, ep := range g.Endpoints() {
+	if setsChanged {
+		s.rc = newReacher(g)
+	} else if !onlyEndpoints {
+		s.rc = s.rc.again()
+	}
+	rc := s.rc
+	eps := func(yield func(calc.Endpoint) bool) {
+		if onlyEndpoints && !setsChanged {
+			for _, k := range touched {
+				if ep, ok := g.Endpoint(k); ok && !yield(ep) {
+					return
+				}
+			}
+			return
+		}
+		for _, ep := range g.Endpoints() {
+			if !yield(ep) {
+				return
+			}
+		}
+	}
+	for ep := range eps {
 		if ep.Key.Kind != model.KindWorkloadEndpoint {
 			continue
 		}
@@ -406,6 +450,12 @@ type reacher struct {
 type reachKey struct {
 	pid     proto.PolicyID
 	inbound bool
+}
+
+// again is the reacher for changed policies: the same network sets,
+// every policy judged afresh.
+func (r *reacher) again() *reacher {
+	return &reacher{g: r.g, publicSets: r.publicSets, memo: map[reachKey]reachability{}}
 }
 
 func newReacher(g *calc.Graph) *reacher {

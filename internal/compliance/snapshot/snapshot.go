@@ -197,15 +197,23 @@ type AuditEvent struct {
 	ResponseStatus *struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
+	RequestObject            json.RawMessage `json:"requestObject"`
 	ResponseObject           json.RawMessage `json:"responseObject"`
 	RequestReceivedTimestamp time.Time       `json:"requestReceivedTimestamp"`
 	StageTimestamp           time.Time       `json:"stageTimestamp"`
 }
 
-// DryRun tells whether the request was a dry run, which changed nothing.
+// DryRun tells whether the request was a dry run, which changed
+// nothing: asked for in its URI, or (a delete's) in its DeleteOptions.
 func (ev *AuditEvent) DryRun() bool {
-	u, err := url.Parse(ev.RequestURI)
-	return err == nil && u.Query().Get("dryRun") != ""
+	if u, err := url.Parse(ev.RequestURI); err == nil && u.Query().Get("dryRun") != "" {
+		return true
+	}
+	var opts struct {
+		Kind   string   `json:"kind"`
+		DryRun []string `json:"dryRun"`
+	}
+	return ev.Verb == "delete" && json.Unmarshal(ev.RequestObject, &opts) == nil && len(opts.DryRun) > 0
 }
 
 // Change reads an audit event as a replay change: a successful write

@@ -70,6 +70,8 @@ func TestReplayFromSnapshotAndAudit(t *testing.T) {
 			`"responseStatus":{"code":201},"stageTimestamp":"` + at(15) + `","responseObject":{"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy",` +
 			`"metadata":{"name":"probe","namespace":"demo"},"spec":{"tier":"default","selector":"all()","types":["Egress"],"egress":[{"action":"Allow"}]}}}`,
 		`{"verb":"delete","stage":"ResponseComplete","objectRef":{"resource":"networkpolicies","namespace":"demo","name":"db","apiGroup":"projectcalico.org"},"responseStatus":{"code":403},"stageTimestamp":"` + at(20) + `"}`,
+		`{"verb":"delete","stage":"ResponseComplete","requestURI":"/apis/projectcalico.org/v3/namespaces/demo/networkpolicies/db","objectRef":{"resource":"networkpolicies","namespace":"demo","name":"db","apiGroup":"projectcalico.org"},` +
+			`"requestObject":{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","dryRun":["All"]},"responseStatus":{"code":200},"stageTimestamp":"` + at(20) + `"}`,
 		`{"verb":"get","stage":"ResponseComplete","objectRef":{"resource":"pods","namespace":"demo","name":"db-0"},"stageTimestamp":"` + at(21) + `"}`,
 		`{"verb":"create","stage":"ResponseComplete","objectRef":{"resource":"configmaps","namespace":"demo","name":"x"},"responseStatus":{"code":201},"stageTimestamp":"` + at(22) + `","responseObject":{}}`,
 	}

@@ -417,8 +417,10 @@ func ndjson(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// MaxLine bounds one NDJSON line.
-const MaxLine = 4 << 20
+// MaxLine bounds one NDJSON line. Compliance documents are the big ones:
+// a snapshot of 5,000 pods, or a report over as many endpoints, is
+// several megabytes in one line.
+const MaxLine = 32 << 20
 
 // lines reads NDJSON, calling f with each non-empty line and its number.
 func lines(r io.Reader, f func(n int, line []byte)) error {

@@ -203,6 +203,15 @@ function Widgets({ w }: { w: Widget }) {
   }
   const data = w.data ?? [];
   const max = Math.max(w.summary?.total ?? 0, ...data.map((d) => d.value), 1);
+  if (data.length === 0 && w.summary) {
+    return (
+      <figure className="widget">
+        <figcaption>{w.heading}</figcaption>
+        <div className="stat-value">{w.summary.total}</div>
+        <div className="muted small">{w.summary.label ?? "Total"}</div>
+      </figure>
+    );
+  }
   return (
     <figure className="widget">
       <figcaption>
@@ -215,7 +224,7 @@ function Widgets({ w }: { w: Widget }) {
         )}
       </figcaption>
       {data.length === 0 ? (
-        <p className="muted small">Nothing to show.</p>
+        <p className="muted small">None in this interval.</p>
       ) : (
         <dl className="meters">
           {data.map((d) => (
