@@ -101,9 +101,9 @@ func main() {
 }
 
 func runSnapshotter(ctx context.Context, log *slog.Logger) error {
-	period, err := time.ParseDuration(daemon.Env("SNAPSHOT_PERIOD", "1h"))
-	if err != nil || period <= 0 {
-		return fmt.Errorf("SNAPSHOT_PERIOD %q: a positive duration such as 1h", os.Getenv("SNAPSHOT_PERIOD"))
+	period, err := envPeriod("SNAPSHOT_PERIOD", "1h")
+	if err != nil {
+		return err
 	}
 	rc, err := datastore.LoadConfig(os.Getenv("KUBECONFIG"))
 	if err != nil {
@@ -113,19 +113,15 @@ func runSnapshotter(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ls, err := client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+	ls, err := linseedClient()
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	_, reg := serveHealth(ctx, "snapshotter", log)
 	metrics, err := snapshotter.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	agg := health.New(nil)
-	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
-	agg.Report("snapshotter", health.Report{Live: true, Ready: true})
 	s := &snapshotter.Snapshotter{Dynamic: dyn, Linseed: ls, Period: period, Metrics: metrics, Log: log}
 	s.Run(ctx)
 	return nil
@@ -160,7 +156,7 @@ func runReporter(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("GlobalReportType %s (the report's type): %w", rep.Spec.ReportType, err)
 	}
-	ls, err := client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+	ls, err := linseedClient()
 	if err != nil {
 		return err
 	}
@@ -209,10 +205,7 @@ func runController(ctx context.Context, log *slog.Logger) error {
 		Volumes:      []corev1.Volume{{Name: "linseed-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
 		VolumeMounts: []corev1.VolumeMount{{Name: "linseed-tls", MountPath: mount, ReadOnly: true}},
 	}
-	agg := health.New(nil)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
+	agg, _ := serveHealth(ctx, "controller", log)
 	agg.Report("controller", health.Report{Live: true, Ready: true, Detail: "waiting to lead"})
 	ctl := &controller.Controller{Client: c, Job: job, Delay: delay, Log: log}
 	leader.Run(ctx, c.Kube, ns, "calico-compliance-controller", log, func(ctx context.Context) {
@@ -229,9 +222,9 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 	if node == "" {
 		return fmt.Errorf("NODE_NAME: the node this benchmarker runs on")
 	}
-	period, err := time.ParseDuration(daemon.Env("BENCHMARK_PERIOD", "1h"))
-	if err != nil || period <= 0 {
-		return fmt.Errorf("BENCHMARK_PERIOD %q: a positive duration such as 1h", os.Getenv("BENCHMARK_PERIOD"))
+	period, err := envPeriod("BENCHMARK_PERIOD", "1h")
+	if err != nil {
+		return err
 	}
 	b, err := cis.Latest()
 	if err != nil {
@@ -254,19 +247,15 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ls, err := client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+	ls, err := linseedClient()
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	_, reg := serveHealth(ctx, "benchmarker", log)
 	metrics, err := benchmarker.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	agg := health.New(nil)
-	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
-	agg.Report("benchmarker", health.Report{Live: true, Ready: true})
 	bm := &benchmarker.Benchmarker{Node: node, Benchmark: b, Options: opt, Linseed: ls, Period: period, Log: log, Metrics: metrics,
 		Host: &benchmarker.NodeHost{Root: daemon.Env("HOST_ROOT", "/"), Proc: daemon.Env("HOST_PROC", "/proc"), CmdlineFilter: os.Getenv("CMDLINE_FILTER")},
 		KubernetesVersion: func(ctx context.Context) (string, error) {
@@ -278,4 +267,31 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 		}}
 	bm.Run(ctx)
 	return nil
+}
+
+// envPeriod reads a positive duration from the environment.
+func envPeriod(name, def string) (time.Duration, error) {
+	d, err := time.ParseDuration(daemon.Env(name, def))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: a positive duration such as %s", name, os.Getenv(name), def)
+	}
+	return d, nil
+}
+
+// linseedClient is Linseed from LINSEED_*, with the pod's
+// ServiceAccount token unless LINSEED_TOKEN names another.
+func linseedClient() (*client.Client, error) {
+	return client.FromEnv(client.Files{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"})
+}
+
+// serveHealth serves /liveness, /readiness and /metrics on
+// HEALTH_LISTEN, reporting the component live and ready; the registry
+// has the Go and process collectors.
+func serveHealth(ctx context.Context, component string, log *slog.Logger) (*health.Aggregator, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	agg := health.New(nil)
+	go health.Serve(ctx, daemon.Env("HEALTH_LISTEN", ":9099"), agg.WithMetrics(reg), log)
+	agg.Report(component, health.Report{Live: true, Ready: true})
+	return agg, reg
 }

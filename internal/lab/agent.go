@@ -84,7 +84,7 @@ func RunNodeAgent(ctx context.Context, cfg Config, node string, log *slog.Logger
 	rt := noderuntime.New(noderuntime.Config{Host: h, Kube: client.Kube, Log: log.With("component", "node-runtime"), KeepPods: true,
 		Bin: filepath.Dir(cfg.Executable), APIServer: fmt.Sprintf("%s:%d", cfg.Host, cfg.APIServerPort), CAFile: cfg.CAPath(),
 		// Compliance's report jobs reach Linseed.
-		Services: []string{fmt.Sprintf("%s:%d", cfg.Host, cfg.LinseedPort)},
+		Services:   []string{fmt.Sprintf("%s:%d", cfg.Host, cfg.LinseedPort)},
 		ClusterDNS: cfg.ClusterDNS()})
 	a.runtime = rt
 

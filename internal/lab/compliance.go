@@ -41,7 +41,9 @@ const (
 func (c Config) complianceTokenFile(sa string) string { return c.pkiPath(sa + ".token") }
 
 // kubeletConfigPath is the node's kubelet configuration file.
-func kubeletConfigPath(h multihost.HostSpec) string { return filepath.Join(h.Dir, "kubelet", "config.yaml") }
+func kubeletConfigPath(h multihost.HostSpec) string {
+	return filepath.Join(h.Dir, "kubelet", "config.yaml")
+}
 
 // labKubeletConfig is what a lab node's kubelet is: the node runtime
 // (internal/lab/noderuntime) stands in for it and serves no kubelet API

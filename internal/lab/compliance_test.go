@@ -86,17 +86,7 @@ func TestComplianceInTheLab(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	bin, _ := labtest.BinDir()
-	run := func(stdin, name string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
-		cmd.Stdin = strings.NewReader(stdin)
-		o, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-		return string(o)
-	}
+	run := labTool(t, cfg)
 	run("", "kubectl", "create", "namespace", "ledger")
 	run(ledger, "calicoctl", "apply", "-f", "-")
 	run(ledgerPods, "kubectl", "apply", "-f", "-")
@@ -160,16 +150,7 @@ spec:
 		return strings.Fields(string(o))
 	}
 	poll.Until(t, time.Until(end)+2*time.Minute, "the controller to create the interval's first report job", func() bool { return len(jobs()) > 0 })
-	pid := 0
-	for _, c := range ReadStatus(t, cfg).Components {
-		if c.Name == "calico-compliance-controller" {
-			pid = c.PID
-		}
-	}
-	if pid == 0 {
-		t.Fatal("no calico-compliance-controller in the lab's status")
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(componentPID(t, cfg, "calico-compliance-controller"), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -45,17 +44,7 @@ func TestThreatFeedInTheLab(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	bin, _ := labtest.BinDir()
-	run := func(stdin, name string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
-		cmd.Stdin = strings.NewReader(stdin)
-		o, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-		return string(o)
-	}
+	run := labTool(t, cfg)
 	// The shipped alert templates are installed.
 	if out := run("", "kubectl", "get", "globalalerttemplates.projectcalico.org", "-o", "name"); !strings.Contains(out, "port-scan") ||
 		!strings.Contains(out, "denied-to-namespace") || !strings.Contains(out, "policy-deleted") {
@@ -330,15 +319,7 @@ spec:
 		return len(ids) > 0
 	}
 	poll.Until(t, 60*time.Second, "the webhook to receive every event", allDelivered)
-	var idPID int
-	for _, c := range ReadStatus(t, cfg).Components {
-		if c.Name == "calico-intrusion-detection" {
-			idPID = c.PID
-		}
-	}
-	if idPID == 0 {
-		t.Fatal("no calico-intrusion-detection in the lab's status")
-	}
+	idPID := componentPID(t, cfg, "calico-intrusion-detection")
 	if err := syscall.Kill(idPID, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,6 +54,37 @@ func ReadStatus(t *testing.T, cfg lab.Config) statusFile {
 func alive(pid int) bool {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return err == nil && len(data) > 0
+}
+
+// componentPID is the PID of one of the lab's components, as its status
+// has it.
+func componentPID(t *testing.T, cfg lab.Config, name string) int {
+	t.Helper()
+	for _, c := range ReadStatus(t, cfg).Components {
+		if c.Name == name {
+			return c.PID
+		}
+	}
+	t.Fatalf("no %s in the lab's status", name)
+	return 0
+}
+
+// labTool runs one of the lab's binaries (kubectl, calicoctl, ...) as the
+// lab's administrator with stdin as its input, failing the test if it
+// fails.
+func labTool(t *testing.T, cfg lab.Config) func(stdin, name string, args ...string) string {
+	bin, _ := labtest.BinDir()
+	return func(stdin, name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, name), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
+		cmd.Stdin = strings.NewReader(stdin)
+		o, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
+		}
+		return string(o)
+	}
 }
 
 func kubectl(t *testing.T, cfg lab.Config, args ...string) (string, error) {

@@ -103,6 +103,8 @@ func New(cfg Config) (http.Handler, error) {
 	// Compliance reports, as calico-compliance's server would serve them:
 	// the same checks, the console's Linseed client.
 	s.mux.Handle("/compliance/", compliance.New(compliance.Config{Checker: cfg.Checker, Linseed: cfg.Logs, Log: s.log}))
+	// The console's Compliance page is /compliance itself.
+	s.mux.Handle("GET /compliance", s.assets())
 	s.mux.Handle("GET /api/resources/{kind}", s.authed(s.listResources))
 	s.mux.Handle("PUT /api/resources/{kind}", s.authed(s.putResource))
 	s.mux.Handle("DELETE /api/resources/{kind}/{namespace}/{name}", s.authed(s.deleteResource))

@@ -246,10 +246,14 @@ func TestPrometheusRoute(t *testing.T) {
 // so that bookmarked URLs load.
 func TestAssets(t *testing.T) {
 	h, _ := newTest(t, nil)
-	for _, p := range []string{"/", "/graph?focus=demo", "/flows"} {
+	// /compliance is the console's page; /compliance/ the reports' API.
+	for _, p := range []string{"/", "/graph?focus=demo", "/flows", "/compliance", "/compliance?report=x"} {
 		if w := do(h, "GET", p, "", ""); w.Code != 200 || !strings.Contains(w.Body.String(), "console") {
 			t.Errorf("%s: %d %s", p, w.Code, w.Body)
 		}
+	}
+	if w := do(h, "GET", "/compliance/reports", "", ""); w.Code != 401 {
+		t.Errorf("/compliance/reports without a token: %d %s", w.Code, w.Body)
 	}
 	if w := do(h, "GET", "/assets/app-1234.js", "", ""); w.Code != 200 || w.Body.String() != "js" || !strings.Contains(w.Header().Get("Cache-Control"), "immutable") {
 		t.Errorf("an asset: %d %q %v", w.Code, w.Body, w.Header())
