@@ -22,7 +22,8 @@ import (
 // webhooks) check and refuse exactly as for kubectl or calicoctl.
 var Editable = []string{"NetworkSet", "GlobalNetworkSet", "Tier", "GlobalNetworkPolicy", "NetworkPolicy",
 	"StagedGlobalNetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy",
-	"GlobalAlert", "GlobalAlertTemplate", "GlobalThreatFeed", "AlertException", "SecurityEventWebhook"}
+	"GlobalAlert", "GlobalAlertTemplate", "GlobalThreatFeed", "AlertException", "SecurityEventWebhook",
+	"GlobalReport", "GlobalReportType"}
 
 // ResourceList is a list of one kind's objects the user may see.
 type ResourceList struct {

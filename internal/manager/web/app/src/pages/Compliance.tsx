@@ -119,6 +119,8 @@ function Schedules({ items, error }: { items: Resource[] | null; error: string }
             const st = (s.status ?? {}) as { lastScheduledReportJob?: Job; activeReportJobs?: Job[]; lastSuccessfulReportJobs?: Job[]; lastFailedReportJobs?: Job[] };
             const last = st.lastScheduledReportJob;
             const failed = st.lastFailedReportJobs ?? [];
+            const succeeded = st.lastSuccessfulReportJobs ?? [];
+            const running = st.activeReportJobs ?? [];
             return (
               <tr key={s.metadata.name}>
                 <th scope="row">
@@ -133,15 +135,18 @@ function Schedules({ items, error }: { items: Resource[] | null; error: string }
                 </td>
                 <td>{last ? `${new Date(last.start).toLocaleString()} – ${new Date(last.end).toLocaleTimeString()}` : <span className="muted">none yet</span>}</td>
                 <td>
-                  <span className="verdict allowed" title="Succeeded jobs (the last five)">
-                    ✓ {(st.lastSuccessfulReportJobs ?? []).length}
-                  </span>{" "}
-                  {(st.activeReportJobs ?? []).length > 0 && <span className="badge">{st.activeReportJobs!.length} running</span>}
+                  {succeeded.length > 0 && (
+                    <span className="verdict allowed" title={`The last succeeded: ${succeeded.map((f) => f.job?.name).join(", ")}`}>
+                      ✓ {succeeded.length} succeeded
+                    </span>
+                  )}{" "}
+                  {running.length > 0 && <span className="badge">{running.length} running</span>}{" "}
                   {failed.length > 0 && (
-                    <span className="verdict denied" title={failed.map((f) => f.job?.name).join(", ")}>
+                    <span className="verdict denied" title={`The last failed: ${failed.map((f) => f.job?.name).join(", ")}`}>
                       ✕ {failed.length} failed
                     </span>
                   )}
+                  {succeeded.length + running.length + failed.length === 0 && <span className="muted">none yet</span>}
                 </td>
               </tr>
             );
