@@ -39,6 +39,9 @@ const DefaultDelay = 30 * time.Minute
 // status lists.
 const KeepCompleted = 5
 
+// JobTTL is how long a finished report job is kept.
+const JobTTL = 24 * time.Hour
+
 // ReportLabel marks a report's jobs with the report's name.
 const ReportLabel = "projectcalico.org/report"
 
@@ -175,6 +178,9 @@ func JobName(report string, end time.Time) string {
 // run of the controller.
 func (c *Controller) createJob(ctx context.Context, rep *v3.GlobalReport, iv schedule.Interval) (*batchv1.Job, error) {
 	backoff := int32(2)
+	// Finished jobs go a day later (their outcome is in the report's
+	// status by then), so a cluster does not collect one per interval.
+	ttl := int32(JobTTL.Seconds())
 	yes, no := true, false
 	env := append([]corev1.EnvVar{
 		{Name: "REPORT_NAME", Value: rep.Name},
@@ -185,7 +191,8 @@ func (c *Controller) createJob(ctx context.Context, rep *v3.GlobalReport, iv sch
 		ObjectMeta: metav1.ObjectMeta{Name: JobName(rep.Name, iv.End), Namespace: c.Job.Namespace,
 			Labels: map[string]string{ReportLabel: rep.Name}},
 		Spec: batchv1.JobSpec{
-			BackoffLimit: &backoff,
+			BackoffLimit:            &backoff,
+			TTLSecondsAfterFinished: &ttl,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{ReportLabel: rep.Name}},
 				Spec: corev1.PodSpec{

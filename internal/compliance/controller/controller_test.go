@@ -77,6 +77,9 @@ func TestScheduling(t *testing.T) {
 	if env["REPORT_NAME"] != name || env["REPORT_START"] == "" || js[0].Spec.Template.Spec.Containers[0].Args[0] != "reporter" {
 		t.Errorf("the job's reporter: %+v", js[0].Spec.Template.Spec.Containers[0])
 	}
+	if ttl := js[0].Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != int32(JobTTL.Seconds()) {
+		t.Errorf("the job is kept after it finishes for %v s, want a day", ttl)
+	}
 	// Again: nothing new. A restarted controller whose status lost the
 	// last scheduled job (it died before recording it) finds the jobs.
 	if _, err := ctl().Once(ctx, name); err != nil || len(jobs()) != 2 {

@@ -149,7 +149,13 @@ func (c *Controller) deliver(ctx context.Context, name string, spec v3.SecurityE
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return cursor, fmt.Errorf("an event: %w", err)
 		}
-		req, err := request(ctx, spec.Consumer, cfg, e)
+		// A delivery under way finishes (within the client's timeout)
+		// even when the controller is stopping, so that it is recorded
+		// and not sent again after a restart.
+		if ctx.Err() != nil {
+			return cursor, ctx.Err()
+		}
+		req, err := request(context.WithoutCancel(ctx), spec.Consumer, cfg, e)
 		if err != nil {
 			return cursor, err
 		}
@@ -164,8 +170,12 @@ func (c *Controller) deliver(ctx context.Context, name string, spec v3.SecurityE
 			}
 		}
 		cursor = e.GeneratedTime
-		// Recorded after every event: a restart sends none again.
-		if err := c.setReady(ctx, name, metav1.ConditionTrue, "Delivering", "the last delivery succeeded", cursor); err != nil {
+		// Recorded after every event, even when the controller is
+		// stopping meanwhile: a restart sends none again.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = c.setReady(rctx, name, metav1.ConditionTrue, "Delivering", "the last delivery succeeded", cursor)
+		cancel()
+		if err != nil {
 			return cursor, fmt.Errorf("recording the delivery: %w", err)
 		}
 	}

@@ -71,8 +71,8 @@ func (p *program) stop() {
 	}
 }
 
-// startProgram runs a pod's program, restarting it when it exits, until
-// stopped.
+// startProgram runs a pod's program until stopped, running it again
+// when it exits as the pod's restart policy says.
 func (r *Runtime) startProgram(ctx context.Context, pod *corev1.Pod, netns, name string, c *corev1.Container) (*program, error) {
 	if r.cfg.Bin == "" || r.cfg.APIServer == "" {
 		return nil, fmt.Errorf("the runtime cannot run %s: no lab binaries or API server configured", name)
