@@ -217,6 +217,9 @@ var kinds = []KindInfo{
 	{Kind: "GlobalReport", Plural: "globalreports", Singular: "globalreport", Stored: true,
 		Aliases: []string{"globalreport", "globalreports", "report", "reports"},
 		newObj:  func() Object { return &GlobalReport{} }, newList: func() ListObject { return &GlobalReportList{} }},
+	{Kind: "PacketCapture", Plural: "packetcaptures", Singular: "packetcapture", Namespaced: true, Stored: true,
+		Aliases: []string{"packetcapture", "packetcaptures", "pcap", "pcaps"},
+		newObj:  func() Object { return &PacketCapture{} }, newList: func() ListObject { return &PacketCaptureList{} }},
 }
 
 // Kinds returns every kind of the package, stored or synthesised, in a stable

@@ -66,7 +66,7 @@ func TestRegistryConsistent(t *testing.T) {
 			t.Errorf("%s list: %v", k.Kind, err)
 		}
 	}
-	if len(v3.Kinds()) != 32 {
-		t.Errorf("%d kinds, want 32", len(v3.Kinds()))
+	if len(v3.Kinds()) != 33 {
+		t.Errorf("%d kinds, want 33", len(v3.Kinds()))
 	}
 }

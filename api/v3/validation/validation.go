@@ -105,6 +105,8 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateGlobalReportType(o)
 	case *v3.GlobalReport:
 		return validateGlobalReport(o)
+	case *v3.PacketCapture:
+		return validatePacketCapture(o)
 	}
 	if l, ok := obj.(v3.ListObject); ok {
 		if items, ok := listItems(l); ok {
