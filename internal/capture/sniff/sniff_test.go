@@ -147,4 +147,3 @@ func TestCaptureTCP8080(t *testing.T) {
 		t.Errorf("kernel stats: %d received, %d dropped (%v)", rcv, drop, err)
 	}
 }
-
