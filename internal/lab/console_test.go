@@ -2,11 +2,8 @@ package lab_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,13 +15,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/poll"
 )
@@ -97,7 +93,7 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := labEnv(t, envOut.String(), "MANAGER_URL", "MANAGER_TOKEN", "CALICO_LAB_CA")
-	api := newConsoleClient(t, env)
+	api := labtest.NewConsole(t, env)
 
 	// The demo's denied flow, as the UI API has it: the policy that
 	// decided it is what the trace must show.
@@ -106,7 +102,7 @@ func TestConsole(t *testing.T) {
 		var page struct {
 			Items []map[string]any `json:"items"`
 		}
-		if api.post(env["MANAGER_TOKEN"], "/api/flows/logs", `{"namespace":"demo","action":"deny","reporter":"dst"}`, &page) != 200 || len(page.Items) == 0 {
+		if api.Post(env["MANAGER_TOKEN"], "/api/flows/logs", `{"namespace":"demo","action":"deny","reporter":"dst"}`, &page) != 200 || len(page.Items) == 0 {
 			return false
 		}
 		denied = page.Items[0]
@@ -119,7 +115,7 @@ func TestConsole(t *testing.T) {
 	decidingName := strings.Split(fmt.Sprint(enforced[len(enforced)-1]), "|")[2]
 
 	// A user who may read Kubernetes objects but no logs.
-	noLogs := serviceAccountToken(t, cfg, "console-no-logs", "view")
+	noLogs := labtest.ServiceAccountToken(t, cfg, "console-no-logs", "view")
 
 	shots := artifactsDir(t)
 	bctx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -241,7 +237,7 @@ func TestConsole(t *testing.T) {
 		var page struct {
 			Items []map[string]any `json:"items"`
 		}
-		return api.post(env["MANAGER_TOKEN"], "/api/dns/logs", `{"namespace":"demo","qname":"backend.*"}`, &page) == 200 && len(page.Items) > 0
+		return api.Post(env["MANAGER_TOKEN"], "/api/dns/logs", `{"namespace":"demo","qname":"backend.*"}`, &page) == 200 && len(page.Items) > 0
 	})
 	do("the DNS tab", chromedp.Navigate(env["MANAGER_URL"]+"/flows?view=dns&range=15m&namespace=demo&qname=backend.*"),
 		chromedp.WaitVisible(chromedp.Search(`//table[@aria-label="DNS logs"]//td[contains(., "backend.demo.svc.cluster.local")]`)), shot("flows-dns"))
@@ -328,7 +324,7 @@ func TestConsole(t *testing.T) {
 		}
 		q := fmt.Sprintf(`{"from":%q,"source_namespace":"demo","source_name":"frontend-*","dest_name":"database-*","action":"allow","reporter":"dst"}`,
 			enforcedAt.UTC().Format(time.RFC3339))
-		return api.post(env["MANAGER_TOKEN"], "/api/flows/logs", q, &page) == 200 && len(page.Items) > 0
+		return api.Post(env["MANAGER_TOKEN"], "/api/flows/logs", q, &page) == 200 && len(page.Items) > 0
 	})
 
 	// Network sets: created through the form, checked as typed (a dry run
@@ -397,7 +393,7 @@ spec:
 		var page struct {
 			Items []map[string]any `json:"items"`
 		}
-		return api.post(env["MANAGER_TOKEN"], "/api/events", `{"origin":"demo-denied"}`, &page) == 200 && len(page.Items) > 0
+		return api.Post(env["MANAGER_TOKEN"], "/api/events", `{"origin":"demo-denied"}`, &page) == 200 && len(page.Items) > 0
 	})
 	poll.Until(t, 60*time.Second, "the feed's first sync", func() bool {
 		o, _ := kubectl(t, cfg, "get", "globalthreatfeeds.projectcalico.org", "console-feed", "-o", "jsonpath={.status.lastSuccessfulSync}")
@@ -418,7 +414,7 @@ spec:
 			Dismissed bool `json:"dismissed"`
 		} `json:"items"`
 	}
-	if api.post(env["MANAGER_TOKEN"], "/api/events", `{"origin":"demo-denied","include_dismissed":true}`, &all) != 200 || len(all.Items) == 0 || !all.Items[0].Dismissed {
+	if api.Post(env["MANAGER_TOKEN"], "/api/events", `{"origin":"demo-denied","include_dismissed":true}`, &all) != 200 || len(all.Items) == 0 || !all.Items[0].Dismissed {
 		t.Errorf("after Dismiss, the rule's newest event: %+v", all.Items)
 	}
 	do("the rule, tested against recent data", chromedp.Navigate(env["MANAGER_URL"]+"/security?view=rules&range=15m"),
@@ -487,7 +483,7 @@ spec:
 	}
 
 	// A reader: sees the network sets, cannot save; the console says why.
-	reader := serviceAccountToken(t, cfg, "console-reader", readerRole(t, cfg))
+	reader := labtest.ServiceAccountToken(t, cfg, "console-reader", readerRole(t, cfg))
 	do("log in as a reader", append(append([]chromedp.Action[chromedp.Void]{
 		chromedp.Click(chromedp.Search(`//button[text()="Log out"]`))}, login(reader)...),
 		chromedp.WaitVisible(chromedp.CSS(`svg[role="group"], .empty`)),
@@ -514,7 +510,7 @@ spec:
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(., "may not query metrics")]`)), shot("dashboard-no-access"),
 		chromedp.Navigate(env["MANAGER_URL"]+"/endpoints?namespace=demo"), chromedp.WaitVisible(chromedp.CSS(`table.endpoints tbody tr`)),
 		shot("endpoints-view-role"))
-	if code := api.post(noLogs, "/api/flows/logs", `{}`, nil); code != http.StatusForbidden {
+	if code := api.Post(noLogs, "/api/flows/logs", `{}`, nil); code != http.StatusForbidden {
 		t.Errorf("the UI API gives flows to a user without log access: %d", code)
 	}
 
@@ -526,83 +522,13 @@ spec:
 			Result []json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if code := api.get(env["MANAGER_TOKEN"], "/prometheus/api/v1/query?query=up", &ans); code != 200 || ans.Status != "success" || len(ans.Data.Result) == 0 {
+	if code := api.Get(env["MANAGER_TOKEN"], "/prometheus/api/v1/query?query=up", &ans); code != 200 || ans.Status != "success" || len(ans.Data.Result) == 0 {
 		t.Errorf("the administrator's query through /prometheus/: HTTP %d, %+v", code, ans)
 	}
-	if code := api.get(noLogs, "/prometheus/api/v1/query?query=up", nil); code != http.StatusForbidden {
+	if code := api.Get(noLogs, "/prometheus/api/v1/query?query=up", nil); code != http.StatusForbidden {
 		t.Errorf("a user without metrics access through /prometheus/: HTTP %d, want 403", code)
 	}
 	t.Logf("screenshots in %s", shots)
-}
-
-// consoleClient calls the UI API as a user.
-type consoleClient struct {
-	t      *testing.T
-	url    string
-	client *http.Client
-}
-
-func newConsoleClient(t *testing.T, env map[string]string) *consoleClient {
-	pem, err := os.ReadFile(env["CALICO_LAB_CA"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &consoleClient{t: t, url: env["MANAGER_URL"], client: &http.Client{Timeout: 20 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-}
-
-func (c *consoleClient) post(token, path, body string, out any) int {
-	c.t.Helper()
-	return c.do(http.MethodPost, token, path, body, out)
-}
-
-func (c *consoleClient) get(token, path string, out any) int {
-	c.t.Helper()
-	return c.do(http.MethodGet, token, path, "", out)
-}
-
-func (c *consoleClient) do(method, token, path, body string, out any) int {
-	c.t.Helper()
-	req, _ := http.NewRequest(method, c.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.client.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode == 200 {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s: %v\n%s", path, err, data)
-		}
-	}
-	return resp.StatusCode
-}
-
-// serviceAccountToken makes a ServiceAccount bound to a ClusterRole and
-// returns a token of it.
-func serviceAccountToken(t *testing.T, cfg lab.Config, name, role string) string {
-	t.Helper()
-	c, err := datastore.Connect(cfg.KubeconfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := c.Kube.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "default"}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.Kube.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr.Status.Token
 }
 
 // readerRole is a ClusterRole that reads everything of Calico's and the

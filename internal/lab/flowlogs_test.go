@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -111,18 +110,7 @@ func testFlowLogs(t *testing.T, store string) {
 	if err := lab.Up(context.Background(), cfg, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	bin, _ := labtest.BinDir()
-	run := func(stdin string, name string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
-		cmd.Stdin = strings.NewReader(stdin)
-		o, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-		return string(o)
-	}
+	run := labtest.Runner(t, cfg)
 	calicoLab := func(args ...string) string {
 		return run("", "calico-lab", append([]string{"--state-dir=" + cfg.StateDir}, args...)...)
 	}

@@ -44,7 +44,7 @@ func TestThreatFeedInTheLab(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	bin, _ := labtest.BinDir()
-	run := labTool(t, cfg)
+	run := labtest.Runner(t, cfg)
 	// The shipped alert templates are installed.
 	if out := run("", "kubectl", "get", "globalalerttemplates.projectcalico.org", "-o", "name"); !strings.Contains(out, "port-scan") ||
 		!strings.Contains(out, "denied-to-namespace") || !strings.Contains(out, "policy-deleted") {
@@ -319,7 +319,7 @@ spec:
 		return len(ids) > 0
 	}
 	poll.Until(t, 60*time.Second, "the webhook to receive every event", allDelivered)
-	idPID := componentPID(t, cfg, "calico-intrusion-detection")
+	idPID := labtest.ComponentPID(t, cfg, "calico-intrusion-detection")
 	if err := syscall.Kill(idPID, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,73 +17,15 @@ import (
 	"github.com/calicong/calico/internal/poll"
 )
 
-func newConfig(t *testing.T) lab.Config {
-	t.Helper()
-	cfg, err := labtest.Config(filepath.Join(t.TempDir(), "lab"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lab.Down(context.Background(), cfg, &bytes.Buffer{}) })
-	return cfg
-}
+func newConfig(t *testing.T) lab.Config { return labtest.NewConfig(t) }
 
-type statusFile struct {
-	SupervisorPID int `json:"supervisorPID"`
-	Components    []struct {
-		Name     string `json:"name"`
-		PID      int    `json:"pid"`
-		State    string `json:"state"`
-		Restarts int    `json:"restarts"`
-	} `json:"components"`
-}
+type statusFile = labtest.Status
 
-func ReadStatus(t *testing.T, cfg lab.Config) statusFile {
-	t.Helper()
-	var st statusFile
-	data, err := os.ReadFile(filepath.Join(cfg.StateDir, "status.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := jsonUnmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func ReadStatus(t *testing.T, cfg lab.Config) statusFile { return labtest.ReadStatus(t, cfg) }
 
 func alive(pid int) bool {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return err == nil && len(data) > 0
-}
-
-// componentPID is the PID of one of the lab's components, as its status
-// has it.
-func componentPID(t *testing.T, cfg lab.Config, name string) int {
-	t.Helper()
-	for _, c := range ReadStatus(t, cfg).Components {
-		if c.Name == name {
-			return c.PID
-		}
-	}
-	t.Fatalf("no %s in the lab's status", name)
-	return 0
-}
-
-// labTool runs one of the lab's binaries (kubectl, calicoctl, ...) as the
-// lab's administrator with stdin as its input, failing the test if it
-// fails.
-func labTool(t *testing.T, cfg lab.Config) func(stdin, name string, args ...string) string {
-	bin, _ := labtest.BinDir()
-	return func(stdin, name string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+cfg.KubeconfigPath())
-		cmd.Stdin = strings.NewReader(stdin)
-		o, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-		return string(o)
-	}
 }
 
 func kubectl(t *testing.T, cfg lab.Config, args ...string) (string, error) {

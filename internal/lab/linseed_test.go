@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/lab/labtest"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -30,22 +31,8 @@ type linseedUser struct {
 	client *http.Client
 }
 
-// labEnv is what `calico-lab env` exports; the test fails if any of the
-// wanted variables is missing.
 func labEnv(t *testing.T, envOutput string, want ...string) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for l := range strings.SplitSeq(envOutput, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok {
-			env[k], _, _ = strings.Cut(v, " ")
-		}
-	}
-	for _, k := range want {
-		if env[k] == "" {
-			t.Fatalf("calico-lab env sets no %s:\n%s", k, envOutput)
-		}
-	}
-	return env
+	return labtest.ParseEnv(t, envOutput, want...)
 }
 
 func newLinseedUser(t *testing.T, envOutput string) *linseedUser {

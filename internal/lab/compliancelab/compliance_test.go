@@ -1,10 +1,12 @@
-package lab_test
+// Package compliancelab tests compliance in a whole lab. It is a package
+// of its own so that its wait for a report interval to end overlaps the
+// other lab tests (go test runs packages in parallel).
+package compliancelab
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,7 +77,7 @@ func TestComplianceInTheLab(t *testing.T) {
 	}
 	netnstest.Require(t)
 	netnstest.RequireBinaries(t, "bird", "iptables")
-	cfg := newConfig(t)
+	cfg := labtest.NewConfig(t)
 	cfg.Nodes = 2
 	ctx := context.Background()
 	var out strings.Builder
@@ -86,7 +88,7 @@ func TestComplianceInTheLab(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	bin, _ := labtest.BinDir()
-	run := labTool(t, cfg)
+	run := labtest.Runner(t, cfg)
 	run("", "kubectl", "create", "namespace", "ledger")
 	run(ledger, "calicoctl", "apply", "-f", "-")
 	run(ledgerPods, "kubectl", "apply", "-f", "-")
@@ -150,16 +152,12 @@ spec:
 		return strings.Fields(string(o))
 	}
 	poll.Until(t, time.Until(end)+2*time.Minute, "the controller to create the interval's first report job", func() bool { return len(jobs()) > 0 })
-	if err := syscall.Kill(componentPID(t, cfg, "calico-compliance-controller"), syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(labtest.ComponentPID(t, cfg, "calico-compliance-controller"), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 
-	var envOut strings.Builder
-	if err := lab.Env(cfg, &envOut); err != nil {
-		t.Fatal(err)
-	}
-	env := labEnv(t, envOut.String(), "MANAGER_URL", "MANAGER_TOKEN", "CALICO_LAB_CA")
-	api := newConsoleClient(t, env)
+	env := labtest.Env(t, cfg, "MANAGER_URL", "MANAGER_TOKEN", "CALICO_LAB_CA")
+	api := labtest.NewConsole(t, env)
 	type summary struct {
 		ID         string `json:"id"`
 		ReportName string `json:"reportName"`
@@ -173,7 +171,7 @@ spec:
 	}
 	mine := map[string]summary{}
 	poll.Until(t, 4*time.Minute, "the four reports of the interval", func() bool {
-		if api.get(env["MANAGER_TOKEN"], "/compliance/reports", &list) != 200 {
+		if api.Get(env["MANAGER_TOKEN"], "/compliance/reports", &list) != 200 {
 			return false
 		}
 		clear(mine)
@@ -198,15 +196,8 @@ spec:
 		if url == "" {
 			t.Fatalf("report %s has no download %s: %+v", report, file, mine[report].Downloads)
 		}
-		req, _ := http.NewRequest(http.MethodGet, env["MANAGER_URL"]+url, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := api.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, body := api.Raw(http.MethodGet, token, url, "")
+		return code, string(body)
 	}
 	csvOf := func(report, file string) string {
 		t.Helper()
@@ -289,11 +280,11 @@ spec:
 
 	// A user without get on globalreports sees no report, and cannot
 	// download one.
-	nobody := serviceAccountToken(t, cfg, "compliance-nobody", "view")
+	nobody := labtest.ServiceAccountToken(t, cfg, "compliance-nobody", "view")
 	var theirs struct {
 		Reports []summary `json:"reports"`
 	}
-	if code := api.get(nobody, "/compliance/reports", &theirs); code != 200 || len(theirs.Reports) != 0 {
+	if code := api.Get(nobody, "/compliance/reports", &theirs); code != 200 || len(theirs.Reports) != 0 {
 		t.Errorf("a user without rights on globalreports lists: HTTP %d, %d reports", code, len(theirs.Reports))
 	}
 	if code, _ := download(nobody, "ledger-inventory", "endpoints.csv"); code != http.StatusNotFound {
