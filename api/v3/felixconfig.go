@@ -916,6 +916,29 @@ type FelixConfigurationSpec struct {
 	// +optional
 	FlowLogsPolicyEvaluationMode *string `json:"flowLogsPolicyEvaluationMode,omitempty"`
 
+	// CaptureDir is where PacketCaptures' files are written, as
+	// <namespace>/<capture>/. [Default: /var/log/calico/pcap]
+	// +optional
+	CaptureDir *string `json:"captureDir,omitempty"`
+
+	// CaptureMaxSizeBytes is the size at which a capture file is
+	// rotated. [Default: 10000000]
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	CaptureMaxSizeBytes *int `json:"captureMaxSizeBytes,omitempty"`
+
+	// CaptureRotationSeconds is the age at which a capture file is
+	// rotated. [Default: 3600]
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	CaptureRotationSeconds *int `json:"captureRotationSeconds,omitempty"`
+
+	// CaptureMaxFiles is how many files of one pod's capture are kept,
+	// the one being written included. [Default: 2]
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	CaptureMaxFiles *int `json:"captureMaxFiles,omitempty"`
+
 	// FlowLogsFileEnabled writes flow logs as JSON lines into
 	// FlowLogsFileDirectory (Calico Enterprise's flow log files). [Default: false]
 	// +optional

@@ -178,6 +178,9 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			return err
 		}
 	}
+	if err := startPacketCapture(ctx, fc, res.NodeName, client, log); err != nil {
+		return err
+	}
 	var dnsLog *dnsLogs
 	if dns.Mark != 0 && dnsLogsEnabled(fc) {
 		if dnsLog, err = startDNSLogs(ctx, fc, res.NodeName, index, log); err != nil {

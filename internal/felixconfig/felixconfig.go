@@ -55,6 +55,11 @@ func Defaults() v3.FelixConfigurationSpec {
 		FlowLogsEnableHostEndpoint:            bptr(false),
 		FlowLogsEnableNetworkSets:             bptr(false),
 		FlowLogsPolicyScope:                   sptr("EndpointPolicies"),
+		// Packet capture, as Calico Enterprise's defaults.
+		CaptureDir:             sptr("/var/log/calico/pcap"),
+		CaptureMaxSizeBytes:    ptr(10000000),
+		CaptureRotationSeconds: ptr(3600),
+		CaptureMaxFiles:        ptr(2),
 		// DNS, as Calico Enterprise's defaults.
 		DNSTrustedServers:          &[]string{"k8s-service:kube-dns"},
 		DNSExtraTTL:                &metav1.Duration{},

@@ -155,6 +155,7 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 		// Flow logs on, in the node's own directory, flushed every 15 s (Config), with
 		// labels, policies and Services (docs/lab.md).
 		"FELIX_FLOWLOGSFILEENABLED=true", "FELIX_FLOWLOGSFLUSHINTERVAL="+a.flowLogsInterval().String(), "FELIX_FLOWLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "flowlogs"),
+		"FELIX_CAPTUREDIR="+filepath.Join(h.Dir, "pcap"),
 		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true",
 		// DNS logs likewise (docs/dns-policy.md).
 		"FELIX_DNSLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "dnslogs"), "FELIX_DNSLOGSFLUSHINTERVAL="+a.flowLogsInterval().String())

@@ -225,6 +225,14 @@ func validateFelixConfiguration(c *v3.FelixConfiguration) field.ErrorList {
 	if d := s.FlowLogsFileDirectory; d != nil && !strings.HasPrefix(*d, "/") {
 		errs = append(errs, field.Invalid(specPath.Child("flowLogsFileDirectory"), *d, "must be an absolute path"))
 	}
+	if d := s.CaptureDir; d != nil && !strings.HasPrefix(*d, "/") {
+		errs = append(errs, field.Invalid(specPath.Child("captureDir"), *d, "must be an absolute path"))
+	}
+	for name, v := range map[string]*int{"captureMaxSizeBytes": s.CaptureMaxSizeBytes, "captureRotationSeconds": s.CaptureRotationSeconds, "captureMaxFiles": s.CaptureMaxFiles} {
+		if v != nil && *v < 1 {
+			errs = append(errs, field.Invalid(specPath.Child(name), *v, "must be at least 1"))
+		}
+	}
 	if d := s.DNSLogsFileDirectory; d != nil && !strings.HasPrefix(*d, "/") {
 		errs = append(errs, field.Invalid(specPath.Child("dnsLogsFileDirectory"), *d, "must be an absolute path"))
 	}

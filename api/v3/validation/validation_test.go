@@ -434,6 +434,8 @@ func TestConfigKinds(t *testing.T) {
 		}), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must not be negative"},
 		{"zero flow log interval", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFlushInterval = &metav1.Duration{} }), "spec.flowLogsFlushInterval", field.ErrorTypeInvalid, "must be positive"},
 		{"relative flow log directory", felix("default", func(s *v3.FelixConfigurationSpec) { s.FlowLogsFileDirectory = ptr("logs") }), "spec.flowLogsFileDirectory", field.ErrorTypeInvalid, "absolute path"},
+		{"relative capture directory", felix("default", func(s *v3.FelixConfigurationSpec) { s.CaptureDir = ptr("pcap") }), "spec.captureDir", field.ErrorTypeInvalid, "absolute path"},
+		{"no capture files", felix("default", func(s *v3.FelixConfigurationSpec) { zero := 0; s.CaptureMaxFiles = &zero }), "spec.captureMaxFiles", field.ErrorTypeInvalid, "at least 1"},
 		{"trusted server by bare name", trusted("kube-dns"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, "k8s-service:[NAMESPACE/]NAME[:PORT]"},
 		{"trusted service bad name", trusted("k8s-service:Kube_DNS"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, `Service name "Kube_DNS"`},
 		{"trusted service bad port", trusted("k8s-service:kube-dns:99999"), "spec.dnsTrustedServers[1]", field.ErrorTypeInvalid, "1-65535"},

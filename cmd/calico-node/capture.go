@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/tools/cache"
+
+	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/capture/capturer"
+	"github.com/calicong/calico/internal/conversion"
+	"github.com/calicong/calico/internal/datastore"
+	"github.com/calicong/calico/internal/felixconfig"
+)
+
+// startPacketCapture runs this node's PacketCaptures
+// (docs/packet-capture.md): informers on PacketCaptures and on the
+// node's pods feed the capturer, which Reconcile runs after each change
+// and when a window opens or closes; the node writes its own entry of
+// each capture's status.
+func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string, client *datastore.Client, log *slog.Logger) error {
+	log = log.With("component", "packet-capture")
+	s := fc.Spec
+	kind, _ := v3.KindFor("PacketCapture")
+	c := capturer.New(capturer.Config{Node: node, Dir: *s.CaptureDir, MaxSize: int64(*s.CaptureMaxSizeBytes),
+		MaxAge: time.Duration(*s.CaptureRotationSeconds) * time.Second, MaxFiles: *s.CaptureMaxFiles, Log: log,
+		Report: func(ctx context.Context, ns, name string, f v3.PacketCaptureFile) error {
+			return reportCapture(ctx, client, kind, ns, name, f)
+		}})
+	kick := make(chan struct{}, 1)
+	changed := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	captures := cache.NewSharedIndexInformer(client.ListWatch(kind, ""), kind.New(), 0, cache.Indexers{})
+	if _, err := captures.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { c.SetCapture(o.(*v3.PacketCapture)); changed() },
+		UpdateFunc: func(_, o any) { c.SetCapture(o.(*v3.PacketCapture)); changed() },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if pc, ok := o.(*v3.PacketCapture); ok {
+				c.DeleteCapture(pc.Namespace, pc.Name)
+				changed()
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	setPod := func(p *corev1.Pod) {
+		wep, ok := conversion.WorkloadEndpoint(p)
+		if !ok || p.Status.PodIP == "" {
+			c.DeleteEndpoint(p.Namespace, p.Name)
+		} else {
+			c.SetEndpoint(capturer.Endpoint{Namespace: p.Namespace, Pod: p.Name, Interface: wep.Spec.InterfaceName, Labels: wep.Labels})
+		}
+		changed()
+	}
+	pods := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(client.Kube.CoreV1().RESTClient(), "pods", corev1.NamespaceAll,
+		fields.OneTermEqualSelector("spec.nodeName", node)), &corev1.Pod{}, 0, cache.Indexers{})
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { setPod(o.(*corev1.Pod)) },
+		UpdateFunc: func(_, o any) { setPod(o.(*corev1.Pod)) },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if p, ok := o.(*corev1.Pod); ok {
+				c.DeleteEndpoint(p.Namespace, p.Name)
+				changed()
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	go captures.RunWithContext(ctx)
+	go pods.RunWithContext(ctx)
+	go func() {
+		defer c.Stop()
+		if !cache.WaitForCacheSync(ctx.Done(), captures.HasSynced, pods.HasSynced) {
+			return
+		}
+		// Files are reported as they grow, so a capture's status names
+		// them while it runs.
+		const resync = 10 * time.Second
+		for {
+			next := c.Reconcile(ctx)
+			wait := resync
+			if !next.IsZero() {
+				wait = min(wait, max(time.Until(next), 0))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			case <-time.After(wait):
+			}
+		}
+	}()
+	log.Info("packet capture running", "directory", *s.CaptureDir)
+	return nil
+}
+
+// reportCapture writes this node's entry of a capture's status, leaving
+// other nodes' entries alone.
+func reportCapture(ctx context.Context, client *datastore.Client, kind v3.KindInfo, ns, name string, f v3.PacketCaptureFile) error {
+	err := client.ChangeStatus(ctx, kind, ns, name, func(o v3.Object) {
+		pc := o.(*v3.PacketCapture)
+		files := pc.Status.Files[:0:0]
+		for _, e := range pc.Status.Files {
+			if e.Node != f.Node {
+				files = append(files, e)
+			}
+		}
+		pc.Status.Files = append(files, f)
+	})
+	if datastore.IsNotFound(err) {
+		return nil // deleted meanwhile
+	}
+	return err
+}
