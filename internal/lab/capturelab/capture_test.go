@@ -52,7 +52,7 @@ spec:
 
 	type file struct {
 		Node, Directory, State string
-		FileNames          []string
+		FileNames              []string
 	}
 	status := func() []file {
 		o := run("", "kubectl", "get", "packetcaptures.projectcalico.org", "-n", "demo", "frontend", "-o", "jsonpath={.status.files}")
