@@ -59,6 +59,9 @@ echo "== compliance: an inventory interval replayed over 5,000 endpoints, 1,000 
 go test -run '^$' -bench 'BenchmarkInventoryDay|BenchmarkBuildOnce' -benchtime 1x -count 3 -timeout 30m ./internal/compliance/replay/ | tee "$out/compliance.txt"
 go test -run '^$' -bench BenchmarkInventoryReportDay -benchtime 1x -count 3 -timeout 30m ./internal/compliance/reporter/ | tee -a "$out/compliance.txt"
 
+echo "== packet capture: a pod's TCP_RR and TCP_STREAM with every packet captured, against uncaptured, in the same run"
+go test -run '^$' -bench BenchmarkCaptureOverhead -benchtime 1x -count 3 -timeout 30m ./internal/capture/capturer/ | tee "$out/capture.txt"
+
 # median of a benchmark's metric column over its -count runs
 median() { # file benchmark-name unit
   awk -v name="$2" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$1" |
@@ -251,6 +254,12 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo "| a whole inventory report over a day: 5,000 endpoints, 1,000 policies, 2,000 audit events, from Linseed (s; target < 30) | its replay alone, 500 policy changes (s) | one state, no changes (s) |"
   echo "|---|---|---|"
   echo "| $(median "$out/compliance.txt" BenchmarkInventoryReportDay report-s) | $(median "$out/compliance.txt" BenchmarkInventoryDay report-s) | $(median "$out/compliance.txt" BenchmarkBuildOnce report-s) |"
+  echo
+  echo "## Packet capture"
+  echo
+  echo "| TCP_RR captured / uncaptured (target ≥ 0.9) | TCP_STREAM captured / uncaptured (target ≥ 0.9) | TCP_RR uncaptured, captured (tx/s) | TCP_STREAM uncaptured, captured (Mbit/s) |"
+  echo "|---|---|---|---|"
+  echo "| $(median "$out/capture.txt" BenchmarkCaptureOverhead rr-ratio) | $(median "$out/capture.txt" BenchmarkCaptureOverhead stream-ratio) | $(median "$out/capture.txt" BenchmarkCaptureOverhead rr-off-tx/s), $(median "$out/capture.txt" BenchmarkCaptureOverhead rr-on-tx/s) | $(median "$out/capture.txt" BenchmarkCaptureOverhead stream-off-Mbit/s), $(median "$out/capture.txt" BenchmarkCaptureOverhead stream-on-Mbit/s) |"
 } > "$out/report.md"
 echo
 cat "$out/report.md"

@@ -379,7 +379,7 @@ func stopComponent(cfg Config, c ComponentStatus) error {
 	if !componentIsOurs(cfg, c.PID, c.Name) {
 		return fmt.Errorf("PID %d is not the lab's %s any more", c.PID, c.Name)
 	}
-	stopPID(c.PID, 30*time.Second, func() bool { return processArgs(c.PID) != nil })
+	stopPID(c.PID, 30*time.Second, sameProcess(c.PID))
 	return nil
 }
 

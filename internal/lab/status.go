@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,9 +139,33 @@ func hasEnv(pid int, kv string) bool {
 // componentIsOurs tells whether pid is still the lab's component of that
 // name: a control-plane component of the kube-lab binary, a node agent,
 // or calico-kube-controllers.
+//
+// Every test is specific to this lab's state directory: PIDs are reused
+// quickly (pid_max may be 32768), and another lab on the machine runs
+// the same binaries with the same component names.
 func componentIsOurs(cfg Config, pid int, name string) bool {
-	return hasEnv(pid, componentMarker(cfg, name)) || isOurs(pid, cfg.KubeBinary, name) || isOurs(pid, cfg.Executable, "node-agent", "--node="+name) ||
+	return hasEnv(pid, componentMarker(cfg, name)) ||
+		(isOurs(pid, cfg.KubeBinary, name) && mentions(pid, cfg.StateDir)) ||
+		isOurs(pid, cfg.Executable, "node-agent", "--state-dir="+cfg.StateDir, "--node="+name) ||
 		isOurs(pid, filepath.Join(filepath.Dir(cfg.Executable), name), "--kubeconfig="+cfg.KubeconfigPath())
+}
+
+// mentions tells whether one of pid's arguments names a path under dir.
+func mentions(pid int, dir string) bool {
+	for _, a := range processArgs(pid) {
+		if strings.Contains(a, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// sameProcess is a stillOurs check for stopPID: pid still runs the
+// command line it ran when first looked at (not a new process that was
+// given the PID after it exited).
+func sameProcess(pid int) func() bool {
+	argv := processArgs(pid)
+	return func() bool { return argv != nil && slices.Equal(processArgs(pid), argv) }
 }
 
 // supervisorPID returns the PID of this lab's running supervisor, or 0.

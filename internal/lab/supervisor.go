@@ -320,7 +320,7 @@ func (s *supervisor) stop(name string) {
 		return
 	}
 	pid := cmd.Process.Pid
-	stopPID(pid, 15*time.Second, func() bool { return processArgs(pid) != nil })
+	stopPID(pid, 15*time.Second, sameProcess(pid))
 	s.update(name, func(cs *ComponentStatus) { cs.State, cs.PID = "stopped", 0 })
 }
 

@@ -341,6 +341,14 @@ func (c *Capturer) startSession(pc *v3.PacketCapture, ep Endpoint) *session {
 				log.Info("capture stopped", "packets", s.packets.Load())
 				return
 			}
+			if errors.Is(err, sniff.ErrIdle) {
+				// A quiet moment: what was captured reaches the file.
+				if err := w.Flush(); err != nil {
+					s.err.Store(err)
+					return
+				}
+				continue
+			}
 			if err != nil {
 				s.err.Store(err)
 				log.Warn("capture failed", "err", err)

@@ -7,6 +7,7 @@
 package rotate
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ type Writer struct {
 	Now func() time.Time
 
 	f      *os.File
+	buf    *bufio.Writer
 	w      *pcapgo.Writer
 	size   int64
 	opened time.Time
@@ -70,13 +72,26 @@ func (w *Writer) Write(ci gopacket.CaptureInfo, data []byte) error {
 	return nil
 }
 
-// Close closes the current file (it stays as it is).
+// Flush writes what is buffered to the file. Packets are buffered, so
+// that a busy capture costs few system calls; a reader of the file sees
+// them once flushed (on an idle moment, a rotation or Close).
+func (w *Writer) Flush() error {
+	if w.buf == nil {
+		return nil
+	}
+	return w.buf.Flush()
+}
+
+// Close flushes and closes the current file (it stays as it is).
 func (w *Writer) Close() error {
 	if w.f == nil {
 		return nil
 	}
-	err := w.f.Close()
-	w.f, w.w = nil, nil
+	err := w.buf.Flush()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f, w.buf, w.w = nil, nil, nil
 	return err
 }
 
@@ -95,7 +110,8 @@ func (w *Writer) open(now time.Time) error {
 		f.Close()
 		return err
 	}
-	pw := pcapgo.NewWriter(f)
+	buf := bufio.NewWriterSize(f, 256<<10)
+	pw := pcapgo.NewWriter(buf)
 	if st.Size() == 0 {
 		snap := w.SnapLen
 		if snap == 0 {
@@ -106,7 +122,7 @@ func (w *Writer) open(now time.Time) error {
 			return err
 		}
 	}
-	w.f, w.w, w.size, w.opened = f, pw, max(st.Size(), 24), now
+	w.f, w.buf, w.w, w.size, w.opened = f, buf, pw, max(st.Size(), 24), now
 	return nil
 }
 

@@ -71,11 +71,16 @@ func Open(iface string, filter []bpf.Instruction) (*Socket, error) {
 	return &Socket{fd: fd, iface: ifi.Index}, nil
 }
 
-// ErrClosed is Read's error once the socket is closed.
+// ErrClosed is Read's error once done is closed.
 var ErrClosed = errors.New("the capture socket is closed")
 
-// Read reads the next packet into buf, waiting for one until done is
-// closed (then ErrClosed). ci's lengths tell whether it was cut short.
+// ErrIdle is Read's error when no packet came for a while (200 ms): a
+// moment to flush what was written.
+var ErrIdle = errors.New("no packet for a while")
+
+// Read reads the next packet into buf: ErrClosed once done is closed,
+// ErrIdle when none came for a while. ci's lengths tell whether the
+// packet was cut short.
 func (s *Socket) Read(buf []byte, done <-chan struct{}) (int, gopacket.CaptureInfo, error) {
 	for {
 		select {
@@ -85,8 +90,11 @@ func (s *Socket) Read(buf []byte, done <-chan struct{}) (int, gopacket.CaptureIn
 		}
 		// MSG_TRUNC: n is the packet's length even when buf is smaller.
 		n, _, err := unix.Recvfrom(s.fd, buf, unix.MSG_TRUNC)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+		if errors.Is(err, unix.EINTR) {
 			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			return 0, gopacket.CaptureInfo{}, ErrIdle
 		}
 		if err != nil {
 			return 0, gopacket.CaptureInfo{}, err
