@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,7 +208,7 @@ func (c *Capturer) report(ctx context.Context, now time.Time) {
 		f := v3.PacketCaptureFile{Node: c.cfg.Node, Directory: c.Dir(pc.Namespace, pc.Name)}
 		packets, failed := false, false
 		for sk, s := range c.sessions {
-			if len(sk) > len(k) && sk[:len(k)+1] == k+"/" {
+			if strings.HasPrefix(sk, k+"/") {
 				packets = packets || s.packets.Load() > 0
 				failed = failed || s.failed()
 			}

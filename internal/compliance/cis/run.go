@@ -77,34 +77,24 @@ func Run(b *Benchmark, h Host, opt Options) []Test {
 			paths[k] = v
 		}
 	}
+	// Each component is looked for once per run (many sections share
+	// one, and finding a process reads the node's whole process table).
+	found := map[string]*component{}
 	var out []Test
 	for _, s := range b.Sections {
 		if len(opt.Targets) > 0 && !slices.Contains(opt.Targets, s.Component) {
 			continue
 		}
-		args, running := h.Process(s.Component)
-		comp := component{args: args}
-		if s.Component == "kubelet" {
-			// The kubelet's config file: its --config, else the
-			// benchmark's path.
-			file := flagValue(args, "--config")
-			if file == "" {
-				file = paths["kubeletConfig"]
-			}
-			if data, err := h.ReadFile(file); err == nil {
-				comp.config = map[string]any{}
-				if err := yaml.Unmarshal(data, &comp.config); err != nil {
-					comp.configErr = fmt.Errorf("%s: %w", file, err)
-				}
-			}
-			if !running && comp.config == nil && comp.configErr == nil {
-				continue
-			}
-		} else if !running {
+		comp, ok := found[s.Component]
+		if !ok {
+			comp = lookup(h, s.Component, paths)
+			found[s.Component] = comp
+		}
+		if comp == nil {
 			continue
 		}
 		for _, c := range s.Checks {
-			status, info := check(c, h, paths, comp)
+			status, info := check(c, h, paths, *comp)
 			if status == Fail && c.Remediation != "" {
 				info += " Remediation: " + c.Remediation
 			}
@@ -113,6 +103,34 @@ func Run(b *Benchmark, h Host, opt Options) []Test {
 		}
 	}
 	return out
+}
+
+// lookup finds a component on the node: its process's flags and, for
+// the kubelet, its config file (its --config, else the benchmark's
+// path). nil if the node has none of it.
+func lookup(h Host, name string, paths map[string]string) *component {
+	args, running := h.Process(name)
+	comp := &component{args: args}
+	if name != "kubelet" {
+		if !running {
+			return nil
+		}
+		return comp
+	}
+	file := flagValue(args, "--config")
+	if file == "" {
+		file = paths["kubeletConfig"]
+	}
+	if data, err := h.ReadFile(file); err == nil {
+		comp.config = map[string]any{}
+		if err := yaml.Unmarshal(data, &comp.config); err != nil {
+			comp.configErr = fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	if !running && comp.config == nil && comp.configErr == nil {
+		return nil
+	}
+	return comp
 }
 
 // component is a running component's flags and config file.

@@ -28,83 +28,95 @@ type FlowRecord struct {
 	Action          string `json:"action"`
 }
 
-// flows reads the interval's flow logs and adds them to the endpoints.
+// flows reads the interval's flow logs into the endpoints, a page at a
+// time (a day's flows are not held in memory).
 func (r *Reporter) flows(ctx context.Context, d *report.ReportData, start, end time.Time) error {
-	var recs []FlowRecord
+	fi := newFlowIndex(d)
 	p := api.Params{TimeRange: &api.TimeRange{From: start, To: end}, MaxPageSize: 5000}
 	err := r.Linseed.Each(ctx, FlowLogsPath, p, func(raw json.RawMessage) error {
 		var f FlowRecord
 		if err := json.Unmarshal(raw, &f); err == nil {
-			recs = append(recs, f)
+			fi.add(f)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading flow logs: %w", err)
 	}
-	AddFlows(d, recs)
+	fi.finish()
 	return nil
 }
 
-// AddFlows adds what the flow logs say about the endpoints in scope:
-// which endpoints sent them traffic and which they sent traffic to, and
-// the aggregated name (a prefix ending in *) their flows were logged
-// under when flow logs aggregate pods by their owner. The report's
-// flows are each distinct pair with an endpoint in scope. Denied flows
-// count too: they are traffic the endpoint was sent.
-func AddFlows(d *report.ReportData, recs []FlowRecord) {
-	byNS := map[string][]int{} // namespace → endpoints in d.Endpoints
+// flowIndex folds flow records into a report's endpoints: which
+// endpoints sent them traffic and which they sent traffic to, and the
+// aggregated name (a prefix ending in *) their flows were logged under
+// when flow logs aggregate pods by their owner. The report's flows are
+// each distinct pair with an endpoint in scope. Denied flows count too:
+// they are traffic the endpoint was sent.
+type flowIndex struct {
+	d        *report.ReportData
+	byNS     map[string][]int // namespace → endpoints in d.Endpoints
+	seen     map[[2]report.ResourceID]bool
+	from, to map[int]map[report.ResourceID]bool
+}
+
+func newFlowIndex(d *report.ReportData) *flowIndex {
+	fi := &flowIndex{d: d, byNS: map[string][]int{}, seen: map[[2]report.ResourceID]bool{},
+		from: map[int]map[report.ResourceID]bool{}, to: map[int]map[report.ResourceID]bool{}}
 	for i, e := range d.Endpoints {
-		byNS[e.Endpoint.Namespace] = append(byNS[e.Endpoint.Namespace], i)
+		fi.byNS[e.Endpoint.Namespace] = append(fi.byNS[e.Endpoint.Namespace], i)
 	}
-	// matches are the endpoints in scope a flow's end names: exactly by
-	// name, or every pod whose name has the aggregated prefix.
-	matches := func(typ, ns, name, aggr string) (out []int, aggregated bool) {
-		if typ != "wep" {
-			return nil, false
-		}
-		prefix, agg := strings.CutSuffix(aggr, "*")
-		agg = agg && (name == "" || name == "-")
-		for _, i := range byNS[ns] {
-			n := d.Endpoints[i].Endpoint.Name
-			if agg && strings.HasPrefix(n, prefix) || !agg && n == name {
-				out = append(out, i)
-			}
-		}
-		return out, agg
+	return fi
+}
+
+// matches are the endpoints in scope a flow's end names: exactly by
+// name, or every pod whose name has the aggregated prefix.
+func (fi *flowIndex) matches(typ, ns, name, aggr string) (out []int, aggregated bool) {
+	if typ != "wep" {
+		return nil, false
 	}
-	type pair struct{ src, dst report.ResourceID }
-	seen := map[pair]bool{}
-	from := map[int]map[report.ResourceID]bool{}
-	to := map[int]map[report.ResourceID]bool{}
-	add := func(m map[int]map[report.ResourceID]bool, i int, id report.ResourceID) {
+	prefix, agg := strings.CutSuffix(aggr, "*")
+	agg = agg && (name == "" || name == "-")
+	for _, i := range fi.byNS[ns] {
+		n := fi.d.Endpoints[i].Endpoint.Name
+		if agg && strings.HasPrefix(n, prefix) || !agg && n == name {
+			out = append(out, i)
+		}
+	}
+	return out, agg
+}
+
+func (fi *flowIndex) add(f FlowRecord) {
+	src := peer(f.SourceType, f.SourceNamespace, f.SourceName, f.SourceNameAggr)
+	dst := peer(f.DestType, f.DestNamespace, f.DestName, f.DestNameAggr)
+	mark := func(m map[int]map[report.ResourceID]bool, i int, id report.ResourceID) {
 		if m[i] == nil {
 			m[i] = map[report.ResourceID]bool{}
 		}
 		m[i][id] = true
 	}
-	for _, f := range recs {
-		src := peer(f.SourceType, f.SourceNamespace, f.SourceName, f.SourceNameAggr)
-		dst := peer(f.DestType, f.DestNamespace, f.DestName, f.DestNameAggr)
-		srcs, srcAgg := matches(f.SourceType, f.SourceNamespace, f.SourceName, f.SourceNameAggr)
-		dsts, dstAgg := matches(f.DestType, f.DestNamespace, f.DestName, f.DestNameAggr)
-		for _, i := range srcs {
-			add(to, i, dst)
-			if srcAgg {
-				d.Endpoints[i].FlowLogAggregationName = f.SourceNameAggr
-			}
-		}
-		for _, i := range dsts {
-			add(from, i, src)
-			if dstAgg {
-				d.Endpoints[i].FlowLogAggregationName = f.DestNameAggr
-			}
-		}
-		if (len(srcs) > 0 || len(dsts) > 0) && !seen[pair{src, dst}] {
-			seen[pair{src, dst}] = true
-			d.Flows = append(d.Flows, report.Flow{Source: src, Destination: dst})
+	srcs, srcAgg := fi.matches(f.SourceType, f.SourceNamespace, f.SourceName, f.SourceNameAggr)
+	dsts, dstAgg := fi.matches(f.DestType, f.DestNamespace, f.DestName, f.DestNameAggr)
+	for _, i := range srcs {
+		mark(fi.to, i, dst)
+		if srcAgg {
+			fi.d.Endpoints[i].FlowLogAggregationName = f.SourceNameAggr
 		}
 	}
+	for _, i := range dsts {
+		mark(fi.from, i, src)
+		if dstAgg {
+			fi.d.Endpoints[i].FlowLogAggregationName = f.DestNameAggr
+		}
+	}
+	if pair := [2]report.ResourceID{src, dst}; (len(srcs) > 0 || len(dsts) > 0) && !fi.seen[pair] {
+		fi.seen[pair] = true
+		fi.d.Flows = append(fi.d.Flows, report.Flow{Source: src, Destination: dst})
+	}
+}
+
+// finish writes each endpoint's peers, sorted.
+func (fi *flowIndex) finish() {
 	sorted := func(set map[report.ResourceID]bool) []report.ResourceID {
 		out := make([]report.ResourceID, 0, len(set))
 		for id := range set {
@@ -113,12 +125,12 @@ func AddFlows(d *report.ReportData, recs []FlowRecord) {
 		slices.SortFunc(out, func(a, b report.ResourceID) int { return strings.Compare(a.String(), b.String()) })
 		return out
 	}
-	for i := range d.Endpoints {
-		if s := from[i]; s != nil {
-			d.Endpoints[i].EndpointsGeneratingTrafficToThisEndpoint = sorted(s)
+	for i := range fi.d.Endpoints {
+		if s := fi.from[i]; s != nil {
+			fi.d.Endpoints[i].EndpointsGeneratingTrafficToThisEndpoint = sorted(s)
 		}
-		if s := to[i]; s != nil {
-			d.Endpoints[i].EndpointsReceivingTrafficFromThisEndpoint = sorted(s)
+		if s := fi.to[i]; s != nil {
+			fi.d.Endpoints[i].EndpointsReceivingTrafficFromThisEndpoint = sorted(s)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
-	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -26,21 +25,8 @@ import (
 // the end to the past finishes it on every node; deleting it deletes
 // the files.
 func TestPacketCaptureInTheLab(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	netnstest.Require(t)
-	netnstest.RequireBinaries(t, "bird", "iptables")
-	cfg := labtest.NewConfig(t)
-	cfg.Nodes = 2
+	cfg := labtest.DemoLab(t, 2)
 	ctx := context.Background()
-	var out strings.Builder
-	if err := lab.Up(ctx, cfg, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	if err := lab.Demo(ctx, cfg, &out); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
 	run := labtest.Runner(t, cfg)
 	run(`apiVersion: projectcalico.org/v3
 kind: PacketCapture

@@ -1,7 +1,6 @@
 package compliancelab
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
-	"github.com/calicong/calico/internal/lab/netnstest"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -69,21 +66,7 @@ spec:
 //   - the controller, killed while the interval's jobs run, neither
 //     skips nor repeats the interval.
 func TestComplianceInTheLab(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the lab")
-	}
-	netnstest.Require(t)
-	netnstest.RequireBinaries(t, "bird", "iptables")
-	cfg := labtest.NewConfig(t)
-	cfg.Nodes = 2
-	ctx := context.Background()
-	var out strings.Builder
-	if err := lab.Up(ctx, cfg, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	if err := lab.Demo(ctx, cfg, &out); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
+	cfg := labtest.DemoLab(t, 2)
 	bin, _ := labtest.BinDir()
 	run := labtest.Runner(t, cfg)
 	run("", "kubectl", "create", "namespace", "ledger")

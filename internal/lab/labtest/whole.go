@@ -22,6 +22,7 @@ import (
 
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/lab"
+	"github.com/calicong/calico/internal/lab/netnstest"
 )
 
 // Helpers for tests of a whole lab (lab.Up, with nodes), as users see it.
@@ -201,4 +202,27 @@ func ServiceAccountToken(t *testing.T, cfg lab.Config, name, role string) string
 		t.Fatal(err)
 	}
 	return tr.Status.Token
+}
+
+// DemoLab starts a lab of nodes with the demo deployed, as `make run`
+// does, for a test that needs the whole of it (skipped with -short; a
+// missing prerequisite fails it under CALICO_BIN). It is taken down when
+// the test ends.
+func DemoLab(t *testing.T, nodes int) lab.Config {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the lab")
+	}
+	netnstest.Require(t)
+	netnstest.RequireBinaries(t, "bird", "iptables")
+	cfg := NewConfig(t)
+	cfg.Nodes = nodes
+	var out strings.Builder
+	if err := lab.Up(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if err := lab.Demo(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	return cfg
 }
