@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,6 +234,11 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 	opt := cis.Options{Paths: map[string]string{}}
 	if v := os.Getenv("TARGETS"); v != "" {
 		opt.Targets = strings.Split(v, ",")
+		for _, t := range opt.Targets {
+			if !slices.Contains(cis.Components, t) {
+				return fmt.Errorf("TARGETS: %q: one of %s", t, strings.Join(cis.Components, ", "))
+			}
+		}
 	}
 	if v := os.Getenv("BENCHMARK_PATHS"); v != "" {
 		for _, kv := range strings.Split(v, ",") {

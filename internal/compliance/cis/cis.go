@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -148,7 +149,8 @@ func versionLess(a, b string) bool {
 	return len(as) < len(bs)
 }
 
-var components = map[string]bool{"apiserver": true, "controllermanager": true, "scheduler": true, "etcd": true, "kubelet": true, "proxy": true}
+// Components are what sections are checked on (and what TARGETS name).
+var Components = []string{"apiserver", "controllermanager", "scheduler", "etcd", "kubelet", "proxy"}
 var ops = map[string]bool{"eq": true, "noteq": true, "has": true, "nothas": true, "set": true, "unset": true, "gte": true, "lte": true}
 
 // Parse reads and checks one benchmark.
@@ -162,7 +164,7 @@ func Parse(data []byte) (*Benchmark, error) {
 	}
 	seen := map[string]bool{}
 	for _, s := range b.Sections {
-		if !components[s.Component] {
+		if !slices.Contains(Components, s.Component) {
 			return nil, fmt.Errorf("section %s: component %q: one of apiserver, controllermanager, scheduler, etcd, kubelet, proxy", s.ID, s.Component)
 		}
 		for _, c := range s.Checks {
