@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +42,40 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer kube.CoreV1().Namespaces().Delete(context.Background(), "snap-test", metav1.DeleteOptions{})
-	// The namespace's default ServiceAccount comes a moment later: a
-	// change of its own.
-	poll.Until(t, 30*time.Second, "snap-test's default ServiceAccount", func() bool {
-		_, err := kube.CoreV1().ServiceAccounts("snap-test").Get(ctx, "default", metav1.GetOptions{})
-		return err == nil
+	// A namespace's default ServiceAccount comes a moment after it: a
+	// change of its own. Every namespace's (the cluster's own too, on a
+	// control plane just started) is there before the first round.
+	poll.Until(t, 30*time.Second, "every namespace's default ServiceAccount", func() bool {
+		nss, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, n := range nss.Items {
+			if _, err := kube.CoreV1().ServiceAccounts(n.Name).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	// And the controller manager's controllers, each starting with a
+	// ServiceAccount of its own, have all started: the accounts stay the
+	// same for 2 s.
+	var accounts string
+	var since time.Time
+	poll.Until(t, 60*time.Second, "the cluster's ServiceAccounts to settle", func() bool {
+		l, err := kube.CoreV1().ServiceAccounts("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		var names []string
+		for _, sa := range l.Items {
+			names = append(names, sa.Namespace+"/"+sa.Name)
+		}
+		slices.Sort(names)
+		if now := strings.Join(names, ","); now != accounts {
+			accounts, since = now, time.Now()
+		}
+		return time.Since(since) >= 2*time.Second
 	})
 	// A Kubernetes NetworkPolicy and no Calico one: two lists of the same
 	// kind name, each unchanged in the second round.
