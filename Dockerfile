@@ -6,7 +6,8 @@
 #
 # or all of them with `make images`. Targets: node, typha,
 # kube-controllers, apiserver, ctl, linseed, log-shipper,
-# prometheus-service, manager, intrusion-detection, compliance. Every binary comes from one build
+# prometheus-service, manager, intrusion-detection, compliance,
+# packetcapture. Every binary comes from one build
 # stage running `make build-product`, the same recipe and flags as
 # `make build` (static, version stamped); test/images checks this file
 # against the Makefile and the manifests.
@@ -100,3 +101,10 @@ FROM gcr.io/distroless/static-debian12:nonroot AS compliance
 COPY --from=build /out/calico-compliance /usr/local/bin/
 USER 999:999
 ENTRYPOINT ["/usr/local/bin/calico-compliance"]
+
+# The packet capture API (docs/packet-capture.md).
+FROM gcr.io/distroless/static-debian12:nonroot AS packetcapture
+COPY --from=build /out/calico-packetcapture /usr/local/bin/
+USER 65532:65532
+EXPOSE 8444
+ENTRYPOINT ["/usr/local/bin/calico-packetcapture"]

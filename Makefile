@@ -21,7 +21,7 @@ KUBE_LDFLAGS := -s -w -X $(KV).gitVersion=$(KUBE_VERSION) -X $(KV).gitMajor=1 -X
 	-X $(KV).gitTreeState=clean -X $(KV).gitCommit=0000000000000000000000000000000000000000 \
 	-X $(KV).buildDate=2026-01-01T00:00:00Z
 # Debian packages the build, the tests and the lab need.
-DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server nodejs chromium
+DEBIAN_PACKAGES := iproute2 nftables conntrack containernetworking-plugins iptables bird2 clickhouse-server nodejs chromium tcpdump
 # Prometheus and promtool, from upstream's module through the module proxy,
 # with Kubernetes service discovery only: Debian's prometheus package is
 # built without Kubernetes service discovery (docs/prometheus.md).
@@ -78,7 +78,7 @@ $(BIN)/.prometheus-$(PROMETHEUS_VERSION):
 	touch $@
 
 ## images: the container images, calicong/<target>:$(VERSION), from Dockerfile (needs a Docker engine)
-IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service manager intrusion-detection compliance
+IMAGES := node typha kube-controllers apiserver ctl linseed log-shipper prometheus-service manager intrusion-detection compliance packetcapture
 images:
 	for t in $(IMAGES); do docker build --build-arg VERSION=$(VERSION) --target $$t -t calicong/$$t:$(VERSION) . || exit 1; done
 

@@ -13,6 +13,8 @@
 //	LINSEED_TOKEN                   the manager's ServiceAccount token file (/var/run/secrets/kubernetes.io/serviceaccount/token)
 //	PROMETHEUS_URL                  the Prometheus API service (unset: no /prometheus/)
 //	PROMETHEUS_CA                   the CA of its certificate, when it is HTTPS with a private CA
+//	PACKETCAPTURE_URL               the packet capture API (unset: no /packet-capture/)
+//	PACKETCAPTURE_CA                the CA of its certificate
 //	CLUSTER_ID                      the cluster's name in Linseed and in log access checks (cluster)
 //	KUBECONFIG                      the cluster (in-cluster configuration when empty)
 package main
@@ -67,19 +69,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	cfg := manager.Config{Checker: kubeauth.New(client.Kube, nil, kubeauth.WithTTL(10*time.Second, 5*time.Second)),
 		Logs: logs, Cluster: cluster, Assets: web.Assets(), Log: log, UserClients: manager.NewUserClients(rc)}
-	if u := os.Getenv("PROMETHEUS_URL"); u != "" {
-		if cfg.Prometheus, err = url.Parse(u); err != nil || cfg.Prometheus.Host == "" {
-			return fmt.Errorf("PROMETHEUS_URL %q: an http(s)://host:port URL", u)
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if ca := os.Getenv("PROMETHEUS_CA"); ca != "" {
-			p, err := tlsauth.LoadCA(ca)
-			if err != nil {
-				return fmt.Errorf("PROMETHEUS_CA: %w", err)
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: p, MinVersion: tls.VersionTLS12}
-		}
-		cfg.PrometheusTransport = tr
+	if cfg.Prometheus, cfg.PrometheusTransport, err = upstream("PROMETHEUS_URL", "PROMETHEUS_CA"); err != nil {
+		return err
+	}
+	if cfg.PacketCapture, cfg.PacketCaptureTransport, err = upstream("PACKETCAPTURE_URL", "PACKETCAPTURE_CA"); err != nil {
+		return err
 	}
 	h, err := manager.New(cfg)
 	if err != nil {
@@ -94,7 +88,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	log.Info("calico-manager serving", "addr", ln.Addr().String(), "linseed", logs.URL, "prometheus", os.Getenv("PROMETHEUS_URL"),
+	log.Info("calico-manager serving", "addr", ln.Addr().String(), "linseed", logs.URL, "prometheus", os.Getenv("PROMETHEUS_URL"), "packetCapture", os.Getenv("PACKETCAPTURE_URL"),
 		"cluster", cluster, "version", buildinfo.Version)
 	select {
 	case err := <-errc:
@@ -104,4 +98,26 @@ func run(ctx context.Context, log *slog.Logger) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// upstream is a service the console routes to: its URL from urlVar (nil
+// if unset) and a transport trusting the CA in caVar, if set.
+func upstream(urlVar, caVar string) (*url.URL, http.RoundTripper, error) {
+	u := os.Getenv(urlVar)
+	if u == "" {
+		return nil, nil, nil
+	}
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Host == "" || (parsed.Scheme != "http" && parsed.Scheme != "https") {
+		return nil, nil, fmt.Errorf("%s %q: an http(s)://host:port URL", urlVar, u)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if ca := os.Getenv(caVar); ca != "" {
+		p, err := tlsauth.LoadCA(ca)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", caVar, err)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: p, MinVersion: tls.VersionTLS12}
+	}
+	return parsed, tr, nil
 }

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,9 +16,12 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/capture/capturer"
+	"github.com/calicong/calico/internal/capture/files"
 	"github.com/calicong/calico/internal/conversion"
+	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/felixconfig"
+	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
 // startPacketCapture runs this node's PacketCaptures
@@ -103,7 +111,49 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 			}
 		}
 	}()
+	if err := serveCaptureFiles(ctx, c, *s.CaptureDir, changed, log); err != nil {
+		return err
+	}
 	log.Info("packet capture running", "directory", *s.CaptureDir)
+	return nil
+}
+
+// serveCaptureFiles serves the node's capture files to the packet
+// capture API (internal/capture/files) with mutual TLS, when
+// CAPTURE_FILES_CERT_FILE is set:
+//
+//	CAPTURE_FILES_LISTEN     where (:9900)
+//	CAPTURE_FILES_CA_FILE    the CA of the API's client certificate
+//	CAPTURE_FILES_CERT_FILE, _KEY_FILE the service's certificate
+//	CAPTURE_FILES_CLIENT_CN  the common name the API's certificate shows (calico-packetcapture)
+func serveCaptureFiles(ctx context.Context, c *capturer.Capturer, dir string, changed func(), log *slog.Logger) error {
+	if os.Getenv("CAPTURE_FILES_CERT_FILE") == "" {
+		log.Info("capture files are not served: CAPTURE_FILES_CERT_FILE is not set")
+		return nil
+	}
+	tc, err := tlsauth.Server(tlsauth.Files{CAFile: os.Getenv("CAPTURE_FILES_CA_FILE"), CertFile: os.Getenv("CAPTURE_FILES_CERT_FILE"),
+		KeyFile: os.Getenv("CAPTURE_FILES_KEY_FILE")}, tlsauth.Identity{CN: daemon.Env("CAPTURE_FILES_CLIENT_CN", "calico-packetcapture")})
+	if err != nil {
+		return fmt.Errorf("CAPTURE_FILES_*: %w", err)
+	}
+	listen := daemon.Env("CAPTURE_FILES_LISTEN", ":9900")
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("CAPTURE_FILES_LISTEN %s: %w", listen, err)
+	}
+	fs := &files.Server{Dir: dir, Capturing: c.Capturing, Deleted: func(string, string) { changed() }}
+	srv := &http.Server{Handler: fs.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("capture file service stopped", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("serving capture files", "addr", ln.Addr().String())
 	return nil
 }
 

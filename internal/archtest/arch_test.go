@@ -71,6 +71,8 @@ var pure = map[string][]string{
 	"github.com/calicong/calico/internal/dnscache":                 ioPackages,
 	"github.com/calicong/calico/internal/node/dnssnoop":            ioPackages,
 	"github.com/calicong/calico/internal/node/dnslogs":             ioPackages,
+	"github.com/calicong/calico/internal/capture/filter":           ioPackages,
+	"github.com/calicong/calico/internal/capture/window":           ioPackages,
 }
 
 var ioPackages = []string{

@@ -75,6 +75,7 @@ func NewCommand(s Streams) *cobra.Command {
 		newVersionCommand(o),
 		newIPAMCommand(o),
 		newNodeCommand(o),
+		newCapturedPacketsCommand(o),
 	)
 	return root
 }

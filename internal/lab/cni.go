@@ -159,6 +159,7 @@ func (a *agent) calicoNodeEnv() ([]string, error) {
 		"FELIX_FLOWLOGSFILEINCLUDELABELS=true", "FELIX_FLOWLOGSFILEINCLUDEPOLICIES=true", "FELIX_FLOWLOGSFILEINCLUDESERVICE=true",
 		// DNS logs likewise (docs/dns-policy.md).
 		"FELIX_DNSLOGSFILEDIRECTORY="+filepath.Join(h.Dir, "dnslogs"), "FELIX_DNSLOGSFLUSHINTERVAL="+a.flowLogsInterval().String())
+	env = append(env, a.cfg.captureFilesEnv()...)
 	if a.cfg.TyphaReplicas == 0 {
 		return append(env, "FELIX_TYPHAK8SSERVICENAME="), nil
 	}

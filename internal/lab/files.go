@@ -136,6 +136,12 @@ func generateFiles(cfg Config) error {
 		{"intrusion-detection-client", pki.Request{CommonName: manifests.IntrusionDetectionName, Client: true}},
 		// Compliance's components' and report jobs' (compliance.go).
 		{"compliance-client", pki.Request{CommonName: "calico-compliance", Client: true}},
+		// Packet capture (packetcapture.go): the nodes' file services,
+		// the API's serving certificate and its client certificate
+		// towards the nodes.
+		{"capture-files", pki.Request{CommonName: manifests.NodeCaptureFilesCN, Server: true}},
+		{"packetcapture", pki.Request{CommonName: manifests.PacketCaptureName, DNSNames: []string{"localhost"}, IPs: uniqueIPs(host, net.IPv4(127, 0, 0, 1)), Server: true}},
+		{"packetcapture-client", pki.Request{CommonName: manifests.PacketCaptureName, Client: true}},
 	}
 	for _, s := range serving {
 		crt, key, err := ca.Issue(s.req)
@@ -157,7 +163,7 @@ func generateFiles(cfg Config) error {
 	files[cfg.pkiPath("sa.key")] = saKeyPEM
 
 	for _, id := range []identity{adminIdentity, controllerManagerIdentity, schedulerIdentity, calicoNodeIdentity, kubeControllersIdentity, typhaIdentity, apiServerIdentity, linseedIdentity,
-		prometheusServiceIdentity, managerIdentity, intrusionIdentity,
+		prometheusServiceIdentity, managerIdentity, intrusionIdentity, packetCaptureIdentity,
 		complianceSnapshotterIdentity, complianceControllerIdentity, complianceBenchmarkerIdentity} {
 		crt, key, err := ca.Issue(pki.Request{CommonName: id.commonName, Organization: id.organization, Client: true})
 		if err != nil {

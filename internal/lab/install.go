@@ -40,6 +40,7 @@ func install(ctx context.Context, cfg Config, out io.Writer) error {
 	// Calico's components run with their manifests' RBAC.
 	for _, rbac := range [][]runtime.Object{manifests.CalicoNodeRBAC(), manifests.CNIPluginRBAC(), manifests.KubeControllersRBAC(), manifests.TyphaRBAC(), manifests.APIServerRBAC(),
 		manifests.LinseedRBAC(), manifests.LogShipperRBAC(), linseedUserRBAC(), manifests.PrometheusRBAC(), manifests.PrometheusServiceRBAC(),
+		manifests.PacketCaptureRBAC(), manifests.PacketCaptureFilesRoles(),
 		metricsUserRBAC(), labServices(), manifests.ManagerRBAC(), adminRBAC(), manifests.IntrusionDetectionRBAC(),
 		manifests.ComplianceSnapshotterRBAC(), manifests.ComplianceControllerRBAC(), manifests.ComplianceReporterRBAC(), manifests.ComplianceBenchmarkerRBAC()} {
 		y, err := manifests.YAML("", rbac)

@@ -470,6 +470,9 @@ func Env(cfg Config, out io.Writer) error {
 			fmt.Fprintf(out, "export MANAGER_TOKEN=%s\n", strings.TrimSpace(string(tok)))
 		}
 	}
+	if url := cfg.PacketCaptureURL(); url != "" {
+		fmt.Fprintf(out, "export CALICO_PACKETCAPTURE_URL=%s\n", url)
+	}
 	if url := cfg.PrometheusURL(); url != "" {
 		fmt.Fprintf(out, "export PROMETHEUS_URL=%s\n", url)
 		if tok, err := os.ReadFile(cfg.PrometheusTokenFile()); err == nil {

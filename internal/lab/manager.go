@@ -37,6 +37,7 @@ func managerComponent(cfg Config, rec *nodesRecord) []component {
 			"LINSEED_TOKEN=" + cfg.managerTokenFile(),
 			fmt.Sprintf("PROMETHEUS_URL=https://127.0.0.1:%d", rec.Monitoring.Proxy), "PROMETHEUS_CA=" + cfg.CAPath(),
 			"KUBECONFIG=" + cfg.componentKubeconfig(managerIdentity.file),
+			"PACKETCAPTURE_URL=" + cfg.PacketCaptureURL(), "PACKETCAPTURE_CA=" + cfg.CAPath(),
 		},
 		health: cfg.ManagerURL() + "/health",
 	}}

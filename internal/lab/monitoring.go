@@ -45,6 +45,9 @@ type monitoringPorts struct {
 	// metrics.
 	Proxy        int `json:"proxy"`
 	ProxyMetrics int `json:"proxyMetrics"`
+	// PacketCapture is the packet capture API's HTTPS port, relayed from
+	// the monitoring host, where it runs (packetcapture.go).
+	PacketCapture int `json:"packetCapture,omitempty"`
 }
 
 // monitoringComponents are the monitoring host's agent and the
@@ -151,6 +154,10 @@ func RunMonitoring(ctx context.Context, cfg Config, log *slog.Logger) error {
 	a := &agent{cfg: cfg, host: h, log: log, procs: map[string]*procState{},
 		restart: map[string]chan struct{}{prometheusName: make(chan struct{}, 1)},
 		checks:  map[string]string{prometheusName: "http://" + listen + "/-/ready"}}
+	pc, err := packetCaptureOnMonitoring(cfg, rec, h, a)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -158,6 +165,9 @@ func RunMonitoring(ctx context.Context, cfg Config, log *slog.Logger) error {
 		a.supervise(ctx, prometheusName, nil, filepath.Join(filepath.Dir(cfg.Executable), prometheusName), "--config.file="+filepath.Join(dir, "prometheus.yml"),
 			"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+listen, "--log.level=warn")
 	})
+	if pc != nil {
+		wg.Go(func() { a.supervise(ctx, manifests.PacketCaptureName, pc.env, pc.binary) })
+	}
 	wg.Go(func() { publishEndpoints(ctx, client.Kube, log, nil, targets) })
 	if _, err := runOutside(ctx, cfg, mh, &wg, log); err != nil {
 		cancel()

@@ -56,15 +56,15 @@ func createNodes(cfg Config) (*nodesRecord, error) {
 		_ = multihost.Remove(mh.Spec())
 		return nil, err
 	}
-	ports, err := FreePorts(3*cfg.Nodes + 1 + 4 + 1 + 2 + cfg.Nodes)
+	ports, err := FreePorts(3*cfg.Nodes + 1 + 4 + 1 + 2 + cfg.Nodes + 1)
 	if err != nil {
 		return fail(err)
 	}
 	rec.ControllersPort = ports[cfg.Nodes]
 	m := ports[3*cfg.Nodes+1:]
 	rec.IntrusionPort = m[4]
-	rec.CompliancePorts = m[5:]
-	rec.Monitoring = monitoringPorts{Agent: m[0], Prometheus: m[1], Proxy: m[2], ProxyMetrics: m[3]}
+	rec.CompliancePorts = m[5 : len(m)-1]
+	rec.Monitoring = monitoringPorts{Agent: m[0], Prometheus: m[1], Proxy: m[2], ProxyMetrics: m[3], PacketCapture: m[len(m)-1]}
 	for i := range cfg.Nodes {
 		name := NodeName(i)
 		if _, err := mh.AddHost(name); err != nil {

@@ -62,6 +62,10 @@ type Config struct {
 	// unrouted. PrometheusTransport reaches it (nil: the default).
 	Prometheus          *url.URL
 	PrometheusTransport http.RoundTripper
+	// PacketCapture is the packet capture API; nil leaves
+	// /packet-capture/ unrouted. PacketCaptureTransport reaches it.
+	PacketCapture          *url.URL
+	PacketCaptureTransport http.RoundTripper
 	// Assets is the built console (index.html at its root); nil or
 	// without index.html, / says the console was not built.
 	Assets fs.FS
@@ -112,7 +116,10 @@ func New(cfg Config) (http.Handler, error) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API %s %s", r.Method, r.URL.Path))
 	})
 	if cfg.Prometheus != nil {
-		s.mux.Handle("/prometheus/", s.prometheus())
+		s.mux.Handle("/prometheus/", s.proxy("/prometheus", cfg.Prometheus, cfg.PrometheusTransport, "the Prometheus API service"))
+	}
+	if cfg.PacketCapture != nil {
+		s.mux.Handle("/packet-capture/", s.proxy("/packet-capture", cfg.PacketCapture, cfg.PacketCaptureTransport, "the packet capture API"))
 	}
 	s.mux.Handle("/", s.assets())
 	return s.mux, nil
@@ -221,26 +228,26 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request, u kubeauth.User)
 	writeJSON(w, out)
 }
 
-// prometheus passes /prometheus/… to the Prometheus API service with the
-// caller's own token: the service checks it, so a user's metrics access
-// is exactly their RBAC.
-func (s *server) prometheus() http.Handler {
-	target := s.cfg.Prometheus
-	rp := &httputil.ReverseProxy{
+// proxy passes prefix/… to a service behind the console (the Prometheus
+// API service, the packet capture API) without the prefix, with the
+// caller's own token: the service checks it, so what a user reaches there
+// is exactly their RBAC. Responses stream (a capture's zip is never
+// held).
+func (s *server) proxy(prefix string, target *url.URL, transport http.RoundTripper, what string) http.Handler {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.URL.Path = singleJoin(target.Path, strings.TrimPrefix(pr.In.URL.Path, "/prometheus"))
+			pr.Out.URL.Path = singleJoin(target.Path, strings.TrimPrefix(pr.In.URL.Path, prefix))
 			pr.Out.URL.RawPath = ""
 			pr.Out.Host = target.Host
 		},
-		Transport:     s.cfg.PrometheusTransport,
+		Transport:     transport,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			s.log.Warn("prometheus api service", "err", err)
-			writeError(w, http.StatusBadGateway, "the Prometheus API service does not answer: "+err.Error())
+			s.log.Warn(what, "err", err)
+			writeError(w, http.StatusBadGateway, what+" does not answer: "+err.Error())
 		},
 	}
-	return rp
 }
 
 func singleJoin(a, b string) string {

@@ -59,6 +59,8 @@ func Manager(version string) []runtime.Object {
 		{Name: "LINSEED_CLIENT_CERT", Value: "/etc/calico-manager/linseed/tls.crt"},
 		{Name: "LINSEED_CLIENT_KEY", Value: "/etc/calico-manager/linseed/tls.key"},
 		{Name: "PROMETHEUS_URL", Value: fmt.Sprintf("http://%s.%s.svc:%d", PrometheusAPIService, Namespace, PrometheusPort)},
+		{Name: "PACKETCAPTURE_URL", Value: PacketCaptureURL},
+		{Name: "PACKETCAPTURE_CA", Value: "/etc/calico-manager/linseed/ca.crt"},
 		{Name: "CLUSTER_ID", Value: "cluster"},
 	}
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(ManagerPort),

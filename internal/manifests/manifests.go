@@ -252,6 +252,7 @@ func Files() (map[string][]byte, error) {
 		{"calico-manager.yaml", "calico-manager: the web console (docs/manager.md); needs the calico-manager-tls and calico-manager-linseed-tls Secrets.", Manager(Version)},
 		{"calico-intrusion-detection.yaml", "calico-intrusion-detection: threat feeds kept in GlobalNetworkSets (docs/intrusion-detection.md).", IntrusionDetection(Version)},
 		{"calico-compliance.yaml", "Compliance: the snapshotter and the report types (docs/compliance.md); needs the calico-compliance-linseed-tls Secret.", Compliance(Version)},
+		{"calico-packetcapture.yaml", "calico-packetcapture: the packet capture API (docs/packet-capture.md); needs the calico-packetcapture-tls and calico-packetcapture-client-tls Secrets, and calico-node the calico-node-capture-tls Secret.", PacketCapture(Version)},
 		{"calico-log-shipper.yaml", "calico-log-shipper: ships each node's flow, DNS and BGP logs and the audit log to Linseed (docs/linseed.md); needs the calico-log-shipper-tls Secret.", LogShipper(Version)},
 	} {
 		y, err := YAML(header+"# "+f.about+"\n", f.objs)

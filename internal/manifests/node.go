@@ -218,6 +218,9 @@ func NodePodSpec(version string) corev1.PodSpec {
 			{Name: "cni-net-dir", MountPath: "/host/etc/cni/net.d"},
 		},
 	}
+	capEnv, capVol, capMount := nodeCaptureFiles()
+	node.Env = append(node.Env, capEnv...)
+	node.VolumeMounts = append(node.VolumeMounts, capMount)
 	grace := int64(10)
 	return corev1.PodSpec{
 		ServiceAccountName:            NodeName,
@@ -233,6 +236,7 @@ func NodePodSpec(version string) corev1.PodSpec {
 			hostDir("var-run-calico", "/var/run/calico"), hostDir("var-log-calico", "/var/log/calico"),
 			hostDir("cni-bin-dir", "/opt/cni/bin"), hostDir("cni-net-dir", "/etc/cni/net.d"),
 			{Name: "confd", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			capVol,
 		},
 	}
 }

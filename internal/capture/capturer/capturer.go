@@ -121,6 +121,20 @@ func (c *Capturer) Dir(namespace, name string) string {
 	return filepath.Join(c.cfg.Dir, namespace, name)
 }
 
+// Capturing reports whether any session of a capture is running: its
+// files are still being written.
+func (c *Capturer) Capturing(namespace, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := namespace + "/" + name + "/"
+	for k := range c.sessions {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reconcile starts and stops sessions as the captures, endpoints and
 // clock say, removes deleted captures' files, and reports what changed.
 // It returns when it must run again for a window to open or close (zero
@@ -217,8 +231,15 @@ func (c *Capturer) report(ctx context.Context, now time.Time) {
 			f.FileNames = names
 			packets = packets || len(names) > 0
 		}
+		old, reported := c.reported[k]
+		// Only the nodes a capture concerns write its status: those with
+		// a pod it selects, or its files. A cluster's other nodes stay
+		// out of it, so a capture costs writes per node it touches.
+		if !reported && len(f.FileNames) == 0 && !c.selectsLocal(pc) {
+			continue
+		}
 		f.State = window.State(pc.Spec, now, packets, failed)
-		if old, ok := c.reported[k]; ok && old.State == f.State && slices.Equal(old.FileNames, f.FileNames) {
+		if reported && old.State == f.State && slices.Equal(old.FileNames, f.FileNames) {
 			continue
 		}
 		changed = append(changed, entry{pc.Namespace, pc.Name, f})
@@ -236,6 +257,21 @@ func (c *Capturer) report(ctx context.Context, now time.Time) {
 		c.reported[e.ns+"/"+e.name] = e.f
 		c.mu.Unlock()
 	}
+}
+
+// selectsLocal reports whether a capture selects any of the node's pods
+// (whether or not its window is open). c.mu is held.
+func (c *Capturer) selectsLocal(pc *v3.PacketCapture) bool {
+	sel, err := selector.Parse(orAll(pc.Spec.Selector))
+	if err != nil {
+		return false
+	}
+	for _, ep := range c.endpoints {
+		if ep.Namespace == pc.Namespace && sel.Evaluate(selector.Map(ep.Labels)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop ends every session (their files stay).

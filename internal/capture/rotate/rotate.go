@@ -65,6 +65,15 @@ func (w *Writer) Write(ci gopacket.CaptureInfo, data []byte) error {
 			return err
 		}
 	}
+	// A packet goes to the file whole: when it does not fit in what is
+	// left of the buffer, the buffer is written first. So the file always
+	// ends at a packet's end, and a copy taken while the capture runs
+	// reads cleanly.
+	if w.buf.Available() < 16+len(data) && w.buf.Buffered() > 0 {
+		if err := w.buf.Flush(); err != nil {
+			return err
+		}
+	}
 	if err := w.w.WritePacket(ci, data); err != nil {
 		return err
 	}

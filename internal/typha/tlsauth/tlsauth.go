@@ -1,5 +1,6 @@
 // Package tlsauth builds the mutual-TLS configurations of Typha and its
-// clients the way Calico does: each side presents a certificate signed by
+// clients the way Calico does (and of the other in-cluster services that
+// are reached by pod or node IP, such as calico-node's capture files): each side presents a certificate signed by
 // the shared CA, and each checks the other's identity by its common name
 // or a URI SAN (either may be required; if both are configured, a match of
 // either is enough). Addresses are not checked: Typha is reached by pod or
@@ -119,7 +120,7 @@ func Server(f Files, client Identity) (*tls.Config, error) {
 // server's chain verified against the CA and its identity checked.
 func Client(f Files, server Identity) (*tls.Config, error) {
 	if server.CN == "" && server.URISAN == "" {
-		return nil, errors.New("TLS to Typha needs the server's common name or URI SAN to check")
+		return nil, errors.New("TLS to a server needs the common name or URI SAN its certificate must show")
 	}
 	pool, kp, err := f.load()
 	if err != nil {
@@ -134,14 +135,14 @@ func Client(f Files, server Identity) (*tls.Config, error) {
 		},
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return errors.New("Typha presented no certificate")
+				return errors.New("the server presented no certificate")
 			}
 			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 			for _, c := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(c)
 			}
 			if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
-				return fmt.Errorf("Typha's certificate: %w", err)
+				return fmt.Errorf("the server's certificate: %w", err)
 			}
 			return server.Check(cs.PeerCertificates[0])
 		},
