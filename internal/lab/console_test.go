@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +59,8 @@ func artifactsDir(t *testing.T) string {
 //     answered by CoreDNS;
 //   - the endpoints page lists the demo's pods with their node and the
 //     policies that apply, in order;
+//   - a packet capture started from a frontend pod there runs, is
+//     stopped, and its zip downloads;
 //   - on the policy board, a new policy (the frontend may reach the
 //     database) is previewed (the denied flows it would allow are
 //     listed), staged, enforced, and then those flows are allowed; a
@@ -265,6 +269,54 @@ func TestConsole(t *testing.T) {
 	if eps := text(`table.endpoints`); !strings.Contains(eps, "database-") || !strings.Contains(eps, "pass-demo") || !strings.Contains(eps, "node-") {
 		t.Errorf("the endpoints page says:\n%s\nwant the database pod, its node and the security tier's pass-demo", eps)
 	}
+
+	// Packet capture, started from a frontend pod on the endpoints page:
+	// the form comes with the pod's namespace and labels; a 1-minute
+	// TCP/8080 capture starts, captures the frontends' calls to the
+	// backend, is stopped, and its zip downloads in the browser.
+	choose := func(sel, value string) chromedp.Action[chromedp.Void] {
+		js := fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+			Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value").set.call(el, %q);
+			el.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, sel, value)
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](js)(ctx, tg)
+			return err
+		})
+	}
+	captureState := func(state string) chromedp.Action[chromedp.Void] {
+		return chromedp.WaitVisible(chromedp.Search(`//table[contains(@class,"captures")]//span[contains(@class,"capture-state") and text()="` + state + `"]`))
+	}
+	do("a capture started from a frontend pod",
+		chromedp.Click(chromedp.Search(`//table[contains(@class,"endpoints")]//tr[contains(., "frontend-")]//button[text()="Capture"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="New packet capture"]`)),
+		choose(`select[aria-label="Filter 1 protocol"]`, "TCP"),
+		chromedp.SendKeys(chromedp.CSS(`input[aria-label="Filter 1 ports"]`), "8080"),
+		choose(`select[name="duration"]`, "1"),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="New packet capture"] .check.ok`)), shot("capture-new"))
+	if sel, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`input[name="selector"]`))); err != nil || sel != `app == "frontend" && tier == "web"` {
+		t.Errorf("the capture form's selector is %q (%v), want the pod's labels", sel, err)
+	}
+	do("the capture runs", chromedp.Click(chromedp.Search(`//button[text()="Start capture"]`)), captureState("Capturing"), shot("captures-running"))
+	downloads := t.TempDir()
+	do("stop it and download it", chromedp.Click(chromedp.Search(`//table[contains(@class,"captures")]//button[text()="Stop"]`)),
+		captureState("Finished"), shot("captures-finished"),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: "allow", DownloadPath: downloads})
+			return err
+		}),
+		chromedp.Click(chromedp.Search(`//table[contains(@class,"captures")]//button[text()="Download"]`)))
+	poll.Until(t, 20*time.Second, "the capture's zip to land in the browser's downloads", func() bool {
+		zips, _ := filepath.Glob(filepath.Join(downloads, "capture-*.zip"))
+		if len(zips) != 1 {
+			return false
+		}
+		zr, err := zip.OpenReader(zips[0])
+		if err != nil {
+			return false
+		}
+		defer zr.Close()
+		return len(zr.File) > 0 && strings.HasPrefix(zr.File[0].Name, "frontend-")
+	})
 
 	// The policy board: a new policy, previewed against the recorded
 	// flows, staged, enforced; the traffic it allows then appears.

@@ -23,7 +23,7 @@ import (
 var Editable = []string{"NetworkSet", "GlobalNetworkSet", "Tier", "GlobalNetworkPolicy", "NetworkPolicy",
 	"StagedGlobalNetworkPolicy", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy",
 	"GlobalAlert", "GlobalAlertTemplate", "GlobalThreatFeed", "AlertException", "SecurityEventWebhook",
-	"GlobalReport", "GlobalReportType"}
+	"GlobalReport", "GlobalReportType", "PacketCapture"}
 
 // ResourceList is a list of one kind's objects the user may see.
 type ResourceList struct {

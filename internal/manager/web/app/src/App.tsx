@@ -11,6 +11,7 @@ import { Timeline } from "./pages/Timeline";
 import { PolicyBoard } from "./pages/PolicyBoard";
 import { Security } from "./pages/Security";
 import { Compliance } from "./pages/Compliance";
+import { Captures } from "./pages/Captures";
 
 /** The console's pages, in the order of the navigation. */
 const pages = [
@@ -19,6 +20,7 @@ const pages = [
   { path: "/flows", label: "Flows", render: (u: Whoami) => <Flows me={u} /> },
   { path: "/policies", label: "Policies", render: (u: Whoami) => <PolicyBoard me={u} /> },
   { path: "/endpoints", label: "Endpoints", render: (u: Whoami) => <Endpoints me={u} /> },
+  { path: "/captures", label: "Captures", render: (u: Whoami) => <Captures me={u} /> },
   { path: "/networksets", label: "Network sets", render: (u: Whoami) => <NetworkSets me={u} /> },
   { path: "/timeline", label: "Timeline", render: (u: Whoami) => <Timeline me={u} /> },
   { path: "/security", label: "Security", render: (u: Whoami) => <Security me={u} /> },

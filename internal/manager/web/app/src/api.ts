@@ -389,8 +389,8 @@ export interface ComplianceReport {
 export const complianceReports = (reportName = "") =>
   call<{ reports: ComplianceReport[] }>("GET", "/compliance/reports" + (reportName ? `?reportName=${encodeURIComponent(reportName)}` : ""));
 
-/** Fetches a report's download with the user's token and saves it as a file. */
-export async function downloadReport(path: string, filename: string): Promise<void> {
+/** Fetches a download (a report, a capture's files) with the user's token and saves it as a file. */
+export async function downloadFile(path: string, filename: string): Promise<void> {
   const resp = await fetch(path, { headers: { Authorization: `Bearer ${token() ?? ""}` } });
   if (!resp.ok) {
     const text = await resp.text();
@@ -411,3 +411,11 @@ export async function downloadReport(path: string, filename: string): Promise<vo
   a.remove();
   URL.revokeObjectURL(url);
 }
+
+/** Deletes a finished capture's files on every node (the packet capture API). */
+export const deleteCaptureFiles = (namespace: string, name: string) =>
+  call<{ nodes: Record<string, number> }>("DELETE", `/packet-capture/files/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+
+/** Where a capture's zip is downloaded. */
+export const captureDownloadPath = (namespace: string, name: string) =>
+  `/packet-capture/download/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/files.zip`;

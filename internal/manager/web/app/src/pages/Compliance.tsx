@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { ApiError, complianceReports, downloadReport, listResources, type ComplianceReport, type Resource, type Whoami } from "../api";
+import { ApiError, complianceReports, downloadFile, listResources, type ComplianceReport, type Resource, type Whoami } from "../api";
 import { setParams, useLocation } from "../route";
 import { Empty, ErrorNote } from "../flows";
 
@@ -165,7 +165,7 @@ function ReportCard({ r }: { r: ComplianceReport }) {
     setBusy(file);
     setError("");
     try {
-      await downloadReport(path, `${r.id}-${file}`);
+      await downloadFile(path, `${r.id}-${file}`);
     } catch (e) {
       setError(e instanceof ApiError ? `${file}: ${e.message}` : String(e));
     } finally {

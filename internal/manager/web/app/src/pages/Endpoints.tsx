@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { endpoints, type EndpointInfo, type Whoami } from "../api";
-import { setParams, useLocation } from "../route";
+import { navigate, setParams, useLocation } from "../route";
+import { captureLink } from "./Captures";
 import { Empty, ErrorNote } from "../flows";
 
 /** Labels Calico adds to every workload endpoint, shown apart from the pod's own. */
@@ -94,6 +95,9 @@ export function Endpoints({ me }: { me: Whoami }) {
                 <th scope="col">Addresses</th>
                 <th scope="col">Labels</th>
                 <th scope="col">Policies, in order</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -146,6 +150,18 @@ export function Endpoints({ me }: { me: Whoami }) {
                             </li>
                           ))}
                         </ol>
+                      )}
+                    </td>
+                    <td className="actions">
+                      {e.kind === "WorkloadEndpoint" && e.namespace && (
+                        <button
+                          type="button"
+                          className="ghost small-button"
+                          title="Capture the packets of this pod and its like (same labels)"
+                          onClick={() => navigate(captureLink(e.namespace!, e.labels))}
+                        >
+                          Capture
+                        </button>
                       )}
                     </td>
                   </tr>

@@ -3,6 +3,7 @@ import dagre from "@dagrejs/dagre";
 import { endpoints, flowGraph, flowLogs, type EndpointInfo, type FlowLog, type Graph, type GraphEdge, type GraphNode, type Whoami } from "../api";
 import { navigate, setParams, timeRange, useLocation } from "../route";
 import { bytes, deciding, Empty, endpointLabel, ErrorNote, NoFlowAccess, ruleLabel, Verdict } from "../flows";
+import { captureLink } from "./Captures";
 
 const nodeH = 40;
 // Zoom bounds; a graph wider than its canvas is fitted down to minFit at
@@ -466,6 +467,9 @@ function SidePanel({ graph, selected, focus }: { graph: Graph; selected: string;
       )}
       {pods && pods.length > 0 && (
         <>
+          <button type="button" className="ghost small-button" onClick={() => navigate(captureLink(pods[0].namespace!, pods[0].labels))}>
+            Capture packets
+          </button>
           <h3 className="small-title">Pods now</h3>
           <ul className="side-pods" aria-label="Pods">
             {pods.map((p) => (
