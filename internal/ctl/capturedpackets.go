@@ -275,4 +275,3 @@ func (cp *capturedPackets) clean(ctx context.Context, api *captureAPI, ns, name 
 	fmt.Fprintln(cp.o.Out, msg)
 	return nil
 }
-
