@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/tools/cache"
@@ -29,7 +30,7 @@ import (
 // node's pods feed the capturer, which Reconcile runs after each change
 // and when a window opens or closes; the node writes its own entry of
 // each capture's status.
-func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string, client *datastore.Client, log *slog.Logger) error {
+func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string, client *datastore.Client, reg prometheus.Registerer, log *slog.Logger) error {
 	log = log.With("component", "packet-capture")
 	s := fc.Spec
 	kind, _ := v3.KindFor("PacketCapture")
@@ -38,6 +39,16 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 		Report: func(ctx context.Context, ns, name string, f v3.PacketCaptureFile) error {
 			return reportCapture(ctx, client, kind, ns, name, f)
 		}})
+	for name, v := range map[string]struct {
+		help string
+		f    func() float64
+	}{
+		"felix_capture_packets_total": {"Packets written to packet capture files.", func() float64 { w, _ := c.Counts(); return float64(w) }},
+		"felix_capture_dropped_packets_total": {"Packets a capture lost because its reader was behind (its ring was full).",
+			func() float64 { _, d := c.Counts(); return float64(d) }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help}, v.f))
+	}
 	kick := make(chan struct{}, 1)
 	changed := func() {
 		select {

@@ -178,7 +178,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			return err
 		}
 	}
-	if err := startPacketCapture(ctx, fc, res.NodeName, client, log); err != nil {
+	if err := startPacketCapture(ctx, fc, res.NodeName, client, reg, log); err != nil {
 		return err
 	}
 	var dnsLog *dnsLogs

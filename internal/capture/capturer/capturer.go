@@ -67,7 +67,15 @@ type Capturer struct {
 	sessions  map[string]*session          // namespace/name/pod
 	reported  map[string]v3.PacketCaptureFile
 	gone      map[string]bool // captures deleted, their files still to remove
+
+	// Every session's packets written and packets the kernel dropped
+	// because a reader was behind (its ring full), since start.
+	written, dropped atomic.Uint64
 }
+
+// Counts are the packets written to capture files and the packets the
+// kernel dropped because a capture's reader was behind, since start.
+func (c *Capturer) Counts() (written, dropped uint64) { return c.written.Load(), c.dropped.Load() }
 
 // New makes a capturer.
 func New(cfg Config) *Capturer {
@@ -332,6 +340,7 @@ type session struct {
 	done       chan struct{}
 	stopped    chan struct{}
 	packets    atomic.Int64
+	dropped    atomic.Uint64
 	err        atomic.Value // error
 }
 
@@ -371,11 +380,23 @@ func (c *Capturer) startSession(pc *v3.PacketCapture, ep Endpoint) *session {
 		defer close(s.stopped)
 		defer sock.Close()
 		defer w.Close()
-		buf := make([]byte, filter.SnapLen)
+		// The kernel's drops are read on quiet moments, every second
+		// while busy, and at the end.
+		drops := func() {
+			if _, d, err := sock.Stats(); err == nil && d > 0 {
+				c.dropped.Add(uint64(d))
+				s.dropped.Add(uint64(d))
+			}
+		}
+		lastDrops := time.Now()
 		for {
-			n, ci, err := sock.Read(buf, s.done)
+			pkt, ci, err := sock.Next(s.done)
+			if err != nil || time.Since(lastDrops) > time.Second {
+				drops()
+				lastDrops = time.Now()
+			}
 			if errors.Is(err, sniff.ErrClosed) {
-				log.Info("capture stopped", "packets", s.packets.Load())
+				log.Info("capture stopped", "packets", s.packets.Load(), "dropped", s.dropped.Load())
 				return
 			}
 			if errors.Is(err, sniff.ErrIdle) {
@@ -391,12 +412,13 @@ func (c *Capturer) startSession(pc *v3.PacketCapture, ep Endpoint) *session {
 				log.Warn("capture failed", "err", err)
 				return
 			}
-			if err := w.Write(ci, buf[:n]); err != nil {
+			if err := w.Write(ci, pkt); err != nil {
 				s.err.Store(err)
 				log.Warn("writing a capture", "err", err)
 				return
 			}
 			s.packets.Add(1)
+			c.written.Add(1)
 		}
 	}()
 	return s

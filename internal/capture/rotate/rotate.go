@@ -119,7 +119,7 @@ func (w *Writer) open(now time.Time) error {
 		f.Close()
 		return err
 	}
-	buf := bufio.NewWriterSize(f, 256<<10)
+	buf := bufio.NewWriterSize(f, 512<<10)
 	pw := pcapgo.NewWriter(buf)
 	if st.Size() == 0 {
 		snap := w.SnapLen

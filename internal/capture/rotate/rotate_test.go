@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,5 +70,50 @@ func TestRotation(t *testing.T) {
 	}
 	if !slices.Equal(firsts, []byte{5, 6, 7, 8, 9, 10}) {
 		t.Errorf("the packets kept: %v, want the 5th to the 10th", firsts)
+	}
+}
+
+// TestBigPacketsKeepTheirPlace: packets large enough to skip the buffer
+// (offloaded segments) land in the file between the small ones in the
+// order written, with their bytes, and the file reads back whole.
+func TestBigPacketsKeepTheirPlace(t *testing.T) {
+	dir := t.TempDir()
+	w := &Writer{Dir: dir, Base: "big"}
+	var want [][]byte
+	for i := range 6 {
+		size := 60
+		if i%2 == 1 {
+			size = 40000 + i
+		}
+		data := bytes.Repeat([]byte{byte(i + 1)}, size)
+		want = append(want, data)
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)*1000), CaptureLength: size, Length: size + 10}
+		if err := w.Write(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "big.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wd := range want {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !bytes.Equal(data, wd) || ci.Length != len(wd)+10 || ci.Timestamp.Nanosecond() != i*1000 {
+			t.Errorf("packet %d: %d bytes (first %d), length %d, at %v", i, len(data), data[0], ci.Length, ci.Timestamp)
+		}
+	}
+	if _, _, err := r.ReadPacketData(); err == nil {
+		t.Error("the file holds more packets than were written")
 	}
 }

@@ -93,10 +93,9 @@ func TestCaptureTCP8080(t *testing.T) {
 	w := &rotate.Writer{Dir: dir, Base: "web-0_vs"}
 	done := make(chan struct{})
 	time.AfterFunc(1500*time.Millisecond, func() { close(done) })
-	buf := make([]byte, 65536)
 	var got int
 	for {
-		n, ci, err := s.Read(buf, done)
+		pkt, ci, err := s.Next(done)
 		if err == ErrClosed {
 			break
 		}
@@ -106,7 +105,7 @@ func TestCaptureTCP8080(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Write(ci, buf[:n]); err != nil {
+		if err := w.Write(ci, pkt); err != nil {
 			t.Fatal(err)
 		}
 		got++
