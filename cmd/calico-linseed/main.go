@@ -189,17 +189,8 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	go health.Serve(ctx, o.metricsListen, metricsMux, log)
 	go retain(ctx, st, o.retention, log)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	log.Info("calico-linseed serving", "addr", ln.Addr().String(), "backend", o.backend, "version", buildinfo.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return daemon.ServeHTTP(ctx, srv, ln)
 }
 
 // retain drops the days of each log type past its retention, at start

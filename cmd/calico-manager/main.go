@@ -86,18 +86,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	log.Info("calico-manager serving", "addr", ln.Addr().String(), "linseed", logs.URL, "prometheus", os.Getenv("PROMETHEUS_URL"), "packetCapture", os.Getenv("PACKETCAPTURE_URL"),
 		"cluster", cluster, "version", buildinfo.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return daemon.ServeHTTP(ctx, srv, ln)
 }
 
 // upstream is a service the console routes to: its URL from urlVar (nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +40,7 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 		Report: func(ctx context.Context, ns, name string, f v3.PacketCaptureFile) error {
 			return reportCapture(ctx, client, kind, ns, name, f)
 		}})
+	// Metrics when Felix serves them (reg is nil otherwise).
 	for name, v := range map[string]struct {
 		help string
 		f    func() float64
@@ -47,7 +49,9 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 		"felix_capture_dropped_packets_total": {"Packets a capture lost because its reader was behind (its ring was full).",
 			func() float64 { _, d := c.Counts(); return float64(d) }},
 	} {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help}, v.f))
+		if reg != nil {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help}, v.f))
+		}
 	}
 	kick := make(chan struct{}, 1)
 	changed := func() {
@@ -138,8 +142,15 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 //	CAPTURE_FILES_CERT_FILE, _KEY_FILE the service's certificate
 //	CAPTURE_FILES_CLIENT_CN  the common name the API's certificate shows (calico-packetcapture)
 func serveCaptureFiles(ctx context.Context, c *capturer.Capturer, dir string, changed func(), log *slog.Logger) error {
-	if os.Getenv("CAPTURE_FILES_CERT_FILE") == "" {
+	certFile := os.Getenv("CAPTURE_FILES_CERT_FILE")
+	if certFile == "" {
 		log.Info("capture files are not served: CAPTURE_FILES_CERT_FILE is not set")
+		return nil
+	}
+	// The manifests mount an optional Secret: without it the node still
+	// captures, and says why its files cannot be fetched.
+	if _, err := os.Stat(certFile); errors.Is(err, fs.ErrNotExist) {
+		log.Warn("capture files are not served: no certificate (create the Secret calico-node-capture-tls)", "file", certFile)
 		return nil
 	}
 	tc, err := tlsauth.Server(tlsauth.Files{CAFile: os.Getenv("CAPTURE_FILES_CA_FILE"), CertFile: os.Getenv("CAPTURE_FILES_CERT_FILE"),

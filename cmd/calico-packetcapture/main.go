@@ -136,7 +136,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("LISTEN_ADDR %s: %w", listen, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	errc := make(chan error, 1)
 	if certFile != "" {
 		getCert, err := tlsauth.ServingCertificate(certFile, keyFile)
 		if err != nil {
@@ -150,19 +149,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 			}
 			srv.TLSConfig.ClientAuth, srv.TLSConfig.ClientCAs = tls.VerifyClientCertIfGiven, pool
 		}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
 	}
 	log.Info("calico-packetcapture serving", "addr", ln.Addr().String(), "nodeFilesPort", port, "version", buildinfo.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return daemon.ServeHTTP(ctx, srv, ln)
 }
 
 // nodeAddress is where a node is reached: its InternalIP, else its

@@ -87,25 +87,14 @@ func run(ctx context.Context, log *slog.Logger) error {
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	go health.Serve(ctx, daemon.Env("METRICS_LISTEN", ":8091"), metricsMux, log)
 
-	errc := make(chan error, 1)
 	if certFile != "" {
 		getCert, err := tlsauth.ServingCertificate(certFile, keyFile)
 		if err != nil {
 			return fmt.Errorf("TLS_CERT_FILE/TLS_KEY_FILE: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: getCert}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
 	}
 	log.Info("calico-prometheus-service serving", "addr", ln.Addr().String(), "prometheus", upstream.String(),
 		"namespace", ns, "authCacheTTL", ttl, "version", buildinfo.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return daemon.ServeHTTP(ctx, srv, ln)
 }

@@ -1,6 +1,7 @@
-// Package daemon is what the enterprise layer's daemons share at start:
+// Package daemon is what the enterprise layer's daemons share: at start
 // -version, a logger, a context cancelled by SIGINT or SIGTERM, and
-// settings read from the environment.
+// settings read from the environment; then serving HTTP until that
+// context ends.
 package daemon
 
 import (
@@ -8,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/calicong/calico/internal/buildinfo"
 )
@@ -42,4 +46,26 @@ func Env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// ServeHTTP serves srv on ln until ctx ends, over TLS when srv has a
+// TLS configuration; then it shuts srv down, giving requests in flight
+// 10 s.
+func ServeHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	compliance "github.com/calicong/calico/internal/compliance/server"
+	"github.com/calicong/calico/internal/httpjson"
 	"github.com/calicong/calico/internal/kubeauth"
 	"github.com/calicong/calico/internal/linseed/api"
 )
@@ -125,17 +126,8 @@ func New(cfg Config) (http.Handler, error) {
 	return s.mux, nil
 }
 
-// apiError is every UI API error's body.
-type apiError struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(apiError{Error: msg})
-}
+// writeError is every UI API error: {"error": msg}.
+var writeError = httpjson.Error
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

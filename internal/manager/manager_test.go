@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"encoding/json"
+	"github.com/calicong/calico/internal/httpjson"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -159,7 +160,7 @@ func TestFlowQueryValidation(t *testing.T) {
 		`not json`: "not valid JSON",
 	} {
 		w := do(h, "POST", "/api/flows/logs", "admin-token", body)
-		var e apiError
+		var e httpjson.ErrorBody
 		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Error, want) {
 			t.Errorf("%s: %d %s, want 400 with %q", body, w.Code, w.Body, want)
 		}
@@ -366,7 +367,7 @@ func TestDNSLogs(t *testing.T) {
 		`{"page_size":2000}`:   "page_size 2000",
 	} {
 		w := do(h, "POST", "/api/dns/logs", "admin-token", body)
-		var e apiError
+		var e httpjson.ErrorBody
 		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Error, want) {
 			t.Errorf("%s: %d %s, want 400 with %q", body, w.Code, w.Body, want)
 		}

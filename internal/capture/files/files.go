@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/calicong/calico/internal/httpjson"
 )
 
 // File is one pcap file of a capture on a node.
@@ -68,7 +70,7 @@ func (s *Server) dir(w http.ResponseWriter, r *http.Request) (ns, name, dir stri
 	ns, name = r.PathValue("namespace"), r.PathValue("name")
 	for _, v := range []struct{ what, val string }{{"namespace", ns}, {"name", name}} {
 		if !nameRE.MatchString(v.val) || strings.Contains(v.val, "..") {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %q is not a valid Kubernetes name", v.what, v.val))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("%s %q is not a valid Kubernetes name", v.what, v.val))
 			return "", "", "", false
 		}
 	}
@@ -82,7 +84,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	files, err := List(dir)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -120,22 +122,22 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("file")
 	if !fileRE.MatchString(name) || strings.Contains(name, "..") {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a capture file's name", name))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("%q is not a capture file's name", name))
 		return
 	}
 	f, err := os.Open(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no file %s (rotated away, or deleted)", name))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no file %s (rotated away, or deleted)", name))
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	// The file being written grows; what it held when opened ends at a
@@ -157,16 +159,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Capturing != nil && s.Capturing(ns, name) {
-		writeError(w, http.StatusConflict, fmt.Sprintf("capture %s/%s is still capturing on this node; move its endTime to the past to stop it, then delete its files", ns, name))
+		httpjson.Error(w, http.StatusConflict, fmt.Sprintf("capture %s/%s is still capturing on this node; move its endTime to the past to stop it, then delete its files", ns, name))
 		return
 	}
 	files, err := List(dir)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if s.Deleted != nil {
@@ -174,16 +176,6 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(Deleted{Files: len(files)})
-}
-
-type apiError struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(apiError{Error: msg})
 }
 
 // ErrNotFound is a file that is not there (any more).
@@ -226,7 +218,7 @@ func (c *Client) do(ctx context.Context, method, base string, path ...string) (*
 		if resp.StatusCode == http.StatusNotFound && len(path) == 3 {
 			return nil, ErrNotFound
 		}
-		var e apiError
+		var e httpjson.ErrorBody
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(body))

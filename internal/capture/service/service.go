@@ -29,6 +29,7 @@ import (
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/capture/files"
+	"github.com/calicong/calico/internal/httpjson"
 	"github.com/calicong/calico/internal/kubeauth"
 )
 
@@ -77,7 +78,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /download/{namespace}/{name}/files.zip", h.download)
 	h.mux.HandleFunc("DELETE /files/{namespace}/{name}", h.delete)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s: the API has GET /download/<namespace>/<name>/files.zip and DELETE /files/<namespace>/<name>", r.Method, r.URL.Path))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no route %s %s: the API has GET /download/<namespace>/<name>/files.zip and DELETE /files/<namespace>/<name>", r.Method, r.URL.Path))
 	})
 	return h, nil
 }
@@ -99,7 +100,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (kubeauth.User, b
 			return kubeauth.User{}, false
 		}
 		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "cannot check the token with the API server: "+err.Error())
+			httpjson.Error(w, http.StatusServiceUnavailable, "cannot check the token with the API server: "+err.Error())
 			return kubeauth.User{}, false
 		}
 		return u, true
@@ -119,7 +120,7 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, u kubeauth.Use
 	ok, err := h.cfg.Checker.Authorize(r.Context(), u, kubeauth.Access{Group: v3.GroupName, Resource: "packetcaptures", Subresource: "files",
 		Verb: verb, Namespace: ns, Name: name})
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot check access with the API server: "+err.Error())
+		httpjson.Error(w, http.StatusServiceUnavailable, "cannot check access with the API server: "+err.Error())
 		return false
 	}
 	if !ok {
@@ -131,7 +132,7 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, u kubeauth.Use
 
 func (h *Handler) refuse(w http.ResponseWriter, code int, msg string) {
 	h.Stats.Refused.Add(1)
-	writeError(w, code, msg)
+	httpjson.Error(w, code, msg)
 }
 
 // nodeFiles is one node's files of a capture.
@@ -152,11 +153,11 @@ func (h *Handler) capture(w http.ResponseWriter, r *http.Request, verb string) (
 	}
 	pc, err := h.cfg.Capture(r.Context(), ns, name)
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no PacketCapture %q in the namespace %q", name, ns))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("no PacketCapture %q in the namespace %q", name, ns))
 		return nil, false
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot read the PacketCapture: "+err.Error())
+		httpjson.Error(w, http.StatusServiceUnavailable, "cannot read the PacketCapture: "+err.Error())
 		return nil, false
 	}
 	return pc, true
@@ -196,7 +197,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	}
 	nodes, err := h.nodes(r.Context(), pc)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, err.Error())
+		httpjson.Error(w, http.StatusBadGateway, err.Error())
 		return
 	}
 	n := 0
@@ -204,7 +205,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		n += len(nf.files)
 	}
 	if n == 0 {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("PacketCapture %s/%s has no files (%s)", pc.Namespace, pc.Name, describeStates(pc)))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("PacketCapture %s/%s has no files (%s)", pc.Namespace, pc.Name, describeStates(pc)))
 		return
 	}
 	h.Stats.Downloads.Add(1)
@@ -271,7 +272,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 	// half gone and come back.
 	for _, f := range pc.Status.Files {
 		if f.State == v3.PacketCaptureStateCapturing || f.State == v3.PacketCaptureStateWaitingForTraffic {
-			writeError(w, http.StatusConflict, fmt.Sprintf("PacketCapture %s/%s is still capturing on node %s; move its endTime to the past to stop it, then delete its files",
+			httpjson.Error(w, http.StatusConflict, fmt.Sprintf("PacketCapture %s/%s is still capturing on node %s; move its endTime to the past to stop it, then delete its files",
 				pc.Namespace, pc.Name, f.Node))
 			return
 		}
@@ -290,11 +291,11 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 		}
 		var se *files.StatusError
 		if errors.As(err, &se) && se.Code == http.StatusConflict {
-			writeError(w, http.StatusConflict, fmt.Sprintf("node %s: %s", f.Node, se.Message))
+			httpjson.Error(w, http.StatusConflict, fmt.Sprintf("node %s: %s", f.Node, se.Message))
 			return
 		}
 		if err != nil {
-			writeError(w, http.StatusBadGateway, fmt.Sprintf("node %s: %v", f.Node, err))
+			httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("node %s: %v", f.Node, err))
 			return
 		}
 	}
@@ -314,15 +315,4 @@ func describeStates(pc *v3.PacketCapture) string {
 		parts = append(parts, fmt.Sprintf("%s: %s", f.Node, f.State))
 	}
 	return strings.Join(parts, ", ")
-}
-
-type apiError struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(apiError{Error: msg})
 }
