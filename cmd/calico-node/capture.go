@@ -159,25 +159,36 @@ func serveCaptureFiles(ctx context.Context, c *capturer.Capturer, dir string, ch
 		return fmt.Errorf("CAPTURE_FILES_*: %w", err)
 	}
 	listen := daemon.Env("CAPTURE_FILES_LISTEN", ":9900")
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("CAPTURE_FILES_LISTEN %s: %w", listen, err)
-	}
-	fs := &files.Server{Dir: dir, Capturing: c.Capturing, Deleted: func(string, string) { changed() }}
-	srv := &http.Server{Handler: fs.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
+	fsrv := &files.Server{Dir: dir, Capturing: c.Capturing, Deleted: func(string, string) { changed() }}
+	srv := &http.Server{Handler: fsrv.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// The port may still be held for a moment by the calico-node this one
+	// replaces: capture goes on meanwhile, and the files are served once
+	// the port is free.
 	go func() {
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var ln net.Listener
+		for warned := false; ; warned = true {
+			var err error
+			if ln, err = net.Listen("tcp", listen); err == nil {
+				break
+			}
+			if !warned {
+				log.Warn("capture files not served yet; trying again every 2s", "addr", listen, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+		log.Info("serving capture files", "addr", ln.Addr().String())
+		if err := daemon.ServeHTTP(ctx, srv, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("capture file service stopped", "err", err)
 		}
 	}()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	log.Info("serving capture files", "addr", ln.Addr().String())
 	return nil
 }
+
 
 // reportCapture writes this node's entry of a capture's status, leaving
 // other nodes' entries alone.

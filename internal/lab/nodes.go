@@ -40,6 +40,17 @@ type nodesRecord struct {
 
 func (c Config) nodesFile() string { return c.path("nodes.json") }
 
+// NamespacesOf is the prefix of the network namespaces of this lab's
+// nodes and pods (NamespacePrefix and a random part, so that labs side
+// by side never share one); "" if the lab has no nodes.
+func NamespacesOf(cfg Config) string {
+	rec, err := readNodes(cfg)
+	if err != nil || rec == nil {
+		return ""
+	}
+	return rec.Cluster.Prefix
+}
+
 // NodeName is the name of the i-th sandbox node (from 0).
 func NodeName(i int) string { return fmt.Sprintf("node-%d", i+1) }
 

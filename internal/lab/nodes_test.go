@@ -54,11 +54,16 @@ func TestUpWithNodes(t *testing.T) {
 	}
 	// From one pod's namespace to every pod (the workload server answers
 	// HTTP with the pod's name).
-	prefix := lab.NamespacePrefix
+	// This lab's namespaces only: other labs may run beside it (the lab
+	// tests of other packages).
+	prefix := lab.NamespacesOf(cfg)
+	if !strings.HasPrefix(prefix, lab.NamespacePrefix) {
+		t.Fatalf("the lab's namespaces are %q, not under %s", prefix, lab.NamespacePrefix)
+	}
 	entries, _ := os.ReadDir("/var/run/netns")
 	var podNS string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && strings.Contains(e.Name(), "-p-") {
+		if strings.HasPrefix(e.Name(), prefix+"-p-") {
 			podNS = e.Name()
 		}
 	}
@@ -267,6 +272,11 @@ func TestUpWithNodes(t *testing.T) {
 		if !r.Connected {
 			t.Errorf("after node-1's agent restarted, no answer from %s", ip)
 		}
+	}
+	if t.Failed() {
+		o, _ := calicoLab("logs", "calico-node", "--node", "node-1")
+		lines := strings.Split(strings.TrimSpace(o), "\n")
+		t.Logf("node-1's calico-node, last lines:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 	}
 	if after, _ := kubectl(t, cfg, "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}"); after != before {
 		t.Errorf("pod addresses changed when node-1's agent restarted:\nbefore %s\nafter  %s", before, after)
