@@ -189,7 +189,6 @@ func serveCaptureFiles(ctx context.Context, c *capturer.Capturer, dir string, ch
 	return nil
 }
 
-
 // reportCapture writes this node's entry of a capture's status, leaving
 // other nodes' entries alone.
 func reportCapture(ctx context.Context, client *datastore.Client, kind v3.KindInfo, ns, name string, f v3.PacketCaptureFile) error {
