@@ -167,6 +167,9 @@ func RunMonitoring(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	if pc != nil {
 		wg.Go(func() { a.supervise(ctx, manifests.PacketCaptureName, pc.env, pc.binary) })
+		// It runs here, on the monitoring host's address: published as
+		// it is, no relay.
+		targets = append(targets, metricsEndpoint(manifests.PacketCaptureName, "", h.IP.Addr(), manifests.PacketCaptureMetrics, nil))
 	}
 	wg.Go(func() { publishEndpoints(ctx, client.Kube, log, nil, targets) })
 	if _, err := runOutside(ctx, cfg, mh, &wg, log); err != nil {

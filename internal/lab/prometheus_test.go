@@ -87,7 +87,8 @@ func checkPrometheus(t *testing.T, cfg lab.Config, calicoLab func(args ...string
 
 	// Every component the lab runs, found through the API server.
 	want := map[string]int{"calico-node": cfg.Nodes, "calico-typha": min(cfg.TyphaReplicas, cfg.Nodes), "calico-kube-controllers": 1,
-		"calico-linseed": 1, "calico-log-shipper": cfg.Nodes, "calico-prometheus-service": 1}
+		"calico-linseed": 1, "calico-log-shipper": cfg.Nodes, "calico-prometheus-service": 1,
+		"calico-packetcapture": 1}
 	var up []promSample
 	ok := poll.Within(40*time.Second, func() bool {
 		up = query("up == 1")

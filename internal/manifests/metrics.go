@@ -32,6 +32,7 @@ type MetricsTarget struct {
 var MetricsTargets = []MetricsTarget{
 	{NodeName, NodeMetrics}, {TyphaName, TyphaMetrics}, {KubeControllersName, KubeControllersMetrics},
 	{LinseedName, LinseedMetrics}, {LogShipperName, LogShipperMetrics}, {PrometheusServiceName, PrometheusServiceMetrics},
+	{PacketCaptureName, PacketCaptureMetrics},
 }
 
 // MetricsServiceName is the metrics Service of a component.

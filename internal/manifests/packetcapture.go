@@ -118,7 +118,7 @@ func PacketCapture(version string) []runtime.Object {
 	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(PacketCaptureName, Namespace),
 		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "https", Port: PacketCapturePort,
 			TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}}}
-	return append(append(PacketCaptureRBAC(), PacketCaptureFilesRoles()...), dep, svc)
+	return append(append(PacketCaptureRBAC(), PacketCaptureFilesRoles()...), dep, svc, metricsService(PacketCaptureName))
 }
 
 // PacketCaptureURL is where the console reaches the API in a cluster.
