@@ -200,7 +200,7 @@ parse_allocs=$(median "$out/selector.txt" BenchmarkParse/reference allocs/op)
   echo
   echo "## Prometheus API service"
   echo
-  echo "50 concurrent clients each send 40 dashboard queries (\`sum(rate(prometheus_http_requests_total[5m]))\`), first straight to Prometheus, then through calico-prometheus-service with one user's token (median of 3 runs):"
+  echo "50 concurrent clients each send 80 dashboard queries (\`sum(rate(prometheus_http_requests_total[5m]))\`), alternating straight to Prometheus and through calico-prometheus-service with one user's token (median of 3 runs):"
   echo
   echo "| direct p50 / p99 (ms) | through the proxy p50 / p99 (ms) | added p50 / p99 (ms) | target added p99 | reviews per user |"
   echo "|---|---|---|---|---|"
