@@ -18,5 +18,7 @@ func Error(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Error: msg})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<token>" reads as written
+	_ = enc.Encode(ErrorBody{Error: msg})
 }
