@@ -65,12 +65,8 @@ func Manager(version string) []runtime.Object {
 	}
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(ManagerPort),
 		Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 10, TimeoutSeconds: 5}
-	secret := func(name, mount string) (corev1.Volume, corev1.VolumeMount) {
-		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
-			corev1.VolumeMount{Name: name, MountPath: mount, ReadOnly: true}
-	}
-	tlsVol, tlsMount := secret(ManagerTLSSecret, "/etc/calico-manager/tls")
-	lsVol, lsMount := secret(ManagerLinseedTLSSecret, "/etc/calico-manager/linseed")
+	tlsVol, tlsMount := secretVolume(ManagerTLSSecret, "/etc/calico-manager/tls")
+	lsVol, lsMount := secretVolume(ManagerLinseedTLSSecret, "/etc/calico-manager/linseed")
 	dep := deployment(ManagerName, replicas, labels, corev1.PodSpec{
 		ServiceAccountName: ManagerName,
 		Containers: []corev1.Container{{
@@ -84,8 +80,6 @@ func Manager(version string) []runtime.Object {
 		}},
 		Volumes: []corev1.Volume{tlsVol, lsVol},
 	})
-	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(ManagerName, Namespace),
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "https", Port: ManagerPort,
-			TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}}}
+	svc := httpsService(ManagerName, ManagerPort, labels)
 	return append(ManagerRBAC(), dep, svc)
 }

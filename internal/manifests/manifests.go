@@ -274,3 +274,17 @@ func CRDs() []byte {
 	}
 	return b.Bytes()
 }
+
+// secretVolume is a Secret mounted read-only at mount.
+func secretVolume(name, mount string) (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
+		corev1.VolumeMount{Name: name, MountPath: mount, ReadOnly: true}
+}
+
+// httpsService is a component's Service: port, to its pods' port named
+// https.
+func httpsService(name string, port int32, selector map[string]string) *corev1.Service {
+	return &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(name, Namespace),
+		Spec: corev1.ServiceSpec{Selector: selector, Ports: []corev1.ServicePort{{Name: "https", Port: port,
+			TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}}}
+}

@@ -93,12 +93,8 @@ func PacketCapture(version string) []runtime.Object {
 		{Name: "NODE_FILES_CN", Value: NodeCaptureFilesCN},
 		{Name: "AUTH_CACHE_TTL", Value: "10s"},
 	}
-	secret := func(name, mount string) (corev1.Volume, corev1.VolumeMount) {
-		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
-			corev1.VolumeMount{Name: name, MountPath: mount, ReadOnly: true}
-	}
-	tlsVol, tlsMount := secret(PacketCaptureTLSSecret, tlsDir)
-	clVol, clMount := secret(PacketCaptureClientTLSSecret, clientDir)
+	tlsVol, tlsMount := secretVolume(PacketCaptureTLSSecret, tlsDir)
+	clVol, clMount := secretVolume(PacketCaptureClientTLSSecret, clientDir)
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(PacketCapturePort),
 		Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 10, TimeoutSeconds: 5}
 	dep := deployment(PacketCaptureName, 2, labels, corev1.PodSpec{
@@ -115,9 +111,7 @@ func PacketCapture(version string) []runtime.Object {
 		}},
 		Volumes: []corev1.Volume{tlsVol, clVol},
 	})
-	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta(PacketCaptureName, Namespace),
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "https", Port: PacketCapturePort,
-			TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}}}
+	svc := httpsService(PacketCaptureName, PacketCapturePort, labels)
 	return append(append(PacketCaptureRBAC(), PacketCaptureFilesRoles()...), dep, svc, metricsService(PacketCaptureName))
 }
 
