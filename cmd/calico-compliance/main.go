@@ -102,7 +102,7 @@ func main() {
 }
 
 func runSnapshotter(ctx context.Context, log *slog.Logger) error {
-	period, err := envPeriod("SNAPSHOT_PERIOD", "1h")
+	period, err := daemon.Period("SNAPSHOT_PERIOD", "1h")
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 	if node == "" {
 		return fmt.Errorf("NODE_NAME: the node this benchmarker runs on")
 	}
-	period, err := envPeriod("BENCHMARK_PERIOD", "1h")
+	period, err := daemon.Period("BENCHMARK_PERIOD", "1h")
 	if err != nil {
 		return err
 	}
@@ -273,15 +273,6 @@ func runBenchmarker(ctx context.Context, log *slog.Logger) error {
 		}}
 	bm.Run(ctx)
 	return nil
-}
-
-// envPeriod reads a positive duration from the environment.
-func envPeriod(name, def string) (time.Duration, error) {
-	d, err := time.ParseDuration(daemon.Env(name, def))
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s %q: a positive duration such as %s", name, os.Getenv(name), def)
-	}
-	return d, nil
 }
 
 // linseedClient is Linseed from LINSEED_*, with the pod's

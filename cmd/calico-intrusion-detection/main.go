@@ -57,14 +57,6 @@ import (
 
 func main() { daemon.Main("calico-intrusion-detection", run) }
 
-func duration(name, def string) (time.Duration, error) {
-	d, err := time.ParseDuration(daemon.Env(name, def))
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s %q: a positive duration such as %s", name, os.Getenv(name), def)
-	}
-	return d, nil
-}
-
 func run(ctx context.Context, log *slog.Logger) error {
 	c, err := datastore.Connect(os.Getenv("KUBECONFIG"))
 	if err != nil {
@@ -75,11 +67,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil || maxBytes <= 0 {
 		return fmt.Errorf("FEED_MAX_BYTES %q: a positive number of bytes", os.Getenv("FEED_MAX_BYTES"))
 	}
-	searchPeriod, err := duration("SEARCH_PERIOD", "1m")
+	searchPeriod, err := daemon.Period("SEARCH_PERIOD", "1m")
 	if err != nil {
 		return err
 	}
-	webhookPoll, err := duration("WEBHOOK_POLL", "5s")
+	webhookPoll, err := daemon.Period("WEBHOOK_POLL", "5s")
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,9 @@ import (
 func main() { daemon.Main("calico-packetcapture", run) }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	ttl, err := time.ParseDuration(daemon.Env("AUTH_CACHE_TTL", "10s"))
-	if err != nil || ttl <= 0 {
-		return fmt.Errorf("AUTH_CACHE_TTL %q: a duration such as 10s", os.Getenv("AUTH_CACHE_TTL"))
+	ttl, err := daemon.Period("AUTH_CACHE_TTL", "10s")
+	if err != nil {
+		return err
 	}
 	port, err := strconv.Atoi(daemon.Env("NODE_FILES_PORT", "9900"))
 	if err != nil || port < 1 || port > 65535 {

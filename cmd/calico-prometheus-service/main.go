@@ -50,9 +50,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil || upstream.Scheme == "" || upstream.Host == "" {
 		return fmt.Errorf("PROMETHEUS_URL %q: an http(s)://host:port URL", os.Getenv("PROMETHEUS_URL"))
 	}
-	ttl, err := time.ParseDuration(daemon.Env("AUTH_CACHE_TTL", "10s"))
-	if err != nil || ttl <= 0 {
-		return fmt.Errorf("AUTH_CACHE_TTL %q: a duration such as 10s", os.Getenv("AUTH_CACHE_TTL"))
+	ttl, err := daemon.Period("AUTH_CACHE_TTL", "10s")
+	if err != nil {
+		return err
 	}
 	certFile, keyFile := os.Getenv("TLS_CERT_FILE"), os.Getenv("TLS_KEY_FILE")
 	if (certFile == "") != (keyFile == "") {

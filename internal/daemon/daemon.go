@@ -69,3 +69,13 @@ func ServeHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	defer cancel()
 	return srv.Shutdown(shutdown)
 }
+
+// Period is a positive duration from the environment variable name (def
+// when unset), or an error that names the variable and an example.
+func Period(name, def string) (time.Duration, error) {
+	d, err := time.ParseDuration(Env(name, def))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: a positive duration such as %s", name, os.Getenv(name), def)
+	}
+	return d, nil
+}
