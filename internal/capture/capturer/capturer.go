@@ -27,6 +27,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	v3 "github.com/calicong/calico/api/v3"
+	"github.com/calicong/calico/internal/capture/files"
 	"github.com/calicong/calico/internal/capture/filter"
 	"github.com/calicong/calico/internal/capture/rotate"
 	"github.com/calicong/calico/internal/capture/sniff"
@@ -158,20 +159,25 @@ func (c *Capturer) Reconcile(ctx context.Context) time.Time {
 		key string
 	}
 	var start []job
+	// The captures that select a pod of this node, open or not: only
+	// their nodes report them (report).
+	selects := map[string]bool{}
 	for k, pc := range c.captures {
 		if n := window.Next(pc.Spec, now); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
-		}
-		if !window.Open(pc.Spec, now) {
-			continue
 		}
 		sel, err := selector.Parse(orAll(pc.Spec.Selector))
 		if err != nil {
 			continue // validation refuses these
 		}
+		open := window.Open(pc.Spec, now)
 		for _, ep := range c.endpoints {
 			if ep.Namespace != pc.Namespace || !sel.Evaluate(selector.Map(ep.Labels)) {
 				continue
+			}
+			selects[k] = true
+			if !open {
+				break
 			}
 			sk := k + "/" + ep.Pod
 			want[sk] = true
@@ -214,12 +220,13 @@ func (c *Capturer) Reconcile(ctx context.Context) time.Time {
 		delete(c.reported, k)
 		c.mu.Unlock()
 	}
-	c.report(ctx, now)
+	c.report(ctx, now, selects)
 	return next
 }
 
-// report writes each capture's entry for this node when it changed.
-func (c *Capturer) report(ctx context.Context, now time.Time) {
+// report writes each capture's entry for this node when it changed;
+// selects are the captures that select one of its pods.
+func (c *Capturer) report(ctx context.Context, now time.Time, selects map[string]bool) {
 	c.mu.Lock()
 	type entry struct {
 		ns, name string
@@ -235,15 +242,17 @@ func (c *Capturer) report(ctx context.Context, now time.Time) {
 				failed = failed || s.failed()
 			}
 		}
-		if names, err := pcapFiles(f.Directory); err == nil {
-			f.FileNames = names
-			packets = packets || len(names) > 0
+		if list, err := files.List(f.Directory); err == nil {
+			for _, fl := range list {
+				f.FileNames = append(f.FileNames, fl.Name)
+			}
+			packets = packets || len(list) > 0
 		}
 		old, reported := c.reported[k]
 		// Only the nodes a capture concerns write its status: those with
 		// a pod it selects, or its files. A cluster's other nodes stay
 		// out of it, so a capture costs writes per node it touches.
-		if !reported && len(f.FileNames) == 0 && !c.selectsLocal(pc) {
+		if !reported && len(f.FileNames) == 0 && !selects[k] {
 			continue
 		}
 		f.State = window.State(pc.Spec, now, packets, failed)
@@ -265,21 +274,6 @@ func (c *Capturer) report(ctx context.Context, now time.Time) {
 		c.reported[e.ns+"/"+e.name] = e.f
 		c.mu.Unlock()
 	}
-}
-
-// selectsLocal reports whether a capture selects any of the node's pods
-// (whether or not its window is open). c.mu is held.
-func (c *Capturer) selectsLocal(pc *v3.PacketCapture) bool {
-	sel, err := selector.Parse(orAll(pc.Spec.Selector))
-	if err != nil {
-		return false
-	}
-	for _, ep := range c.endpoints {
-		if ep.Namespace == pc.Namespace && sel.Evaluate(selector.Map(ep.Labels)) {
-			return true
-		}
-	}
-	return false
 }
 
 // Stop ends every session (their files stay).
@@ -315,22 +309,6 @@ func filterKey(pc *v3.PacketCapture) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-// pcapFiles lists a directory's pcap files, sorted.
-func pcapFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		if filepath.Ext(e.Name()) == ".pcap" {
-			out = append(out, e.Name())
-		}
-	}
-	slices.Sort(out)
-	return out, nil
 }
 
 // session captures one endpoint for one capture.
