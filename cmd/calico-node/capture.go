@@ -9,29 +9,41 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calicong/calico/api/v3"
 	"github.com/calicong/calico/internal/capture/capturer"
 	"github.com/calicong/calico/internal/capture/files"
-	"github.com/calicong/calico/internal/conversion"
 	"github.com/calicong/calico/internal/daemon"
 	"github.com/calicong/calico/internal/datastore"
 	"github.com/calicong/calico/internal/felixconfig"
+	"github.com/calicong/calico/internal/model"
 	"github.com/calicong/calico/internal/typha/tlsauth"
 )
 
-// startPacketCapture runs this node's PacketCaptures
-// (docs/packet-capture.md): informers on PacketCaptures and on the
-// node's pods feed the capturer, which Reconcile runs after each change
-// and when a window opens or closes; the node writes its own entry of
-// each capture's status.
-func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string, client *datastore.Client, reg prometheus.Registerer, log *slog.Logger) error {
+// packetCapture runs this node's PacketCaptures
+// (docs/packet-capture.md). Its endpoints are the node's workload
+// endpoints from Felix's stream (it is one of the stream's consumers, so
+// it needs no watch of its own on pods); an informer on PacketCaptures
+// feeds it the captures. Reconcile runs after each change and when a
+// window opens or closes; the node writes its own entry of each
+// capture's status.
+type packetCapture struct {
+	node string
+	dir  string
+	c    *capturer.Capturer
+	kick chan struct{}
+	mu   sync.Mutex
+	pods map[model.Key]string // workload endpoint -> pod
+}
+
+// newPacketCapture makes the node's capturer; its endpoints arrive
+// through OnUpdates once it is among Felix's stream's consumers.
+func newPacketCapture(fc *felixconfig.Config, node string, client *datastore.Client, reg prometheus.Registerer, log *slog.Logger) *packetCapture {
 	log = log.With("component", "packet-capture")
 	s := fc.Spec
 	kind, _ := v3.KindFor("PacketCapture")
@@ -53,13 +65,52 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help}, v.f))
 		}
 	}
-	kick := make(chan struct{}, 1)
-	changed := func() {
-		select {
-		case kick <- struct{}{}:
-		default:
+	return &packetCapture{node: node, dir: *s.CaptureDir, c: c, kick: make(chan struct{}, 1), pods: map[model.Key]string{}}
+}
+
+func (p *packetCapture) changed() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// OnStatusUpdated: nothing waits for the stream's sync; endpoints start
+// their sessions as they arrive.
+func (p *packetCapture) OnStatusUpdated(model.SyncStatus) {}
+
+// OnUpdates takes this node's workload endpoints (with an address) from
+// Felix's stream.
+func (p *packetCapture) OnUpdates(us []model.Update) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, u := range us {
+		if u.Key.Kind != model.KindWorkloadEndpoint {
+			continue
+		}
+		wep, ok := u.Value.(*v3.WorkloadEndpoint)
+		if ok && wep.Spec.Node == p.node && len(wep.Spec.IPNetworks) > 0 {
+			p.pods[u.Key] = wep.Spec.Pod
+			p.c.SetEndpoint(capturer.Endpoint{Namespace: wep.Namespace, Pod: wep.Spec.Pod, Interface: wep.Spec.InterfaceName, Labels: wep.Labels})
+			n++
+		} else if pod, known := p.pods[u.Key]; known {
+			delete(p.pods, u.Key)
+			p.c.DeleteEndpoint(u.Key.Namespace, pod)
+			n++
 		}
 	}
+	if n > 0 {
+		p.changed()
+	}
+}
+
+// start watches the PacketCaptures, runs Reconcile, and serves the
+// files.
+func (p *packetCapture) start(ctx context.Context, client *datastore.Client, log *slog.Logger) error {
+	log = log.With("component", "packet-capture")
+	c, changed := p.c, p.changed
+	kind, _ := v3.KindFor("PacketCapture")
 	captures := cache.NewSharedIndexInformer(client.ListWatch(kind, ""), kind.New(), 0, cache.Indexers{})
 	if _, err := captures.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.SetCapture(o.(*v3.PacketCapture)); changed() },
@@ -76,37 +127,10 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 	}); err != nil {
 		return err
 	}
-	setPod := func(p *corev1.Pod) {
-		wep, ok := conversion.WorkloadEndpoint(p)
-		if !ok || p.Status.PodIP == "" {
-			c.DeleteEndpoint(p.Namespace, p.Name)
-		} else {
-			c.SetEndpoint(capturer.Endpoint{Namespace: p.Namespace, Pod: p.Name, Interface: wep.Spec.InterfaceName, Labels: wep.Labels})
-		}
-		changed()
-	}
-	pods := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(client.Kube.CoreV1().RESTClient(), "pods", corev1.NamespaceAll,
-		fields.OneTermEqualSelector("spec.nodeName", node)), &corev1.Pod{}, 0, cache.Indexers{})
-	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { setPod(o.(*corev1.Pod)) },
-		UpdateFunc: func(_, o any) { setPod(o.(*corev1.Pod)) },
-		DeleteFunc: func(o any) {
-			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = d.Obj
-			}
-			if p, ok := o.(*corev1.Pod); ok {
-				c.DeleteEndpoint(p.Namespace, p.Name)
-				changed()
-			}
-		},
-	}); err != nil {
-		return err
-	}
 	go captures.RunWithContext(ctx)
-	go pods.RunWithContext(ctx)
 	go func() {
 		defer c.Stop()
-		if !cache.WaitForCacheSync(ctx.Done(), captures.HasSynced, pods.HasSynced) {
+		if !cache.WaitForCacheSync(ctx.Done(), captures.HasSynced) {
 			return
 		}
 		// Files are reported as they grow, so a capture's status names
@@ -121,15 +145,15 @@ func startPacketCapture(ctx context.Context, fc *felixconfig.Config, node string
 			select {
 			case <-ctx.Done():
 				return
-			case <-kick:
+			case <-p.kick:
 			case <-time.After(wait):
 			}
 		}
 	}()
-	if err := serveCaptureFiles(ctx, c, *s.CaptureDir, changed, log); err != nil {
+	if err := serveCaptureFiles(ctx, c, p.dir, changed, log); err != nil {
 		return err
 	}
-	log.Info("packet capture running", "directory", *s.CaptureDir)
+	log.Info("packet capture running", "directory", p.dir)
 	return nil
 }
 

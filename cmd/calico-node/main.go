@@ -141,7 +141,8 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 	// Felix's stream also feeds the tunnel address allocator and the pool
 	// checks; routing.consumer, when BGP runs, takes the BGP syncer's.
 	pools := ipipcheck.New(agg)
-	consumers := []model.SyncerCallbacks{startTunnelAddress(ctx, client, res.NodeName, log), pools}
+	capture := newPacketCapture(fc, res.NodeName, client, reg, log)
+	consumers := []model.SyncerCallbacks{startTunnelAddress(ctx, client, res.NodeName, log), pools, capture}
 	// Flow logs and DNS logs name endpoints from one index of them.
 	var index *lookup.Index
 	if flowLogsEnabled(fc) || dnsLogsEnabled(fc) {
@@ -178,7 +179,7 @@ func runNode(ctx context.Context, kubeconfig string, startupOnly bool, log *slog
 			return err
 		}
 	}
-	if err := startPacketCapture(ctx, fc, res.NodeName, client, reg, log); err != nil {
+	if err := capture.start(ctx, client, log); err != nil {
 		return err
 	}
 	var dnsLog *dnsLogs
