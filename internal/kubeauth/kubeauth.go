@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,17 @@ type User struct {
 // and name) in an API group, in a namespace or cluster-wide.
 type Access struct {
 	Group, Resource, Subresource, Verb, Name, Namespace string
+}
+
+// BearerToken is the token of a request's "Authorization: Bearer <token>"
+// header (the scheme in any case, as RFC 7235 has it); "" if there is
+// none.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
 }
 
 // ErrInvalidToken: the token is not valid (a 401).

@@ -135,20 +135,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// bearer is the request's Bearer token, "" if none.
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
 // authed runs h for an authenticated user; otherwise 401 (no token, or
 // one the API server does not accept) or 503 (it could not be asked).
 func (s *server) authed(h func(http.ResponseWriter, *http.Request, kubeauth.User)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
+		tok := kubeauth.BearerToken(r)
 		if tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="calico-manager"`)
 			writeError(w, http.StatusUnauthorized, "log in: no Bearer token")

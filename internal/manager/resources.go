@@ -48,7 +48,7 @@ func (s *server) userClient(w http.ResponseWriter, r *http.Request) (*datastore.
 		writeError(w, http.StatusNotImplemented, "this manager has no API server access configured")
 		return nil, false
 	}
-	c, err := s.cfg.UserClients(bearer(r))
+	c, err := s.cfg.UserClients(kubeauth.BearerToken(r))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return nil, false

@@ -156,12 +156,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // check authenticates and authorises a request: 0 if it may go on, else
 // the status and why.
 func (h *handler) check(r *http.Request, verb string) (int, string) {
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
+	token := kubeauth.BearerToken(r)
+	if token == "" {
 		return http.StatusUnauthorized, "no bearer token: send Authorization: Bearer <token>"
 	}
-	u, err := h.cfg.Checker.Authenticate(r.Context(), strings.TrimSpace(token))
+	u, err := h.cfg.Checker.Authenticate(r.Context(), token)
 	if errors.Is(err, kubeauth.ErrInvalidToken) {
 		return http.StatusUnauthorized, "the token is not valid"
 	}

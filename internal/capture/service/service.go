@@ -88,13 +88,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // user authenticates the caller: a Bearer token, else a verified client
 // certificate (common name the user, organisations its groups).
 func (h *Handler) user(w http.ResponseWriter, r *http.Request) (kubeauth.User, bool) {
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || strings.TrimSpace(token) == "" {
+	if r.Header.Get("Authorization") != "" {
+		token := kubeauth.BearerToken(r)
+		if token == "" {
 			h.refuse(w, http.StatusUnauthorized, "the Authorization header is not \"Bearer <token>\"")
 			return kubeauth.User{}, false
 		}
-		u, err := h.cfg.Checker.Authenticate(r.Context(), strings.TrimSpace(token))
+		u, err := h.cfg.Checker.Authenticate(r.Context(), token)
 		if errors.Is(err, kubeauth.ErrInvalidToken) {
 			h.refuse(w, http.StatusUnauthorized, "the token is not valid (expired, revoked, or not this cluster's)")
 			return kubeauth.User{}, false

@@ -87,13 +87,13 @@ type Download struct {
 
 func (s *server) authed(h func(http.ResponseWriter, *http.Request, kubeauth.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if strings.TrimSpace(tok) == "" {
+		tok := kubeauth.BearerToken(r)
+		if tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="calico-compliance"`)
 			writeError(w, http.StatusUnauthorized, "no Bearer token")
 			return
 		}
-		u, err := s.cfg.Checker.Authenticate(r.Context(), strings.TrimSpace(tok))
+		u, err := s.cfg.Checker.Authenticate(r.Context(), tok)
 		if errors.Is(err, kubeauth.ErrInvalidToken) {
 			writeError(w, http.StatusUnauthorized, "the API server does not accept this token")
 			return
