@@ -56,10 +56,9 @@ func CalicoNodeRBAC() []runtime.Object {
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"caliconodestatuses/status"}, Verbs: []string{"update", "patch"}},
 		// Packet capture: the captures, and this node's entry of their
-		// status; the node's pods are what it captures.
+		// status (the pods it captures come in Felix's stream).
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"packetcaptures"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"projectcalico.org"}, Resources: []string{"packetcaptures/status"}, Verbs: []string{"update", "patch"}},
-		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 	)
 	// BGP passwords come from Secrets the operator names and grants by
 	// name (docs/install.md); no blanket access to kube-system's Secrets.
