@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/calicong/calico/internal/chserver"
@@ -292,21 +295,64 @@ func (c Config) EtcdURL() string {
 }
 
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1.
+//
+// They are taken below the kernel's ephemeral range: a port from that
+// range can become the source port of some outgoing connection between
+// being found free and being bound, and the component meant to listen on
+// it then fails with "address already in use". The search starts at a
+// random port and takes consecutive free ones, so that labs found at the
+// same time rarely pick the same ports.
 func FreePorts(n int) ([]int, error) {
-	var ls []net.Listener
+	var ports []int
+	var held []net.Listener
 	defer func() {
-		for _, l := range ls {
+		for _, l := range held {
 			l.Close()
 		}
 	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	take := func(port int) error {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			held = append(held, l)
+			ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		return err
+	}
+	const low = 20000
+	high := ephemeralLow()
+	span := high - low
+	if span < 64*n {
+		// Too few to search: let the kernel choose.
+		for range n {
+			if err := take(0); err != nil {
+				return nil, err
+			}
+		}
+		return ports, nil
+	}
+	first := rand.IntN(span)
+	for i := 0; i < span && len(ports) < n; i++ {
+		_ = take(low + (first+i)%span)
+	}
+	if len(ports) < n {
+		return nil, fmt.Errorf("found only %d free ports of %d between %d and %d", len(ports), n, low, high)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 32768
+	}
+	p, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return p
 }

@@ -21,8 +21,11 @@ import (
 // ErrNotUp is returned by commands that need a running lab.
 var ErrNotUp = errors.New("the lab is not up (start it with `calico-lab up`)")
 
-// upTimeout bounds the whole bring-up.
-const upTimeout = 3 * time.Minute
+// upTimeout bounds the whole bring-up when the caller's context has no
+// deadline of its own. On an idle machine a lab of three nodes is up in
+// well under a minute; the margin is for machines busy with other work
+// (CI runs several labs' test packages at once).
+const upTimeout = 5 * time.Minute
 
 // Up creates and starts a lab and returns once the control plane is ready
 // and the Calico resources are installed. If the lab is already up it says
@@ -48,8 +51,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, upTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, upTimeout)
+		defer cancel()
+	}
 	if err := os.MkdirAll(cfg.path("logs"), 0o700); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
@@ -173,7 +179,7 @@ func waitRunning(ctx context.Context, cfg Config, out io.Writer, start time.Time
 			case PhaseRunning:
 				return nil
 			case PhaseFailed:
-				return fmt.Errorf("control plane failed to start: %s%s", st.Message, logTail(cfg, st))
+				return fmt.Errorf("control plane failed to start: %s%s", st.Message, logTail(cfg, failed(st)))
 			}
 			if processArgs(st.SupervisorPID) == nil {
 				return fmt.Errorf("supervisor exited unexpectedly; see %s", cfg.logPath("supervisor"))
@@ -181,35 +187,72 @@ func waitRunning(ctx context.Context, cfg Config, out io.Writer, start time.Time
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("control plane not ready in time: %w", ctx.Err())
+			return fmt.Errorf("control plane not ready in time: %w%s", ctx.Err(), notReady(cfg, st))
 		case <-tick.C:
 		}
 	}
 }
 
-// logTail returns the last lines of the failed component's log.
-func logTail(cfg Config, st *Status) string {
+// failed returns the name of the component that failed, if any.
+func failed(st *Status) string {
 	for _, c := range st.Components {
-		if c.State != "failed" {
-			continue
+		if c.State == "failed" {
+			return c.Name
 		}
-		f, err := os.Open(cfg.logPath(c.Name))
-		if err != nil {
-			return ""
-		}
-		defer f.Close()
-		var lines []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if len(lines) > 15 {
-				lines = lines[1:]
-			}
-		}
-		return "\nLast lines of " + cfg.logPath(c.Name) + ":\n  " + strings.Join(lines, "\n  ")
 	}
 	return ""
+}
+
+// notReady says which components were not ready when the bring-up gave
+// up, how long each had been in its state and why its last health check
+// failed, with the log of the first one still starting.
+func notReady(cfg Config, st *Status) string {
+	if st == nil {
+		return " (the supervisor wrote no status)"
+	}
+	var b strings.Builder
+	first := ""
+	for _, c := range st.Components {
+		if c.State == "running" {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", c.Name, c.State)
+		if !c.Since.IsZero() && c.State != "pending" {
+			fmt.Fprintf(&b, " for %s", time.Since(c.Since).Round(time.Second))
+		}
+		if c.LastCheck != "" {
+			fmt.Fprintf(&b, " (last health check: %s)", c.LastCheck)
+		}
+		if c.LastExit != "" {
+			fmt.Fprintf(&b, " (last exit: %s)", c.LastExit)
+		}
+		if first == "" && c.State != "pending" {
+			first = c.Name
+		}
+	}
+	return b.String() + logTail(cfg, first)
+}
+
+// logTail returns the last lines of a component's log.
+func logTail(cfg Config, name string) string {
+	if name == "" {
+		return ""
+	}
+	f, err := os.Open(cfg.logPath(name))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > 15 {
+			lines = lines[1:]
+		}
+	}
+	return "\nLast lines of " + cfg.logPath(name) + ":\n  " + strings.Join(lines, "\n  ")
 }
 
 // stopSupervisor stops the supervisor (which stops its components) and

@@ -3,6 +3,7 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/calicong/calico/internal/lab"
 	"github.com/calicong/calico/internal/lab/labtest"
+	"github.com/calicong/calico/internal/pki"
 	"github.com/calicong/calico/internal/poll"
 )
 
@@ -240,4 +242,47 @@ func checkAuditLog(t *testing.T, cfg lab.Config) {
 		}
 		return false
 	})
+}
+
+// A bring-up that runs out of time says which component it was waiting
+// for and why that component's health check failed.
+func TestUpTimeoutNamesTheComponent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs built binaries")
+	}
+	cfg := newConfig(t)
+	// A serving certificate of a CA the lab does not trust:
+	// kube-apiserver runs, but its health check never passes.
+	ca, _, err := pki.NewAuthority("not the lab's CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(pki.Request{CommonName: "kube-apiserver", IPs: []net.IP{net.ParseIP(cfg.Host)}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ExtraAPIServerArgs = []string{"--tls-cert-file=" + certFile, "--tls-private-key-file=" + keyFile}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = lab.Up(ctx, cfg, &bytes.Buffer{})
+	t.Cleanup(func() { _ = lab.Down(context.Background(), cfg, io.Discard) })
+	if err == nil {
+		t.Fatal("up succeeded with kube-apiserver pointed at no etcd")
+	}
+	for _, want := range []string{"not ready in time", "kube-apiserver: starting for", "last health check:", "/readyz", "certificate", "Last lines of"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "etcd: ") {
+		t.Errorf("error lists etcd, which was ready:\n%v", err)
+	}
 }

@@ -32,6 +32,9 @@ type ComponentStatus struct {
 	Restarts int       `json:"restarts"`
 	Since    time.Time `json:"since"`
 	LastExit string    `json:"lastExit,omitempty"`
+	// LastCheck is why the last health check of a starting component
+	// failed.
+	LastCheck string `json:"lastCheck,omitempty"`
 }
 
 // Status is the supervisor's report, kept in status.json.

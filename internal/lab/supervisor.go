@@ -208,9 +208,15 @@ func (s *supervisor) waitHealthy(ctx context.Context, c component, exited <-chan
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy after %v (last check: %v); see %s", c.name, startTimeout, lastErr, s.cfg.logPath(c.name))
 		case <-tick.C:
-			if lastErr = s.check(ctx, c.health); lastErr == nil {
+			err := s.check(ctx, c.health)
+			if err == nil {
+				s.update(c.name, func(cs *ComponentStatus) { cs.LastCheck = "" })
 				return nil
 			}
+			if lastErr == nil || err.Error() != lastErr.Error() {
+				s.update(c.name, func(cs *ComponentStatus) { cs.LastCheck = err.Error() })
+			}
+			lastErr = err
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,26 @@ func Config(dir string) (lab.Config, error) {
 	return cfg, nil
 }
 
+// prefixed writes each line with a prefix.
+type prefixed struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	lines := strings.SplitAfter(string(b), "\n")
+	var out strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			out.WriteString(p.prefix + l)
+		}
+	}
+	if _, err := io.WriteString(p.w, out.String()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // Option adjusts a test lab's configuration.
 type Option func(*lab.Config)
 
@@ -128,10 +149,8 @@ func Start(out io.Writer, opts ...Option) (*Lab, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	l := &Lab{Config: cfg}
-	if err := lab.Up(ctx, cfg, out); err != nil {
+	if err := lab.Up(context.Background(), cfg, out); err != nil {
 		l.Stop()
 		return nil, err
 	}
@@ -178,7 +197,8 @@ func Main(m *testing.M, shared **Lab, opts ...Option) int {
 	if testing.Short() {
 		return m.Run()
 	}
-	l, err := Start(io.Discard, opts...)
+	// The bring-up's progress shows only when the package fails.
+	l, err := Start(prefixed{os.Stderr, "labtest: "}, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "labtest: start lab:", err)
 		return 1
