@@ -158,3 +158,33 @@ func TestStreamsAndCancels(t *testing.T) {
 		t.Fatal("the client went away and Prometheus's request was not cancelled within 5s")
 	}
 }
+
+// TestServerTiming: an answer carries how long Prometheus took, at
+// least what the upstream spent, and the proxy keeps Prometheus's own
+// Server-Timing entries.
+func TestServerTiming(t *testing.T) {
+	const upstream = 30 * time.Millisecond
+	srv, _, _ := newProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(upstream) // the upstream's cost under test, not synchronisation
+		w.Header().Set("Server-Timing", "engine;dur=1")
+		fmt.Fprintln(w, `{"status":"success"}`)
+	}))
+	resp, _ := do(t, "GET", srv.URL+"/api/v1/query?query=up", "reader")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	entries := resp.Header.Values("Server-Timing")
+	var dur float64
+	found := false
+	for _, e := range entries {
+		if n, _ := fmt.Sscanf(e, "prometheus;dur=%g", &dur); n == 1 {
+			found = true
+		}
+	}
+	if !found || len(entries) != 2 {
+		t.Fatalf("Server-Timing %q: want Prometheus's own entry and one prometheus;dur=", entries)
+	}
+	if dur < float64(upstream.Milliseconds()) || dur > 5000 {
+		t.Errorf("prometheus;dur=%g ms, want at least the upstream's %v", dur, upstream)
+	}
+}
