@@ -169,7 +169,7 @@ func (t *Type) ColumnIndex(path string) (int, bool) {
 
 // Decode reads one record. Its errors name the field that is wrong.
 func (t *Type) Decode(line []byte) (Row, error) {
-	s := &scanner{data: line}
+	s := newScanner(line)
 	c, err := s.peek()
 	switch {
 	case err != nil:
@@ -215,6 +215,10 @@ func (t *Type) scanObject(s *scanner, r *Row, n *node) error {
 		s.pos++
 		return nil
 	}
+	// Writers send the fields in one order, mostly the columns' own
+	// (Felix's): the child after the last one found is tried before the
+	// map.
+	next := 0
 	for {
 		key, err := s.str()
 		if err != nil {
@@ -223,7 +227,16 @@ func (t *Type) scanObject(s *scanner, r *Row, n *node) error {
 		if err := s.expect(':'); err != nil {
 			return syntax(err)
 		}
-		switch ch := n.byKey[key]; {
+		var ch *node
+		if next < len(n.children) && n.children[next].key == key {
+			ch = n.children[next]
+		} else {
+			ch = n.byKey[key]
+		}
+		if ch != nil {
+			next = ch.index + 1
+		}
+		switch {
 		case ch != nil && ch.col >= 0:
 			v, err := s.value(t.Columns[ch.col].Kind)
 			if err != nil {
@@ -293,6 +306,7 @@ func timeMillis(v any) (int64, error) {
 // node is the tree of the type's JSON objects.
 type node struct {
 	key      string
+	index    int // among its parent's children
 	path     string
 	col      int // a leaf's column, -1 for an object
 	children []*node
@@ -311,7 +325,7 @@ func buildTree(cols []Column) *node {
 				}
 			}
 			if child == nil {
-				child = &node{key: seg, path: strings.Join(c.path[:j+1], "."), col: -1, byKey: map[string]*node{}}
+				child = &node{key: seg, index: len(n.children), path: strings.Join(c.path[:j+1], "."), col: -1, byKey: map[string]*node{}}
 				n.children = append(n.children, child)
 				n.byKey[seg] = child
 			}
