@@ -20,9 +20,6 @@ import (
 	"sync"
 	"time"
 
-	sqlite3 "modernc.org/sqlite"
-	sqlite3lib "modernc.org/sqlite/lib"
-
 	"github.com/calicong/calico/internal/linseed/logtype"
 	"github.com/calicong/calico/internal/linseed/store"
 )
@@ -266,6 +263,17 @@ func tableFor(t *logtype.Type, ms int64) string {
 	return t.Name + "_" + time.UnixMilli(ms).UTC().Format("20060102")
 }
 
+// dayOf is the UTC day a time in milliseconds falls on, as a number: rows
+// of one day share a table, and comparing days is cheaper than naming
+// tables.
+func dayOf(ms int64) int64 {
+	const day = 24 * 60 * 60 * 1000
+	if ms < 0 {
+		return (ms - day + 1) / day
+	}
+	return ms / day
+}
+
 func sqlType(k logtype.Kind) string {
 	switch k {
 	case logtype.Int, logtype.Bool:
@@ -375,10 +383,6 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 	if err := s.ensureTables(ctx, t, rows); err != nil {
 		return res, wrapErr("writing", err)
 	}
-	colNames := []string{store.ColCluster, store.ColTime, store.ColID, store.ColExtra}
-	for _, c := range t.Columns {
-		colNames = append(colNames, store.Ident(c.Name))
-	}
 	if err := s.w.exec("BEGIN IMMEDIATE"); err != nil {
 		return res, wrapErr("starting a write", err)
 	}
@@ -392,13 +396,13 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 	// per row costs three times as much), prepared once per table and
 	// size.
 	for start := 0; start < len(rows); {
-		table := tableFor(t, rows[start].Time)
+		day := dayOf(rows[start].Time)
 		end := start + 1
-		for end < len(rows) && end-start < insertChunk && tableFor(t, rows[end].Time) == table {
+		for end < len(rows) && end-start < insertChunk && dayOf(rows[end].Time) == day {
 			end++
 		}
-		k := stmtKey{table, end - start}
-		n, err := s.w.insert(k, func() string { return insertSQL(k, colNames) }, vals[start*width:end*width])
+		k := stmtKey{tableFor(t, rows[start].Time), end - start}
+		n, err := s.w.insert(k, func() string { return insertSQL(t, k) }, vals[start*width:end*width])
 		if err != nil {
 			return res, wrapErr("writing", err)
 		}
@@ -417,7 +421,10 @@ func (s *Store) Write(ctx context.Context, t *logtype.Type, cluster string, rows
 // in a transaction of their own before the write.
 func (s *Store) ensureTables(ctx context.Context, t *logtype.Type, rows []logtype.Row) error {
 	var missing []string
-	for _, r := range rows {
+	for i, r := range rows {
+		if i > 0 && dayOf(r.Time) == dayOf(rows[i-1].Time) {
+			continue // rows mostly come in time order
+		}
 		if table := tableFor(t, r.Time); !slices.Contains(s.days[t.Name], table) && !slices.Contains(missing, table) {
 			missing = append(missing, table)
 		}
@@ -443,8 +450,12 @@ func (s *Store) ensureTables(ctx context.Context, t *logtype.Type, rows []logtyp
 	return nil
 }
 
-// insertSQL is the INSERT of k.rows records into k.table.
-func insertSQL(k stmtKey, colNames []string) string {
+// insertSQL is the INSERT of k.rows records of t into k.table.
+func insertSQL(t *logtype.Type, k stmtKey) string {
+	colNames := []string{store.ColCluster, store.ColTime, store.ColID, store.ColExtra}
+	for _, c := range t.Columns {
+		colNames = append(colNames, store.Ident(c.Name))
+	}
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(colNames)), ", ") + ")"
 	return fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) VALUES %s", store.Ident(k.table), strings.Join(colNames, ", "),
 		strings.TrimSuffix(strings.Repeat(one+", ", k.rows), ", "))
@@ -467,8 +478,7 @@ func toSQL(k logtype.Kind, v any) any {
 
 // wrapErr names a full disk as store.ErrFull.
 func wrapErr(what string, err error) error {
-	var se *sqlite3.Error
-	if isFull(err) || errors.As(err, &se) && (se.Code()&0xff == sqlite3lib.SQLITE_FULL) {
+	if isFull(err) {
 		return fmt.Errorf("%s: %w (%v)", what, store.ErrFull, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

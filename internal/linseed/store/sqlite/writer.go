@@ -8,6 +8,7 @@ import (
 
 	"modernc.org/libc"
 	"modernc.org/libc/sys/types"
+	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
 
@@ -222,8 +223,11 @@ func (w *writer) close() error {
 	return err
 }
 
-// isFull reports whether err is SQLite's "database or disk is full".
+// isFull reports whether err is SQLite's "database or disk is full",
+// from the writer or from database/sql's driver.
 func isFull(err error) bool {
 	var se *sqliteError
-	return errors.As(err, &se) && se.code&0xff == sqlite3lib.SQLITE_FULL
+	var de *sqlite3.Error
+	return errors.As(err, &se) && se.code&0xff == sqlite3lib.SQLITE_FULL ||
+		errors.As(err, &de) && de.Code()&0xff == sqlite3lib.SQLITE_FULL
 }
