@@ -53,17 +53,13 @@ func newPacketCapture(fc *felixconfig.Config, node string, client *datastore.Cli
 			return reportCapture(ctx, client, kind, ns, name, f)
 		}})
 	// Metrics when Felix serves them (reg is nil otherwise).
-	for name, v := range map[string]struct {
-		help string
-		f    func() float64
-	}{
-		"felix_capture_packets_total": {"Packets written to packet capture files.", func() float64 { w, _ := c.Counts(); return float64(w) }},
-		"felix_capture_dropped_packets_total": {"Packets a capture lost because its reader was behind (its ring was full).",
-			func() float64 { _, d := c.Counts(); return float64(d) }},
-	} {
-		if reg != nil {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help}, v.f))
-		}
+	if reg != nil {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "felix_capture_packets_total", Help: "Packets written to packet capture files."},
+				func() float64 { w, _ := c.Counts(); return float64(w) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "felix_capture_dropped_packets_total",
+				Help: "Packets a capture lost because its reader was behind (its ring was full)."},
+				func() float64 { _, d := c.Counts(); return float64(d) }))
 	}
 	return &packetCapture{node: node, dir: *s.CaptureDir, c: c, kick: make(chan struct{}, 1), pods: map[model.Key]string{}}
 }
@@ -177,7 +173,7 @@ func serveCaptureFiles(ctx context.Context, c *capturer.Capturer, dir string, ch
 		log.Warn("capture files are not served: no certificate (create the Secret calico-node-capture-tls)", "file", certFile)
 		return nil
 	}
-	tc, err := tlsauth.Server(tlsauth.Files{CAFile: os.Getenv("CAPTURE_FILES_CA_FILE"), CertFile: os.Getenv("CAPTURE_FILES_CERT_FILE"),
+	tc, err := tlsauth.Server(tlsauth.Files{CAFile: os.Getenv("CAPTURE_FILES_CA_FILE"), CertFile: certFile,
 		KeyFile: os.Getenv("CAPTURE_FILES_KEY_FILE")}, tlsauth.Identity{CN: daemon.Env("CAPTURE_FILES_CLIENT_CN", "calico-packetcapture")})
 	if err != nil {
 		return fmt.Errorf("CAPTURE_FILES_*: %w", err)
